@@ -1,0 +1,106 @@
+//! The dev server: every function's router on one port, the queue workers and scheduled jobs in-process, and
+//! the signed blob URLs of the local store. Tests start it in-process through [`Server`].
+
+pub mod openapi;
+pub mod schedule;
+pub mod seed;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use lectern_shared::Platform;
+use lectern_shared::blobs::local;
+use lectern_shared::http::layers;
+use lectern_shared::queue::queues;
+use lectern_shared::queue::worker::{self, Worker};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Every function's routes, layered exactly as each Lambda layers its own, plus the local blob routes.
+pub fn app(platform: &Platform) -> Router {
+    let functions = Router::new().merge(lectern_health::router(platform.clone()));
+    let mut app = layers::with_body_limit(functions, &platform.config);
+    if let Some(blobs) = &platform.local_blobs {
+        // Uploads carry their own signed size limit, so they sit outside the JSON body limit.
+        app = app.merge(local::router(blobs.clone()));
+    }
+    layers::common(app, &platform.config)
+}
+
+/// The workers of each queue. The `jobs` queue has no handlers yet: its jobs are retried and dead-lettered,
+/// which is what a deployment that does not know a job kind should do.
+pub fn workers(platform: &Platform) -> Vec<(&'static str, Arc<Worker>)> {
+    vec![
+        (
+            queues::NOTIFICATIONS,
+            Arc::new(lectern_notifications::worker(platform)),
+        ),
+        (
+            queues::JOBS,
+            Arc::new(Worker::new(platform.table.clone(), platform.clock.clone())),
+        ),
+    ]
+}
+
+/// A running dev server.
+pub struct Server {
+    pub addr: std::net::SocketAddr,
+    stop: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+impl Server {
+    /// Serves on an already bound listener, with the queue pollers and the scheduler running.
+    pub async fn start(listener: TcpListener, platform: Platform) -> anyhow::Result<Self> {
+        let addr = listener.local_addr().context("reading listen address")?;
+        let stop = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        for (name, worker) in workers(&platform) {
+            tasks.spawn(worker::poll(
+                platform.queue.clone(),
+                name,
+                worker,
+                platform.config.queue_visibility,
+                stop.clone(),
+            ));
+        }
+        tasks.spawn(schedule::run(platform.clone(), stop.clone()));
+        let app = app(&platform);
+        let shutdown = stop.clone();
+        tasks.spawn(async move {
+            let served = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "http server failed");
+            }
+        });
+        Ok(Self { addr, stop, tasks })
+    }
+
+    /// Stops accepting work, lets in-flight requests and job batches finish (bounded), and returns.
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        let drain = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(30), drain)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "tasks did not finish within 30 s; unacknowledged jobs will be redelivered"
+            );
+            self.tasks.abort_all();
+        }
+    }
+
+    /// A token that stops the server when cancelled (for signal handling).
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+}

@@ -1,0 +1,91 @@
+//! `lectern`: the dev server binary.
+
+use clap::{Parser, Subcommand};
+use lectern_shared::{Config, Platform, telemetry};
+use tokio::net::TcpListener;
+
+#[derive(Parser)]
+#[command(
+    name = "lectern",
+    version,
+    about = "Lectern dev server: the whole API in one process"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve every function, run the workers and the scheduler (the default).
+    Serve,
+    /// Load demo data (idempotent).
+    Seed,
+    /// Print the OpenAPI document (what docs/openapi.json holds).
+    Openapi,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Some(Command::Openapi) = cli.command {
+        print!("{}", lectern::openapi::document_json());
+        return Ok(());
+    }
+    telemetry::init();
+    let config = Config::from_env()?;
+    let platform = Platform::from_config(config.clone()).await?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Seed => {
+            let report = lectern::seed::run(&platform).await?;
+            println!(
+                "seeded: {:?}; already there: {:?}",
+                report.applied, report.skipped
+            );
+        }
+        Command::Serve => {
+            let listener = TcpListener::bind(config.addr).await?;
+            let server = lectern::Server::start(listener, platform).await?;
+            let data = std::fs::canonicalize(&config.data_dir).unwrap_or(config.data_dir.clone());
+            println!("Lectern listening on http://{}", server.addr);
+            println!("  readiness: http://{}/v1/health/ready", server.addr);
+            println!("  OpenAPI:   http://{}/v1/openapi.json", server.addr);
+            println!("  data:      {}", data.join("lectern.redb").display());
+            println!("  blobs:     {}", data.join("blobs").display());
+            println!("  outbox:    {}", data.join("outbox").display());
+            let stop = server.stop_token();
+            tokio::spawn(async move {
+                wait_for_signal().await;
+                tracing::info!("shutting down");
+                stop.cancel();
+            });
+            server.stop_token().cancelled().await;
+            server.shutdown().await;
+        }
+        Command::Openapi => unreachable!("handled above"),
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,54 @@
+//! Demo data for a fresh dev server. Seeding is idempotent: each seed records a marker with a conditional write
+//! and is skipped when the marker exists. Later features add their own seeds here.
+
+use bytes::Bytes;
+use lectern_shared::Platform;
+use lectern_shared::table::{Condition, Item, TableError};
+use serde_json::json;
+
+/// Key of the marker that records which seeds have run.
+const SEED_PK: &str = "SEED";
+
+/// What a seed run did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SeedReport {
+    pub applied: Vec<&'static str>,
+    pub skipped: Vec<&'static str>,
+}
+
+/// Applies every seed that has not run yet.
+pub async fn run(platform: &Platform) -> anyhow::Result<SeedReport> {
+    let mut report = SeedReport::default();
+    let name = "welcome-file";
+    if claim(platform, name).await? {
+        platform
+            .blobs
+            .put(
+                "demo/welcome.txt",
+                Bytes::from_static(
+                    b"Welcome to Lectern. This file was seeded by `lectern seed`.\n",
+                ),
+                "text/plain",
+            )
+            .await?;
+        report.applied.push(name);
+    } else {
+        report.skipped.push(name);
+    }
+    Ok(report)
+}
+
+async fn claim(platform: &Platform, name: &str) -> anyhow::Result<bool> {
+    let mut item = Item::new();
+    item.insert("pk".into(), json!(SEED_PK));
+    item.insert("sk".into(), json!(name));
+    item.insert(
+        "applied_at".into(),
+        json!(platform.clock.now().unix_timestamp()),
+    );
+    match platform.table.put(item, Condition::NotExists).await {
+        Ok(()) => Ok(true),
+        Err(TableError::ConditionFailed) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}

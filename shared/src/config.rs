@@ -1,0 +1,268 @@
+//! One typed configuration, read from the environment. Every variable is documented in the README's
+//! configuration table; keep the two in step.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which adapters back the ports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// redb file, local folder, durable local queue, mail outbox.
+    Embedded,
+    /// DynamoDB, S3, SQS, SESv2.
+    Aws,
+}
+
+/// Settings for the AWS adapters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AwsConfig {
+    /// One endpoint for every service (moto, LocalStack); `None` on real AWS.
+    pub endpoint: Option<String>,
+    pub table: String,
+    pub bucket: String,
+    /// Queue names are `{queue_prefix}{logical name}`; their URLs are looked up once and cached.
+    pub queue_prefix: String,
+    /// Path-style S3 addressing (needed for local endpoints).
+    pub s3_path_style: bool,
+    /// SESv2 configuration set to tag messages with, if any.
+    pub ses_configuration_set: Option<String>,
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub backend: Backend,
+    /// Listen address of the dev server.
+    pub addr: SocketAddr,
+    /// Base URL clients reach the dev server at (used in signed blob URLs).
+    pub public_url: String,
+    /// Folder of the embedded database, blobs and mail outbox.
+    pub data_dir: PathBuf,
+    pub aws: AwsConfig,
+    /// Secret that signs pagination cursors and local blob URLs. Generated and kept in the data dir when unset
+    /// on the embedded backend; required on AWS.
+    pub signing_secret: Option<String>,
+    /// Sender address of every email.
+    pub mail_from: String,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Origins allowed by CORS (`*` is refused: credentials are in use).
+    pub cors_origins: Vec<String>,
+    /// Responses at least this large are compressed when the client accepts it.
+    pub compression_min_bytes: u16,
+    /// Times a job may be received before it moves to the dead-letter store (embedded; SQS uses its redrive policy).
+    pub queue_max_receives: u32,
+    /// How long a received job stays hidden from other workers.
+    pub queue_visibility: Duration,
+}
+
+/// A configuration value that could not be understood.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {problem}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads configuration through a lookup function (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let endpoint = var("LECTERN_AWS_ENDPOINT");
+        let backend = match var("LECTERN_BACKEND").as_deref() {
+            Some("embedded") => Backend::Embedded,
+            Some("aws") => Backend::Aws,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "LECTERN_BACKEND",
+                    problem: format!("{other:?} is not embedded or aws"),
+                });
+            }
+            // On Lambda, or when an endpoint is given, the AWS adapters are the only sensible choice.
+            None if var("AWS_LAMBDA_FUNCTION_NAME").is_some() || endpoint.is_some() => Backend::Aws,
+            None => Backend::Embedded,
+        };
+        let addr: SocketAddr = parse(
+            "LECTERN_ADDR",
+            var("LECTERN_ADDR"),
+            "127.0.0.1:3000".parse().expect("literal"),
+        )?;
+        let public_url = var("LECTERN_PUBLIC_URL")
+            .unwrap_or_else(|| format!("http://{addr}"))
+            .trim_end_matches('/')
+            .to_string();
+        if url::Url::parse(&public_url).is_err() {
+            return Err(ConfigError {
+                var: "LECTERN_PUBLIC_URL",
+                problem: "not a URL".into(),
+            });
+        }
+        let cors_origins: Vec<String> = var("LECTERN_CORS_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().trim_end_matches('/').to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if cors_origins
+            .iter()
+            .any(|o| o == "*" || url::Url::parse(o).is_err())
+        {
+            return Err(ConfigError {
+                var: "LECTERN_CORS_ORIGINS",
+                problem: "list exact origins like https://app.example.com".into(),
+            });
+        }
+        let signing_secret = var("LECTERN_SIGNING_SECRET");
+        if let Some(s) = &signing_secret
+            && s.len() < 32
+        {
+            return Err(ConfigError {
+                var: "LECTERN_SIGNING_SECRET",
+                problem: "use at least 32 characters".into(),
+            });
+        }
+        if backend == Backend::Aws && signing_secret.is_none() {
+            return Err(ConfigError {
+                var: "LECTERN_SIGNING_SECRET",
+                problem: "required on the aws backend".into(),
+            });
+        }
+        let mail_from =
+            var("LECTERN_MAIL_FROM").unwrap_or_else(|| "Lectern <no-reply@lectern.local>".into());
+        Ok(Self {
+            backend,
+            addr,
+            public_url,
+            data_dir: var("LECTERN_DATA_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(".lectern")),
+            aws: AwsConfig {
+                endpoint,
+                table: var("LECTERN_TABLE").unwrap_or_else(|| "lectern".into()),
+                bucket: var("LECTERN_BUCKET").unwrap_or_else(|| "lectern".into()),
+                queue_prefix: var("LECTERN_QUEUE_PREFIX").unwrap_or_else(|| "lectern-".into()),
+                s3_path_style: parse(
+                    "LECTERN_S3_PATH_STYLE",
+                    var("LECTERN_S3_PATH_STYLE"),
+                    var("LECTERN_AWS_ENDPOINT").is_some(),
+                )?,
+                ses_configuration_set: var("LECTERN_SES_CONFIGURATION_SET"),
+            },
+            signing_secret,
+            mail_from,
+            max_body_bytes: parse(
+                "LECTERN_MAX_BODY_BYTES",
+                var("LECTERN_MAX_BODY_BYTES"),
+                1024 * 1024,
+            )?,
+            cors_origins,
+            compression_min_bytes: parse(
+                "LECTERN_COMPRESSION_MIN_BYTES",
+                var("LECTERN_COMPRESSION_MIN_BYTES"),
+                1024,
+            )?,
+            queue_max_receives: parse(
+                "LECTERN_QUEUE_MAX_RECEIVES",
+                var("LECTERN_QUEUE_MAX_RECEIVES"),
+                5,
+            )?,
+            queue_visibility: Duration::from_secs(parse(
+                "LECTERN_QUEUE_VISIBILITY_SECS",
+                var("LECTERN_QUEUE_VISIBILITY_SECS"),
+                60,
+            )?),
+        })
+    }
+
+    /// A configuration for tests: embedded backend in `data_dir`, a fixed signing secret.
+    pub fn for_tests(data_dir: PathBuf) -> Self {
+        let mut config = Self::from_lookup(|_| None).expect("defaults are valid");
+        config.data_dir = data_dir;
+        config.signing_secret = Some("test-signing-secret-0123456789abcdef".into());
+        config
+    }
+}
+
+fn parse<T: std::str::FromStr>(
+    var: &'static str,
+    value: Option<String>,
+    default: T,
+) -> Result<T, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| ConfigError {
+            var,
+            problem: format!("{v:?} is not valid"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_to_embedded_locally_and_aws_on_lambda() {
+        assert_eq!(with(&[]).unwrap().backend, Backend::Embedded);
+        let err = with(&[("AWS_LAMBDA_FUNCTION_NAME", "health")]).unwrap_err();
+        assert_eq!(
+            err.var, "LECTERN_SIGNING_SECRET",
+            "aws backend must demand a signing secret"
+        );
+        let c = with(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "health"),
+            ("LECTERN_SIGNING_SECRET", &"x".repeat(32)),
+        ])
+        .unwrap();
+        assert_eq!(c.backend, Backend::Aws);
+    }
+
+    #[test]
+    fn rejects_bad_values_by_name() {
+        assert_eq!(
+            with(&[("LECTERN_ADDR", "nope")]).unwrap_err().var,
+            "LECTERN_ADDR"
+        );
+        assert_eq!(
+            with(&[("LECTERN_CORS_ORIGINS", "*")]).unwrap_err().var,
+            "LECTERN_CORS_ORIGINS"
+        );
+        assert_eq!(
+            with(&[("LECTERN_BACKEND", "mysql")]).unwrap_err().var,
+            "LECTERN_BACKEND"
+        );
+        assert_eq!(
+            with(&[("LECTERN_MAX_BODY_BYTES", "-1")]).unwrap_err().var,
+            "LECTERN_MAX_BODY_BYTES"
+        );
+    }
+
+    #[test]
+    fn endpoint_implies_aws_and_path_style() {
+        let c = with(&[
+            ("LECTERN_AWS_ENDPOINT", "http://127.0.0.1:5000"),
+            ("LECTERN_SIGNING_SECRET", &"x".repeat(32)),
+        ])
+        .unwrap();
+        assert_eq!(c.backend, Backend::Aws);
+        assert!(c.aws.s3_path_style);
+        assert_eq!(c.public_url, "http://127.0.0.1:3000");
+    }
+}

@@ -1,0 +1,192 @@
+//! The middleware stack, applied the same way on Lambda and in the dev server.
+//!
+//! Order (outermost first): request id → error shaping (every 4xx/5xx becomes problem+json) → panic catcher →
+//! security headers → CORS → compression → body limit → routes.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use super::problem::{self, Problem};
+use super::request_id;
+use crate::config::Config;
+
+/// Applies the body limit and the common stack: what every function's `main.rs` serves.
+pub fn api(routes: Router, config: &Config) -> Router {
+    common(with_body_limit(routes, config), config)
+}
+
+/// Limits request bodies to the configured size (413 problem beyond it).
+pub fn with_body_limit(routes: Router, config: &Config) -> Router {
+    routes
+        .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
+        // axum's own extractor limit (2 MiB) would otherwise override a larger configured limit.
+        .layer(axum::extract::DefaultBodyLimit::disable())
+}
+
+/// The stack every response passes through, plus problem answers for unknown routes and methods.
+pub fn common(routes: Router, config: &Config) -> Router {
+    let min = config.compression_min_bytes;
+    let compression = CompressionLayer::new().compress_when(
+        SizeAbove::new(min)
+            .and(NotForContentType::GRPC)
+            .and(NotForContentType::IMAGES),
+    );
+    let mut router = routes
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(compression);
+    if let Some(cors) = cors(&config.cors_origins) {
+        router = router.layer(cors);
+    }
+    router
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ))
+        // API answers are per-user; nothing may be cached by shared caches unless a route says otherwise.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                tracing::error!("handler panicked");
+                Problem::internal().into_response()
+            },
+        ))
+        .layer(middleware::from_fn(problem_shape))
+        .layer(middleware::from_fn(request_id::middleware))
+}
+
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(allowed))
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+                Method::OPTIONS,
+            ])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static(request_id::HEADER),
+                HeaderName::from_static("x-api-key"),
+                HeaderName::from_static("idempotency-key"),
+            ])
+            .expose_headers([
+                HeaderName::from_static(request_id::HEADER),
+                header::RETRY_AFTER,
+                HeaderName::from_static("ratelimit-limit"),
+                HeaderName::from_static("ratelimit-remaining"),
+                HeaderName::from_static("ratelimit-reset"),
+            ])
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
+async fn not_found() -> Problem {
+    Problem::not_found("no route matches this path")
+}
+
+async fn method_not_allowed() -> Problem {
+    Problem::method_not_allowed()
+}
+
+/// Turns any error response that is not already a problem (axum rejections, tower-http's 413, a bare status)
+/// into one, so clients only ever parse one error shape. 5xx bodies are replaced; their cause is logged.
+async fn problem_shape(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(problem::CONTENT_TYPE));
+    if is_problem {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    // Keep headers that matter to clients (Allow, Retry-After, rate limits, CORS).
+    let keep: Vec<(HeaderName, HeaderValue)> = parts
+        .headers
+        .iter()
+        .filter(|(name, _)| *name != header::CONTENT_TYPE && *name != header::CONTENT_LENGTH)
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    let detail = if status.is_client_error() {
+        // Rejection texts from axum are safe and helpful ("Failed to parse the request body as JSON: ...").
+        axum::body::to_bytes(body, 4096)
+            .await
+            .ok()
+            .and_then(|b| String::from_utf8(b.to_vec()).ok())
+            .filter(|s| !s.is_empty())
+    } else {
+        drop(body);
+        None
+    };
+    let problem = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            Problem::new(status, "payload-too-large", "Request body too large")
+        }
+        StatusCode::NOT_FOUND => Problem::not_found("no such resource"),
+        StatusCode::METHOD_NOT_ALLOWED => Problem::method_not_allowed(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            Problem::new(status, "unsupported-media-type", "Unsupported media type")
+        }
+        s if s.is_server_error() => {
+            tracing::error!(status = s.as_u16(), "error response without a problem body");
+            Problem::new(s, "internal", "Internal error")
+        }
+        s => Problem::new(s, "bad-request", "Bad request"),
+    };
+    let problem = match detail {
+        Some(d) if problem.detail.is_none() => problem.detail(d),
+        _ => problem,
+    };
+    let mut shaped = problem.into_response();
+    for (name, value) in keep {
+        shaped.headers_mut().insert(name, value);
+    }
+    shaped
+}

@@ -1,0 +1,20 @@
+//! Lectern's common crate: the ports (table, blobs, queue, mail, clock, ids) with their AWS and embedded
+//! adapters, the HTTP conventions every function follows, and the glue that runs routers and workers on Lambda.
+
+pub mod aws;
+pub mod blobs;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod ids;
+pub mod lambda;
+pub mod mail;
+pub mod platform;
+pub mod queue;
+pub mod table;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use config::Config;
+pub use platform::Platform;

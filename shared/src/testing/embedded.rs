@@ -1,0 +1,91 @@
+//! Factories for the embedded adapters, each on its own temporary folder (kept alive by the returned guard).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tempfile::TempDir;
+
+use crate::blobs::local::{self, LocalBlobs};
+use crate::clock::SharedClock;
+use crate::mail::outbox::OutboxMailer;
+use crate::queue::embedded::EmbeddedQueue;
+use crate::table::embedded::EmbeddedTable;
+
+/// The signing secret of test blob stores.
+pub const TEST_SECRET: &[u8] = b"lectern-test-secret-0123456789abcdef";
+/// How many receives the test queues allow before dead-lettering (the AWS test queues' maxReceiveCount too).
+pub const MAX_RECEIVES: u32 = 3;
+/// Sender of test mail.
+pub const MAIL_FROM: &str = "Lectern <noreply@lectern.test>";
+
+fn temp_dir() -> TempDir {
+    tempfile::Builder::new()
+        .prefix("lectern-test-")
+        .tempdir()
+        .expect("creating a temp dir")
+}
+
+/// The database file inside a test folder.
+pub fn db_path(dir: &Path) -> std::path::PathBuf {
+    dir.join("lectern.redb")
+}
+
+/// A fresh embedded table.
+pub fn table(clock: SharedClock) -> (Arc<EmbeddedTable>, TempDir) {
+    let dir = temp_dir();
+    let table =
+        EmbeddedTable::open(&db_path(dir.path()), clock).expect("opening the embedded table");
+    (Arc::new(table), dir)
+}
+
+/// A fresh embedded queue (in its own database file) allowing [`MAX_RECEIVES`] receives.
+pub fn queue(clock: SharedClock) -> (Arc<EmbeddedQueue>, TempDir) {
+    let dir = temp_dir();
+    let table = EmbeddedTable::open(&db_path(dir.path()), clock.clone())
+        .expect("opening the embedded database");
+    let queue = EmbeddedQueue::new(table.database(), clock, MAX_RECEIVES)
+        .expect("opening the embedded queue");
+    (Arc::new(queue), dir)
+}
+
+/// A fresh local blob store whose URLs point nowhere (for tests that do not speak HTTP).
+pub fn blobs(clock: SharedClock) -> (Arc<LocalBlobs>, TempDir) {
+    let dir = temp_dir();
+    let blobs = LocalBlobs::new(
+        dir.path().join("blobs"),
+        "http://127.0.0.1:9",
+        TEST_SECRET,
+        clock,
+    )
+    .expect("opening the blob folder");
+    (Arc::new(blobs), dir)
+}
+
+/// A fresh local blob store with its upload/download routes served on `127.0.0.1` (a free port); returns the store,
+/// the base URL its presigned URLs point at, and the folder guard. The server runs until the runtime stops.
+pub async fn serve_blobs(clock: SharedClock) -> (Arc<LocalBlobs>, String, TempDir) {
+    let dir = temp_dir();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding a test port");
+    let base_url = format!("http://{}", listener.local_addr().expect("local address"));
+    let blobs = Arc::new(
+        LocalBlobs::new(dir.path().join("blobs"), &base_url, TEST_SECRET, clock)
+            .expect("opening the blob folder"),
+    );
+    let app = local::router(blobs.clone());
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "test blob server stopped");
+        }
+    });
+    (blobs, base_url, dir)
+}
+
+/// A fresh outbox mailer writing into the returned folder.
+pub fn mailer() -> (Arc<OutboxMailer>, TempDir) {
+    let dir = temp_dir();
+    let mailer =
+        OutboxMailer::new(dir.path().to_path_buf(), MAIL_FROM).expect("opening the outbox");
+    (Arc::new(mailer), dir)
+}

@@ -1,0 +1,161 @@
+//! The sample events in `events/` go through the same entry points the Lambdas use, so
+//! `cargo lambda invoke --data-file events/...` and these tests agree.
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_http::request::LambdaRequest;
+use lambda_http::{Adapter, Context, LambdaEvent, Service};
+use lectern_e2e::{embedded_platform, event};
+use lectern_shared::clock::Clock;
+use lectern_shared::http::layers;
+use lectern_shared::mail::outbox::read_outbox;
+use serde_json::Value;
+
+/// Runs an API Gateway event through lambda_http's adapter, exactly as `lambda_http::run` does.
+async fn invoke_http(router: axum::Router, event_file: &str) -> Value {
+    let payload: LambdaRequest =
+        serde_json::from_str(&event(event_file)).expect("event parses as lambda_http does");
+    let mut adapter = Adapter::from(router);
+    let response = adapter
+        .call(LambdaEvent::new(payload, Context::default()))
+        .await
+        .expect("infallible router");
+    serde_json::to_value(&response).expect("response serializes")
+}
+
+fn body_json(response: &Value) -> Value {
+    assert_eq!(
+        response["isBase64Encoded"], false,
+        "JSON answers are plain text: {response}"
+    );
+    serde_json::from_str(response["body"].as_str().expect("body")).expect("JSON body")
+}
+
+#[tokio::test]
+async fn health_event_answers_200_and_echoes_the_request_id() {
+    let (platform, _, _dir) = embedded_platform().await;
+    let router = layers::api(lectern_health::router(platform.clone()), &platform.config);
+    let response = invoke_http(router, "health-get.json").await;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(
+        response["headers"]["x-request-id"],
+        "req-7f3c9a2e-5b41-4d8e-9c06-1a2b3c4d5e6f"
+    );
+    assert_eq!(body_json(&response)["status"], "ok");
+}
+
+#[tokio::test]
+async fn ready_event_answers_200_on_a_healthy_platform() {
+    let (platform, _, _dir) = embedded_platform().await;
+    let router = layers::api(lectern_health::router(platform.clone()), &platform.config);
+    let response = invoke_http(router, "health-ready-get.json").await;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert_eq!(body_json(&response)["status"], "ready");
+    // Without X-Request-Id, API Gateway's own request id is used.
+    let id = response["headers"]["x-request-id"].as_str().unwrap();
+    let event: Value = serde_json::from_str(&event("health-ready-get.json")).unwrap();
+    assert_eq!(id, event["requestContext"]["requestId"].as_str().unwrap());
+}
+
+#[tokio::test]
+async fn openapi_event_is_compressed_for_clients_that_accept_it() {
+    let (platform, _, _dir) = embedded_platform().await;
+    let router = layers::api(lectern_health::router(platform.clone()), &platform.config);
+    let response = invoke_http(router, "openapi-get.json").await;
+    assert_eq!(response["statusCode"], 200, "{response}");
+    let event: Value = serde_json::from_str(&event("openapi-get.json")).unwrap();
+    let accepts_gzip = event["headers"]["accept-encoding"]
+        .as_str()
+        .is_some_and(|v| v.contains("gzip"));
+    if accepts_gzip {
+        assert!(
+            response["headers"]["content-encoding"].is_string(),
+            "large answers compressed: {}",
+            response["headers"]
+        );
+        assert_eq!(
+            response["isBase64Encoded"], true,
+            "compressed bodies travel base64-encoded"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sqs_batch_sends_each_email_once_even_when_redelivered() {
+    let (platform, _, dir) = embedded_platform().await;
+    let worker = lectern_notifications::worker(&platform);
+    let batch: SqsEvent =
+        serde_json::from_str(&event("notifications-sqs-batch.json")).expect("SQS event parses");
+    let response = lectern_shared::lambda::handle_sqs_batch(&worker, batch.clone()).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let outbox = dir.path().join("outbox");
+    assert_eq!(read_outbox(&outbox).len(), 2);
+
+    // SQS delivers at least once: the same batch again must not send twice.
+    let response = lectern_shared::lambda::handle_sqs_batch(&worker, batch).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(
+        read_outbox(&outbox).len(),
+        2,
+        "idempotency keys stop duplicate mail"
+    );
+}
+
+#[tokio::test]
+async fn sqs_batch_reports_only_the_bad_records_as_failures() {
+    let (platform, _, dir) = embedded_platform().await;
+    let worker = lectern_notifications::worker(&platform);
+    let mut batch: SqsEvent = serde_json::from_str(&event("notifications-sqs-batch.json")).unwrap();
+    batch.records[0].body = Some("{not a job".into());
+    let bad_id = batch.records[0].message_id.clone().unwrap();
+    let mut unknown = batch.records[1].clone();
+    unknown.message_id = Some("unknown-kind-message".into());
+    let mut job: Value = serde_json::from_str(unknown.body.as_deref().unwrap()).unwrap();
+    job["kind"] = "no.such.kind".into();
+    unknown.body = Some(job.to_string());
+    batch.records.push(unknown);
+
+    let response = lectern_shared::lambda::handle_sqs_batch(&worker, batch).await;
+    let mut failed: Vec<String> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    failed.sort();
+    let mut expected = vec![bad_id, "unknown-kind-message".to_string()];
+    expected.sort();
+    assert_eq!(failed, expected);
+    assert_eq!(
+        read_outbox(&dir.path().join("outbox")).len(),
+        1,
+        "the good record still went out"
+    );
+}
+
+#[tokio::test]
+async fn schedule_event_parses_and_housekeeping_runs() {
+    let (platform, clock, _dir) = embedded_platform().await;
+    let schedule: EventBridgeEvent<Value> =
+        serde_json::from_str(&event("housekeeping-schedule.json")).expect("schedule parses");
+    assert_eq!(schedule.detail_type, "Scheduled Event");
+
+    let mut item = lectern_shared::table::Item::new();
+    item.insert("pk".into(), "TMP".into());
+    item.insert("sk".into(), "1".into());
+    item.insert("ttl".into(), (clock.now().unix_timestamp() + 10).into());
+    platform
+        .table
+        .put(item, lectern_shared::table::Condition::Always)
+        .await
+        .unwrap();
+    clock.advance(std::time::Duration::from_secs(60));
+    let report = lectern_housekeeping::run(&platform).await.unwrap();
+    assert_eq!(report.expired_items_removed, 1);
+    assert_eq!(
+        lectern_housekeeping::run(&platform)
+            .await
+            .unwrap()
+            .expired_items_removed,
+        0
+    );
+}

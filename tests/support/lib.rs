@@ -1,0 +1,94 @@
+//! Support for the end-to-end tests: a dev server on a free port over a throwaway data dir, and the event files.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use lectern_shared::clock::ManualClock;
+use lectern_shared::{Config, Platform};
+use tokio::net::TcpListener;
+
+/// The repository root (where `events/` and `docs/` live).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Reads an event file from `events/`.
+pub fn event(name: &str) -> String {
+    let path = repo_root().join("events").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// An embedded platform in a temporary folder, with a clock the test can move.
+pub async fn embedded_platform() -> (Platform, ManualClock, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = ManualClock::starting_now();
+    let platform = Platform::with_clock(
+        Config::for_tests(dir.path().to_path_buf()),
+        Arc::new(clock.clone()),
+    )
+    .await
+    .expect("embedded platform");
+    (platform, clock, dir)
+}
+
+/// A dev server running in this process, on the embedded store.
+pub struct DevServer {
+    pub base: String,
+    pub platform: Platform,
+    pub clock: ManualClock,
+    pub server: lectern::Server,
+    pub dir: tempfile::TempDir,
+}
+
+impl DevServer {
+    /// Starts a server over a fresh data dir.
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir).await
+    }
+
+    /// Starts a server over an existing data dir (to test restarts).
+    pub async fn start_in(dir: tempfile::TempDir) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut config = Config::for_tests(dir.path().to_path_buf());
+        config.addr = addr;
+        config.public_url = format!("http://{addr}");
+        let clock = ManualClock::starting_now();
+        let platform = Platform::with_clock(config, Arc::new(clock.clone()))
+            .await
+            .expect("platform");
+        let server = lectern::Server::start(listener, platform.clone())
+            .await
+            .expect("server");
+        Self {
+            base: format!("http://{addr}"),
+            platform,
+            clock,
+            server,
+            dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Stops the server, keeping the data dir for a restart.
+    pub async fn stop(self) -> tempfile::TempDir {
+        self.server.shutdown().await;
+        drop(self.platform);
+        self.dir
+    }
+}
+
+/// Polls `check` until it returns true, for at most ~10 s (work done by background workers).
+pub async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..200 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
