@@ -9,3 +9,34 @@ pub async fn load_sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
     }
     loader.load().await
 }
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
+/// What an SDK call failure says about itself: the service's error code and message (both empty for transport
+/// failures such as a refused connection) and a description fit for logs and `Unavailable` errors.
+pub struct SdkFailure {
+    pub code: String,
+    pub message: String,
+    pub detail: String,
+}
+
+impl SdkFailure {
+    pub fn of<E, R>(err: &SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        let code = err.code().unwrap_or_default().to_string();
+        let message = err.message().unwrap_or_default().to_string();
+        let detail = if code.is_empty() {
+            aws_smithy_types::error::display::DisplayErrorContext(err).to_string()
+        } else {
+            format!("{code}: {message}")
+        };
+        Self {
+            code,
+            message,
+            detail,
+        }
+    }
+}

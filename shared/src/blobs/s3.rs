@@ -291,8 +291,12 @@ fn map_err<E>(op: &'static str, err: SdkError<E, HttpResponse>) -> BlobError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let code = err.code().unwrap_or_default().to_string();
     let status = err.raw_response().map(|r| r.status().as_u16());
+    let crate::aws::SdkFailure {
+        code,
+        message,
+        detail,
+    } = crate::aws::SdkFailure::of(&err);
     match code.as_str() {
         "NoSuchKey" | "NotFound" => BlobError::NotFound,
         "NoSuchBucket" => {
@@ -300,16 +304,15 @@ where
             BlobError::Unavailable(format!("{op}: bucket does not exist"))
         }
         "InvalidArgument" | "InvalidRequest" | "KeyTooLongError" | "InvalidObjectName" => {
-            BlobError::Invalid(format!("{op}: {}", err.message().unwrap_or(&code)))
+            BlobError::Invalid(format!(
+                "{op}: {}",
+                if message.is_empty() { &code } else { &message }
+            ))
         }
         _ if status == Some(404) && op != "HeadBucket" => BlobError::NotFound,
         _ => {
-            let detail = aws_smithy_types::error::display::DisplayErrorContext(&err).to_string();
-            tracing::error!(op, code, error = %detail, "s3 call failed");
-            BlobError::Unavailable(format!(
-                "{op}: {}",
-                if code.is_empty() { detail } else { code }
-            ))
+            tracing::error!(op, error = %detail, "s3 call failed");
+            BlobError::Unavailable(format!("{op}: {detail}"))
         }
     }
 }

@@ -78,8 +78,11 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,
 {
-    let code = err.code().unwrap_or_default().to_string();
-    let message = err.message().unwrap_or_default().to_string();
+    let crate::aws::SdkFailure {
+        code,
+        message,
+        detail,
+    } = crate::aws::SdkFailure::of(&err);
     match code.as_str() {
         // The message itself can never go out as it is: retrying would fail the same way.
         "MessageRejected" | "BadRequestException" => {
@@ -87,11 +90,6 @@ where
             MailError::Rejected(format!("{code}: {message}"))
         }
         _ => {
-            let detail = if code.is_empty() {
-                aws_smithy_types::error::display::DisplayErrorContext(&err).to_string()
-            } else {
-                format!("{code}: {message}")
-            };
             tracing::error!(error = %detail, "ses send failed");
             MailError::Unavailable(detail)
         }

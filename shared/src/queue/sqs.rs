@@ -449,8 +449,11 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,
 {
-    let code = err.code().unwrap_or_default().to_string();
-    let message = err.message().unwrap_or_default().to_string();
+    let crate::aws::SdkFailure {
+        code,
+        message,
+        detail,
+    } = crate::aws::SdkFailure::of(&err);
     match code.as_str() {
         "ReceiptHandleIsInvalid"
         | "InvalidParameterValue"
@@ -466,11 +469,6 @@ where
             QueueError::Invalid(format!("{op}: {code}: {message}"))
         }
         _ => {
-            let detail = if code.is_empty() {
-                aws_smithy_types::error::display::DisplayErrorContext(&err).to_string()
-            } else {
-                format!("{code}: {message}")
-            };
             tracing::error!(op, error = %detail, "sqs call failed");
             QueueError::Unavailable(format!("{op}: {detail}"))
         }

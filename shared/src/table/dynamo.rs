@@ -1058,8 +1058,11 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,
 {
-    let code = err.code().unwrap_or_default().to_string();
-    let message = err.message().unwrap_or_default().to_string();
+    let crate::aws::SdkFailure {
+        code,
+        message,
+        detail,
+    } = crate::aws::SdkFailure::of(&err);
     match code.as_str() {
         "ConditionalCheckFailedException" => TableError::ConditionFailed,
         "ValidationException" | "SerializationException" => {
@@ -1076,11 +1079,6 @@ where
             TableError::Retryable(format!("{op}: {code}"))
         }
         _ => {
-            let detail = if code.is_empty() {
-                aws_smithy_types::error::display::DisplayErrorContext(&err).to_string()
-            } else {
-                format!("{code}: {message}")
-            };
             tracing::error!(op, error = %detail, "dynamodb call failed");
             TableError::Unavailable(format!("{op}: {detail}"))
         }
