@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use lectern_accounts::service::Accounts;
 use lectern_shared::Platform;
 use lectern_shared::blobs::local;
 use lectern_shared::http::layers;
@@ -20,8 +21,12 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 /// Every function's routes, layered exactly as each Lambda layers its own, plus the local blob routes.
-pub fn app(platform: &Platform) -> Router {
-    let functions = Router::new().merge(lectern_health::router(platform.clone()));
+pub fn app(platform: &Platform, accounts: Arc<Accounts>) -> Router {
+    let functions = Router::new()
+        .merge(lectern_health::router(platform.clone()))
+        .merge(lectern_auth::router(accounts.clone()))
+        .merge(lectern_users::router(accounts.clone()))
+        .merge(lectern_admin::router(accounts));
     let mut app = layers::with_body_limit(functions, &platform.config);
     if let Some(blobs) = &platform.local_blobs {
         // Uploads carry their own signed size limit, so they sit outside the JSON body limit.
@@ -53,8 +58,18 @@ pub struct Server {
 }
 
 impl Server {
-    /// Serves on an already bound listener, with the queue pollers and the scheduler running.
+    /// Serves on an already bound listener, with accounts configured from the environment.
     pub async fn start(listener: TcpListener, platform: Platform) -> anyhow::Result<Self> {
+        let accounts = Accounts::from_env(platform.clone())?;
+        Self::start_with(listener, platform, accounts).await
+    }
+
+    /// Serves on an already bound listener, with the queue pollers and the scheduler running.
+    pub async fn start_with(
+        listener: TcpListener,
+        platform: Platform,
+        accounts: Arc<Accounts>,
+    ) -> anyhow::Result<Self> {
         let addr = listener.local_addr().context("reading listen address")?;
         let stop = CancellationToken::new();
         let mut tasks = JoinSet::new();
@@ -68,7 +83,7 @@ impl Server {
             ));
         }
         tasks.spawn(schedule::run(platform.clone(), stop.clone()));
-        let app = app(&platform);
+        let app = app(&platform, accounts);
         let shutdown = stop.clone();
         tasks.spawn(async move {
             let served = axum::serve(

@@ -23,6 +23,11 @@ enum Command {
     Seed,
     /// Print the OpenAPI document (what docs/openapi.json holds).
     Openapi,
+    /// Make the registered account with this email an admin (only while there is no active admin).
+    MakeAdmin {
+        /// The account's email address.
+        email: String,
+    },
 }
 
 #[tokio::main]
@@ -61,6 +66,16 @@ async fn main() -> anyhow::Result<()> {
             });
             server.stop_token().cancelled().await;
             server.shutdown().await;
+        }
+        Command::MakeAdmin { email } => {
+            let accounts = lectern_accounts::service::Accounts::from_env(platform)?;
+            match accounts.bootstrap_admin(&email).await {
+                Ok(true) => println!("{email} is now an admin"),
+                Ok(false) => anyhow::bail!(
+                    "an active admin already exists; use PATCH /v1/admin/users/{{id}}/role"
+                ),
+                Err(e) => anyhow::bail!("could not promote {email}: {e}"),
+            }
         }
         Command::Openapi => unreachable!("handled above"),
     }

@@ -7,6 +7,9 @@ use utoipa::openapi::{InfoBuilder, LicenseBuilder, ServerBuilder};
 /// Builds the document.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = lectern_health::ApiDoc::openapi();
+    doc.merge(lectern_auth::ApiDoc::openapi());
+    doc.merge(lectern_users::ApiDoc::openapi());
+    doc.merge(lectern_admin::ApiDoc::openapi());
     doc.info = InfoBuilder::new()
         .title("Lectern API")
         .version(env!("CARGO_PKG_VERSION"))

@@ -55,6 +55,8 @@ pub struct Config {
     pub queue_max_receives: u32,
     /// How long a received job stays hidden from other workers.
     pub queue_visibility: Duration,
+    /// Rate limits per IP and per account by route class (`LECTERN_RATE_*`).
+    pub rate_limits: crate::ratelimit::RateLimitConfig,
 }
 
 /// A configuration value that could not be understood.
@@ -179,6 +181,7 @@ impl Config {
                 var("LECTERN_QUEUE_VISIBILITY_SECS"),
                 60,
             )?),
+            rate_limits: crate::ratelimit::RateLimitConfig::from_lookup(var)?,
         })
     }
 
@@ -251,6 +254,29 @@ mod tests {
         assert_eq!(
             with(&[("LECTERN_MAX_BODY_BYTES", "-1")]).unwrap_err().var,
             "LECTERN_MAX_BODY_BYTES"
+        );
+    }
+
+    #[test]
+    fn reads_rate_limits() {
+        let c = with(&[("LECTERN_RATE_AUTH_ACCOUNT", "3/120")]).unwrap();
+        assert_eq!(c.rate_limits.per_account.auth.requests, 3);
+        assert_eq!(
+            c.rate_limits.per_account.auth.window,
+            Duration::from_secs(120)
+        );
+        assert!(c.rate_limits.enabled);
+        assert!(
+            !with(&[("LECTERN_RATE_LIMITS", "off")])
+                .unwrap()
+                .rate_limits
+                .enabled
+        );
+        assert_eq!(
+            with(&[("LECTERN_RATE_GENERAL_IP", "lots")])
+                .unwrap_err()
+                .var,
+            "LECTERN_RATE_GENERAL_IP"
         );
     }
 

@@ -11,6 +11,7 @@ pub mod lambda;
 pub mod mail;
 pub mod platform;
 pub mod queue;
+pub mod ratelimit;
 pub mod table;
 pub mod telemetry;
 #[cfg(feature = "testing")]

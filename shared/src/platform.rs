@@ -16,6 +16,7 @@ use crate::mail::ses::SesMailer;
 use crate::queue::Queue;
 use crate::queue::embedded::EmbeddedQueue;
 use crate::queue::sqs::SqsQueue;
+use crate::ratelimit::RateLimiter;
 use crate::table::Table;
 use crate::table::dynamo::DynamoTable;
 use crate::table::embedded::EmbeddedTable;
@@ -32,6 +33,8 @@ pub struct Platform {
     pub cursors: CursorCodec,
     /// The local blob folder, when embedded: the dev server mounts its signed-URL routes.
     pub local_blobs: Option<Arc<LocalBlobs>>,
+    /// Rate limits on the table, keyed with the signing secret so stored keys reveal no IPs or emails.
+    pub limiter: Arc<RateLimiter>,
 }
 
 impl Platform {
@@ -71,9 +74,11 @@ impl Platform {
         );
         let mailer = OutboxMailer::new(dir.join("outbox"), &config.mail_from)
             .context("opening mail outbox")?;
+        let table: Arc<dyn Table> = Arc::new(table);
         Ok(Self {
             cursors: CursorCodec::new(secret.as_bytes()),
-            table: Arc::new(table),
+            limiter: limiter(&table, &clock, &config, &secret),
+            table,
             blobs: blobs.clone(),
             queue: Arc::new(queue),
             mailer: Arc::new(mailer),
@@ -101,9 +106,11 @@ impl Platform {
             &config.mail_from,
             config.aws.ses_configuration_set.clone(),
         );
+        let table: Arc<dyn Table> = Arc::new(table);
         Ok(Self {
             cursors: CursorCodec::new(secret.as_bytes()),
-            table: Arc::new(table),
+            limiter: limiter(&table, &clock, &config, &secret),
+            table,
             blobs: Arc::new(blobs),
             queue: Arc::new(queue),
             mailer: Arc::new(mailer),
@@ -112,6 +119,18 @@ impl Platform {
             config: Arc::new(config),
         })
     }
+}
+
+fn limiter(
+    table: &Arc<dyn Table>,
+    clock: &SharedClock,
+    config: &Config,
+    secret: &str,
+) -> Arc<RateLimiter> {
+    Arc::new(
+        RateLimiter::new(table.clone(), clock.clone(), config.rate_limits.clone())
+            .with_secret(secret.as_bytes()),
+    )
 }
 
 /// The embedded backend's signing secret: generated on first run and kept (owner-only) in the data dir, so signed

@@ -31,6 +31,22 @@ pub async fn embedded_platform() -> (Platform, ManualClock, tempfile::TempDir) {
     (platform, clock, dir)
 }
 
+/// Argon2 parameters cheap enough for tests (production uses OWASP's; see the benchmark for their cost).
+pub fn test_argon() -> lectern_accounts::password::Argon2Params {
+    lectern_accounts::password::Argon2Params {
+        memory_kib: 256,
+        iterations: 1,
+        parallelism: 1,
+    }
+}
+
+/// The accounts service over a platform, with test settings (links point at the app URL of the platform).
+pub fn test_accounts(platform: Platform) -> Arc<lectern_accounts::service::Accounts> {
+    let config = lectern_accounts::config::AccountsConfig::from_lookup(&platform.config, |_| None)
+        .expect("accounts config");
+    lectern_accounts::service::Accounts::new(platform, config, test_argon()).expect("accounts")
+}
+
 /// A dev server running in this process, on the embedded store.
 pub struct DevServer {
     pub base: String,

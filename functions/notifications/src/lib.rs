@@ -1,59 +1,43 @@
-//! Notifications worker: delivers queued emails through the Mailer port. Producers (auth, admin, ...) enqueue a
-//! [`SendEmail`] job with an idempotency key, so a retried request or a redelivered message sends one email.
+//! Notifications worker: renders and delivers queued emails through the Mailer port.
+//!
+//! Producers (auth, admin, ...) enqueue either a [`NotifyEmail`] (an account email by template, rendered here in
+//! the recipient's language with the product's [`Branding`]) or a [`SendEmail`] (an email they rendered
+//! themselves), always with an idempotency key, so a retried request or a redelivered message sends one email.
+//! Addresses and links (which hold tokens) are never logged.
+
+mod branding;
+mod delivery;
+mod notify_email;
+mod send_email;
+pub mod templates;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use lectern_shared::Platform;
-use lectern_shared::mail::{Email, MailError, Mailer};
-use lectern_shared::queue::worker::{JobError, JobHandler, Worker};
-use lectern_shared::queue::{Job, JobKind, queues};
-use serde::{Deserialize, Serialize};
+use lectern_shared::queue::worker::Worker;
 
-/// Job: send one rendered email.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct SendEmail(pub Email);
+pub use branding::{Branding, DEFAULT_APP_URL, DEFAULT_PRODUCT_NAME};
+pub use notify_email::{NotifyEmail, NotifyEmailHandler, Template};
+pub use send_email::{SendEmail, SendEmailHandler};
+pub use templates::{Locale, RenderError, render};
 
-impl JobKind for SendEmail {
-    const KIND: &'static str = "email.send";
-    const QUEUE: &'static str = queues::NOTIFICATIONS;
-}
-
-/// Sends [`SendEmail`] jobs.
-pub struct SendEmailHandler {
-    mailer: Arc<dyn Mailer>,
-}
-
-impl SendEmailHandler {
-    pub fn new(mailer: Arc<dyn Mailer>) -> Self {
-        Self { mailer }
-    }
-}
-
-#[async_trait]
-impl JobHandler for SendEmailHandler {
-    fn kind(&self) -> &'static str {
-        SendEmail::KIND
-    }
-
-    async fn handle(&self, job: &Job) -> Result<(), JobError> {
-        let SendEmail(email) = serde_json::from_value(job.payload.clone())
-            .map_err(|e| JobError::Permanent(format!("bad payload: {e}")))?;
-        match self.mailer.send(&email).await {
-            Ok(message_id) => {
-                // The address is personal data: log the provider id only.
-                tracing::info!(message_id, "email sent");
-                Ok(())
-            }
-            Err(MailError::Rejected(reason)) => Err(JobError::Permanent(reason)),
-            Err(MailError::Unavailable(reason)) => Err(JobError::Retry(reason)),
-        }
-    }
-}
-
-/// The worker for the `notifications` queue.
+/// The worker for the `notifications` queue, with branding read from the environment. Invalid branding variables
+/// are logged and replaced by the defaults so the dev server still starts; Lambda entry points should prefer
+/// [`worker_with`] and `Branding::from_env()?` to fail fast.
 pub fn worker(platform: &Platform) -> Worker {
+    let branding = Branding::from_env().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "invalid branding configuration; using defaults");
+        Branding::default()
+    });
+    worker_with(platform, branding)
+}
+
+/// The worker for the `notifications` queue, with the given branding.
+pub fn worker_with(platform: &Platform, branding: Branding) -> Worker {
     Worker::new(platform.table.clone(), platform.clock.clone())
         .with(Arc::new(SendEmailHandler::new(platform.mailer.clone())))
+        .with(Arc::new(NotifyEmailHandler::new(
+            platform.mailer.clone(),
+            branding,
+        )))
 }

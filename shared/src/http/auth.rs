@@ -23,12 +23,23 @@ pub struct Identity {
     pub user_id: String,
     pub roles: BTreeSet<String>,
     pub permissions: BTreeSet<String>,
-    /// The session (refresh-token family) or API key the request came through.
+    /// The session (refresh-token family) the request came through; `None` for API keys.
     pub session_id: Option<String>,
+    /// The API key the request came through, if any.
+    pub api_key_id: Option<String>,
+    /// Whether the account's email address is verified.
+    pub email_verified: bool,
+    /// When the caller last proved who they are (epoch seconds), for actions that need recent re-authentication.
+    pub auth_time: Option<i64>,
 }
 
 impl Identity {
     pub fn can(&self, permission: Permission) -> bool {
+        self.permissions.contains(permission)
+    }
+
+    /// [`Identity::can`] for a permission name held in a string.
+    pub fn can_str(&self, permission: &str) -> bool {
         self.permissions.contains(permission)
     }
 
@@ -40,6 +51,31 @@ impl Identity {
             Err(Problem::forbidden(format!(
                 "this needs the {permission} permission"
             )))
+        }
+    }
+}
+
+impl Identity {
+    /// 403 `email-unverified` until the account's address is verified.
+    pub fn require_verified(&self) -> Result<(), Problem> {
+        if self.email_verified {
+            Ok(())
+        } else {
+            Err(Problem::new(axum::http::StatusCode::FORBIDDEN, "email-unverified", "Email address not verified")
+                .detail("verify your email address first; POST /v1/auth/resend-verification sends a new link"))
+        }
+    }
+
+    /// 403 `reauthentication-required` unless the caller proved who they are within `max_age_secs` of `now`.
+    pub fn require_recent_auth(&self, now: i64, max_age_secs: i64) -> Result<(), Problem> {
+        match self.auth_time {
+            Some(t) if now - t <= max_age_secs && self.api_key_id.is_none() => Ok(()),
+            _ => Err(Problem::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "reauthentication-required",
+                "Recent sign-in required",
+            )
+            .detail("sign in again (or confirm your password) and retry")),
         }
     }
 }

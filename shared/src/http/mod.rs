@@ -3,6 +3,7 @@
 //! authentication plugs in.
 
 pub mod auth;
+pub mod client;
 pub mod extract;
 pub mod layers;
 pub mod openapi;

@@ -1,0 +1,113 @@
+//! Roles and what they may do — the one place that maps roles to permissions. Handlers check permissions
+//! (`identity.require(perm::USERS_MANAGE)`), never role names, so a role can change shape without a code hunt.
+
+use serde::{Deserialize, Serialize};
+
+/// Named permissions.
+pub mod perm {
+    /// Manage one's own account, profile, sessions, 2FA and API keys.
+    pub const SELF_MANAGE: &str = "self:manage";
+    /// Read content and take exams.
+    pub const CONTENT_READ: &str = "content:read";
+    /// See linked children's progress.
+    pub const CHILDREN_READ: &str = "children:read";
+    /// Author courses, questions and exams.
+    pub const CONTENT_WRITE: &str = "content:write";
+    /// Hide or restore user-generated content.
+    pub const CONTENT_MODERATE: &str = "content:moderate";
+    /// Look up any account.
+    pub const USERS_READ: &str = "users:read";
+    /// Suspend, activate and force-logout accounts.
+    pub const USERS_MANAGE: &str = "users:manage";
+    /// Change an account's role.
+    pub const ROLES_ASSIGN: &str = "roles:assign";
+    /// Read the audit log of every account.
+    pub const AUDIT_READ: &str = "audit:read";
+
+    /// Every permission (API key scopes are drawn from these).
+    pub const ALL: [&str; 9] = [
+        SELF_MANAGE,
+        CONTENT_READ,
+        CHILDREN_READ,
+        CONTENT_WRITE,
+        CONTENT_MODERATE,
+        USERS_READ,
+        USERS_MANAGE,
+        ROLES_ASSIGN,
+        AUDIT_READ,
+    ];
+}
+
+/// An account's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Learner,
+    Parent,
+    Instructor,
+    Moderator,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Learner,
+        Role::Parent,
+        Role::Instructor,
+        Role::Moderator,
+        Role::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Learner => "learner",
+            Role::Parent => "parent",
+            Role::Instructor => "instructor",
+            Role::Moderator => "moderator",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Roles a person may choose at registration (admins are never self-registered).
+    pub fn self_registrable(self) -> bool {
+        matches!(self, Role::Learner | Role::Parent)
+    }
+
+    /// The permissions this role grants.
+    pub fn permissions(self) -> &'static [&'static str] {
+        use perm::*;
+        match self {
+            Role::Learner => &[SELF_MANAGE, CONTENT_READ],
+            Role::Parent => &[SELF_MANAGE, CONTENT_READ, CHILDREN_READ],
+            Role::Instructor => &[SELF_MANAGE, CONTENT_READ, CONTENT_WRITE],
+            Role::Moderator => &[SELF_MANAGE, CONTENT_READ, CONTENT_MODERATE, USERS_READ],
+            Role::Admin => &ALL,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_admins_manage_users_and_everyone_manages_themselves() {
+        for role in Role::ALL {
+            assert!(role.permissions().contains(&perm::SELF_MANAGE));
+            assert_eq!(
+                role.permissions().contains(&perm::USERS_MANAGE),
+                role == Role::Admin
+            );
+            assert_eq!(
+                role.permissions().contains(&perm::ROLES_ASSIGN),
+                role == Role::Admin
+            );
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert!(!Role::Admin.self_registrable() && !Role::Instructor.self_registrable());
+    }
+}

@@ -1,0 +1,285 @@
+//! Account administration: search, role changes, suspension, forced logout, and bootstrapping the first admin.
+//! The number of active admins is kept in a counter item changed in the same transaction as the account, so two
+//! admins demoting each other at once cannot leave the system without one.
+//!
+//! Keys (declared once, here): admin counter `ADMINS` / `COUNT`.
+
+use lectern_shared::http::client::ClientInfo;
+use lectern_shared::table::{
+    Condition, Index, Key, Page, Query, SortKey, TableError, TxOp, Update, from_item, keys,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::Accounts;
+use crate::audit::Action;
+use crate::errors::AccountError;
+use crate::permissions::Role;
+use crate::users::{ALL_USERS_GSI1, ROLE_GSI2, Status, Tier, User, email_key};
+
+pub const ADMINS_PK: &str = "ADMINS";
+pub const ADMINS_SK: &str = "COUNT";
+
+fn admins_key() -> Key {
+    Key::new(ADMINS_PK, ADMINS_SK)
+}
+
+/// An account as admins see it (no secrets).
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AdminUserView {
+    pub user_id: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub display_name: String,
+    pub role: Role,
+    pub tier: Tier,
+    pub status: Status,
+    pub two_factor_enabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted_at: Option<i64>,
+}
+
+impl From<&User> for AdminUserView {
+    fn from(u: &User) -> Self {
+        Self {
+            user_id: u.user_id.clone(),
+            email: u.email.clone(),
+            email_verified: u.email_verified,
+            display_name: u.display_name.clone(),
+            role: u.role,
+            tier: u.tier,
+            status: u.status,
+            two_factor_enabled: u.two_factor_enabled(),
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+            deleted_at: u.deleted_at,
+        }
+    }
+}
+
+/// Filters of the admin user list.
+#[derive(Clone, Debug, Default)]
+pub struct UserFilter {
+    pub email_prefix: Option<String>,
+    pub role: Option<Role>,
+    pub status: Option<Status>,
+}
+
+fn counts_as_admin(user: &User) -> bool {
+    user.role == Role::Admin && user.status == Status::Active
+}
+
+impl Accounts {
+    /// One page of accounts. Email prefix search and role/status filters use their own index; an email prefix
+    /// with a role or status filter is refused rather than silently under-filled.
+    pub async fn list_users(
+        &self,
+        filter: &UserFilter,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> Result<(Vec<AdminUserView>, Option<String>), AccountError> {
+        let query = match (filter.email_prefix.as_deref(), filter.role, filter.status) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(AccountError::field(
+                    "email",
+                    "search by email alone, or filter by role and status",
+                ));
+            }
+            (Some(prefix), None, None) => Query::partition(ALL_USERS_GSI1)
+                .on(Index::Gsi1)
+                .sk(SortKey::BeginsWith(email_key(prefix))),
+            (None, Some(role), status) => {
+                let q =
+                    Query::partition(keys::compose(&[ROLE_GSI2, role.as_str()])).on(Index::Gsi2);
+                match status {
+                    Some(s) => q.sk(SortKey::BeginsWith(format!("{}#", s.as_str()))),
+                    None => q,
+                }
+            }
+            (None, None, Some(_)) => {
+                return Err(AccountError::field(
+                    "status",
+                    "filter by status together with a role",
+                ));
+            }
+            (None, None, None) => Query::partition(ALL_USERS_GSI1).on(Index::Gsi1),
+        };
+        let Page { items, cursor } = self
+            .platform
+            .table
+            .query(query.limit(limit).after(cursor))
+            .await?;
+        let users: Vec<AdminUserView> = items
+            .into_iter()
+            .filter_map(|i| from_item::<User>(i).ok())
+            .map(|u| AdminUserView::from(&u))
+            .collect();
+        Ok((users, cursor))
+    }
+
+    /// One account, for admins.
+    pub async fn admin_get_user(&self, user_id: &str) -> Result<AdminUserView, AccountError> {
+        Ok(AdminUserView::from(&self.user(user_id).await?))
+    }
+
+    async fn admin_count(&self) -> Result<i64, AccountError> {
+        let item = self.platform.table.get(&admins_key()).await?;
+        Ok(item
+            .and_then(|i| i.get("n").and_then(Value::as_i64))
+            .unwrap_or(0))
+    }
+
+    /// Saves a changed account, keeping the active-admin counter in step in the same transaction.
+    pub(crate) async fn save_guarded(
+        &self,
+        before: &User,
+        mut after: User,
+    ) -> Result<User, AccountError> {
+        let delta = i64::from(counts_as_admin(&after)) - i64::from(counts_as_admin(before));
+        let now = self.epoch();
+        after.version = before.version + 1;
+        after.updated_at = now;
+        let mut ops = vec![TxOp::Put {
+            item: after.to_item()?,
+            condition: Condition::equals("version", before.version),
+        }];
+        if delta < 0 {
+            let n = self.admin_count().await?;
+            if n <= 1 {
+                return Err(AccountError::Conflict(
+                    "this is the last admin; promote another admin first".into(),
+                ));
+            }
+            ops.push(TxOp::Update {
+                key: admins_key(),
+                update: Update::new().set("n", n - 1),
+                condition: Condition::equals("n", n),
+            });
+        } else if delta > 0 {
+            ops.push(TxOp::Update {
+                key: admins_key(),
+                update: Update::new().add("n", 1),
+                condition: Condition::Always,
+            });
+        }
+        match self.platform.table.transact(ops).await {
+            Ok(()) => Ok(after),
+            Err(TableError::TransactionCancelled { .. }) | Err(TableError::Retryable(_)) => {
+                Err(AccountError::Conflict(
+                    "the account or the admin count changed meanwhile; try again".into(),
+                ))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Changes an account's role.
+    pub async fn set_role(
+        &self,
+        actor: &str,
+        user_id: &str,
+        role: Role,
+        client: &ClientInfo,
+    ) -> Result<AdminUserView, AccountError> {
+        let before = self.user(user_id).await?;
+        if before.role == role {
+            return Ok(AdminUserView::from(&before));
+        }
+        let mut after = before.clone();
+        after.role = role;
+        let after = self.save_guarded(&before, after).await?;
+        let mut details = serde_json::Map::new();
+        details.insert("from".into(), before.role.as_str().into());
+        details.insert("to".into(), role.as_str().into());
+        self.audit_with(Action::RoleChanged, Some(actor), user_id, client, details)
+            .await;
+        Ok(AdminUserView::from(&after))
+    }
+
+    /// Suspends an account: it can no longer sign in, refresh or use keys, and its sessions end now.
+    pub async fn suspend(
+        &self,
+        actor: &str,
+        user_id: &str,
+        client: &ClientInfo,
+    ) -> Result<AdminUserView, AccountError> {
+        let before = self.user(user_id).await?;
+        if before.status == Status::Deleted {
+            return Err(AccountError::Conflict("the account is deleted".into()));
+        }
+        let mut after = before.clone();
+        after.status = Status::Suspended;
+        let after = self.save_guarded(&before, after).await?;
+        self.sessions.end_all(user_id, None).await?;
+        self.audit(Action::Suspended, Some(actor), user_id, client)
+            .await;
+        Ok(AdminUserView::from(&after))
+    }
+
+    /// Lifts a suspension.
+    pub async fn activate(
+        &self,
+        actor: &str,
+        user_id: &str,
+        client: &ClientInfo,
+    ) -> Result<AdminUserView, AccountError> {
+        let before = self.user(user_id).await?;
+        if before.status != Status::Suspended {
+            return Err(AccountError::Conflict(
+                "the account is not suspended".into(),
+            ));
+        }
+        let mut after = before.clone();
+        after.status = Status::Active;
+        let after = self.save_guarded(&before, after).await?;
+        self.audit(Action::Activated, Some(actor), user_id, client)
+            .await;
+        Ok(AdminUserView::from(&after))
+    }
+
+    /// Ends every session of an account.
+    pub async fn force_logout(
+        &self,
+        actor: &str,
+        user_id: &str,
+        client: &ClientInfo,
+    ) -> Result<usize, AccountError> {
+        self.user(user_id).await?;
+        let ended = self.sessions.end_all(user_id, None).await?;
+        self.audit(Action::ForceLogout, Some(actor), user_id, client)
+            .await;
+        Ok(ended)
+    }
+
+    /// Makes the account with this email an admin, but only while there is no active admin at all — safe to run
+    /// at every start-up (`LECTERN_BOOTSTRAP_ADMIN_EMAIL`) and from `lectern make-admin`. Returns whether it
+    /// promoted someone.
+    pub async fn bootstrap_admin(&self, email: &str) -> Result<bool, AccountError> {
+        if self.admin_count().await? > 0 {
+            return Ok(false);
+        }
+        let before = self
+            .users
+            .find_by_email(email)
+            .await?
+            .ok_or(AccountError::NotFound)?;
+        if before.status != Status::Active {
+            return Err(AccountError::Conflict("the account is not active".into()));
+        }
+        let mut after = before.clone();
+        after.role = Role::Admin;
+        after.email_verified = true;
+        self.save_guarded(&before, after).await?;
+        self.audit_with(
+            Action::RoleChanged,
+            None,
+            &before.user_id,
+            &ClientInfo::default(),
+            serde_json::Map::new(),
+        )
+        .await;
+        tracing::info!(user_id = %before.user_id, "bootstrapped the first admin");
+        Ok(true)
+    }
+}

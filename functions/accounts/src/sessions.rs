@@ -1,0 +1,356 @@
+//! Sessions and refresh tokens. A session is a refresh-token family: login starts one, each refresh rotates its
+//! token (the old one dies, a new one is issued in the same family), and presenting a token that was already
+//! rotated revokes the whole family (theft detection). Refresh tokens are opaque 256-bit strings stored only as
+//! SHA-256 hashes. Sessions end at an idle timeout and at an absolute lifetime, and can be revoked one by one or
+//! all at once; access tokens carry the session id and are refused once their session is gone.
+//!
+//! Keys (declared once, here):
+//! - session `USER#<user id>` / `SESSION#<session id>` (listable per user; TTL = absolute expiry);
+//! - refresh token `REFRESH#<sha256>` / `REFRESH` → session (TTL = absolute expiry of its session).
+
+use std::sync::Arc;
+
+use lectern_shared::table::{
+    Condition, Item, Key, Query, SortKey, Table, TableError, TableResult, TxOp, Update, from_item,
+    keys, to_item,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{random_token, token_hash};
+use crate::users::USER_PK;
+
+pub const SESSION_SK_PREFIX: &str = "SESSION";
+pub const REFRESH_PK: &str = "REFRESH";
+/// Prefix of refresh tokens handed to clients (recognisable in leaked-secret scanners).
+pub const REFRESH_TOKEN_PREFIX: &str = "lrt_";
+
+/// Session lifetimes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// A session unused for this long ends.
+    pub idle_secs: i64,
+    /// A session ends this long after login, however active.
+    pub absolute_secs: i64,
+    /// A token rotated less than this long ago is answered "already used" without revoking the family, so two
+    /// tabs refreshing at the same moment do not log the user out. Beyond it, reuse means theft.
+    pub reuse_grace_secs: i64,
+}
+
+/// A session as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub session_id: String,
+    pub user_id: String,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    /// When the user last proved who they are in this session.
+    pub auth_time: i64,
+    pub idle_expires_at: i64,
+    pub absolute_expires_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    /// Hash of the one live refresh token of this family.
+    pub current_hash: String,
+}
+
+impl Session {
+    pub fn key_of(user_id: &str, session_id: &str) -> Key {
+        Key::new(
+            keys::compose(&[USER_PK, user_id]),
+            keys::compose(&[SESSION_SK_PREFIX, session_id]),
+        )
+    }
+
+    pub fn key(&self) -> Key {
+        Self::key_of(&self.user_id, &self.session_id)
+    }
+
+    /// Live at `now`: neither idle nor past its absolute lifetime.
+    pub fn is_live(&self, now: i64) -> bool {
+        now < self.idle_expires_at && now < self.absolute_expires_at
+    }
+
+    fn to_item(&self) -> TableResult<Item> {
+        let mut item = to_item(self)?;
+        let key = self.key();
+        item.insert("pk".into(), key.pk.into());
+        item.insert("sk".into(), key.sk.into());
+        item.insert("ttl".into(), self.absolute_expires_at.into());
+        Ok(item)
+    }
+}
+
+/// A refresh token record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct RefreshRecord {
+    user_id: String,
+    session_id: String,
+    /// `active` or `rotated`.
+    state: String,
+    #[serde(default)]
+    rotated_at: Option<i64>,
+}
+
+fn refresh_key(hash: &str) -> Key {
+    Key::new(keys::compose(&[REFRESH_PK, hash]), REFRESH_PK)
+}
+
+fn refresh_item(hash: &str, user_id: &str, session_id: &str, expires_at: i64) -> Item {
+    let key = refresh_key(hash);
+    let mut item = Item::new();
+    item.insert("pk".into(), key.pk.into());
+    item.insert("sk".into(), key.sk.into());
+    item.insert("user_id".into(), user_id.into());
+    item.insert("session_id".into(), session_id.into());
+    item.insert("state".into(), "active".into());
+    item.insert("ttl".into(), expires_at.into());
+    item
+}
+
+/// Where a login or refresh comes from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Why a refresh was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// Unknown, expired or revoked token or session.
+    #[error("refresh token is invalid or expired")]
+    Invalid,
+    /// The token was already rotated; the family has been revoked. `user_id`/`session_id` are for the audit log.
+    #[error("refresh token was already used; the session has been revoked")]
+    Reused { user_id: String, session_id: String },
+    /// Another refresh of the same token won a moment ago (within the grace period).
+    #[error("refresh token was just used by another request")]
+    Raced,
+    #[error(transparent)]
+    Store(#[from] TableError),
+}
+
+/// Session storage.
+#[derive(Clone)]
+pub struct Sessions {
+    table: Arc<dyn Table>,
+    policy: SessionPolicy,
+}
+
+impl Sessions {
+    pub fn new(table: Arc<dyn Table>, policy: SessionPolicy) -> Self {
+        Self { table, policy }
+    }
+
+    /// Starts a session; returns it and its first refresh token.
+    pub async fn start(
+        &self,
+        user_id: &str,
+        origin: &Origin,
+        now: i64,
+    ) -> TableResult<(Session, String)> {
+        let token = random_token(REFRESH_TOKEN_PREFIX, 32);
+        let hash = token_hash(&token);
+        let session = Session {
+            session_id: lectern_shared::ids::new_id(),
+            user_id: user_id.to_string(),
+            created_at: now,
+            last_used_at: now,
+            auth_time: now,
+            idle_expires_at: now + self.policy.idle_secs,
+            absolute_expires_at: now + self.policy.absolute_secs,
+            ip: origin.ip.clone(),
+            user_agent: origin.user_agent.clone(),
+            current_hash: hash.clone(),
+        };
+        self.table
+            .transact(vec![
+                TxOp::Put {
+                    item: session.to_item()?,
+                    condition: Condition::NotExists,
+                },
+                TxOp::Put {
+                    item: refresh_item(
+                        &hash,
+                        user_id,
+                        &session.session_id,
+                        session.absolute_expires_at,
+                    ),
+                    condition: Condition::NotExists,
+                },
+            ])
+            .await?;
+        Ok((session, token))
+    }
+
+    pub async fn get(&self, user_id: &str, session_id: &str) -> TableResult<Option<Session>> {
+        match self
+            .table
+            .get(&Session::key_of(user_id, session_id))
+            .await?
+        {
+            Some(item) => Ok(Some(from_item(item)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Rotates a refresh token: exactly one of any number of concurrent calls with the same token succeeds.
+    pub async fn rotate(
+        &self,
+        token: &str,
+        origin: &Origin,
+        now: i64,
+    ) -> Result<(Session, String), RefreshError> {
+        if !token.starts_with(REFRESH_TOKEN_PREFIX) || token.len() > 128 {
+            return Err(RefreshError::Invalid);
+        }
+        let hash = token_hash(token);
+        let Some(record) = self.table.get(&refresh_key(&hash)).await? else {
+            return Err(RefreshError::Invalid);
+        };
+        let record: RefreshRecord = from_item(record)?;
+        let Some(session) = self.get(&record.user_id, &record.session_id).await? else {
+            return Err(RefreshError::Invalid);
+        };
+        if record.state != "active" || session.current_hash != hash {
+            return Err(self.reused(&record, &hash, now).await?);
+        }
+        if !session.is_live(now) {
+            self.end(&session.user_id, &session.session_id).await?;
+            return Err(RefreshError::Invalid);
+        }
+        let next_token = random_token(REFRESH_TOKEN_PREFIX, 32);
+        let next_hash = token_hash(&next_token);
+        let mut next = session.clone();
+        next.current_hash = next_hash.clone();
+        next.last_used_at = now;
+        next.idle_expires_at = (now + self.policy.idle_secs).min(session.absolute_expires_at);
+        if origin.ip.is_some() {
+            next.ip = origin.ip.clone();
+        }
+        if origin.user_agent.is_some() {
+            next.user_agent = origin.user_agent.clone();
+        }
+        let ops = vec![
+            TxOp::Update {
+                key: refresh_key(&hash),
+                update: Update::new().set("state", "rotated").set("rotated_at", now),
+                condition: Condition::equals("state", "active"),
+            },
+            TxOp::Put {
+                item: refresh_item(
+                    &next_hash,
+                    &session.user_id,
+                    &session.session_id,
+                    session.absolute_expires_at,
+                ),
+                condition: Condition::NotExists,
+            },
+            TxOp::Put {
+                item: next.to_item()?,
+                condition: Condition::equals("current_hash", hash.clone()),
+            },
+        ];
+        match self.table.transact(ops).await {
+            Ok(()) => Ok((next, next_token)),
+            // Someone rotated this token between our read and our write: they won.
+            Err(TableError::TransactionCancelled { .. }) | Err(TableError::Retryable(_)) => {
+                Err(RefreshError::Raced)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A rotated token came back: within the grace period it is a race, beyond it a theft signal.
+    async fn reused(
+        &self,
+        record: &RefreshRecord,
+        hash: &str,
+        now: i64,
+    ) -> Result<RefreshError, TableError> {
+        let rotated_at = match self.table.get(&refresh_key(hash)).await? {
+            Some(item) => item.get("rotated_at").and_then(serde_json::Value::as_i64),
+            None => None,
+        };
+        if rotated_at.is_some_and(|t| now - t <= self.policy.reuse_grace_secs) {
+            return Ok(RefreshError::Raced);
+        }
+        self.end(&record.user_id, &record.session_id).await?;
+        Ok(RefreshError::Reused {
+            user_id: record.user_id.clone(),
+            session_id: record.session_id.clone(),
+        })
+    }
+
+    /// Ends one session (its refresh tokens die with it: they point at a session that no longer exists).
+    pub async fn end(&self, user_id: &str, session_id: &str) -> TableResult<bool> {
+        match self
+            .table
+            .delete(&Session::key_of(user_id, session_id), Condition::Exists)
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(TableError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Ends every session of a user, except `keep` if given; returns how many ended.
+    pub async fn end_all(&self, user_id: &str, keep: Option<&str>) -> TableResult<usize> {
+        let mut ended = 0;
+        for session in self.list(user_id, i64::MIN).await? {
+            if Some(session.session_id.as_str()) != keep
+                && self.end(user_id, &session.session_id).await?
+            {
+                ended += 1;
+            }
+        }
+        Ok(ended)
+    }
+
+    /// Sessions of a user that are live at `now` (pass `i64::MIN` for every stored one), newest first.
+    pub async fn list(&self, user_id: &str, now: i64) -> TableResult<Vec<Session>> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .table
+                .query(
+                    Query::partition(keys::compose(&[USER_PK, user_id]))
+                        .sk(SortKey::BeginsWith(format!("{SESSION_SK_PREFIX}#")))
+                        .backwards()
+                        .limit(100)
+                        .after(cursor),
+                )
+                .await?;
+            for item in page.items {
+                let session: Session = from_item(item)?;
+                if now == i64::MIN || session.is_live(now) {
+                    out.push(session);
+                }
+            }
+            match page.cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Marks a session as re-authenticated now (password confirmed again, 2FA passed).
+    pub async fn touch_auth(&self, user_id: &str, session_id: &str, now: i64) -> TableResult<()> {
+        match self
+            .table
+            .update(
+                &Session::key_of(user_id, session_id),
+                Update::new().set("auth_time", now),
+                Condition::Exists,
+            )
+            .await
+        {
+            Ok(_) | Err(TableError::ConditionFailed) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
