@@ -1,5 +1,7 @@
 //! Support for the end-to-end tests: a dev server on a free port over a throwaway data dir, and the event files.
 
+pub mod api;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
