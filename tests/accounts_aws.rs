@@ -1,1 +1,498 @@
-//! placeholder, being written
+//! The core account flow on the AWS adapters (DynamoDB, S3, SQS, SESv2 on moto): register, verify through the
+//! emailed link (read from the SQS job, then sent through SES by the notifications worker), login, refresh,
+//! refresh-token reuse detection and logout-all; and concurrent registrations of one address. Skipped when moto
+//! is not available (unless `LECTERN_REQUIRE_AWS=1`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lectern_accounts::config::AccountsConfig;
+use lectern_accounts::service::Accounts;
+use lectern_accounts::service::admin::UserFilter;
+use lectern_e2e::api::PASSWORD;
+use lectern_shared::clock::{ManualClock, SharedClock};
+use lectern_shared::config::Backend;
+use lectern_shared::http::pagination::CursorCodec;
+use lectern_shared::queue::{Delivery, queues};
+use lectern_shared::ratelimit::{RateLimitConfig, RateLimiter};
+use lectern_shared::testing::{aws, moto};
+use lectern_shared::{Config, Platform};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+/// The API over a `Platform` on moto, served on a free port without queue pollers: queued emails stay in SQS
+/// for the test to read.
+struct AwsStack {
+    base: String,
+    http: reqwest::Client,
+    platform: Platform,
+    accounts: Arc<Accounts>,
+    clock: ManualClock,
+    /// Messages received from the notifications queue so far (hidden from other receivers meanwhile).
+    received: tokio::sync::Mutex<Vec<Delivery>>,
+    _dir: tempfile::TempDir,
+}
+
+struct Reply {
+    status: StatusCode,
+    body: Value,
+}
+
+impl Reply {
+    fn problem_type(&self) -> Option<&str> {
+        self.body["type"]
+            .as_str()
+            .and_then(|t| t.strip_prefix("https://lectern.dev/problems/"))
+    }
+}
+
+/// Builds the stack on fresh moto resources; `None` when moto is not available.
+async fn stack() -> Option<AwsStack> {
+    let Some(endpoint) = moto::endpoint().await else {
+        eprintln!("moto is not available: AWS account flow skipped");
+        return None;
+    };
+    let clock = ManualClock::starting_now();
+    let shared: SharedClock = Arc::new(clock.clone());
+    let table = aws::table(shared.clone()).await?;
+    let blobs = aws::blobs(shared.clone()).await?;
+    let queue = aws::queue().await?;
+    let mailer = aws::mailer().await?;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = Config::for_tests(dir.path().to_path_buf());
+    config.backend = Backend::Aws;
+    config.aws = aws::aws_config_for(&endpoint, "unused-by-hand-built-platform");
+    config.mail_from = format!("Lectern <{}>", aws::TEST_SENDER);
+    // The concurrent registrations below are ten credential requests for one address within a second.
+    config.rate_limits = RateLimitConfig::disabled();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    config.addr = addr;
+    config.public_url = format!("http://{addr}");
+    let secret = config.signing_secret.clone().expect("test signing secret");
+    let platform = Platform {
+        cursors: CursorCodec::new(secret.as_bytes()),
+        limiter: Arc::new(
+            RateLimiter::new(table.clone(), shared.clone(), config.rate_limits.clone())
+                .with_secret(secret.as_bytes()),
+        ),
+        config: Arc::new(config),
+        table,
+        blobs,
+        queue,
+        mailer,
+        clock: shared,
+        local_blobs: None,
+    };
+    // The aws backend demands configured signing keys: generate one the way the embedded backend does and
+    // hand it over as LECTERN_JWT_KEYS.
+    let keys_dir = dir.path().join("keys");
+    std::fs::create_dir_all(&keys_dir).expect("keys dir");
+    lectern_accounts::keys::KeyRing::local(&keys_dir).expect("generate a key");
+    let spec = std::fs::read_to_string(keys_dir.join("jwt-ed25519.key")).expect("key spec");
+    let accounts_config = AccountsConfig::from_lookup(&platform.config, |k| {
+        (k == "LECTERN_JWT_KEYS").then(|| spec.trim().to_string())
+    })
+    .expect("accounts config");
+    let accounts = Accounts::new(platform.clone(), accounts_config, lectern_e2e::test_argon())
+        .expect("accounts");
+    let app = lectern::app(&platform, accounts.clone());
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .expect("serve");
+    });
+    Some(AwsStack {
+        base: format!("http://{addr}"),
+        http: reqwest::Client::builder()
+            .user_agent("lectern-e2e-aws/1.0")
+            .build()
+            .expect("client"),
+        platform,
+        accounts,
+        clock,
+        received: tokio::sync::Mutex::new(Vec::new()),
+        _dir: dir,
+    })
+}
+
+impl AwsStack {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let bytes = resp.bytes().await.expect("body");
+        Reply {
+            status,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    async fn post(&self, path: &str, bearer: Option<&str>, body: Value) -> Reply {
+        self.call(reqwest::Method::POST, path, bearer, Some(body))
+            .await
+    }
+
+    async fn me(&self, access: &str) -> Reply {
+        self.call(reqwest::Method::GET, "/v1/users/me", Some(access), None)
+            .await
+    }
+
+    async fn login(&self, email: &str) -> (String, String, String) {
+        let reply = self
+            .post(
+                "/v1/auth/login",
+                None,
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "login: {:?}", reply.body);
+        assert_eq!(reply.body["status"], "authenticated", "{:?}", reply.body);
+        let field = |name: &str| reply.body[name].as_str().expect(name).to_string();
+        (
+            field("access_token"),
+            field("refresh_token"),
+            field("session_id"),
+        )
+    }
+
+    /// Waits (bounded) for the `email.notify` job with `template` to `to` on the notifications queue and takes
+    /// it out of the received set. Other messages stay received (hidden), so they are not counted again towards
+    /// the dead-letter limit.
+    async fn mail_job(&self, to: &str, template: &str) -> Delivery {
+        for _ in 0..100 {
+            let mut received = self.received.lock().await;
+            let batch = self
+                .platform
+                .queue
+                .receive(queues::NOTIFICATIONS, 10, Duration::from_secs(600))
+                .await
+                .expect("receive");
+            received.extend(batch);
+            if let Some(at) = received.iter().position(|d| {
+                d.job.kind == "email.notify"
+                    && d.job.payload["to"] == to
+                    && d.job.payload["template"] == template
+            }) {
+                return received.remove(at);
+            }
+            drop(received);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no {template} email to {to} on the notifications queue");
+    }
+
+    async fn assert_access_dead(&self, access: &str, what: &str) {
+        let reply = self.me(access).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNAUTHORIZED,
+            "{what}: {:?}",
+            reply.body
+        );
+    }
+
+    async fn assert_refresh_dead(&self, refresh: &str, what: &str) {
+        let reply = self
+            .post("/v1/auth/refresh", None, json!({"refresh_token": refresh}))
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{what}: {:?}",
+            reply.body
+        );
+        assert_eq!(reply.problem_type(), Some("invalid-token"), "{what}");
+    }
+}
+
+/// The emails moto's SES has accepted for `to` (its model dump: subject, source, body, destinations).
+async fn ses_sent_to(to: &str) -> Vec<Value> {
+    let endpoint = moto::endpoint().await.expect("moto");
+    let dump: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+        .await
+        .expect("moto model dump")
+        .json()
+        .await
+        .expect("moto model dump is JSON");
+    dump["ses"]["Message"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| {
+            m["destinations"]["ToAddresses"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|t| t == to))
+        })
+        .collect()
+}
+
+/// The token of a `.../verify-email?token=...` link.
+fn token_of(link: &str) -> String {
+    link.split("?token=")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no token in {link}"))
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn core_account_flow_on_dynamodb_sqs_and_ses() {
+    let Some(stack) = stack().await else { return };
+    let email = "cloud.walker@example.com";
+
+    let reply = stack
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"email": email, "password": PASSWORD, "display_name": "Cloud Walker"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+
+    // The verification email travels as an SQS job; its link holds the token.
+    let delivery = stack.mail_job(email, "verify_email").await;
+    assert!(
+        delivery.job.idempotency_key.is_some(),
+        "account emails carry an idempotency key"
+    );
+    let link = delivery.job.payload["data"]["link"]
+        .as_str()
+        .expect("link")
+        .to_string();
+    assert!(link.contains("/verify-email?token="), "{link}");
+
+    // The notifications worker renders it and sends it through SES (moto).
+    let worker = lectern_notifications::worker(&stack.platform);
+    let outcome = worker.process_batch(vec![delivery.clone()]).await;
+    assert_eq!(outcome.failed, Vec::<String>::new(), "{outcome:?}");
+    assert_eq!(outcome.done, vec![delivery.message_id.clone()]);
+    stack
+        .platform
+        .queue
+        .ack(queues::NOTIFICATIONS, &delivery.receipt)
+        .await
+        .expect("ack");
+    let sent = ses_sent_to(email).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["subject"], "Confirm your email address for Lectern");
+    assert!(
+        sent[0]["source"]
+            .as_str()
+            .is_some_and(|s| s.contains(aws::TEST_SENDER)),
+        "{:?}",
+        sent[0]["source"]
+    );
+    assert!(
+        sent[0]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains(&token_of(&link))),
+        "the sent email holds the link"
+    );
+    // A redelivery of the same job is recognised as done and not sent again (still acknowledged).
+    let again = worker.process_batch(vec![delivery.clone()]).await;
+    assert_eq!(again.done, vec![delivery.message_id.clone()]);
+    assert_eq!(ses_sent_to(email).await.len(), 1, "sent once");
+
+    // Verify with the link; the token works once.
+    let reply = stack
+        .post(
+            "/v1/auth/verify-email",
+            None,
+            json!({"token": token_of(&link)}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{:?}", reply.body);
+    let reply = stack
+        .post(
+            "/v1/auth/verify-email",
+            None,
+            json!({"token": token_of(&link)}),
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::BAD_REQUEST,
+        "a verification token works once: {:?}",
+        reply.body
+    );
+
+    let (access1, refresh1, session1) = stack.login(email).await;
+    let profile = stack.me(&access1).await;
+    assert_eq!(profile.status, StatusCode::OK, "{:?}", profile.body);
+    assert_eq!(profile.body["email_verified"], true);
+    assert_eq!(profile.body["email"], email);
+    let user_id = profile.body["user_id"]
+        .as_str()
+        .expect("user id")
+        .to_string();
+
+    // Refresh rotates within the session; the old access token still works until it expires.
+    let reply = stack
+        .post("/v1/auth/refresh", None, json!({"refresh_token": refresh1}))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    let access2 = reply.body["access_token"]
+        .as_str()
+        .expect("access")
+        .to_string();
+    let refresh2 = reply.body["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_string();
+    assert_eq!(reply.body["session_id"], session1.as_str());
+    assert_ne!(refresh2, refresh1);
+    assert_eq!(stack.me(&access2).await.status, StatusCode::OK);
+    assert_eq!(stack.me(&access1).await.status, StatusCode::OK);
+
+    // Reuse of the rotated token after the grace period revokes the family and is audited.
+    stack.clock.advance(Duration::from_secs(6));
+    let reply = stack
+        .post("/v1/auth/refresh", None, json!({"refresh_token": refresh1}))
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{:?}", reply.body);
+    assert_eq!(reply.problem_type(), Some("refresh-token-reused"));
+    stack
+        .assert_refresh_dead(&refresh2, "newest token of a revoked family")
+        .await;
+    stack
+        .assert_access_dead(&access2, "access token of a revoked family")
+        .await;
+    let (access3, refresh3, _) = stack.login(email).await;
+    let events = stack
+        .call(
+            reqwest::Method::GET,
+            "/v1/users/me/security-events",
+            Some(&access3),
+            None,
+        )
+        .await;
+    assert_eq!(events.status, StatusCode::OK, "{:?}", events.body);
+    let reuse = events.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|e| e["action"] == "refresh_reuse_detected")
+        .unwrap_or_else(|| panic!("no refresh_reuse_detected in {:?}", events.body))
+        .clone();
+    assert_eq!(reuse["target_id"], user_id.as_str());
+    assert_eq!(reuse["details"]["session_id"], session1.as_str());
+
+    // Logout-all ends every session: access and refresh tokens alike.
+    let (access4, refresh4, _) = stack.login(email).await;
+    let reply = stack
+        .call(
+            reqwest::Method::POST,
+            "/v1/auth/logout-all",
+            Some(&access3),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{:?}", reply.body);
+    for (what, access, refresh) in [
+        ("session that logged out", &access3, &refresh3),
+        ("other session", &access4, &refresh4),
+    ] {
+        stack.assert_access_dead(access, what).await;
+        stack.assert_refresh_dead(refresh, what).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_registrations_of_one_address_make_exactly_one_account() {
+    let Some(stack) = stack().await else { return };
+    let stack = Arc::new(stack);
+    let spellings = [
+        "race@example.com",
+        "Race@example.com",
+        "RACE@example.com",
+        "race@Example.com",
+        "race@EXAMPLE.COM",
+        "rAce@example.com",
+        "raCe@example.com",
+        "racE@example.com",
+        "RaCe@ExAmPlE.cOm",
+        "  race@example.com ",
+    ];
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, email) in spellings.iter().enumerate() {
+        let stack = stack.clone();
+        let email = email.to_string();
+        tasks.spawn(async move {
+            let reply = stack
+                .post(
+                    "/v1/auth/register",
+                    None,
+                    json!({"email": email, "password": PASSWORD, "display_name": format!("Racer {i}")}),
+                )
+                .await;
+            (email, reply.status, reply.body)
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        let (email, status, body) = done.expect("task");
+        // Every attempt gets the same answer, whether it won or not (no account enumeration).
+        assert_eq!(status, StatusCode::ACCEPTED, "{email:?}: {body:?}");
+    }
+
+    // Exactly one account, through the admin search (an email prefix on the all-users index)...
+    let (found, _) = stack
+        .accounts
+        .list_users(
+            &UserFilter {
+                email_prefix: Some("RACE@".into()),
+                ..UserFilter::default()
+            },
+            100,
+            None,
+        )
+        .await
+        .expect("search");
+    assert_eq!(found.len(), 1, "{found:?}");
+    // ...and by the email claim, which points at that same account.
+    let user = stack
+        .accounts
+        .users
+        .find_by_email("race@example.com")
+        .await
+        .expect("find")
+        .expect("an account");
+    assert_eq!(user.user_id, found[0].user_id);
+    // Only the winner was sent a verification link.
+    let delivery = stack.mail_job(&user.email, "verify_email").await;
+    assert_eq!(delivery.job.payload["to"], user.email.as_str());
+    let extra: Vec<_> = {
+        let mut received = stack.received.lock().await;
+        received.extend(
+            stack
+                .platform
+                .queue
+                .receive(queues::NOTIFICATIONS, 10, Duration::from_secs(600))
+                .await
+                .expect("receive"),
+        );
+        received
+            .iter()
+            .filter(|d| d.job.payload["template"] == "verify_email")
+            .map(|d| d.job.payload["to"].clone())
+            .collect()
+    };
+    assert!(extra.is_empty(), "one verification email only: {extra:?}");
+}

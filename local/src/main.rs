@@ -23,6 +23,8 @@ enum Command {
     Seed,
     /// Print the OpenAPI document (what docs/openapi.json holds).
     Openapi,
+    /// Print a new Ed25519 access-token signing key as `kid:base64(PKCS#8)`, for LECTERN_JWT_KEYS.
+    JwtKey,
     /// Make the registered account with this email an admin (only while there is no active admin).
     MakeAdmin {
         /// The account's email address.
@@ -33,9 +35,22 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Some(Command::Openapi) = cli.command {
-        print!("{}", lectern::openapi::document_json());
-        return Ok(());
+    match &cli.command {
+        Some(Command::Openapi) => {
+            print!("{}", lectern::openapi::document_json());
+            return Ok(());
+        }
+        Some(Command::JwtKey) => {
+            use base64::Engine;
+            let kid = format!("k{}", &lectern_shared::ids::new_id()[..10].to_lowercase());
+            let (_, der) = lectern_accounts::keys::SigningKey::generate(&kid)?;
+            println!(
+                "{kid}:{}",
+                base64::engine::general_purpose::STANDARD.encode(der)
+            );
+            return Ok(());
+        }
+        _ => {}
     }
     telemetry::init();
     let config = Config::from_env()?;
@@ -77,7 +92,7 @@ async fn main() -> anyhow::Result<()> {
                 Err(e) => anyhow::bail!("could not promote {email}: {e}"),
             }
         }
-        Command::Openapi => unreachable!("handled above"),
+        Command::Openapi | Command::JwtKey => unreachable!("handled above"),
     }
     Ok(())
 }

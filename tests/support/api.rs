@@ -22,7 +22,9 @@ pub struct Reply {
 impl Reply {
     /// The problem `type` slug (`validation`, `invalid-credentials`, ...), when the body is a problem.
     pub fn problem_type(&self) -> Option<&str> {
-        self.body["type"].as_str().and_then(|t| t.strip_prefix("https://lectern.dev/problems/"))
+        self.body["type"]
+            .as_str()
+            .and_then(|t| t.strip_prefix("https://lectern.dev/problems/"))
     }
 }
 
@@ -44,11 +46,23 @@ pub struct Api<'a> {
 
 impl<'a> Api<'a> {
     pub fn new(server: &'a DevServer) -> Self {
-        Self { server, http: reqwest::Client::builder().user_agent("lectern-e2e/1.0").build().expect("client") }
+        Self {
+            server,
+            http: reqwest::Client::builder()
+                .user_agent("lectern-e2e/1.0")
+                .build()
+                .expect("client"),
+        }
     }
 
     /// Sends a request; `bearer` authenticates, `body` is sent as JSON.
-    pub async fn call(&self, method: Method, path: &str, bearer: Option<&str>, body: Option<Value>) -> Reply {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
         let mut req = self.http.request(method, self.server.url(path));
         if let Some(token) = bearer {
             req = req.bearer_auth(token);
@@ -60,7 +74,11 @@ impl<'a> Api<'a> {
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = resp.bytes().await.expect("body");
-        Reply { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+        Reply {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
     }
 
     pub async fn post(&self, path: &str, bearer: Option<&str>, body: Value) -> Reply {
@@ -83,7 +101,10 @@ impl<'a> Api<'a> {
             found = lectern_shared::mail::outbox::read_outbox(&self.outbox())
                 .into_iter()
                 .map(|(_, text)| decode_quoted_printable(&text))
-                .filter(|text| text.lines().any(|l| l.eq_ignore_ascii_case(&format!("To: {to}"))))
+                .filter(|text| {
+                    text.lines()
+                        .any(|l| l.eq_ignore_ascii_case(&format!("To: {to}")))
+                })
                 .collect();
             if found.len() >= n {
                 break;
@@ -100,32 +121,73 @@ impl<'a> Api<'a> {
         mails
             .iter()
             .rev()
-            .find_map(|m| m.split(&needle).nth(1).map(|rest| rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect::<String>()))
+            .find_map(|m| {
+                m.split(&needle).nth(1).map(|rest| {
+                    rest.chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                        .collect::<String>()
+                })
+            })
             .unwrap_or_else(|| panic!("no {page} link mailed to {to}"))
     }
 
     /// Registers `email`, verifies it through the mailed link, and signs in.
     pub async fn signed_up(&self, email: &str) -> Signed {
-        let reply = self.post("/v1/auth/register", None, json!({"email": email, "password": PASSWORD, "display_name": "Test User"})).await;
-        assert_eq!(reply.status, StatusCode::ACCEPTED, "register: {:?}", reply.body);
+        let reply = self
+            .post(
+                "/v1/auth/register",
+                None,
+                json!({"email": email, "password": PASSWORD, "display_name": "Test User"}),
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::ACCEPTED,
+            "register: {:?}",
+            reply.body
+        );
         let token = self.mailed_token(email, "verify-email", 1).await;
-        let reply = self.post("/v1/auth/verify-email", None, json!({"token": token})).await;
-        assert_eq!(reply.status, StatusCode::NO_CONTENT, "verify: {:?}", reply.body);
+        let reply = self
+            .post("/v1/auth/verify-email", None, json!({"token": token}))
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::NO_CONTENT,
+            "verify: {:?}",
+            reply.body
+        );
         self.login(email).await
     }
 
     /// Signs in with [`PASSWORD`] (the account must not have 2FA on).
     pub async fn login(&self, email: &str) -> Signed {
-        let reply = self.post("/v1/auth/login", None, json!({"email": email, "password": PASSWORD})).await;
+        let reply = self
+            .post(
+                "/v1/auth/login",
+                None,
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
         assert_eq!(reply.status, StatusCode::OK, "login: {:?}", reply.body);
         assert_eq!(reply.body["status"], "authenticated", "{:?}", reply.body);
-        let me = self.get("/v1/users/me", reply.body["access_token"].as_str()).await;
+        let me = self
+            .get("/v1/users/me", reply.body["access_token"].as_str())
+            .await;
         Signed {
             user_id: me.body["user_id"].as_str().expect("user id").to_string(),
             email: email.to_string(),
-            access: reply.body["access_token"].as_str().expect("access").to_string(),
-            refresh: reply.body["refresh_token"].as_str().expect("refresh").to_string(),
-            session_id: reply.body["session_id"].as_str().expect("session").to_string(),
+            access: reply.body["access_token"]
+                .as_str()
+                .expect("access")
+                .to_string(),
+            refresh: reply.body["refresh_token"]
+                .as_str()
+                .expect("refresh")
+                .to_string(),
+            session_id: reply.body["session_id"]
+                .as_str()
+                .expect("session")
+                .to_string(),
         }
     }
 
@@ -133,7 +195,13 @@ impl<'a> Api<'a> {
     pub async fn admin(&self, email: &str) -> Signed {
         self.signed_up(email).await;
         let accounts = crate::test_accounts(self.server.platform.clone());
-        assert!(accounts.bootstrap_admin(email).await.expect("bootstrap admin"), "no admin existed yet");
+        assert!(
+            accounts
+                .bootstrap_admin(email)
+                .await
+                .expect("bootstrap admin"),
+            "no admin existed yet"
+        );
         self.login(email).await
     }
 }
@@ -145,12 +213,14 @@ pub fn decode_quoted_printable(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'=' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        let escaped = (bytes[i] == b'=' && i + 2 < bytes.len())
+            .then(|| std::str::from_utf8(&bytes[i + 1..i + 3]).ok())
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        if let Some(b) = escaped {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;

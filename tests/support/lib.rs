@@ -67,16 +67,28 @@ impl DevServer {
 
     /// Starts a server over an existing data dir (to test restarts).
     pub async fn start_in(dir: tempfile::TempDir) -> Self {
+        Self::start_configured(dir, |_| {}).await
+    }
+
+    /// Starts a server whose configuration the test adjusts first. Rate limits are off unless the test turns
+    /// them on (every request comes from 127.0.0.1), and password hashing is cheap ([`test_argon`]).
+    pub async fn start_configured(
+        dir: tempfile::TempDir,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let mut config = Config::for_tests(dir.path().to_path_buf());
         config.addr = addr;
         config.public_url = format!("http://{addr}");
+        config.rate_limits = lectern_shared::ratelimit::RateLimitConfig::disabled();
+        adjust(&mut config);
         let clock = ManualClock::starting_now();
         let platform = Platform::with_clock(config, Arc::new(clock.clone()))
             .await
             .expect("platform");
-        let server = lectern::Server::start(listener, platform.clone())
+        let accounts = test_accounts(platform.clone());
+        let server = lectern::Server::start_with(listener, platform.clone(), accounts)
             .await
             .expect("server");
         Self {

@@ -84,8 +84,9 @@ impl AccountsConfig {
             reset_password_ttl_secs: 900,
             reauth_max_age_secs: num("LECTERN_REAUTH_MAX_AGE_SECS", 600, 60, DAY)?,
             deletion_grace_secs: num("LECTERN_DELETION_GRACE_DAYS", 30, 1, 365)? * DAY,
+            // The same default as the notifications worker's branding, so links and footers agree.
             app_url: var("LECTERN_APP_URL")
-                .unwrap_or_else(|| platform.public_url.clone())
+                .unwrap_or_else(|| "http://localhost:3000".into())
                 .trim_end_matches('/')
                 .to_string(),
             totp_issuer: var("LECTERN_PRODUCT_NAME").unwrap_or_else(|| "Lectern".into()),
