@@ -17,3 +17,34 @@ pub fn random_secret(bytes: usize) -> String {
     rand::rng().fill_bytes(&mut buf);
     hex::encode(buf)
 }
+
+/// An id taken from outside (a path or query parameter): deserializing refuses anything that is not a ULID, so
+/// handlers never look up garbage and the error names the parameter.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct Id(String);
+
+impl Id {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Id {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        if is_id(&raw) {
+            Ok(Id(raw))
+        } else {
+            Err(serde::de::Error::custom(
+                "not an id (26 characters of Crockford base32)",
+            ))
+        }
+    }
+}

@@ -194,6 +194,11 @@ async fn oversize_bodies_are_413_with_or_without_content_length() {
     let (status, headers, body) = send(post_json(big.clone())).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_problem(&headers, &body, "payload-too-large");
+    assert_eq!(
+        headers[header::CONNECTION],
+        "close",
+        "the unread body must not poison a kept-alive connection"
+    );
 
     // A streamed body has no Content-Length; the limit must still hold.
     let chunks: Vec<Result<String, std::io::Error>> = big

@@ -16,6 +16,7 @@ use lectern_accounts::users::Status;
 use lectern_shared::http::auth::{self, Identity};
 use lectern_shared::http::client::ClientInfo;
 use lectern_shared::http::{Json, PageParams, Paginated, Path, Problem, Query};
+use lectern_shared::ids::Id;
 use lectern_shared::ratelimit::{self, RouteClass};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -53,14 +54,6 @@ pub struct ApiDoc;
 
 fn problem(e: AccountError) -> Problem {
     e.into()
-}
-
-fn user_id(raw: &str) -> Result<&str> {
-    if lectern_shared::ids::is_id(raw) {
-        Ok(raw)
-    } else {
-        Err(Problem::validation("not a user id").field("path.user_id", "not a user id"))
-    }
 }
 
 /// Filters of the user list.
@@ -114,11 +107,11 @@ async fn list_users(
 async fn get_user(
     State(accounts): Accts,
     who: Identity,
-    Path(id): Path<String>,
+    Path(id): Path<Id>,
 ) -> Result<Json<AdminUserView>> {
     who.require(perm::USERS_READ)?;
     accounts
-        .admin_get_user(user_id(&id)?)
+        .admin_get_user(id.as_str())
         .await
         .map(Json)
         .map_err(problem)
@@ -136,12 +129,12 @@ async fn set_role(
     State(accounts): Accts,
     client: ClientInfo,
     who: Identity,
-    Path(id): Path<String>,
+    Path(id): Path<Id>,
     Json(input): Json<RoleChange>,
 ) -> Result<Json<AdminUserView>> {
     who.require(perm::ROLES_ASSIGN)?;
     accounts
-        .set_role(&who.user_id, user_id(&id)?, input.role, &client)
+        .set_role(&who.user_id, id.as_str(), input.role, &client)
         .await
         .map(Json)
         .map_err(problem)
@@ -153,11 +146,11 @@ async fn suspend(
     State(accounts): Accts,
     client: ClientInfo,
     who: Identity,
-    Path(id): Path<String>,
+    Path(id): Path<Id>,
 ) -> Result<Json<AdminUserView>> {
     who.require(perm::USERS_MANAGE)?;
     accounts
-        .suspend(&who.user_id, user_id(&id)?, &client)
+        .suspend(&who.user_id, id.as_str(), &client)
         .await
         .map(Json)
         .map_err(problem)
@@ -169,11 +162,11 @@ async fn activate(
     State(accounts): Accts,
     client: ClientInfo,
     who: Identity,
-    Path(id): Path<String>,
+    Path(id): Path<Id>,
 ) -> Result<Json<AdminUserView>> {
     who.require(perm::USERS_MANAGE)?;
     accounts
-        .activate(&who.user_id, user_id(&id)?, &client)
+        .activate(&who.user_id, id.as_str(), &client)
         .await
         .map(Json)
         .map_err(problem)
@@ -191,11 +184,11 @@ async fn force_logout(
     State(accounts): Accts,
     client: ClientInfo,
     who: Identity,
-    Path(id): Path<String>,
+    Path(id): Path<Id>,
 ) -> Result<Json<SessionsEnded>> {
     who.require(perm::USERS_MANAGE)?;
     let sessions_ended = accounts
-        .force_logout(&who.user_id, user_id(&id)?, &client)
+        .force_logout(&who.user_id, id.as_str(), &client)
         .await
         .map_err(problem)?;
     Ok(Json(SessionsEnded { sessions_ended }))
@@ -209,7 +202,8 @@ pub struct AuditQuery {
     pub limit: Option<usize>,
     pub cursor: Option<String>,
     /// Events about this account.
-    pub user_id: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub user_id: Option<Id>,
     /// Events of this action (not combined with `user_id`).
     pub action: Option<Action>,
     /// RFC 3339 lower bound.
@@ -238,18 +232,16 @@ async fn audit_logs(
     );
     let codec = &accounts.platform.cursors;
     let cursor = codec.decode_opt(&scope, q.cursor.as_deref())?;
-    let page = match (q.user_id.as_deref(), q.action) {
+    let page = match (q.user_id.as_ref(), q.action) {
         (Some(_), Some(_)) => {
             return Err(Problem::validation("filter by user or by action, not both")
                 .field("query.action", "not with user_id"));
         }
         (Some(id), None) => {
-            if !lectern_shared::ids::is_id(id) {
-                return Err(
-                    Problem::validation("not a user id").field("query.user_id", "not a user id")
-                );
-            }
-            accounts.audit.for_user(id, &range, limit, cursor).await
+            accounts
+                .audit
+                .for_user(id.as_str(), &range, limit, cursor)
+                .await
         }
         (None, action) => accounts.audit.all(action, &range, limit, cursor).await,
     }

@@ -18,6 +18,7 @@ use lectern_shared::blobs::PresignedUpload;
 use lectern_shared::http::auth::{self, Identity};
 use lectern_shared::http::client::ClientInfo;
 use lectern_shared::http::{Json, PageParams, Paginated, Path, Problem, Query};
+use lectern_shared::ids::Id;
 use lectern_shared::ratelimit::{self, RouteClass};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -261,17 +262,12 @@ async fn revoke_session(
     State(accounts): Accts,
     client: ClientInfo,
     who: Identity,
-    Path(session_id): Path<String>,
+    Path(session_id): Path<Id>,
 ) -> Result<StatusCode> {
     owner(&who)?;
-    if !lectern_shared::ids::is_id(&session_id) {
-        return Err(
-            Problem::validation("not a session id").field("path.session_id", "not a session id")
-        );
-    }
     if !accounts
         .sessions
-        .end(&who.user_id, &session_id)
+        .end(&who.user_id, session_id.as_str())
         .await
         .map_err(|e| problem(e.into()))?
     {
@@ -325,14 +321,11 @@ async fn revoke_api_key(
     State(accounts): Accts,
     client: ClientInfo,
     who: Identity,
-    Path(key_id): Path<String>,
+    Path(key_id): Path<Id>,
 ) -> Result<StatusCode> {
     owner(&who)?;
-    if !lectern_shared::ids::is_id(&key_id) {
-        return Err(Problem::validation("not a key id").field("path.key_id", "not a key id"));
-    }
     accounts
-        .revoke_api_key(&who.user_id, &key_id, &client)
+        .revoke_api_key(&who.user_id, key_id.as_str(), &client)
         .await
         .map_err(problem)?;
     Ok(StatusCode::NO_CONTENT)

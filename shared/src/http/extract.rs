@@ -165,6 +165,9 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
                             param_name(parts, *index),
                             format!("expected {expected_type}"),
                         ),
+                        // Custom errors (e.g. an `Id` that is not an id) carry no key; name the parameter
+                        // when there is only one to blame.
+                        ErrorKind::Message(message) => (param_name(parts, 0), message.clone()),
                         other => ("path".to_string(), other.to_string()),
                     },
                     other => ("path".to_string(), other.body_text()),

@@ -133,8 +133,13 @@ async fn method_not_allowed() -> Problem {
 /// Turns any error response that is not already a problem (axum rejections, tower-http's 413, a bare status)
 /// into one, so clients only ever parse one error shape. 5xx bodies are replaced; their cause is logged.
 async fn problem_shape(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
     let status = response.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The unread rest of the body is still on the wire: close the connection rather than let a keep-alive
+        // client send its next request into it.
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }

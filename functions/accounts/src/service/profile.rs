@@ -240,15 +240,8 @@ impl Accounts {
     ) -> Result<(), AccountError> {
         let new_email = valid_email(new_email)?;
         let mut user = self.user(user_id).await?;
-        let verified = self
-            .hasher
-            .verify(password, &user.password_hash)
-            .await
-            .map_err(|e| AccountError::Internal(e.to_string()))?;
-        if !verified.valid {
-            self.lockout.record_failure(user_id, self.epoch()).await?;
-            return Err(AccountError::field("password", "is not correct"));
-        }
+        self.confirm_password(&user, password, "password", client)
+            .await?;
         if crate::users::email_key(&new_email) == crate::users::email_key(&user.email) {
             return Err(AccountError::field(
                 "email",

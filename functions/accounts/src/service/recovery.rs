@@ -98,15 +98,8 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
         let user = self.user(user_id).await?;
-        let verified = self
-            .hasher
-            .verify(current, &user.password_hash)
-            .await
-            .map_err(|e| AccountError::Internal(e.to_string()))?;
-        if !verified.valid {
-            self.lockout.record_failure(user_id, self.epoch()).await?;
-            return Err(AccountError::field("current_password", "is not correct"));
-        }
+        self.confirm_password(&user, current, "current_password", client)
+            .await?;
         valid_password(new_password, &user.email)?;
         let user = self.set_password(user, new_password).await?;
         self.sessions.end_all(user_id, session_id).await?;

@@ -123,7 +123,44 @@ impl Accounts {
         }
     }
 
-    async fn count_failure(&self, user: &User, client: &ClientInfo) -> Result<(), AccountError> {
+    /// Checks the password of a signed-in user before a sensitive change. While sign-in is locked the answer is
+    /// the same as for a wrong password, so a stolen session cannot keep guessing past the lockout.
+    pub(crate) async fn confirm_password(
+        &self,
+        user: &User,
+        password: &str,
+        field: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
+        let locked = self
+            .lockout
+            .locked_until(&user.user_id, self.epoch())
+            .await?
+            .is_some();
+        let verified = self
+            .hasher
+            .verify(password, &user.password_hash)
+            .await
+            .map_err(|e| AccountError::Internal(e.to_string()))?;
+        if locked || !verified.valid {
+            if !locked {
+                self.count_failure(user, client).await?;
+            }
+            return Err(AccountError::field(
+                field,
+                "is not correct, or sign-in is temporarily locked",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts a failed password or code toward lockout; the failure that locks the account is audited and the
+    /// owner emailed.
+    pub(crate) async fn count_failure(
+        &self,
+        user: &User,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
         self.audit(Action::LoginFailed, None, &user.user_id, client)
             .await;
         if let AfterFailure::LockedNow(until) = self

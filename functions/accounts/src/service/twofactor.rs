@@ -8,7 +8,6 @@ use serde::Serialize;
 use super::{Accounts, TokenPair};
 use crate::audit::Action;
 use crate::errors::AccountError;
-use crate::lockout::AfterFailure;
 use crate::tokens::TokenKind;
 use crate::twofactor::{backup_codes, qr, totp};
 use crate::users::{Status, TwoFactor, User, UserWriteError};
@@ -118,17 +117,10 @@ impl Accounts {
                 "two-factor authentication is not on".into(),
             ));
         }
-        let verified = self
-            .hasher
-            .verify(password, &user.password_hash)
-            .await
-            .map_err(|e| AccountError::Internal(e.to_string()))?;
-        if !verified.valid {
-            self.lockout.record_failure(user_id, self.epoch()).await?;
-            return Err(AccountError::field("password", "is not correct"));
-        }
+        self.confirm_password(&user, password, "password", client)
+            .await?;
         if self.check_second_factor(&user, code)?.is_none() {
-            self.lockout.record_failure(user_id, self.epoch()).await?;
+            self.count_failure(&user, client).await?;
             return Err(AccountError::InvalidCode);
         }
         user.two_factor = None;
@@ -174,25 +166,7 @@ impl Accounts {
             return Err(AccountError::InvalidCode);
         }
         let Some(passed) = self.check_second_factor(&user, code)? else {
-            self.audit(Action::LoginFailed, None, &user.user_id, client)
-                .await;
-            if let AfterFailure::LockedNow(until) = self
-                .lockout
-                .record_failure(&user.user_id, self.epoch())
-                .await?
-            {
-                self.audit(Action::AccountLocked, None, &user.user_id, client)
-                    .await;
-                let until_at =
-                    time::OffsetDateTime::from_unix_timestamp(until).unwrap_or_else(|_| self.now());
-                self.notify(
-                    &user,
-                    None,
-                    Template::AccountLocked { until: until_at },
-                    &until.to_string(),
-                )
-                .await;
-            }
+            self.count_failure(&user, client).await?;
             return Err(AccountError::InvalidCode);
         };
         // Spend the challenge: a second use (even with another valid code) is refused.
