@@ -159,3 +159,27 @@ async fn schedule_event_parses_and_housekeeping_runs() {
         0
     );
 }
+
+#[tokio::test]
+async fn register_event_answers_202_and_queues_the_verification_email() {
+    let (platform, _, _dir) = embedded_platform().await;
+    let accounts = lectern_e2e::test_accounts(platform.clone());
+    let router = layers::api(lectern_auth::router(accounts), &platform.config);
+    let response = invoke_http(router, "auth-register-post.json").await;
+    assert_eq!(response["statusCode"], 202, "{response}");
+    assert_eq!(body_json(&response)["status"], "accepted");
+    // The client IP the rate limiter saw came from the request context, so the answer carries its headers.
+    assert!(
+        response["headers"]["ratelimit-limit"].is_string(),
+        "{}",
+        response["headers"]
+    );
+    let queued = platform
+        .queue
+        .receive("notifications", 10, std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].job.kind, "email.notify");
+    assert_eq!(queued[0].job.payload["template"], "verify_email");
+}
