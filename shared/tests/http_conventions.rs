@@ -160,6 +160,10 @@ async fn field_errors_name_the_field() {
             .contains("role"),
         "unknown field named: {body}"
     );
+    assert_eq!(
+        body["errors"][0]["field"], "role",
+        "the unknown field itself is named"
+    );
 
     let (_, _, body) = send(post_json(r#"{"tags":[]}"#)).await;
     assert!(
@@ -168,6 +172,16 @@ async fn field_errors_name_the_field() {
             .unwrap()
             .contains("name"),
         "missing field named: {body}"
+    );
+    assert_eq!(
+        body["errors"][0]["field"], "name",
+        "the missing field itself is named"
+    );
+
+    let (_, _, body) = send(post_json(r#"{"name":"a","tags":[{}]}"#)).await;
+    assert_eq!(
+        body["errors"][0]["field"], "tags[0].id",
+        "nested missing fields carry their path"
     );
 }
 

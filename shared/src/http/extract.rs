@@ -68,10 +68,20 @@ fn json_problem(path: &str, err: serde_json::Error) -> Problem {
             short(&err)
         )),
         Category::Data => {
-            let field = if path == "." || path.is_empty() {
-                "body"
-            } else {
-                path
+            let path = if path == "." { "" } else { path };
+            // serde reports missing and unknown fields at the enclosing object; name the field itself.
+            let message = short(&err);
+            let named = ["missing field `", "unknown field `"]
+                .iter()
+                .find_map(|prefix| {
+                    let rest = message.strip_prefix(prefix)?;
+                    rest.split('`').next().map(str::to_string)
+                });
+            let field = match (path, named) {
+                ("", Some(name)) => name,
+                (p, Some(name)) if !p.ends_with(name.as_str()) => format!("{p}.{name}"),
+                ("", None) => "body".to_string(),
+                (p, _) => p.to_string(),
             };
             Problem::validation(format!(
                 "the body does not match the expected shape: {}",

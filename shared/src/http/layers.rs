@@ -138,7 +138,9 @@ async fn problem_shape(request: Request, next: Next) -> Response {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
         // The unread rest of the body is still on the wire: close the connection rather than let a keep-alive
         // client send its next request into it.
-        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     if !(status.is_client_error() || status.is_server_error()) {
         return response;

@@ -62,7 +62,7 @@ impl Accounts {
         if user.status != Status::Active {
             return Err(AccountError::InvalidToken);
         }
-        valid_password(new_password, &user.email)?;
+        valid_password(new_password, &user.email, "password")?;
         self.onetime
             .redeem(Purpose::ResetPassword, token)
             .await?
@@ -100,7 +100,7 @@ impl Accounts {
         let user = self.user(user_id).await?;
         self.confirm_password(&user, current, "current_password", client)
             .await?;
-        valid_password(new_password, &user.email)?;
+        valid_password(new_password, &user.email, "new_password")?;
         let user = self.set_password(user, new_password).await?;
         self.sessions.end_all(user_id, session_id).await?;
         if let Some(sid) = session_id {

@@ -50,13 +50,13 @@ pub fn valid_display_name(name: &str) -> Result<String, AccountError> {
     Ok(name.to_string())
 }
 
-/// Checks a password against the policy, reporting every violation on the `password` field.
-pub fn valid_password(password: &str, email: &str) -> Result<(), AccountError> {
+/// Checks a password against the policy, reporting every violation on `field` (the request's name for it).
+pub fn valid_password(password: &str, email: &str, field: &str) -> Result<(), AccountError> {
     check_policy(password, email).map_err(|violations| {
         AccountError::Invalid(
             violations
                 .into_iter()
-                .map(|v| ("password".to_string(), v.to_string()))
+                .map(|v| (field.to_string(), v.to_string()))
                 .collect(),
         )
     })
@@ -83,7 +83,9 @@ impl Accounts {
         if !role.self_registrable() {
             problems.push(("role".into(), "choose learner or parent".into()));
         }
-        if let Err(AccountError::Invalid(fields)) = valid_password(&input.password, &input.email) {
+        if let Err(AccountError::Invalid(fields)) =
+            valid_password(&input.password, &input.email, "password")
+        {
             problems.extend(fields);
         }
         if !problems.is_empty() {
