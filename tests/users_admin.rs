@@ -1850,3 +1850,43 @@ async fn a_missing_body_field_is_named() {
     assert_validation(&reply, "name", "missing name");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_account_cannot_exceed_its_general_share_from_any_ip() {
+    use lectern_shared::ratelimit::{Limit, RateLimitConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let server = DevServer::start_configured(dir, |config| {
+        let mut limits = RateLimitConfig::default();
+        limits.per_account.general = Limit {
+            requests: 3,
+            window: Duration::from_secs(60),
+        };
+        config.rate_limits = limits;
+    })
+    .await;
+    let api = Api::new(&server);
+    // `signed_up` reads the profile once after signing in: that is the first of the three.
+    let user = api.signed_up("share@example.com").await;
+    for expected_remaining in ["1", "0"] {
+        let reply = api.get("/v1/users/me", Some(&user.access)).await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        assert_eq!(reply.headers["ratelimit-remaining"], expected_remaining);
+    }
+    let reply = api.get("/v1/users/me", Some(&user.access)).await;
+    assert_eq!(reply.status, 429, "{:?}", reply.body);
+    assert_eq!(reply.problem_type(), Some("rate-limited"));
+    assert!(reply.headers.contains_key("retry-after"));
+    // Another account is unaffected.
+    let other = api.signed_up("other-share@example.com").await;
+    assert_eq!(
+        api.get("/v1/users/me", Some(&other.access)).await.status,
+        200
+    );
+    server.clock.advance(Duration::from_secs(61));
+    assert_eq!(
+        api.get("/v1/users/me", Some(&user.access)).await.status,
+        200,
+        "the window rolled over"
+    );
+    server.stop().await;
+}

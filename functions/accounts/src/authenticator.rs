@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use axum::http::request::Parts;
 use lectern_shared::http::Problem;
 use lectern_shared::http::auth::{Authenticator, Identity};
+use lectern_shared::ratelimit::{RouteClass, Subject};
 
 use crate::service::Accounts;
 use crate::sessions::Session;
@@ -57,6 +58,22 @@ pub fn identity_of(
 #[async_trait]
 impl Authenticator for AccountsAuthenticator {
     async fn authenticate(&self, parts: &Parts) -> Result<Option<Identity>, Problem> {
+        let identity = self.identify(parts).await?;
+        if let Some(who) = &identity {
+            // The per-account share of the general limit: one account cannot take the API over from many IPs.
+            let subject = Subject::Account(format!("user:{}", who.user_id));
+            self.accounts
+                .platform
+                .limiter
+                .enforce(RouteClass::General, &subject)
+                .await?;
+        }
+        Ok(identity)
+    }
+}
+
+impl AccountsAuthenticator {
+    async fn identify(&self, parts: &Parts) -> Result<Option<Identity>, Problem> {
         if let Some(key) = parts.headers.get("x-api-key") {
             let key = key.to_str().map_err(|_| rejected("malformed API key"))?;
             return self.accounts.authenticate_api_key(key).await.map(Some);
