@@ -162,3 +162,52 @@ async fn presigned_upload_through_the_dev_server_then_confirm() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_creates_demo_accounts_once_with_a_fresh_password() {
+    let server = DevServer::start().await;
+    let accounts = lectern_e2e::test_accounts(server.platform.clone());
+    let report = lectern::seed::run(&server.platform, &accounts)
+        .await
+        .unwrap();
+    assert!(report.applied.contains(&"demo-accounts"), "{report:?}");
+    let password = report
+        .notes
+        .iter()
+        .find_map(|n| n.strip_prefix("password for both: "))
+        .unwrap()
+        .to_string();
+    assert_ne!(password, lectern_e2e::api::PASSWORD);
+
+    let again = lectern::seed::run(&server.platform, &accounts)
+        .await
+        .unwrap();
+    assert!(
+        again.skipped.contains(&"demo-accounts") && again.notes.is_empty(),
+        "{again:?}"
+    );
+
+    let client = reqwest::Client::new();
+    let login = client
+        .post(server.url("/v1/auth/login"))
+        .json(&serde_json::json!({"email": "admin@lectern.local", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let body: Value = login.json().await.unwrap();
+    let admin_list = client
+        .get(server.url("/v1/admin/users?role=learner"))
+        .bearer_auth(body["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        admin_list.status(),
+        200,
+        "the seeded admin holds admin permissions"
+    );
+    let listed: Value = admin_list.json().await.unwrap();
+    assert_eq!(listed["items"][0]["email"], "learner@lectern.local");
+    server.stop().await;
+}

@@ -57,11 +57,15 @@ async fn main() -> anyhow::Result<()> {
     let platform = Platform::from_config(config.clone()).await?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Seed => {
-            let report = lectern::seed::run(&platform).await?;
+            let accounts = lectern_accounts::service::Accounts::from_env(platform.clone())?;
+            let report = lectern::seed::run(&platform, &accounts).await?;
             println!(
                 "seeded: {:?}; already there: {:?}",
                 report.applied, report.skipped
             );
+            for note in report.notes {
+                println!("  {note}");
+            }
         }
         Command::Serve => {
             let listener = TcpListener::bind(config.addr).await?;

@@ -2,6 +2,8 @@
 //! and is skipped when the marker exists. Later features add their own seeds here.
 
 use bytes::Bytes;
+use lectern_accounts::permissions::Role;
+use lectern_accounts::service::Accounts;
 use lectern_shared::Platform;
 use lectern_shared::table::{Condition, Item, TableError};
 use serde_json::json;
@@ -14,11 +16,34 @@ const SEED_PK: &str = "SEED";
 pub struct SeedReport {
     pub applied: Vec<&'static str>,
     pub skipped: Vec<&'static str>,
+    /// Things the person running the seed must see once (generated demo passwords).
+    pub notes: Vec<String>,
 }
 
+/// Demo accounts: one admin and one learner, verified, with a password generated at seed time.
+const DEMO_ACCOUNTS: [(&str, &str, Role); 2] = [
+    ("admin@lectern.local", "Demo Admin", Role::Admin),
+    ("learner@lectern.local", "Demo Learner", Role::Learner),
+];
+
 /// Applies every seed that has not run yet.
-pub async fn run(platform: &Platform) -> anyhow::Result<SeedReport> {
+pub async fn run(platform: &Platform, accounts: &Accounts) -> anyhow::Result<SeedReport> {
     let mut report = SeedReport::default();
+    let name = "demo-accounts";
+    if claim(platform, name).await? {
+        // Random per install: a seeded password must never be a known default.
+        let password = lectern_accounts::crypto::random_token("demo-", 12);
+        for (email, display_name, role) in DEMO_ACCOUNTS {
+            accounts
+                .provision(email, display_name, role, &password)
+                .await?;
+            report.notes.push(format!("{} {email}", role.as_str()));
+        }
+        report.notes.push(format!("password for both: {password}"));
+        report.applied.push(name);
+    } else {
+        report.skipped.push(name);
+    }
     let name = "welcome-file";
     if claim(platform, name).await? {
         platform

@@ -214,3 +214,60 @@ impl Accounts {
         Ok(())
     }
 }
+
+impl Accounts {
+    /// Creates an already-verified account without sending mail: for demo seeds and operator tooling, never
+    /// reachable from the API. Fails with `Conflict` when the email is taken.
+    pub async fn provision(
+        &self,
+        email: &str,
+        display_name: &str,
+        role: Role,
+        password: &str,
+    ) -> Result<User, AccountError> {
+        let email = valid_email(email)?;
+        let display_name = valid_display_name(display_name)?;
+        valid_password(password, &email, "password")?;
+        let password_hash = self
+            .hasher
+            .hash(password)
+            .await
+            .map_err(|e| AccountError::Internal(e.to_string()))?;
+        let now = self.epoch();
+        let user = User {
+            user_id: lectern_shared::ids::new_id(),
+            email,
+            display_name,
+            role: Role::Learner,
+            tier: Tier::Free,
+            status: Status::Active,
+            email_verified: true,
+            password_hash,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            preferences: Preferences::default(),
+            two_factor: None,
+            deleted_at: None,
+            purge_after: None,
+            password_changed_at: Some(now),
+        };
+        match self.users.create(&user).await {
+            Ok(()) => {}
+            Err(UserWriteError::EmailTaken) => {
+                return Err(AccountError::Conflict("email already registered".into()));
+            }
+            Err(UserWriteError::Conflict) => {
+                return Err(AccountError::Conflict("try again".into()));
+            }
+            Err(UserWriteError::Store(e)) => return Err(e.into()),
+        }
+        if role == Role::Learner {
+            return Ok(user);
+        }
+        // Other roles go through the guarded path so the admin counter stays right.
+        let mut promoted = user.clone();
+        promoted.role = role;
+        self.save_guarded(&user, promoted).await
+    }
+}
