@@ -62,6 +62,35 @@ pub fn valid_password(password: &str, email: &str, field: &str) -> Result<(), Ac
     })
 }
 
+/// A new, active account on the free tier.
+fn new_account(
+    email: String,
+    display_name: String,
+    role: Role,
+    password_hash: String,
+    email_verified: bool,
+    now: i64,
+) -> User {
+    User {
+        user_id: lectern_shared::ids::new_id(),
+        email,
+        display_name,
+        role,
+        tier: Tier::Free,
+        status: Status::Active,
+        email_verified,
+        password_hash,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+        preferences: Preferences::default(),
+        two_factor: None,
+        deleted_at: None,
+        purge_after: None,
+        password_changed_at: Some(now),
+    }
+}
+
 impl Accounts {
     /// Registers an account and sends the verification email. The answer is the same whether or not the email
     /// was already registered (no account enumeration); an existing account is left untouched.
@@ -98,25 +127,14 @@ impl Accounts {
             .hash(&input.password)
             .await
             .map_err(|e| AccountError::Internal(e.to_string()))?;
-        let now = self.epoch();
-        let user = User {
-            user_id: lectern_shared::ids::new_id(),
+        let user = new_account(
             email,
             display_name,
             role,
-            tier: Tier::Free,
-            status: Status::Active,
-            email_verified: false,
             password_hash,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-            preferences: Preferences::default(),
-            two_factor: None,
-            deleted_at: None,
-            purge_after: None,
-            password_changed_at: Some(now),
-        };
+            false,
+            self.epoch(),
+        );
         match self.users.create(&user).await {
             Ok(()) => {}
             Err(UserWriteError::EmailTaken) => {
@@ -233,25 +251,15 @@ impl Accounts {
             .hash(password)
             .await
             .map_err(|e| AccountError::Internal(e.to_string()))?;
-        let now = self.epoch();
-        let user = User {
-            user_id: lectern_shared::ids::new_id(),
+        // Created as a learner; other roles go through the guarded path below so the admin counter stays right.
+        let user = new_account(
             email,
             display_name,
-            role: Role::Learner,
-            tier: Tier::Free,
-            status: Status::Active,
-            email_verified: true,
+            Role::Learner,
             password_hash,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-            preferences: Preferences::default(),
-            two_factor: None,
-            deleted_at: None,
-            purge_after: None,
-            password_changed_at: Some(now),
-        };
+            true,
+            self.epoch(),
+        );
         match self.users.create(&user).await {
             Ok(()) => {}
             Err(UserWriteError::EmailTaken) => {
@@ -265,7 +273,6 @@ impl Accounts {
         if role == Role::Learner {
             return Ok(user);
         }
-        // Other roles go through the guarded path so the admin counter stays right.
         let mut promoted = user.clone();
         promoted.role = role;
         self.save_guarded(&user, promoted).await
