@@ -2,6 +2,7 @@
 //! it. Each email has an idempotency key so a retried request or a redelivered job sends it once.
 
 use lectern_notifications::{NotifyEmail, Template};
+use lectern_shared::http::client::ClientInfo;
 use lectern_shared::queue::{NewJob, enqueue};
 
 use crate::service::Accounts;
@@ -33,6 +34,21 @@ impl Accounts {
         if let Err(e) = enqueue::<NotifyEmail>(self.platform.queue.as_ref(), job).await {
             tracing::error!(error = %e, kind, user_id = %user.user_id, "could not queue email");
         }
+    }
+
+    /// Records a change the owner made to their own account and tells them about it (at the account's address),
+    /// once per account version.
+    pub async fn owner_changed(
+        &self,
+        user: &User,
+        action: crate::audit::Action,
+        template: Template,
+        client: &ClientInfo,
+    ) {
+        self.audit(action, Some(&user.user_id), &user.user_id, client)
+            .await;
+        self.notify(user, None, template, &user.version.to_string())
+            .await;
     }
 
     /// A link into the app, e.g. `link("verify-email", token)` → `https://app.example.com/verify-email?token=...`.

@@ -70,18 +70,11 @@ impl Accounts {
         let user = self.set_password(user, new_password).await?;
         self.sessions.end_all(&user.user_id, None).await?;
         self.lockout.clear(&user.user_id).await?;
-        self.audit(
-            Action::PasswordReset,
-            Some(&user.user_id),
-            &user.user_id,
-            client,
-        )
-        .await;
-        self.notify(
+        self.owner_changed(
             &user,
-            None,
+            Action::PasswordReset,
             Template::PasswordResetNotice,
-            &user.version.to_string(),
+            client,
         )
         .await;
         Ok(())
@@ -106,13 +99,11 @@ impl Accounts {
         if let Some(sid) = session_id {
             self.sessions.touch_auth(user_id, sid, self.epoch()).await?;
         }
-        self.audit(Action::PasswordChanged, Some(user_id), user_id, client)
-            .await;
-        self.notify(
+        self.owner_changed(
             &user,
-            None,
+            Action::PasswordChanged,
             Template::PasswordChanged,
-            &user.version.to_string(),
+            client,
         )
         .await;
         Ok(())

@@ -91,13 +91,11 @@ impl Accounts {
             backup_codes: codes.iter().map(|c| backup_codes::hash(c)).collect(),
         });
         self.save(&mut user).await?;
-        self.audit(Action::TwoFactorEnabled, Some(user_id), user_id, client)
-            .await;
-        self.notify(
+        self.owner_changed(
             &user,
-            None,
+            Action::TwoFactorEnabled,
             Template::TwoFactorEnabled,
-            &user.version.to_string(),
+            client,
         )
         .await;
         Ok(codes)
@@ -125,13 +123,11 @@ impl Accounts {
         }
         user.two_factor = None;
         self.save(&mut user).await?;
-        self.audit(Action::TwoFactorDisabled, Some(user_id), user_id, client)
-            .await;
-        self.notify(
+        self.owner_changed(
             &user,
-            None,
+            Action::TwoFactorDisabled,
             Template::TwoFactorDisabled,
-            &user.version.to_string(),
+            client,
         )
         .await;
         Ok(())
