@@ -135,19 +135,6 @@ fn assert_problem(reply: &Reply, status: u16, slug: &str) {
     );
 }
 
-/// The `errors[].field` names of a problem.
-fn fields(reply: &Reply) -> Vec<String> {
-    reply.body["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .filter_map(|e| e["field"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// `errors[]` as one lowercase text (fields and messages), to look for a named field.
 fn errors_text(reply: &Reply) -> String {
     reply.body["errors"].to_string().to_lowercase()
@@ -566,7 +553,7 @@ async fn every_json_route_refuses_malformed_mistyped_incomplete_unknown_and_over
         let reply = send(Some("application/json"), body.to_string().into_bytes()).await;
         assert_problem(&reply, 400, "validation");
         assert!(
-            fields(&reply).contains(&first),
+            reply.fields().contains(&first),
             "{path}: mistyped {first} not named: {}",
             reply.body
         );
@@ -733,7 +720,7 @@ async fn registration_refuses_bad_passwords_emails_names_and_privileged_roles() 
         let reply = api.post("/v1/auth/register", None, body).await;
         assert_problem(&reply, 400, "validation");
         assert!(
-            fields(&reply).iter().any(|f| f == field),
+            reply.fields().iter().any(|f| f == field),
             "{name}: errors should name {field}: {}",
             reply.body
         );
@@ -747,7 +734,7 @@ async fn registration_refuses_bad_passwords_emails_names_and_privileged_roles() 
         )
         .await;
     assert_problem(&reply, 400, "validation");
-    let named = fields(&reply);
+    let named = reply.fields();
     for field in ["email", "password", "display_name", "role"] {
         assert!(
             named.iter().any(|f| f == field),
@@ -849,7 +836,7 @@ async fn reset_password_applies_the_policy_without_spending_the_token() {
             .await;
         assert_problem(&reply, 400, "validation");
         assert_eq!(
-            fields(&reply),
+            reply.fields(),
             vec!["password".to_string()],
             "{}",
             reply.body
@@ -1300,7 +1287,7 @@ async fn verification_and_reset_tokens_refuse_garbage_the_other_purpose_and_reus
     let swapped = format!("lve_{}", reset.trim_start_matches("lpr_"));
     assert_problem(&verify_email(swapped).await, 400, "invalid-token");
     let reply = verify_email(reset.clone()).await;
-    assert_eq!(fields(&reply), vec!["token".to_string()]);
+    assert_eq!(reply.fields(), vec!["token".to_string()]);
 
     // Both still work where they belong, once.
     assert_eq!(verify_email(verify.clone()).await.status, 204);
@@ -1957,7 +1944,7 @@ async fn two_factor_disable_refuses_a_wrong_password_or_code() {
         )
         .await;
     assert_problem(&reply, 400, "validation");
-    assert_eq!(fields(&reply), vec!["password".to_string()]);
+    assert_eq!(reply.fields(), vec!["password".to_string()]);
 
     let reply = api
         .post(

@@ -48,18 +48,6 @@ async fn send(api: &Api<'_>, method: Method, path: &str, auth: Auth<'_>, body: B
     }
 }
 
-fn fields(reply: &Reply) -> Vec<String> {
-    reply.body["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .filter_map(|e| e["field"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[track_caller]
 fn assert_problem(reply: &Reply, status: u16, slug: &str, what: &str) {
     assert_eq!(reply.status, status, "{what}: {:?}", reply.body);
@@ -74,7 +62,7 @@ fn assert_problem(reply: &Reply, status: u16, slug: &str, what: &str) {
 fn assert_validation(reply: &Reply, field: &str, what: &str) {
     assert_problem(reply, 400, "validation", what);
     assert!(
-        fields(reply).iter().any(|f| f == field),
+        reply.fields().iter().any(|f| f == field),
         "{what}: expected field {field}, got {:?}",
         reply.body
     );

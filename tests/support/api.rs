@@ -20,6 +20,19 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// The `errors[].field` names of a problem.
+    pub fn fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .filter_map(|e| e["field"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The problem `type` slug (`validation`, `invalid-credentials`, ...), when the body is a problem.
     pub fn problem_type(&self) -> Option<&str> {
         self.body["type"]
