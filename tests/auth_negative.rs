@@ -874,7 +874,7 @@ async fn reset_password_applies_the_policy_without_spending_the_token() {
 // ---------------------------------------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn registering_an_existing_email_answers_like_a_new_one_and_mails_nothing() {
+async fn registering_an_existing_email_answers_like_a_new_one_and_only_tells_the_owner() {
     let server = start().await;
     let api = Api::new(&server);
     let fresh = register(&api, "first@example.com", PASSWORD).await;
@@ -912,6 +912,12 @@ async fn registering_an_existing_email_answers_like_a_new_one_and_mails_nothing(
     assert_eq!(
         count_mails(&api, "pending@example.com", VERIFY_LINK).await,
         1
+    );
+    // The owner hears about the attempt once (not once per attempt), with a way back in.
+    assert_eq!(
+        count_mails(&api, &existing.email, "already belongs to your account").await,
+        1,
+        "one notice per hour, however many attempts"
     );
     // The account and its password are untouched.
     assert_eq!(

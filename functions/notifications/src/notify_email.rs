@@ -142,6 +142,12 @@ pub enum Template {
         /// Backup codes left unused.
         remaining: u32,
     },
+    /// Notice: someone tried to register a new account with this (already registered) address. Sent instead of
+    /// a verification link so the answer to the registration request stays the same either way.
+    RegistrationAttempt {
+        /// Where the owner can reset a forgotten password.
+        reset_link: String,
+    },
     /// Notice: an API key was created.
     ApiKeyCreated {
         /// The key's label (never the key itself).
@@ -164,6 +170,7 @@ impl Template {
             Self::TwoFactorEnabled => "two_factor_enabled",
             Self::TwoFactorDisabled => "two_factor_disabled",
             Self::BackupCodeUsed { .. } => "backup_code_used",
+            Self::RegistrationAttempt { .. } => "registration_attempt",
             Self::ApiKeyCreated { .. } => "api_key_created",
         }
     }

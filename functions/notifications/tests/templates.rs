@@ -50,6 +50,9 @@ fn samples() -> Vec<(Template, Vec<&'static str>)> {
         Template::ApiKeyCreated {
             name: "CI deploy".into(),
         },
+        Template::RegistrationAttempt {
+            reset_link: LINK.into(),
+        },
     ];
     all.into_iter()
         .map(|t| {
@@ -70,6 +73,7 @@ fn samples() -> Vec<(Template, Vec<&'static str>)> {
                 Template::TwoFactorDisabled => vec!["turned off"],
                 Template::BackupCodeUsed { .. } => vec!["2 backup codes left"],
                 Template::ApiKeyCreated { .. } => vec!["CI deploy"],
+                Template::RegistrationAttempt { .. } => vec![LINK, "already belongs to your account"],
             };
             (t, expected)
         })

@@ -139,6 +139,7 @@ impl Accounts {
             Ok(()) => {}
             Err(UserWriteError::EmailTaken) => {
                 tracing::info!("registration for an existing email; answered as usual");
+                self.tell_owner_of_registration_attempt(&user.email).await?;
                 return Ok(());
             }
             Err(UserWriteError::Conflict) => {
@@ -149,6 +150,20 @@ impl Accounts {
         self.audit(Action::Register, Some(&user.user_id), &user.user_id, client)
             .await;
         self.send_verification(&user, &user.email).await?;
+        Ok(())
+    }
+
+    /// Tells an address's owner that someone tried to register it again (at most one such email an hour), with a
+    /// way back in if it was them. The caller still answers as for a new account.
+    async fn tell_owner_of_registration_attempt(&self, email: &str) -> Result<(), AccountError> {
+        let Some(owner) = self.users.find_by_email(email).await? else {
+            return Ok(());
+        };
+        let template = Template::RegistrationAttempt {
+            reset_link: format!("{}/forgot-password", self.config.app_url),
+        };
+        self.notify(&owner, None, template, &(self.epoch() / 3600).to_string())
+            .await;
         Ok(())
     }
 

@@ -246,6 +246,25 @@ impl Catalog for English {
                     with_warning(blocks, cx),
                 )
             }
+            Template::RegistrationAttempt { reset_link } => {
+                let href = Href::web(reset_link, "reset_link")?;
+                let mut blocks = vec![
+                    Block::text(format!(
+                        "Someone just tried to create a new {product} account with this email address, which already belongs to your account. No new account was created."
+                    )),
+                    Block::text("If it was you and you forgot your password, choose a new one:"),
+                ];
+                blocks.extend(action("Reset your password", &href));
+                blocks.push(Block::Note(vec![Inline::text(
+                    "If it was not you, you can ignore this email: nothing changed.",
+                )]));
+                email(
+                    format!("Someone tried to sign up for {product} with your address"),
+                    "You already have an account with this address.".into(),
+                    "You already have an account",
+                    blocks,
+                )
+            }
             Template::ApiKeyCreated { name } => {
                 let name = clean(name, MAX_KEY_NAME_CHARS);
                 if name.is_empty() {
