@@ -73,7 +73,9 @@ fn samples() -> Vec<(Template, Vec<&'static str>)> {
                 Template::TwoFactorDisabled => vec!["turned off"],
                 Template::BackupCodeUsed { .. } => vec!["2 backup codes left"],
                 Template::ApiKeyCreated { .. } => vec!["CI deploy"],
-                Template::RegistrationAttempt { .. } => vec![LINK, "already belongs to your account"],
+                Template::RegistrationAttempt { .. } => {
+                    vec![LINK, "already belongs to your account"]
+                }
             };
             (t, expected)
         })
