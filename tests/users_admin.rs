@@ -187,6 +187,11 @@ fn admin_routes(target: &str) -> Vec<(Method, String, Body)> {
             Body::Json(json!({"role": "admin"})),
         ),
         (
+            Method::PATCH,
+            format!("/v1/admin/users/{target}/tier"),
+            Body::Json(json!({"tier": "premium"})),
+        ),
+        (
             Method::POST,
             format!("/v1/admin/users/{target}/suspend"),
             Body::Empty,
@@ -1876,5 +1881,59 @@ async fn one_account_cannot_exceed_its_general_share_from_any_ip() {
         200,
         "the window rolled over"
     );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_change_the_tier_and_the_change_is_audited() {
+    let server = DevServer::start().await;
+    let api = Api::new(&server);
+    let admin = api.admin("admin@example.com").await;
+    let target = api.signed_up("tier@example.com").await;
+    let path = format!("/v1/admin/users/{}/tier", target.user_id);
+    let auth = Auth::Bearer(&admin.access);
+
+    for bad in [
+        json!({"tier": "gold"}),
+        json!({"tier": "premium", "role": "admin"}),
+        json!({}),
+    ] {
+        let reply = send(&api, Method::PATCH, &path, auth, Body::Json(bad.clone())).await;
+        assert_problem(&reply, 400, "validation", &bad.to_string());
+    }
+    assert_eq!(
+        me(&api, Auth::Bearer(&target.access)).await.body["tier"],
+        "free",
+        "nothing changed"
+    );
+
+    let reply = send(
+        &api,
+        Method::PATCH,
+        &path,
+        auth,
+        Body::Json(json!({"tier": "premium"})),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["tier"], "premium");
+    assert_eq!(
+        me(&api, Auth::Bearer(&target.access)).await.body["tier"],
+        "premium"
+    );
+
+    let log = send(
+        &api,
+        Method::GET,
+        "/v1/admin/audit-logs?action=tier_changed&limit=10",
+        auth,
+        Body::Empty,
+    )
+    .await;
+    assert_eq!(log.status, 200, "{:?}", log.body);
+    let event = &log.body["items"][0];
+    assert_eq!(event["target_id"], target.user_id.as_str());
+    assert_eq!(event["actor_id"], admin.user_id.as_str());
+    assert_eq!(event["details"]["to"], "premium");
     server.stop().await;
 }

@@ -43,6 +43,7 @@ pub enum Action {
     ApiKeyCreated,
     ApiKeyRevoked,
     RoleChanged,
+    TierChanged,
     Suspended,
     Activated,
     ForceLogout,

@@ -12,7 +12,7 @@ use lectern_accounts::errors::AccountError;
 use lectern_accounts::permissions::{Role, perm};
 use lectern_accounts::service::Accounts;
 use lectern_accounts::service::admin::{AdminUserView, UserFilter};
-use lectern_accounts::users::Status;
+use lectern_accounts::users::{Status, Tier};
 use lectern_shared::http::auth::{self, Identity};
 use lectern_shared::http::client::ClientInfo;
 use lectern_shared::http::{Json, PageParams, Paginated, Path, Problem, Query};
@@ -30,6 +30,7 @@ pub fn router(accounts: Arc<Accounts>) -> Router {
         .route("/v1/admin/users", get(list_users))
         .route("/v1/admin/users/{user_id}", get(get_user))
         .route("/v1/admin/users/{user_id}/role", patch(set_role))
+        .route("/v1/admin/users/{user_id}/tier", patch(set_tier))
         .route("/v1/admin/users/{user_id}/suspend", post(suspend))
         .route("/v1/admin/users/{user_id}/activate", post(activate))
         .route("/v1/admin/users/{user_id}/force-logout", post(force_logout))
@@ -46,8 +47,8 @@ pub fn router(accounts: Arc<Accounts>) -> Router {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(list_users, get_user, set_role, suspend, activate, force_logout, audit_logs),
-    components(schemas(AdminUserView, RoleChange, SessionsEnded, Role, Status, Action)),
+    paths(list_users, get_user, set_role, set_tier, suspend, activate, force_logout, audit_logs),
+    components(schemas(AdminUserView, RoleChange, TierChange, Tier, SessionsEnded, Role, Status, Action)),
     tags((name = "admin", description = "Account administration and the audit log"))
 )]
 pub struct ApiDoc;
@@ -135,6 +136,29 @@ async fn set_role(
     who.require(perm::ROLES_ASSIGN)?;
     accounts
         .set_role(&who.user_id, id.as_str(), input.role, &client)
+        .await
+        .map(Json)
+        .map_err(problem)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TierChange {
+    pub tier: Tier,
+}
+
+/// Change an account's subscription tier (`free` or `premium`). Needs `users:manage`.
+#[utoipa::path(patch, path = "/v1/admin/users/{user_id}/tier", tag = "admin", security(("bearer" = [])), params(("user_id" = String, Path)), request_body = TierChange, responses((status = 200, body = AdminUserView), (status = 400), (status = 403), (status = 404)))]
+async fn set_tier(
+    State(accounts): Accts,
+    client: ClientInfo,
+    who: Identity,
+    Path(id): Path<Id>,
+    Json(input): Json<TierChange>,
+) -> Result<Json<AdminUserView>> {
+    who.require(perm::USERS_MANAGE)?;
+    accounts
+        .set_tier(&who.user_id, id.as_str(), input.tier, &client)
         .await
         .map(Json)
         .map_err(problem)

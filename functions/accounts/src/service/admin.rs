@@ -197,6 +197,32 @@ impl Accounts {
         Ok(AdminUserView::from(&after))
     }
 
+    /// Changes an account's subscription tier.
+    pub async fn set_tier(
+        &self,
+        actor: &str,
+        user_id: &str,
+        tier: Tier,
+        client: &ClientInfo,
+    ) -> Result<AdminUserView, AccountError> {
+        let before = self.user(user_id).await?;
+        if before.tier == tier {
+            return Ok(AdminUserView::from(&before));
+        }
+        let mut after = before.clone();
+        after.tier = tier;
+        let after = self.save_guarded(&before, after).await?;
+        let mut details = serde_json::Map::new();
+        details.insert(
+            "from".into(),
+            serde_json::to_value(before.tier).unwrap_or_default(),
+        );
+        details.insert("to".into(), serde_json::to_value(tier).unwrap_or_default());
+        self.audit_with(Action::TierChanged, Some(actor), user_id, client, details)
+            .await;
+        Ok(AdminUserView::from(&after))
+    }
+
     /// Suspends an account: it can no longer sign in, refresh or use keys, and its sessions end now.
     pub async fn suspend(
         &self,
