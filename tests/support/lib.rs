@@ -33,6 +33,21 @@ pub async fn embedded_platform() -> (Platform, ManualClock, tempfile::TempDir) {
     (platform, clock, dir)
 }
 
+/// Opens the platform, waiting (bounded) for a previous server over the same data dir to let go of the embedded
+/// database: its last connection tasks may still be dropping their clones of it just after shutdown returns.
+async fn open_platform(config: Config, clock: &ManualClock) -> Platform {
+    for _ in 0..100 {
+        match Platform::with_clock(config.clone(), Arc::new(clock.clone())).await {
+            Ok(platform) => return platform,
+            Err(e) if format!("{e:#}").contains("already open") => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("platform: {e:#}"),
+        }
+    }
+    panic!("the embedded database stayed locked by the previous server");
+}
+
 /// Argon2 parameters cheap enough for tests (production uses OWASP's; see the benchmark for their cost).
 pub fn test_argon() -> lectern_accounts::password::Argon2Params {
     lectern_accounts::password::Argon2Params {
@@ -84,9 +99,7 @@ impl DevServer {
         config.rate_limits = lectern_shared::ratelimit::RateLimitConfig::disabled();
         adjust(&mut config);
         let clock = ManualClock::starting_now();
-        let platform = Platform::with_clock(config, Arc::new(clock.clone()))
-            .await
-            .expect("platform");
+        let platform = open_platform(config, &clock).await;
         let accounts = test_accounts(platform.clone());
         let server = lectern::Server::start_with(listener, platform.clone(), accounts)
             .await
