@@ -112,14 +112,7 @@ async fn me_by_key(api: &Api<'_>, key: &str) -> Reply {
         .send()
         .await
         .expect("request");
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let bytes = resp.bytes().await.expect("body");
-    Reply {
-        status,
-        headers,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    }
+    Reply::read(resp).await
 }
 
 /// Asserts a refresh token no longer rotates (its session is gone): 400 `invalid-token`.

@@ -74,14 +74,7 @@ async fn raw(
         req = req.header(*name, *value);
     }
     let resp = req.body(body).send().await.expect("request");
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let bytes = resp.bytes().await.expect("body");
-    Reply {
-        status,
-        headers,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    }
+    Reply::read(resp).await
 }
 
 /// A JSON POST with extra headers.

@@ -38,14 +38,7 @@ async fn send(api: &Api<'_>, method: Method, path: &str, auth: Auth<'_>, body: B
         Body::RawJson(bytes) => req.header("content-type", "application/json").body(bytes),
     };
     let resp = req.send().await.expect("request");
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let bytes = resp.bytes().await.expect("body");
-    Reply {
-        status,
-        headers,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    }
+    Reply::read(resp).await
 }
 
 #[track_caller]

@@ -20,6 +20,18 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Reads a whole response.
+    pub async fn read(resp: reqwest::Response) -> Self {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.expect("body");
+        Reply {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
     /// The `errors[].field` names of a problem.
     pub fn fields(&self) -> Vec<String> {
         self.body["errors"]
@@ -83,15 +95,7 @@ impl<'a> Api<'a> {
         if let Some(body) = body {
             req = req.json(&body);
         }
-        let resp = req.send().await.expect("request");
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = resp.bytes().await.expect("body");
-        Reply {
-            status,
-            headers,
-            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        }
+        Reply::read(req.send().await.expect("request")).await
     }
 
     pub async fn post(&self, path: &str, bearer: Option<&str>, body: Value) -> Reply {

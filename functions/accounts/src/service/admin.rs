@@ -182,19 +182,12 @@ impl Accounts {
         role: Role,
         client: &ClientInfo,
     ) -> Result<AdminUserView, AccountError> {
-        let before = self.user(user_id).await?;
-        if before.role == role {
-            return Ok(AdminUserView::from(&before));
-        }
-        let mut after = before.clone();
-        after.role = role;
-        let after = self.save_guarded(&before, after).await?;
-        let mut details = serde_json::Map::new();
-        details.insert("from".into(), before.role.as_str().into());
-        details.insert("to".into(), role.as_str().into());
-        self.audit_with(Action::RoleChanged, Some(actor), user_id, client, details)
-            .await;
-        Ok(AdminUserView::from(&after))
+        self.change_field(actor, user_id, client, Action::RoleChanged, |user| {
+            let from = user.role.as_str().into();
+            user.role = role;
+            (from, role.as_str().into())
+        })
+        .await
     }
 
     /// Changes an account's subscription tier.
@@ -205,20 +198,35 @@ impl Accounts {
         tier: Tier,
         client: &ClientInfo,
     ) -> Result<AdminUserView, AccountError> {
+        self.change_field(actor, user_id, client, Action::TierChanged, |user| {
+            let from = serde_json::to_value(user.tier).unwrap_or_default();
+            user.tier = tier;
+            (from, serde_json::to_value(tier).unwrap_or_default())
+        })
+        .await
+    }
+
+    /// Applies one admin change to an account (`change` returns the old and new value); a change to the same
+    /// value writes nothing, any other is saved guarded and audited with `from`/`to`.
+    async fn change_field(
+        &self,
+        actor: &str,
+        user_id: &str,
+        client: &ClientInfo,
+        action: Action,
+        change: impl FnOnce(&mut User) -> (Value, Value),
+    ) -> Result<AdminUserView, AccountError> {
         let before = self.user(user_id).await?;
-        if before.tier == tier {
+        let mut after = before.clone();
+        let (from, to) = change(&mut after);
+        if from == to {
             return Ok(AdminUserView::from(&before));
         }
-        let mut after = before.clone();
-        after.tier = tier;
         let after = self.save_guarded(&before, after).await?;
         let mut details = serde_json::Map::new();
-        details.insert(
-            "from".into(),
-            serde_json::to_value(before.tier).unwrap_or_default(),
-        );
-        details.insert("to".into(), serde_json::to_value(tier).unwrap_or_default());
-        self.audit_with(Action::TierChanged, Some(actor), user_id, client, details)
+        details.insert("from".into(), from);
+        details.insert("to".into(), to);
+        self.audit_with(action, Some(actor), user_id, client, details)
             .await;
         Ok(AdminUserView::from(&after))
     }
