@@ -84,13 +84,13 @@ async fn stack() -> Option<AwsStack> {
         queue,
         mailer,
         clock: shared,
-        local_blobs: None,
+        embedded_blobs: None,
     };
     // The aws backend demands configured signing keys: generate one the way the embedded backend does and
     // hand it over as LECTERN_JWT_KEYS.
     let keys_dir = dir.path().join("keys");
     std::fs::create_dir_all(&keys_dir).expect("keys dir");
-    lectern_accounts::keys::KeyRing::local(&keys_dir).expect("generate a key");
+    lectern_accounts::signing_keys::KeyRing::local(&keys_dir).expect("generate a key");
     let spec = std::fs::read_to_string(keys_dir.join("jwt-ed25519.key")).expect("key spec");
     let accounts_config = AccountsConfig::from_lookup(&platform.config, |k| {
         (k == "LECTERN_JWT_KEYS").then(|| spec.trim().to_string())
@@ -98,7 +98,7 @@ async fn stack() -> Option<AwsStack> {
     .expect("accounts config");
     let accounts = Accounts::new(platform.clone(), accounts_config, lectern_e2e::test_argon())
         .expect("accounts");
-    let app = lectern::app(&platform, accounts.clone());
+    let app = lectern_local::app(&platform, accounts.clone());
     tokio::spawn(async move {
         axum::serve(
             listener,
@@ -280,7 +280,7 @@ async fn core_account_flow_on_dynamodb_sqs_and_ses() {
     assert!(link.contains("/verify-email?token="), "{link}");
 
     // The notifications worker renders it and sends it through SES (moto).
-    let worker = lectern_notifications::worker(&stack.platform);
+    let worker = lectern_platform_notifications::worker(&stack.platform);
     let outcome = worker.process_batch(vec![delivery.clone()]).await;
     assert_eq!(outcome.failed, Vec::<String>::new(), "{outcome:?}");
     assert_eq!(outcome.done, vec![delivery.message_id.clone()]);

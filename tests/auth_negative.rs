@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use lectern_accounts::keys::{KeyRing, SigningKey};
+use lectern_accounts::signing_keys::{KeyRing, SigningKey};
 use lectern_accounts::tokens::{TokenKind, TokenService};
 use lectern_accounts::twofactor::totp;
 use lectern_accounts::users::Status;

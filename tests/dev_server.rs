@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use lectern_e2e::{DevServer, eventually};
-use lectern_notifications::SendEmail;
+use lectern_messages::SendEmail;
 use lectern_shared::blobs::UploadRules;
 use lectern_shared::blobs::confirm::{ConfirmError, confirm_upload};
 use lectern_shared::mail::Email;
-use lectern_shared::mail::outbox::read_outbox;
+use lectern_shared::mail::embedded::read_outbox;
 use lectern_shared::queue::{NewJob, enqueue};
 use serde_json::Value;
 
@@ -167,7 +167,7 @@ async fn presigned_upload_through_the_dev_server_then_confirm() {
 async fn seed_creates_demo_accounts_once_with_a_fresh_password() {
     let server = DevServer::start().await;
     let accounts = lectern_e2e::test_accounts(server.platform.clone());
-    let report = lectern::seed::run(&server.platform, &accounts)
+    let report = lectern_local::seed::run(&server.platform, &accounts)
         .await
         .unwrap();
     assert!(report.applied.contains(&"demo-accounts"), "{report:?}");
@@ -179,7 +179,7 @@ async fn seed_creates_demo_accounts_once_with_a_fresh_password() {
         .to_string();
     assert_ne!(password, lectern_e2e::api::PASSWORD);
 
-    let again = lectern::seed::run(&server.platform, &accounts)
+    let again = lectern_local::seed::run(&server.platform, &accounts)
         .await
         .unwrap();
     assert!(

@@ -8,7 +8,7 @@ use lambda_http::{Adapter, Context, LambdaEvent, Service};
 use lectern_e2e::{embedded_platform, event};
 use lectern_shared::clock::Clock;
 use lectern_shared::http::layers;
-use lectern_shared::mail::outbox::read_outbox;
+use lectern_shared::mail::embedded::read_outbox;
 use serde_json::Value;
 
 /// Runs an API Gateway event through lambda_http's adapter, exactly as `lambda_http::run` does.
@@ -34,7 +34,10 @@ fn body_json(response: &Value) -> Value {
 #[tokio::test]
 async fn health_event_answers_200_and_echoes_the_request_id() {
     let (platform, _, _dir) = embedded_platform().await;
-    let router = layers::api(lectern_health::router(platform.clone()), &platform.config);
+    let router = layers::api(
+        lectern_platform_health::router(platform.clone()),
+        &platform.config,
+    );
     let response = invoke_http(router, "health-get.json").await;
     assert_eq!(response["statusCode"], 200, "{response}");
     assert_eq!(
@@ -47,7 +50,10 @@ async fn health_event_answers_200_and_echoes_the_request_id() {
 #[tokio::test]
 async fn ready_event_answers_200_on_a_healthy_platform() {
     let (platform, _, _dir) = embedded_platform().await;
-    let router = layers::api(lectern_health::router(platform.clone()), &platform.config);
+    let router = layers::api(
+        lectern_platform_health::router(platform.clone()),
+        &platform.config,
+    );
     let response = invoke_http(router, "health-ready-get.json").await;
     assert_eq!(response["statusCode"], 200, "{response}");
     assert_eq!(body_json(&response)["status"], "ready");
@@ -60,7 +66,10 @@ async fn ready_event_answers_200_on_a_healthy_platform() {
 #[tokio::test]
 async fn openapi_event_is_compressed_for_clients_that_accept_it() {
     let (platform, _, _dir) = embedded_platform().await;
-    let router = layers::api(lectern_health::router(platform.clone()), &platform.config);
+    let router = layers::api(
+        lectern_platform_health::router(platform.clone()),
+        &platform.config,
+    );
     let response = invoke_http(router, "openapi-get.json").await;
     assert_eq!(response["statusCode"], 200, "{response}");
     let event: Value = serde_json::from_str(&event("openapi-get.json")).unwrap();
@@ -83,7 +92,7 @@ async fn openapi_event_is_compressed_for_clients_that_accept_it() {
 #[tokio::test]
 async fn sqs_batch_sends_each_email_once_even_when_redelivered() {
     let (platform, _, dir) = embedded_platform().await;
-    let worker = lectern_notifications::worker(&platform);
+    let worker = lectern_platform_notifications::worker(&platform);
     let batch: SqsEvent =
         serde_json::from_str(&event("notifications-sqs-batch.json")).expect("SQS event parses");
     let response = lectern_shared::lambda::handle_sqs_batch(&worker, batch.clone()).await;
@@ -104,7 +113,7 @@ async fn sqs_batch_sends_each_email_once_even_when_redelivered() {
 #[tokio::test]
 async fn sqs_batch_reports_only_the_bad_records_as_failures() {
     let (platform, _, dir) = embedded_platform().await;
-    let worker = lectern_notifications::worker(&platform);
+    let worker = lectern_platform_notifications::worker(&platform);
     let mut batch: SqsEvent = serde_json::from_str(&event("notifications-sqs-batch.json")).unwrap();
     batch.records[0].body = Some("{not a job".into());
     let bad_id = batch.records[0].message_id.clone().unwrap();
@@ -149,10 +158,10 @@ async fn schedule_event_parses_and_housekeeping_runs() {
         .await
         .unwrap();
     clock.advance(std::time::Duration::from_secs(60));
-    let report = lectern_housekeeping::run(&platform).await.unwrap();
+    let report = lectern_platform_housekeeping::run(&platform).await.unwrap();
     assert_eq!(report.expired_items_removed, 1);
     assert_eq!(
-        lectern_housekeeping::run(&platform)
+        lectern_platform_housekeeping::run(&platform)
             .await
             .unwrap()
             .expired_items_removed,
@@ -164,7 +173,7 @@ async fn schedule_event_parses_and_housekeeping_runs() {
 async fn register_event_answers_202_and_queues_the_verification_email() {
     let (platform, _, _dir) = embedded_platform().await;
     let accounts = lectern_e2e::test_accounts(platform.clone());
-    let router = layers::api(lectern_auth::router(accounts), &platform.config);
+    let router = layers::api(lectern_accounts_auth::router(accounts), &platform.config);
     let response = invoke_http(router, "auth-register-post.json").await;
     assert_eq!(response["statusCode"], 202, "{response}");
     assert_eq!(body_json(&response)["status"], "accepted");

@@ -1,9 +1,9 @@
 //! The committed `docs/openapi.json` must equal what the code generates. To refresh it:
-//! `cargo run -p lectern -- openapi > docs/openapi.json`.
+//! `cargo run --bin lectern -- openapi > docs/openapi.json`.
 
 #[test]
 fn committed_openapi_is_up_to_date() {
-    let generated = lectern::openapi::document_json();
+    let generated = lectern_local::openapi::document_json();
     let path = lectern_e2e::repo_root().join("docs/openapi.json");
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     if committed != generated {
@@ -12,7 +12,7 @@ fn committed_openapi_is_up_to_date() {
             return;
         }
         panic!(
-            "docs/openapi.json is out of date; run `cargo run -p lectern -- openapi > docs/openapi.json` \
+            "docs/openapi.json is out of date; run `cargo run --bin lectern -- openapi > docs/openapi.json` \
              (or LECTERN_UPDATE_OPENAPI=1 cargo test -p lectern-e2e --test openapi)"
         );
     }
@@ -20,7 +20,8 @@ fn committed_openapi_is_up_to_date() {
 
 #[test]
 fn every_route_is_documented_as_openapi_3_1_with_problem_schema() {
-    let doc: serde_json::Value = serde_json::from_str(&lectern::openapi::document_json()).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&lectern_local::openapi::document_json()).unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     for path in ["/v1/health", "/v1/health/ready", "/v1/openapi.json"] {
         assert!(doc["paths"][path]["get"].is_object(), "{path} documented");

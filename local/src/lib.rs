@@ -12,7 +12,7 @@ use anyhow::Context;
 use axum::Router;
 use lectern_accounts::service::Accounts;
 use lectern_shared::Platform;
-use lectern_shared::blobs::local;
+use lectern_shared::blobs::embedded;
 use lectern_shared::http::layers;
 use lectern_shared::queue::queues;
 use lectern_shared::queue::worker::{self, Worker};
@@ -23,14 +23,14 @@ use tokio_util::sync::CancellationToken;
 /// Every function's routes, layered exactly as each Lambda layers its own, plus the local blob routes.
 pub fn app(platform: &Platform, accounts: Arc<Accounts>) -> Router {
     let functions = Router::new()
-        .merge(lectern_health::router(platform.clone()))
-        .merge(lectern_auth::router(accounts.clone()))
-        .merge(lectern_users::router(accounts.clone()))
-        .merge(lectern_admin::router(accounts));
+        .merge(lectern_platform_health::router(platform.clone()))
+        .merge(lectern_accounts_auth::router(accounts.clone()))
+        .merge(lectern_accounts_users::router(accounts.clone()))
+        .merge(lectern_accounts_admin::router(accounts));
     let mut app = layers::with_body_limit(functions, &platform.config);
-    if let Some(blobs) = &platform.local_blobs {
+    if let Some(blobs) = &platform.embedded_blobs {
         // Uploads carry their own signed size limit, so they sit outside the JSON body limit.
-        app = app.merge(local::router(blobs.clone()));
+        app = app.merge(embedded::router(blobs.clone()));
     }
     layers::common(app, &platform.config)
 }
@@ -41,7 +41,7 @@ pub fn workers(platform: &Platform) -> Vec<(&'static str, Arc<Worker>)> {
     vec![
         (
             queues::NOTIFICATIONS,
-            Arc::new(lectern_notifications::worker(platform)),
+            Arc::new(lectern_platform_notifications::worker(platform)),
         ),
         (
             queues::JOBS,

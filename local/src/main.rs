@@ -37,13 +37,13 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match &cli.command {
         Some(Command::Openapi) => {
-            print!("{}", lectern::openapi::document_json());
+            print!("{}", lectern_local::openapi::document_json());
             return Ok(());
         }
         Some(Command::JwtKey) => {
             use base64::Engine;
             let kid = format!("k{}", &lectern_shared::ids::new_id()[..10].to_lowercase());
-            let (_, der) = lectern_accounts::keys::SigningKey::generate(&kid)?;
+            let (_, der) = lectern_accounts::signing_keys::SigningKey::generate(&kid)?;
             println!(
                 "{kid}:{}",
                 base64::engine::general_purpose::STANDARD.encode(der)
@@ -58,7 +58,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Seed => {
             let accounts = lectern_accounts::service::Accounts::from_env(platform.clone())?;
-            let report = lectern::seed::run(&platform, &accounts).await?;
+            let report = lectern_local::seed::run(&platform, &accounts).await?;
             println!(
                 "seeded: {:?}; already there: {:?}",
                 report.applied, report.skipped
@@ -69,7 +69,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Serve => {
             let listener = TcpListener::bind(config.addr).await?;
-            let server = lectern::Server::start(listener, platform).await?;
+            let server = lectern_local::Server::start(listener, platform).await?;
             let data = std::fs::canonicalize(&config.data_dir).unwrap_or(config.data_dir.clone());
             println!("Lectern listening on http://{}", server.addr);
             println!("  readiness: http://{}/v1/health/ready", server.addr);

@@ -6,10 +6,10 @@ use utoipa::openapi::{InfoBuilder, LicenseBuilder, ServerBuilder};
 
 /// Builds the document.
 pub fn document() -> utoipa::openapi::OpenApi {
-    let mut doc = lectern_health::ApiDoc::openapi();
-    doc.merge(lectern_auth::ApiDoc::openapi());
-    doc.merge(lectern_users::ApiDoc::openapi());
-    doc.merge(lectern_admin::ApiDoc::openapi());
+    let mut doc = lectern_platform_health::ApiDoc::openapi();
+    doc.merge(lectern_accounts_auth::ApiDoc::openapi());
+    doc.merge(lectern_accounts_users::ApiDoc::openapi());
+    doc.merge(lectern_accounts_admin::ApiDoc::openapi());
     doc.info = InfoBuilder::new()
         .title("Lectern API")
         .version(env!("CARGO_PKG_VERSION"))

@@ -16,7 +16,7 @@ pub async fn run(platform: Platform, stop: CancellationToken) {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep_until(next) => {}
         }
-        if let Err(e) = lectern_housekeeping::run(&platform).await {
+        if let Err(e) = lectern_platform_housekeeping::run(&platform).await {
             tracing::warn!(error = %e, "housekeeping failed; will try again next time");
         }
         next += HOUSEKEEPING_EVERY;

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::blobs::Blobs;
-use crate::blobs::local::LocalBlobs;
+use crate::blobs::embedded::EmbeddedBlobs;
 use crate::blobs::s3::S3Blobs;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Backend, Config};
 use crate::http::pagination::CursorCodec;
 use crate::mail::Mailer;
-use crate::mail::outbox::OutboxMailer;
+use crate::mail::embedded::EmbeddedMailer;
 use crate::mail::ses::SesMailer;
 use crate::queue::Queue;
 use crate::queue::embedded::EmbeddedQueue;
@@ -32,7 +32,7 @@ pub struct Platform {
     pub clock: SharedClock,
     pub cursors: CursorCodec,
     /// The local blob folder, when embedded: the dev server mounts its signed-URL routes.
-    pub local_blobs: Option<Arc<LocalBlobs>>,
+    pub embedded_blobs: Option<Arc<EmbeddedBlobs>>,
     /// Rate limits on the table, keyed with the signing secret so stored keys reveal no IPs or emails.
     pub limiter: Arc<RateLimiter>,
 }
@@ -64,7 +64,7 @@ impl Platform {
         let queue = EmbeddedQueue::new(table.database(), clock.clone(), config.queue_max_receives)
             .context("opening embedded queue")?;
         let blobs = Arc::new(
-            LocalBlobs::new(
+            EmbeddedBlobs::new(
                 dir.join("blobs"),
                 &config.public_url,
                 secret.as_bytes(),
@@ -72,7 +72,7 @@ impl Platform {
             )
             .context("opening blob folder")?,
         );
-        let mailer = OutboxMailer::new(dir.join("outbox"), &config.mail_from)
+        let mailer = EmbeddedMailer::new(dir.join("outbox"), &config.mail_from)
             .context("opening mail outbox")?;
         let table: Arc<dyn Table> = Arc::new(table);
         Ok(Self {
@@ -83,7 +83,7 @@ impl Platform {
             queue: Arc::new(queue),
             mailer: Arc::new(mailer),
             clock,
-            local_blobs: Some(blobs),
+            embedded_blobs: Some(blobs),
             config: Arc::new(config),
         })
     }
@@ -115,7 +115,7 @@ impl Platform {
             queue: Arc::new(queue),
             mailer: Arc::new(mailer),
             clock,
-            local_blobs: None,
+            embedded_blobs: None,
             config: Arc::new(config),
         })
     }

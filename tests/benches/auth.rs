@@ -39,7 +39,7 @@ async fn production_argon_server(params: Argon2Params) -> DevServer {
     let accounts_config =
         AccountsConfig::from_lookup(&platform.config, |_| None).expect("accounts config");
     let accounts = Accounts::new(platform.clone(), accounts_config, params).expect("accounts");
-    let server = lectern::Server::start_with(listener, platform.clone(), accounts)
+    let server = lectern_local::Server::start_with(listener, platform.clone(), accounts)
         .await
         .expect("server");
     DevServer {

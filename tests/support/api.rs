@@ -115,7 +115,7 @@ impl<'a> Api<'a> {
     pub async fn mails_to(&self, to: &str, n: usize) -> Vec<String> {
         let mut found = Vec::new();
         for _ in 0..200 {
-            found = lectern_shared::mail::outbox::read_outbox(&self.outbox())
+            found = lectern_shared::mail::embedded::read_outbox(&self.outbox())
                 .into_iter()
                 .map(|(_, text)| decode_quoted_printable(&text))
                 .filter(|text| {

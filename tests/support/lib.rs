@@ -69,7 +69,7 @@ pub struct DevServer {
     pub base: String,
     pub platform: Platform,
     pub clock: ManualClock,
-    pub server: lectern::Server,
+    pub server: lectern_local::Server,
     pub dir: tempfile::TempDir,
 }
 
@@ -101,7 +101,7 @@ impl DevServer {
         let clock = ManualClock::starting_now();
         let platform = open_platform(config, &clock).await;
         let accounts = test_accounts(platform.clone());
-        let server = lectern::Server::start_with(listener, platform.clone(), accounts)
+        let server = lectern_local::Server::start_with(listener, platform.clone(), accounts)
             .await
             .expect("server");
         Self {

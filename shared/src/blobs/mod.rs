@@ -3,7 +3,7 @@
 //! object's size and magic bytes.
 
 pub mod confirm;
-pub mod local;
+pub mod embedded;
 pub mod post_policy;
 pub mod s3;
 
@@ -65,7 +65,7 @@ pub enum BlobError {
 
 pub type BlobResult<T> = Result<T, BlobError>;
 
-/// The blob store. Implementations: [`s3::S3Blobs`] and [`local::LocalBlobs`].
+/// The blob store. Implementations: [`s3::S3Blobs`] and [`embedded::EmbeddedBlobs`].
 #[async_trait]
 pub trait Blobs: Send + Sync + 'static {
     /// A form upload to `key` that the store accepts only if it matches `rules` and is sent before expiry.

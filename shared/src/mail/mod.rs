@@ -1,6 +1,6 @@
 //! The mail port: one email with subject, HTML and text parts. SESv2 on AWS; an `.eml` outbox folder embedded.
 
-pub mod outbox;
+pub mod embedded;
 pub mod ses;
 
 use async_trait::async_trait;
@@ -26,7 +26,7 @@ pub enum MailError {
     Unavailable(String),
 }
 
-/// The mailer. Implementations: [`ses::SesMailer`] and [`outbox::OutboxMailer`].
+/// The mailer. Implementations: [`ses::SesMailer`] and [`embedded::EmbeddedMailer`].
 #[async_trait]
 pub trait Mailer: Send + Sync + 'static {
     /// Sends one email; returns the provider's message id (the file name for the outbox).

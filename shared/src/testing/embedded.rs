@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use tempfile::TempDir;
 
-use crate::blobs::local::{self, LocalBlobs};
+use crate::blobs::embedded::{self, EmbeddedBlobs};
 use crate::clock::SharedClock;
-use crate::mail::outbox::OutboxMailer;
+use crate::mail::embedded::EmbeddedMailer;
 use crate::queue::embedded::EmbeddedQueue;
 use crate::table::embedded::EmbeddedTable;
 
@@ -49,9 +49,9 @@ pub fn queue(clock: SharedClock) -> (Arc<EmbeddedQueue>, TempDir) {
 }
 
 /// A fresh local blob store whose URLs point nowhere (for tests that do not speak HTTP).
-pub fn blobs(clock: SharedClock) -> (Arc<LocalBlobs>, TempDir) {
+pub fn blobs(clock: SharedClock) -> (Arc<EmbeddedBlobs>, TempDir) {
     let dir = temp_dir();
-    let blobs = LocalBlobs::new(
+    let blobs = EmbeddedBlobs::new(
         dir.path().join("blobs"),
         "http://127.0.0.1:9",
         TEST_SECRET,
@@ -63,17 +63,17 @@ pub fn blobs(clock: SharedClock) -> (Arc<LocalBlobs>, TempDir) {
 
 /// A fresh local blob store with its upload/download routes served on `127.0.0.1` (a free port); returns the store,
 /// the base URL its presigned URLs point at, and the folder guard. The server runs until the runtime stops.
-pub async fn serve_blobs(clock: SharedClock) -> (Arc<LocalBlobs>, String, TempDir) {
+pub async fn serve_blobs(clock: SharedClock) -> (Arc<EmbeddedBlobs>, String, TempDir) {
     let dir = temp_dir();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binding a test port");
     let base_url = format!("http://{}", listener.local_addr().expect("local address"));
     let blobs = Arc::new(
-        LocalBlobs::new(dir.path().join("blobs"), &base_url, TEST_SECRET, clock)
+        EmbeddedBlobs::new(dir.path().join("blobs"), &base_url, TEST_SECRET, clock)
             .expect("opening the blob folder"),
     );
-    let app = local::router(blobs.clone());
+    let app = embedded::router(blobs.clone());
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "test blob server stopped");
@@ -83,9 +83,9 @@ pub async fn serve_blobs(clock: SharedClock) -> (Arc<LocalBlobs>, String, TempDi
 }
 
 /// A fresh outbox mailer writing into the returned folder.
-pub fn mailer() -> (Arc<OutboxMailer>, TempDir) {
+pub fn mailer() -> (Arc<EmbeddedMailer>, TempDir) {
     let dir = temp_dir();
     let mailer =
-        OutboxMailer::new(dir.path().to_path_buf(), MAIL_FROM).expect("opening the outbox");
+        EmbeddedMailer::new(dir.path().to_path_buf(), MAIL_FROM).expect("opening the outbox");
     (Arc::new(mailer), dir)
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::mail::outbox::read_outbox;
+use crate::mail::embedded::read_outbox;
 use crate::mail::{Email, MailError, Mailer};
 
 /// A plain welcome email to `to`.

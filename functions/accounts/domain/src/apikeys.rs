@@ -1,0 +1,318 @@
+//! API keys: named, scoped, optionally expiring credentials for scripts and integrations. The key
+//! (`lk_` + 256 random bits) is shown once; only its SHA-256 is stored. A key acts as its owner with the
+//! intersection of the owner's current permissions and the key's scopes, and stops working the moment it is
+//! revoked or its owner is suspended or deleted.
+//!
+//! Keys (declared once, here):
+//! - lookup `APIKEY#<sha256>` / `APIKEY` (what authentication reads; TTL at expiry);
+//! - listing `USER#<user id>` / `APIKEY#<key id>` (what the owner sees).
+
+use lectern_messages::Template;
+use lectern_shared::http::Problem;
+use lectern_shared::http::auth::Identity;
+use lectern_shared::http::client::ClientInfo;
+use lectern_shared::table::{
+    Condition, Item, Key, Query, SortKey, TableError, TxOp, Update, from_item, keys, to_item,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::audit::Action;
+use crate::authenticator::identity_of;
+use crate::crypto::{random_token, token_hash};
+use crate::errors::AccountError;
+use crate::permissions::perm;
+use crate::service::Accounts;
+use crate::users::{Status, USER_PK};
+
+pub const APIKEY_PK: &str = "APIKEY";
+pub const KEY_PREFIX: &str = "lk_";
+/// Most live keys one account may hold.
+pub const MAX_KEYS_PER_USER: usize = 25;
+/// `last_used_at` is written at most this often per key, so busy keys do not turn every read into a write.
+pub const LAST_USED_RESOLUTION_SECS: i64 = 60;
+
+/// A key as its owner sees it (never the secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ApiKey {
+    pub key_id: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub created_at: i64,
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    #[serde(default)]
+    pub last_used_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Stored {
+    #[serde(flatten)]
+    key: ApiKey,
+    user_id: String,
+    hash: String,
+}
+
+/// A key creation request.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiKey {
+    /// 1..=64 characters.
+    pub name: String,
+    /// Permissions the key may use (a subset of the owner's).
+    pub scopes: Vec<String>,
+    /// Days until the key expires (1..=365); no expiry when absent.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+}
+
+/// A created key: `key` is shown this once.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedApiKey {
+    pub key: String,
+    #[serde(flatten)]
+    pub api_key: ApiKey,
+}
+
+fn lookup_key(hash: &str) -> Key {
+    Key::new(keys::compose(&[APIKEY_PK, hash]), APIKEY_PK)
+}
+
+fn listing_key(user_id: &str, key_id: &str) -> Key {
+    Key::new(
+        keys::compose(&[USER_PK, user_id]),
+        keys::compose(&[APIKEY_PK, key_id]),
+    )
+}
+
+fn item_at(key: Key, stored: &Stored) -> Result<Item, AccountError> {
+    let mut item = to_item(stored)?;
+    item.insert("pk".into(), key.pk.into());
+    item.insert("sk".into(), key.sk.into());
+    if let Some(expires) = stored.key.expires_at {
+        item.insert("ttl".into(), expires.into());
+    }
+    Ok(item)
+}
+
+impl Accounts {
+    /// Creates a key for the caller.
+    pub async fn create_api_key(
+        &self,
+        owner: &Identity,
+        input: NewApiKey,
+        client: &ClientInfo,
+    ) -> Result<CreatedApiKey, AccountError> {
+        let name = input.name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+            return Err(AccountError::field("name", "1 to 64 characters"));
+        }
+        let mut scopes: Vec<String> = input.scopes.clone();
+        scopes.sort();
+        scopes.dedup();
+        if scopes.is_empty() {
+            return Err(AccountError::field(
+                "scopes",
+                "name at least one permission",
+            ));
+        }
+        for scope in &scopes {
+            if !perm::ALL.contains(&scope.as_str()) {
+                return Err(AccountError::field(
+                    "scopes",
+                    format!("unknown permission {scope:?}"),
+                ));
+            }
+            if !owner.can_str(scope) {
+                return Err(AccountError::field(
+                    "scopes",
+                    format!("you do not hold {scope:?}"),
+                ));
+            }
+        }
+        let now = self.epoch();
+        let expires_at = match input.expires_in_days {
+            None => None,
+            Some(d @ 1..=365) => Some(now + i64::from(d) * 24 * 3600),
+            Some(_) => return Err(AccountError::field("expires_in_days", "1 to 365")),
+        };
+        if self.list_api_keys(&owner.user_id).await?.len() >= MAX_KEYS_PER_USER {
+            return Err(AccountError::Conflict(format!(
+                "at most {MAX_KEYS_PER_USER} keys; revoke one first"
+            )));
+        }
+        let secret = random_token(KEY_PREFIX, 32);
+        let hash = token_hash(&secret);
+        let api_key = ApiKey {
+            key_id: lectern_shared::ids::new_id(),
+            name,
+            scopes,
+            created_at: now,
+            expires_at,
+            last_used_at: None,
+        };
+        let stored = Stored {
+            key: api_key.clone(),
+            user_id: owner.user_id.clone(),
+            hash: hash.clone(),
+        };
+        self.platform
+            .table
+            .transact(vec![
+                TxOp::Put {
+                    item: item_at(lookup_key(&hash), &stored)?,
+                    condition: Condition::NotExists,
+                },
+                TxOp::Put {
+                    item: item_at(listing_key(&owner.user_id, &api_key.key_id), &stored)?,
+                    condition: Condition::NotExists,
+                },
+            ])
+            .await?;
+        let mut details = serde_json::Map::new();
+        details.insert("key_id".into(), api_key.key_id.clone().into());
+        self.audit_with(
+            Action::ApiKeyCreated,
+            Some(&owner.user_id),
+            &owner.user_id,
+            client,
+            details,
+        )
+        .await;
+        if let Ok(user) = self.user(&owner.user_id).await {
+            self.notify(
+                &user,
+                None,
+                Template::ApiKeyCreated {
+                    name: api_key.name.clone(),
+                },
+                &api_key.key_id,
+            )
+            .await;
+        }
+        Ok(CreatedApiKey {
+            key: secret,
+            api_key,
+        })
+    }
+
+    /// The caller's live keys, newest first.
+    pub async fn list_api_keys(&self, user_id: &str) -> Result<Vec<ApiKey>, AccountError> {
+        let page = self
+            .platform
+            .table
+            .query(
+                Query::partition(keys::compose(&[USER_PK, user_id]))
+                    .sk(SortKey::BeginsWith(format!("{APIKEY_PK}#")))
+                    .backwards()
+                    .limit(MAX_KEYS_PER_USER * 2),
+            )
+            .await?;
+        page.items
+            .into_iter()
+            .map(|i| {
+                from_item::<Stored>(i)
+                    .map(|s| s.key)
+                    .map_err(AccountError::from)
+            })
+            .collect()
+    }
+
+    /// Revokes one of the caller's keys; it stops working at once. Another user's key id is simply not found.
+    pub async fn revoke_api_key(
+        &self,
+        user_id: &str,
+        key_id: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
+        let listing = listing_key(user_id, key_id);
+        let item = self
+            .platform
+            .table
+            .get(&listing)
+            .await?
+            .ok_or(AccountError::NotFound)?;
+        let stored: Stored = from_item(item)?;
+        self.platform
+            .table
+            .transact(vec![
+                TxOp::Delete {
+                    key: listing,
+                    condition: Condition::Exists,
+                },
+                TxOp::Delete {
+                    key: lookup_key(&stored.hash),
+                    condition: Condition::Always,
+                },
+            ])
+            .await
+            .map_err(|e| match e {
+                TableError::TransactionCancelled { .. } => AccountError::NotFound,
+                other => other.into(),
+            })?;
+        let mut details = serde_json::Map::new();
+        details.insert("key_id".into(), key_id.into());
+        self.audit_with(
+            Action::ApiKeyRevoked,
+            Some(user_id),
+            user_id,
+            client,
+            details,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Authenticates an `X-API-Key`.
+    pub async fn authenticate_api_key(&self, key: &str) -> Result<Identity, Problem> {
+        let rejected = || Problem::unauthenticated("API key is invalid, revoked or expired");
+        if !key.starts_with(KEY_PREFIX) || key.len() > 128 {
+            return Err(rejected());
+        }
+        let hash = token_hash(key);
+        let item = self
+            .platform
+            .table
+            .get(&lookup_key(&hash))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "could not load API key");
+                Problem::unavailable("could not check the API key; retry")
+            })?;
+        let stored: Stored = item.and_then(|i| from_item(i).ok()).ok_or_else(rejected)?;
+        let now = self.epoch();
+        let user = self
+            .users
+            .get(&stored.user_id)
+            .await
+            .ok()
+            .flatten()
+            .filter(|u| u.status == Status::Active)
+            .ok_or_else(rejected)?;
+        if stored
+            .key
+            .last_used_at
+            .is_none_or(|t| now - t >= LAST_USED_RESOLUTION_SECS)
+        {
+            let update = Update::new().set("last_used_at", now);
+            for key in [
+                lookup_key(&hash),
+                listing_key(&stored.user_id, &stored.key.key_id),
+            ] {
+                if let Err(e) = self
+                    .platform
+                    .table
+                    .update(&key, update.clone(), Condition::Exists)
+                    .await
+                {
+                    tracing::debug!(error = %e, "last_used_at not recorded");
+                }
+            }
+        }
+        Ok(identity_of(
+            &user,
+            None,
+            Some((stored.key.key_id.clone(), &stored.key.scopes)),
+            None,
+        ))
+    }
+}

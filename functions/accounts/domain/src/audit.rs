@@ -1,0 +1,235 @@
+//! The security audit log: who did what to which account, from where, when, under which request id.
+//!
+//! Keys (declared once, here): an event is stored once, under its target account
+//! `AUDIT#<target user id>` / `<rfc3339 time>#<event id>` (a user's own security events, newest first), on `gsi1`
+//! as `AUDITLOG` / `<time>#<id>` (the admin view, by time) and on `gsi2` as `AUDITACTION#<action>` /
+//! `<time>#<id>` (the admin view filtered by action). Events expire after the retention period.
+
+use std::sync::Arc;
+
+use lectern_shared::http::client::ClientInfo;
+use lectern_shared::table::{
+    Condition, Index, Item, Page, Query, SortKey, Table, TableResult, keys, to_item,
+};
+use serde::{Deserialize, Serialize};
+
+pub const AUDIT_PK: &str = "AUDIT";
+pub const AUDIT_LOG_GSI1: &str = "AUDITLOG";
+pub const AUDIT_ACTION_GSI2: &str = "AUDITACTION";
+/// How long events are kept.
+pub const RETENTION_SECS: i64 = 400 * 24 * 3600;
+
+/// Every audited action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Register,
+    EmailVerified,
+    LoginSucceeded,
+    LoginFailed,
+    AccountLocked,
+    RefreshReuseDetected,
+    Logout,
+    LogoutAll,
+    SessionRevoked,
+    PasswordChanged,
+    PasswordResetRequested,
+    PasswordReset,
+    EmailChangeRequested,
+    EmailChanged,
+    TwoFactorEnabled,
+    TwoFactorDisabled,
+    BackupCodeUsed,
+    ApiKeyCreated,
+    ApiKeyRevoked,
+    RoleChanged,
+    TierChanged,
+    Suspended,
+    Activated,
+    ForceLogout,
+    AccountDeleted,
+    AccountRestored,
+}
+
+impl Action {
+    pub fn as_str(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
+/// One audit event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Event {
+    pub event_id: String,
+    pub action: Action,
+    /// Who acted (`None` for anonymous attempts, e.g. a failed login).
+    pub actor_id: Option<String>,
+    /// The account acted on.
+    pub target_id: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    /// RFC 3339 time.
+    pub at: String,
+    /// Small, non-secret details (e.g. `{"role": "admin"}`).
+    #[serde(default)]
+    pub details: serde_json::Map<String, serde_json::Value>,
+}
+
+/// RFC 3339 at whole seconds in UTC (`2026-11-21T10:00:00Z`): one fixed width, so the strings sort as times do.
+pub fn timestamp(at: time::OffsetDateTime) -> String {
+    let at = at
+        .to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .unwrap_or(at);
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Writes and reads audit events.
+#[derive(Clone)]
+pub struct AuditLog {
+    table: Arc<dyn Table>,
+}
+
+impl AuditLog {
+    pub fn new(table: Arc<dyn Table>) -> Self {
+        Self { table }
+    }
+
+    /// Records an event. Failure to audit is logged loudly but does not undo the action it describes.
+    pub async fn record(
+        &self,
+        action: Action,
+        actor_id: Option<&str>,
+        target_id: &str,
+        client: &ClientInfo,
+        now: time::OffsetDateTime,
+        details: serde_json::Map<String, serde_json::Value>,
+    ) {
+        let event = Event {
+            event_id: lectern_shared::ids::new_id(),
+            action,
+            actor_id: actor_id.map(str::to_string),
+            target_id: target_id.to_string(),
+            ip: client.ip.map(|ip| ip.to_string()),
+            user_agent: client.user_agent.clone(),
+            request_id: lectern_shared::http::request_id::current(),
+            at: timestamp(now),
+            details,
+        };
+        tracing::info!(action = %action.as_str(), target_id, actor_id, "audit");
+        if let Err(e) = self.write(&event, now.unix_timestamp()).await {
+            tracing::error!(error = %e, action = %action.as_str(), target_id, "could not write audit event");
+        }
+    }
+
+    async fn write(&self, event: &Event, now: i64) -> TableResult<()> {
+        let sort = format!("{}#{}", event.at, event.event_id);
+        let mut item: Item = to_item(event)?;
+        item.insert(
+            "pk".into(),
+            keys::compose(&[AUDIT_PK, &event.target_id]).into(),
+        );
+        item.insert("sk".into(), sort.clone().into());
+        item.insert("gsi1pk".into(), AUDIT_LOG_GSI1.into());
+        item.insert("gsi1sk".into(), sort.clone().into());
+        item.insert(
+            "gsi2pk".into(),
+            keys::compose(&[AUDIT_ACTION_GSI2, &event.action.as_str()]).into(),
+        );
+        item.insert("gsi2sk".into(), sort.into());
+        item.insert("ttl".into(), (now + RETENTION_SECS).into());
+        self.table.put(item, Condition::NotExists).await
+    }
+
+    /// Events about one account, newest first, optionally within `[from, to]` (RFC 3339 strings).
+    pub async fn for_user(
+        &self,
+        user_id: &str,
+        range: &TimeRange,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> TableResult<Page> {
+        self.table
+            .query(
+                Query::partition(keys::compose(&[AUDIT_PK, user_id]))
+                    .sk(range.sort_key())
+                    .backwards()
+                    .limit(limit)
+                    .after(cursor),
+            )
+            .await
+    }
+
+    /// Every account's events, newest first, optionally of one action.
+    pub async fn all(
+        &self,
+        action: Option<Action>,
+        range: &TimeRange,
+        limit: usize,
+        cursor: Option<String>,
+    ) -> TableResult<Page> {
+        let query = match action {
+            Some(a) => {
+                Query::partition(keys::compose(&[AUDIT_ACTION_GSI2, &a.as_str()])).on(Index::Gsi2)
+            }
+            None => Query::partition(AUDIT_LOG_GSI1).on(Index::Gsi1),
+        };
+        self.table
+            .query(
+                query
+                    .sk(range.sort_key())
+                    .backwards()
+                    .limit(limit)
+                    .after(cursor),
+            )
+            .await
+    }
+}
+
+/// An optional time window over RFC 3339 sort keys.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+impl TimeRange {
+    /// Reads optional RFC 3339 bounds (the `from` and `to` query parameters of the audit lists).
+    pub fn parse(
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Self, crate::errors::AccountError> {
+        let parse = |field: &str, v: Option<&str>| {
+            v.map(|v| {
+                time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
+                    .map(timestamp)
+                    .map_err(|_| {
+                        crate::errors::AccountError::field(
+                            &format!("query.{field}"),
+                            "an RFC 3339 time",
+                        )
+                    })
+            })
+            .transpose()
+        };
+        Ok(Self {
+            from: parse("from", from)?,
+            to: parse("to", to)?,
+        })
+    }
+
+    fn sort_key(&self) -> SortKey {
+        // Sort keys are `<time>#<id>`: `~` sorts after every id character, so `to` includes its whole second.
+        match (&self.from, &self.to) {
+            (Some(f), Some(t)) => SortKey::Between(f.clone(), format!("{t}~")),
+            (Some(f), None) => SortKey::GreaterOrEqual(f.clone()),
+            (None, Some(t)) => SortKey::LessOrEqual(format!("{t}~")),
+            (None, None) => SortKey::Any,
+        }
+    }
+}

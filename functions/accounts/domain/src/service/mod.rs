@@ -1,0 +1,173 @@
+//! The accounts use cases, on the ports. Routes in the `auth`, `users` and `admin` functions are thin wrappers
+//! around these methods.
+
+pub mod admin;
+pub mod profile;
+mod recovery;
+mod signin;
+pub mod signup;
+
+use std::sync::Arc;
+
+use lectern_shared::Platform;
+use lectern_shared::http::client::ClientInfo;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::audit::{Action, AuditLog};
+use crate::config::AccountsConfig;
+use crate::crypto::SecretBox;
+use crate::errors::AccountError;
+use crate::lockout::Lockout;
+use crate::onetime::OneTimeTokens;
+use crate::password::{Argon2Params, PasswordHasher};
+use crate::sessions::{Origin, Session, Sessions};
+use crate::signing_keys::KeyRing;
+use crate::tokens::{TokenKind, TokenService};
+use crate::users::{User, Users};
+
+pub use signin::LoginOutcome;
+
+/// Tokens handed to a client after sign-in or refresh.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct TokenPair {
+    /// Short-lived JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Opaque, single-use token for `POST /v1/auth/refresh`.
+    pub refresh_token: String,
+    /// The session these tokens belong to.
+    pub session_id: String,
+}
+
+/// Everything the accounts use cases need, built once per process.
+pub struct Accounts {
+    pub platform: Platform,
+    pub config: AccountsConfig,
+    pub users: Users,
+    pub sessions: Sessions,
+    pub tokens: TokenService,
+    pub onetime: OneTimeTokens,
+    pub lockout: Lockout,
+    pub audit: AuditLog,
+    pub hasher: PasswordHasher,
+    pub(crate) secrets: SecretBox,
+}
+
+impl Accounts {
+    /// Builds the service from the platform and the environment.
+    pub fn from_env(platform: Platform) -> anyhow::Result<Arc<Self>> {
+        let config = AccountsConfig::from_env(&platform.config)?;
+        let argon = Argon2Params::from_lookup(|k| std::env::var(k).ok())?;
+        Self::new(platform, config, argon)
+    }
+
+    pub fn new(
+        platform: Platform,
+        config: AccountsConfig,
+        argon: Argon2Params,
+    ) -> anyhow::Result<Arc<Self>> {
+        let keys = match &config.jwt_keys {
+            Some(spec) => KeyRing::parse(spec)?,
+            None => KeyRing::local(&platform.config.data_dir)?,
+        };
+        let master = platform
+            .config
+            .signing_secret
+            .clone()
+            .or_else(|| {
+                std::fs::read_to_string(platform.config.data_dir.join("signing.secret")).ok()
+            })
+            .ok_or_else(|| anyhow::anyhow!("no signing secret to derive the data key from"))?;
+        let table = platform.table.clone();
+        Ok(Arc::new(Self {
+            users: Users::new(table.clone()),
+            sessions: Sessions::new(table.clone(), config.sessions),
+            tokens: TokenService::new(keys, config.issuer.clone(), config.audience.clone()),
+            onetime: OneTimeTokens::new(table.clone()),
+            lockout: Lockout::new(table.clone(), config.lockout),
+            audit: AuditLog::new(table),
+            hasher: PasswordHasher::new(argon)?,
+            secrets: SecretBox::derive(master.trim().as_bytes(), "lectern/totp-secrets/v1"),
+            platform,
+            config,
+        }))
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.platform.clock.now()
+    }
+
+    pub fn epoch(&self) -> i64 {
+        self.platform.clock.epoch_seconds()
+    }
+
+    /// Issues an access token for a session.
+    pub fn access_token(&self, session: &Session) -> Result<(String, u64), AccountError> {
+        let ttl = std::time::Duration::from_secs(self.config.access_ttl_secs);
+        let (token, _) = self
+            .tokens
+            .issue(
+                TokenKind::Access,
+                &session.user_id,
+                Some(&session.session_id),
+                session.auth_time,
+                self.now(),
+                ttl,
+            )
+            .map_err(|e| AccountError::Internal(e.to_string()))?;
+        Ok((token, self.config.access_ttl_secs))
+    }
+
+    fn pair(&self, session: &Session, refresh_token: String) -> Result<TokenPair, AccountError> {
+        let (access_token, expires_in) = self.access_token(session)?;
+        Ok(TokenPair {
+            access_token,
+            token_type: "Bearer",
+            expires_in,
+            refresh_token,
+            session_id: session.session_id.clone(),
+        })
+    }
+
+    /// Records an audit event at the current time.
+    pub async fn audit(
+        &self,
+        action: Action,
+        actor: Option<&str>,
+        target: &str,
+        client: &ClientInfo,
+    ) {
+        self.audit_with(action, actor, target, client, serde_json::Map::new())
+            .await;
+    }
+
+    pub async fn audit_with(
+        &self,
+        action: Action,
+        actor: Option<&str>,
+        target: &str,
+        client: &ClientInfo,
+        details: serde_json::Map<String, serde_json::Value>,
+    ) {
+        self.audit
+            .record(action, actor, target, client, self.now(), details)
+            .await;
+    }
+
+    /// Loads an account that must exist.
+    pub async fn user(&self, user_id: &str) -> Result<User, AccountError> {
+        self.users.get(user_id).await?.ok_or(AccountError::NotFound)
+    }
+}
+
+/// The request origin recorded on sessions.
+pub fn origin(client: &ClientInfo) -> Origin {
+    Origin {
+        ip: client.ip.map(|ip| ip.to_string()),
+        user_agent: client.user_agent.clone(),
+    }
+}

@@ -1,0 +1,9 @@
+//! Two-factor authentication: the primitives (TOTP codes, backup codes, the enrolment QR code) and the use cases
+//! built on them (enrolment, the login step, turning it off).
+
+pub mod backup_codes;
+mod flows;
+pub mod qr;
+pub mod totp;
+
+pub use flows::{BACKUP_CODES, CHALLENGE_PK, Enrolment};

@@ -1,0 +1,407 @@
+//! English.
+
+use time::macros::format_description;
+use time::{OffsetDateTime, UtcOffset};
+
+use super::RenderError;
+use super::content::{Block, Content, Context, Href, Inline, clean, mask_email};
+use super::locale::Catalog;
+use lectern_messages::Template;
+
+/// Longest device description shown.
+const MAX_DEVICE_CHARS: usize = 120;
+/// Longest API key label shown.
+const MAX_KEY_NAME_CHARS: usize = 100;
+/// Longest code shown.
+const MAX_CODE_CHARS: usize = 32;
+/// Backup codes left at or below which the email suggests making new ones.
+const FEW_BACKUP_CODES: u32 = 3;
+
+/// The English catalog (also the fallback).
+pub(crate) struct English;
+
+impl Catalog for English {
+    fn tag(&self) -> &'static str {
+        "en"
+    }
+
+    fn content(&self, template: &Template, cx: &Context<'_>) -> Result<Content, RenderError> {
+        let product = cx.product();
+        let greeting = match &cx.name {
+            Some(name) => format!("Hi {name},"),
+            None => "Hi,".to_string(),
+        };
+        let email =
+            |subject: String, preheader: String, heading: &str, blocks: Vec<Block>| Content {
+                subject,
+                preheader,
+                heading: heading.to_string(),
+                greeting: greeting.clone(),
+                blocks,
+            };
+        Ok(match template {
+            Template::VerifyEmail {
+                link,
+                code,
+                expires_minutes,
+            } => {
+                let href = Href::web(link, "link")?;
+                let within = duration(*expires_minutes);
+                let mut blocks = vec![Block::text(format!(
+                    "Please confirm that this address belongs to you. The link expires in {within}."
+                ))];
+                blocks.extend(action("Confirm email address", &href));
+                if let Some(code) = code {
+                    let code = clean(code, MAX_CODE_CHARS);
+                    if code.is_empty() {
+                        return Err(RenderError::InvalidField {
+                            field: "code",
+                            reason: "empty",
+                        });
+                    }
+                    blocks.push(Block::text(format!("Or enter this code in {product}:")));
+                    blocks.push(Block::Code(code));
+                }
+                blocks.push(Block::Note(vec![Inline::text(
+                    "If you did not ask for this, you can ignore this email: nothing changes until the address is confirmed.",
+                )]));
+                email(
+                    format!("Confirm your email address for {product}"),
+                    format!("Confirm your address to finish setting up your {product} account."),
+                    "Confirm your email address",
+                    blocks,
+                )
+            }
+            Template::PasswordReset {
+                link,
+                expires_minutes,
+            } => {
+                let href = Href::web(link, "link")?;
+                let within = duration(*expires_minutes);
+                let mut blocks = vec![Block::text(format!(
+                    "We received a request to reset the password of your {product} account. The link below works once and expires in {within}."
+                ))];
+                blocks.extend(action("Choose a new password", &href));
+                blocks.push(Block::Note(vec![Inline::text(
+                    "If you did not ask for this, you can ignore this email: your password stays the same.",
+                )]));
+                email(
+                    format!("Reset your {product} password"),
+                    format!("Use this link within {within} to choose a new password."),
+                    "Reset your password",
+                    blocks,
+                )
+            }
+            Template::PasswordResetNotice => email(
+                format!("Your {product} password was reset"),
+                "Your password was just reset with a link sent to this address.".into(),
+                "Your password was reset",
+                with_warning(
+                    vec![Block::text(format!(
+                        "The password of your {product} account was just reset using a link sent to this address. If this was you, there is nothing else to do."
+                    ))],
+                    cx,
+                ),
+            ),
+            Template::PasswordChanged => email(
+                format!("Your {product} password was changed"),
+                "Your password was just changed from your account settings.".into(),
+                "Your password was changed",
+                with_warning(
+                    vec![Block::text(format!(
+                        "The password of your {product} account was just changed. If this was you, there is nothing else to do."
+                    ))],
+                    cx,
+                ),
+            ),
+            Template::EmailChangeRequested { new_email } => {
+                let masked = mask_email(new_email);
+                email(
+                    format!("Request to change your {product} email address"),
+                    format!("Someone asked to move your account to {masked}."),
+                    "Email change requested",
+                    with_warning(
+                        vec![
+                            Block::Paragraph(vec![
+                                Inline::text(format!(
+                                    "Someone asked to change the email address of your {product} account to "
+                                )),
+                                Inline::Strong(masked),
+                                Inline::text("."),
+                            ]),
+                            Block::text(
+                                "Nothing changes until the new address is confirmed. If this was you, there is nothing else to do.",
+                            ),
+                        ],
+                        cx,
+                    ),
+                )
+            }
+            Template::EmailChanged { new_email } => {
+                let masked = mask_email(new_email);
+                email(
+                    format!("Your {product} email address was changed"),
+                    format!("Your account now uses {masked}."),
+                    "Your email address was changed",
+                    with_warning(
+                        vec![Block::Paragraph(vec![
+                            Inline::text(format!(
+                                "The email address of your {product} account was changed to "
+                            )),
+                            Inline::Strong(masked),
+                            Inline::text(
+                                ". Account emails will go to the new address from now on.",
+                            ),
+                        ])],
+                        cx,
+                    ),
+                )
+            }
+            Template::AccountLocked { until } => {
+                let until = when(*until)?;
+                email(
+                    format!("Your {product} account is temporarily locked"),
+                    format!(
+                        "Too many failed sign-in attempts. You can sign in again after {until}."
+                    ),
+                    "Your account is temporarily locked",
+                    with_warning(
+                        vec![Block::text(format!(
+                            "After several failed sign-in attempts, we blocked sign-in to your {product} account until {until}. You can sign in again after that time."
+                        ))],
+                        cx,
+                    ),
+                )
+            }
+            Template::NewLogin { device, ip, at } => {
+                let device = clean(device, MAX_DEVICE_CHARS);
+                let mut facts = vec![(
+                    "Device".to_string(),
+                    if device.is_empty() {
+                        "Unknown device".to_string()
+                    } else {
+                        device
+                    },
+                )];
+                if let Some(ip) = ip {
+                    facts.push(("IP address".to_string(), ip.to_string()));
+                }
+                facts.push(("Time".to_string(), when(*at)?));
+                email(
+                    format!("New sign-in to your {product} account"),
+                    "Your account was signed in to from a new device.".into(),
+                    "New sign-in from a new device",
+                    with_warning(
+                        vec![
+                            Block::text(format!(
+                                "Your {product} account was just signed in to from a device we have not seen before:"
+                            )),
+                            Block::Facts(facts),
+                            Block::text("If this was you, there is nothing else to do."),
+                        ],
+                        cx,
+                    ),
+                )
+            }
+            Template::TwoFactorEnabled => email(
+                format!("Two-factor authentication is on for {product}"),
+                "Signing in now needs a code as well as your password.".into(),
+                "Two-factor authentication is on",
+                with_warning(
+                    vec![Block::text(format!(
+                        "Two-factor authentication was turned on for your {product} account. Signing in now needs a code from your authenticator app as well as your password. Keep your backup codes somewhere safe."
+                    ))],
+                    cx,
+                ),
+            ),
+            Template::TwoFactorDisabled => email(
+                format!("Two-factor authentication is off for {product}"),
+                "Your account is now protected by your password alone.".into(),
+                "Two-factor authentication is off",
+                with_warning(
+                    vec![Block::text(format!(
+                        "Two-factor authentication was turned off for your {product} account, which is now protected by your password alone."
+                    ))],
+                    cx,
+                ),
+            ),
+            Template::BackupCodeUsed { remaining } => {
+                let left = match remaining {
+                    0 => "You have no backup codes left.".to_string(),
+                    1 => "You have 1 backup code left.".to_string(),
+                    n => format!("You have {n} backup codes left."),
+                };
+                let mut blocks = vec![Block::text(format!(
+                    "A backup code was just used to sign in to your {product} account. {left}"
+                ))];
+                if *remaining <= FEW_BACKUP_CODES {
+                    blocks.push(Block::text(
+                        "Create new backup codes in your security settings so you can still sign in if you lose your authenticator.",
+                    ));
+                }
+                email(
+                    format!("A backup code was used to sign in to {product}"),
+                    left,
+                    "A backup code was used",
+                    with_warning(blocks, cx),
+                )
+            }
+            Template::RegistrationAttempt { reset_link } => {
+                let href = Href::web(reset_link, "reset_link")?;
+                let mut blocks = vec![
+                    Block::text(format!(
+                        "Someone just tried to create a new {product} account with this email address, which already belongs to your account. No new account was created."
+                    )),
+                    Block::text("If it was you and you forgot your password, choose a new one:"),
+                ];
+                blocks.extend(action("Reset your password", &href));
+                blocks.push(Block::Note(vec![Inline::text(
+                    "If it was not you, you can ignore this email: nothing changed.",
+                )]));
+                email(
+                    format!("Someone tried to sign up for {product} with your address"),
+                    "You already have an account with this address.".into(),
+                    "You already have an account",
+                    blocks,
+                )
+            }
+            Template::ApiKeyCreated { name } => {
+                let name = clean(name, MAX_KEY_NAME_CHARS);
+                if name.is_empty() {
+                    return Err(RenderError::InvalidField {
+                        field: "name",
+                        reason: "empty",
+                    });
+                }
+                email(
+                    format!("New API key for your {product} account"),
+                    "An API key was created for your account.".into(),
+                    "New API key created",
+                    with_warning(
+                        vec![Block::Paragraph(vec![
+                            Inline::text("An API key named "),
+                            Inline::Strong(name),
+                            Inline::text(format!(
+                                " was just created for your {product} account. If this was you, there is nothing else to do."
+                            )),
+                        ])],
+                        cx,
+                    ),
+                )
+            }
+        })
+    }
+
+    fn footer(&self, cx: &Context<'_>) -> Vec<Vec<Inline>> {
+        let mut lines = vec![vec![Inline::text(format!(
+            "You are receiving this email because this address belongs to an account on {}. It was sent automatically.",
+            cx.product()
+        ))]];
+        if let Some((addr, href)) = &cx.support {
+            lines.push(vec![
+                Inline::text("Need help? Write to "),
+                Inline::Link {
+                    label: addr.clone(),
+                    href: href.clone(),
+                },
+                Inline::text("."),
+            ]);
+        }
+        lines.push(vec![
+            Inline::text(format!("{} · ", cx.product())),
+            cx.app_link(),
+        ]);
+        lines
+    }
+}
+
+/// The button and, for clients that hide buttons or readers who prefer it, the link written out.
+fn action(label: &str, href: &Href) -> [Block; 2] {
+    [
+        Block::Button {
+            label: label.to_string(),
+            href: href.clone(),
+        },
+        Block::Note(vec![
+            Inline::text("If the button does not work, copy this link into your browser: "),
+            Inline::url(href),
+        ]),
+    ]
+}
+
+/// Appends what to do if the user did not make the change: secure the account and, if configured, write to us.
+fn with_warning(mut blocks: Vec<Block>, cx: &Context<'_>) -> Vec<Block> {
+    let mut warning = vec![
+        Inline::Strong("If this was not you,".into()),
+        Inline::text(" reset your password right away from the sign-in page at "),
+        cx.app_link(),
+    ];
+    match &cx.support {
+        Some((addr, href)) => {
+            warning.push(Inline::text(" and let us know at "));
+            warning.push(Inline::Link {
+                label: addr.clone(),
+                href: href.clone(),
+            });
+            warning.push(Inline::text("."));
+        }
+        None => warning.push(Inline::text(".")),
+    }
+    blocks.push(Block::Paragraph(warning));
+    blocks
+}
+
+/// "30 minutes", "1 hour", "2 days".
+fn duration(minutes: u32) -> String {
+    let (n, unit) = match minutes {
+        0 => return "less than a minute".to_string(),
+        m if m % (24 * 60) == 0 => (m / (24 * 60), "day"),
+        m if m % 60 == 0 => (m / 60, "hour"),
+        m => (m, "minute"),
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
+/// "3 March 2025, 14:05 UTC".
+fn when(at: OffsetDateTime) -> Result<String, RenderError> {
+    let invalid = RenderError::InvalidField {
+        field: "time",
+        reason: "out of range",
+    };
+    at.checked_to_offset(UtcOffset::UTC)
+        .ok_or(invalid.clone())?
+        .format(format_description!(
+            "[day padding:none] [month repr:long] [year], [hour]:[minute] UTC"
+        ))
+        .map_err(|_| invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(0), "less than a minute");
+        assert_eq!(duration(1), "1 minute");
+        assert_eq!(duration(30), "30 minutes");
+        assert_eq!(duration(60), "1 hour");
+        assert_eq!(duration(90), "90 minutes");
+        assert_eq!(duration(180), "3 hours");
+        assert_eq!(duration(1440), "1 day");
+        assert_eq!(duration(2880), "2 days");
+    }
+
+    #[test]
+    fn times_are_shown_in_utc() {
+        assert_eq!(
+            when(datetime!(2025-03-03 16:05 +02:00)).unwrap(),
+            "3 March 2025, 14:05 UTC"
+        );
+    }
+}
