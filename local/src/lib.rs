@@ -1,6 +1,8 @@
 //! The dev server: every function's router on one port, the queue workers and scheduled jobs in-process, and
 //! the signed blob URLs of the local store. Tests start it in-process through [`Server`].
 
+pub mod aws_resources;
+pub mod lambda_events;
 pub mod openapi;
 pub mod schedule;
 pub mod seed;
@@ -58,12 +60,6 @@ pub struct Server {
 }
 
 impl Server {
-    /// Serves on an already bound listener, with accounts configured from the environment.
-    pub async fn start(listener: TcpListener, platform: Platform) -> anyhow::Result<Self> {
-        let accounts = Accounts::from_env(platform.clone())?;
-        Self::start_with(listener, platform, accounts).await
-    }
-
     /// Serves on an already bound listener, with the queue pollers and the scheduler running.
     pub async fn start_with(
         listener: TcpListener,

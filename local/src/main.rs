@@ -1,6 +1,8 @@
 //! `lectern`: the dev server binary.
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+use lectern_accounts::service::Accounts;
 use lectern_shared::{Config, Platform, telemetry};
 use tokio::net::TcpListener;
 
@@ -11,6 +13,10 @@ use tokio::net::TcpListener;
     about = "Lectern dev server: the whole API in one process"
 )]
 struct Cli {
+    /// Read configuration from this file of KEY=VALUE lines first (variables already set in the environment win),
+    /// e.g. the one `lectern aws-setup --write-env` writes.
+    #[arg(long, global = true, value_name = "FILE")]
+    env_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -30,11 +36,53 @@ enum Command {
         /// The account's email address.
         email: String,
     },
+    /// Print an event from `events/` with its `{{token:<role>}}` placeholders replaced by fresh access tokens of
+    /// demo accounts, minted in the store the function will read (its own folder under a Lambda emulator, or AWS
+    /// when configured). Run it before the function's first invoke: the embedded store admits one process.
+    Event {
+        /// The function that will receive the event (picks its embedded store under `cargo lambda watch`).
+        #[arg(long)]
+        function: Option<String>,
+        /// The event file, e.g. events/users-me-get-learner.json.
+        file: std::path::PathBuf,
+    },
+    /// Create the table, bucket, queues and mail identity on a local AWS emulator (LECTERN_AWS_ENDPOINT, e.g.
+    /// moto) and write the env file the functions need.
+    AwsSetup {
+        /// Where to write the env file (kept secrets are reused when it exists).
+        #[arg(long, value_name = "FILE", default_value = ".lectern/moto.env")]
+        write_env: std::path::PathBuf,
+    },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let mut vars = match &cli.env_file {
+        Some(path) => lectern_local::aws_resources::read_env_file(path)?,
+        None => Default::default(),
+    };
+    // `event --function X` reads the configuration function X reads under the emulator (its own store).
+    if let Some(Command::Event {
+        function: Some(f), ..
+    }) = &cli.command
+    {
+        vars.insert("AWS_LAMBDA_FUNCTION_NAME".into(), f.clone());
+    }
+    for (k, v) in vars {
+        // The environment wins over the file (as with dotenv), so one variable can be overridden for one run.
+        if std::env::var_os(&k).is_none() {
+            // SAFETY: no other thread exists yet (the runtime starts below), so nothing reads the environment
+            // while it changes. Everything after this, the AWS SDK's credential chain included, reads it as usual.
+            unsafe { std::env::set_var(k, v) };
+        }
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Some(Command::Openapi) => {
             print!("{}", lectern_local::openapi::document_json());
@@ -50,14 +98,45 @@ async fn main() -> anyhow::Result<()> {
             );
             return Ok(());
         }
+        Some(Command::AwsSetup { write_env }) => {
+            let setup =
+                lectern_local::aws_resources::Setup::from_lookup(|k| std::env::var(k).ok())?;
+            lectern_local::aws_resources::create(&setup).await?;
+            let existing = if write_env.exists() {
+                lectern_local::aws_resources::read_env_file(write_env)?
+            } else {
+                Default::default()
+            };
+            let text = lectern_local::aws_resources::env_file(&setup, &existing)?;
+            lectern_local::aws_resources::write_private(write_env, &text)?;
+            println!(
+                "created table {}, bucket {}, queues {}*, sender identity at {}; wrote {}",
+                setup.table,
+                setup.bucket,
+                setup.queue_prefix,
+                setup.endpoint,
+                write_env.display()
+            );
+            return Ok(());
+        }
         _ => {}
     }
     telemetry::init();
     let config = Config::from_env()?;
-    let platform = Platform::from_config(config.clone()).await?;
+    let platform = Platform::from_config(config.clone())
+        .await
+        .with_context(|| match &cli.command {
+            // The one way this commonly fails: the emulator's function process holds its embedded store.
+            Some(Command::Event { .. }) => format!(
+                "opening the store in {} (a function started by `cargo lambda watch` keeps its store open: \
+                 mint before its first invoke, or stop the emulator first)",
+                config.data_dir.display()
+            ),
+            _ => format!("opening the {:?} store", config.backend),
+        })?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Seed => {
-            let accounts = lectern_accounts::service::Accounts::from_env(platform.clone())?;
+            let accounts = Accounts::from_env(platform.clone())?;
             let report = lectern_local::seed::run(&platform, &accounts).await?;
             println!(
                 "seeded: {:?}; already there: {:?}",
@@ -68,8 +147,9 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Serve => {
+            let accounts = Accounts::from_env(platform.clone())?;
             let listener = TcpListener::bind(config.addr).await?;
-            let server = lectern_local::Server::start(listener, platform).await?;
+            let server = lectern_local::Server::start_with(listener, platform, accounts).await?;
             let data = std::fs::canonicalize(&config.data_dir).unwrap_or(config.data_dir.clone());
             println!("Lectern listening on http://{}", server.addr);
             println!("  readiness: http://{}/v1/health/ready", server.addr);
@@ -87,7 +167,7 @@ async fn main() -> anyhow::Result<()> {
             server.shutdown().await;
         }
         Command::MakeAdmin { email } => {
-            let accounts = lectern_accounts::service::Accounts::from_env(platform)?;
+            let accounts = Accounts::from_env(platform)?;
             match accounts.bootstrap_admin(&email).await {
                 Ok(true) => println!("{email} is now an admin"),
                 Ok(false) => anyhow::bail!(
@@ -96,7 +176,18 @@ async fn main() -> anyhow::Result<()> {
                 Err(e) => anyhow::bail!("could not promote {email}: {e}"),
             }
         }
-        Command::Openapi | Command::JwtKey => unreachable!("handled above"),
+        Command::Event { file, .. } => {
+            let accounts = Accounts::from_env(platform)?;
+            let template = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            print!(
+                "{}",
+                lectern_local::lambda_events::fill(&template, &accounts).await?
+            );
+        }
+        Command::Openapi | Command::JwtKey | Command::AwsSetup { .. } => {
+            unreachable!("handled above")
+        }
     }
     Ok(())
 }

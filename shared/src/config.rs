@@ -33,6 +33,8 @@ pub struct AwsConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     pub backend: Backend,
+    /// Why this backend was chosen, for the start-up log line.
+    pub backend_reason: &'static str,
     /// Listen address of the dev server.
     pub addr: SocketAddr,
     /// Base URL clients reach the dev server at (used in signed blob URLs).
@@ -77,19 +79,8 @@ impl Config {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let endpoint = var("LECTERN_AWS_ENDPOINT");
-        let backend = match var("LECTERN_BACKEND").as_deref() {
-            Some("embedded") => Backend::Embedded,
-            Some("aws") => Backend::Aws,
-            Some(other) => {
-                return Err(ConfigError {
-                    var: "LECTERN_BACKEND",
-                    problem: format!("{other:?} is not embedded or aws"),
-                });
-            }
-            // On Lambda, or when an endpoint is given, the AWS adapters are the only sensible choice.
-            None if var("AWS_LAMBDA_FUNCTION_NAME").is_some() || endpoint.is_some() => Backend::Aws,
-            None => Backend::Embedded,
-        };
+        let (backend, backend_reason) = choose_backend(&var)?;
+        let lambda_function = var("AWS_LAMBDA_FUNCTION_NAME");
         let addr: SocketAddr = parse(
             "LECTERN_ADDR",
             var("LECTERN_ADDR"),
@@ -143,9 +134,8 @@ impl Config {
             backend,
             addr,
             public_url,
-            data_dir: var("LECTERN_DATA_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(".lectern")),
+            data_dir: data_dir(var("LECTERN_DATA_DIR"), lambda_function.as_deref(), backend),
+            backend_reason,
             aws: AwsConfig {
                 endpoint,
                 table: var("LECTERN_TABLE").unwrap_or_else(|| "lectern".into()),
@@ -194,6 +184,63 @@ impl Config {
     }
 }
 
+/// Picks the adapters. An explicit `LECTERN_BACKEND` wins; otherwise the AWS adapters are used only when AWS
+/// resources are configured (an endpoint such as moto, or a table name). Being inside a Lambda runtime is *not* a
+/// reason: a Lambda emulator (`cargo lambda watch`) sets the same variables as Lambda, and there the embedded store
+/// is what a developer wants. On real Lambda the SAM template sets `LECTERN_BACKEND=aws`, so nothing guesses.
+fn choose_backend(
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<(Backend, &'static str), ConfigError> {
+    Ok(match var("LECTERN_BACKEND").as_deref() {
+        Some("embedded") => (Backend::Embedded, "LECTERN_BACKEND=embedded"),
+        Some("aws") => (Backend::Aws, "LECTERN_BACKEND=aws"),
+        Some(other) => {
+            return Err(ConfigError {
+                var: "LECTERN_BACKEND",
+                problem: format!("{other:?} is not embedded or aws"),
+            });
+        }
+        None if var("LECTERN_AWS_ENDPOINT").is_some() => {
+            (Backend::Aws, "LECTERN_AWS_ENDPOINT is set")
+        }
+        None if var("LECTERN_TABLE").is_some() => (Backend::Aws, "LECTERN_TABLE is set"),
+        None => (
+            Backend::Embedded,
+            "no LECTERN_BACKEND and no AWS resources configured",
+        ),
+    })
+}
+
+/// Where the embedded store lives. Inside a Lambda runtime (an emulator such as `cargo lambda watch`, which starts
+/// one process per function) each function gets its own folder below the data dir: redb admits one process per
+/// database file, so functions sharing one would lock each other out.
+fn data_dir(
+    configured: Option<String>,
+    lambda_function: Option<&str>,
+    backend: Backend,
+) -> PathBuf {
+    let base = PathBuf::from(configured.unwrap_or_else(|| ".lectern".into()));
+    match lambda_function {
+        Some(function) if backend == Backend::Embedded => lambda_data_dir(&base, function),
+        _ => base,
+    }
+}
+
+/// The embedded store of one function under a Lambda emulator: `<data dir>/lambda/<function>`.
+pub fn lambda_data_dir(base: &std::path::Path, function: &str) -> PathBuf {
+    let safe: String = function
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    base.join("lambda").join(safe)
+}
+
 fn parse<T: std::str::FromStr>(
     var: &'static str,
     value: Option<String>,
@@ -222,19 +269,39 @@ mod tests {
     }
 
     #[test]
-    fn defaults_to_embedded_locally_and_aws_on_lambda() {
+    fn a_lambda_runtime_alone_does_not_pick_aws_but_configured_resources_do() {
         assert_eq!(with(&[]).unwrap().backend, Backend::Embedded);
-        let err = with(&[("AWS_LAMBDA_FUNCTION_NAME", "health")]).unwrap_err();
-        assert_eq!(
-            err.var, "LECTERN_SIGNING_SECRET",
-            "aws backend must demand a signing secret"
-        );
-        let c = with(&[
+        // `cargo lambda watch` sets the Lambda variables; without AWS resources the embedded store answers, in a
+        // folder of the function's own.
+        let emulated = with(&[("AWS_LAMBDA_FUNCTION_NAME", "users")]).unwrap();
+        assert_eq!(emulated.backend, Backend::Embedded);
+        assert_eq!(emulated.data_dir, PathBuf::from(".lectern/lambda/users"));
+        let under = with(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "users"),
+            ("LECTERN_DATA_DIR", "/tmp/x"),
+        ])
+        .unwrap();
+        assert_eq!(under.data_dir, PathBuf::from("/tmp/x/lambda/users"));
+        // An explicit choice wins, and the AWS backend still demands its secret.
+        let err = with(&[
             ("AWS_LAMBDA_FUNCTION_NAME", "health"),
+            ("LECTERN_BACKEND", "aws"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "LECTERN_SIGNING_SECRET");
+        let table = with(&[
+            ("LECTERN_TABLE", "lectern-dev"),
             ("LECTERN_SIGNING_SECRET", &"x".repeat(32)),
         ])
         .unwrap();
-        assert_eq!(c.backend, Backend::Aws);
+        assert_eq!(table.backend, Backend::Aws);
+        assert_eq!(table.backend_reason, "LECTERN_TABLE is set");
+        let forced = with(&[
+            ("LECTERN_BACKEND", "embedded"),
+            ("LECTERN_AWS_ENDPOINT", "http://127.0.0.1:5000"),
+        ])
+        .unwrap();
+        assert_eq!(forced.backend, Backend::Embedded);
     }
 
     #[test]

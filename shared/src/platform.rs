@@ -45,6 +45,23 @@ impl Platform {
 
     /// Builds the adapters with a given clock (tests pass a [`crate::clock::ManualClock`]).
     pub async fn with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
+        // One line at start-up says which store answers and why, so nobody has to guess (see `Config`).
+        match config.backend {
+            Backend::Embedded => tracing::info!(
+                backend = "embedded",
+                reason = config.backend_reason,
+                data_dir = %config.data_dir.display(),
+                "storage backend chosen"
+            ),
+            Backend::Aws => tracing::info!(
+                backend = "aws",
+                reason = config.backend_reason,
+                table = %config.aws.table,
+                bucket = %config.aws.bucket,
+                endpoint = config.aws.endpoint.as_deref().unwrap_or("aws"),
+                "storage backend chosen"
+            ),
+        }
         match config.backend {
             Backend::Embedded => Self::embedded(config, clock),
             Backend::Aws => Self::aws(config, clock).await,

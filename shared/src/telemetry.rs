@@ -1,5 +1,7 @@
 //! Structured logs: JSON lines with the request span's fields (so every line carries its `request_id`).
-//! `LECTERN_LOG` sets the filter (default `info`); `LECTERN_LOG_FORMAT=pretty` gives human-readable lines.
+//! `LECTERN_LOG` sets the filter (default `info`); `LECTERN_LOG_FORMAT=pretty` gives human-readable lines. Logs go
+//! to stderr: Lambda collects both streams, and stdout stays free for what a command prints (`lectern event`,
+//! `lectern openapi`).
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
@@ -11,12 +13,14 @@ pub fn init() {
     let result = if pretty {
         tracing_subscriber::fmt()
             .with_env_filter(filter)
+            .with_writer(std::io::stderr)
             .with_span_events(FmtSpan::NONE)
             .try_init()
     } else {
         tracing_subscriber::fmt()
             .json()
             .with_env_filter(filter)
+            .with_writer(std::io::stderr)
             .with_current_span(true)
             .with_span_list(false)
             .flatten_event(true)
