@@ -110,8 +110,8 @@ impl Shape {
         self.parse(key).is_some()
     }
 
-    /// Whether some key could have both shapes, or one shape's keys all start like a key of the other (so a
-    /// `BeginsWith` query meant for one also returns the other). Values are taken to be any non-empty string.
+    /// Whether a key could have both shapes: then the two can collide, and a `BeginsWith` query meant for one
+    /// returns the other. Values are taken to be any non-empty string, so the answer errs towards "yes".
     pub fn overlaps(&self, other: &Shape) -> bool {
         match (self.open_prefix(), other.open_prefix()) {
             (None, None) => self.head == other.head,

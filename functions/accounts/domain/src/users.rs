@@ -29,6 +29,9 @@ pub const BY_EMAIL: IndexLayout = IndexLayout::new(
     ),
 );
 /// gsi2: the accounts of one role, sorted by status then email.
+///
+/// An email may itself contain `#`, and in both index sort keys it is not the last part; that is harmless because
+/// they are only ever matched from their start (a status, an email prefix) and never split back into parts.
 pub const BY_ROLE: IndexLayout = IndexLayout::new(
     Index::Gsi2,
     KeyLayout::new(
