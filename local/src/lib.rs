@@ -18,9 +18,14 @@ use lectern_shared::blobs::embedded;
 use lectern_shared::http::layers;
 use lectern_shared::queue::queues;
 use lectern_shared::queue::worker::{self, Worker};
+use lectern_shared::table::{Entity, EntityInfo};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+
+/// Every entity the dev server itself stores. `tests/architecture/keys.rs` checks them together with every other
+/// crate's: no two may share a key, and an entity declared but missing here fails the test.
+pub const ENTITIES: &[EntityInfo] = &[seed::SeedMarker::INFO];
 
 /// Every function's routes, layered exactly as each Lambda layers its own, plus the local blob routes.
 pub fn app(platform: &Platform, accounts: Arc<Accounts>) -> Router {

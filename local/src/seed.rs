@@ -5,11 +5,28 @@ use bytes::Bytes;
 use lectern_accounts::permissions::Role;
 use lectern_accounts::service::Accounts;
 use lectern_shared::Platform;
-use lectern_shared::table::{Condition, Item, TableError};
-use serde_json::json;
+use lectern_shared::table::{Condition, Entity, EntityInfo, Key, KeyLayout, Shape, TableError};
+use serde::{Deserialize, Serialize};
 
-/// Key of the marker that records which seeds have run.
-const SEED_PK: &str = "SEED";
+/// The record that a seed has run: `SEED` / `<name>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeedMarker {
+    /// In the key only.
+    #[serde(skip_serializing)]
+    pub name: String,
+    pub applied_at: i64,
+}
+
+impl Entity for SeedMarker {
+    const INFO: EntityInfo = EntityInfo::new(
+        "seed_marker",
+        KeyLayout::new(Shape::fixed("SEED"), Shape::values(&["name"])),
+    );
+
+    fn key(&self) -> Key {
+        Self::INFO.key(&[], &[&self.name])
+    }
+}
 
 /// What a seed run did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -64,14 +81,15 @@ pub async fn run(platform: &Platform, accounts: &Accounts) -> anyhow::Result<See
 }
 
 async fn claim(platform: &Platform, name: &str) -> anyhow::Result<bool> {
-    let mut item = Item::new();
-    item.insert("pk".into(), json!(SEED_PK));
-    item.insert("sk".into(), json!(name));
-    item.insert(
-        "applied_at".into(),
-        json!(platform.clock.now().unix_timestamp()),
-    );
-    match platform.table.put(item, Condition::NotExists).await {
+    let marker = SeedMarker {
+        name: name.into(),
+        applied_at: platform.clock.epoch_seconds(),
+    };
+    match platform
+        .table
+        .put(marker.to_item()?, Condition::NotExists)
+        .await
+    {
         Ok(()) => Ok(true),
         Err(TableError::ConditionFailed) => Ok(false),
         Err(e) => Err(e.into()),

@@ -46,7 +46,7 @@ use crate::clock::SharedClock;
 use crate::config::ConfigError;
 use crate::http::Problem;
 use crate::http::client::client_ip;
-use crate::table::{Condition, Key, TTL, Table, TableError, Update};
+use crate::table::{Condition, EntityInfo, Key, KeyLayout, Shape, TTL, Table, TableError};
 
 /// `RateLimit-Limit`: requests allowed in the current window.
 pub const LIMIT_HEADER: HeaderName = HeaderName::from_static("ratelimit-limit");
@@ -55,8 +55,14 @@ pub const REMAINING_HEADER: HeaderName = HeaderName::from_static("ratelimit-rema
 /// `RateLimit-Reset`: seconds until the window ends.
 pub const RESET_HEADER: HeaderName = HeaderName::from_static("ratelimit-reset");
 
-/// Key prefix of rate-limit counters.
-pub const KEY_PREFIX: &str = "RL#";
+/// Rate-limit counters, written only by [`RateLimiter::check`]'s update (`n`, `ttl`).
+pub const COUNTER: EntityInfo = EntityInfo::new(
+    "rate_limit",
+    KeyLayout::new(
+        Shape::new("RL", &["class", "scope", "digest"]),
+        Shape::values(&["window_start", "window_secs"]),
+    ),
+);
 /// Counter attribute.
 const COUNT: &str = "n";
 /// Counters outlive their window by this much, so a slightly skewed clock elsewhere never reads a vanished one.
@@ -460,8 +466,9 @@ impl RateLimiter {
                 reset_after,
             });
         }
-        let key = Key::new(self.partition(class, subject), format!("{start}#{window}"));
-        let update = Update::new()
+        let key = self.counter_key(class, subject, start, window);
+        let update = COUNTER
+            .update()
             .add(COUNT, 1)
             .set_if_absent(TTL, end + TTL_SLACK_SECS);
         let item = self.table.update(&key, update, Condition::Always).await?;
@@ -504,7 +511,7 @@ impl RateLimiter {
         }
     }
 
-    fn partition(&self, class: RouteClass, subject: &Subject) -> String {
+    fn counter_key(&self, class: RouteClass, subject: &Subject, start: i64, window: i64) -> Key {
         let scope = subject.scope().as_str();
         // The class and scope are bound into the digest too, so one subject's keys are unlinkable across them.
         let material = format!("{}\0{scope}\0{}", class.as_str(), subject.material());
@@ -519,10 +526,9 @@ impl RateLimiter {
             },
             None => hex::encode(Sha256::digest(material.as_bytes())),
         };
-        format!(
-            "{KEY_PREFIX}{}#{scope}#{}",
-            class.as_str(),
-            &digest[..DIGEST_HEX_CHARS]
+        COUNTER.key(
+            &[class.as_str(), scope, &digest[..DIGEST_HEX_CHARS]],
+            &[&start.to_string(), &window.to_string()],
         )
     }
 }

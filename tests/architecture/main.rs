@@ -3,3 +3,4 @@
 //! `docs/architecture.md` states; a failure names the crate and the rule it breaks.
 
 mod dependencies;
+mod keys;

@@ -5,6 +5,7 @@
 //! Delivery is at least once. Handlers are made idempotent by [`worker`], which records each job's
 //! idempotency key in the table after success and skips jobs already done.
 
+pub mod claims;
 pub mod embedded;
 pub mod sqs;
 pub mod worker;

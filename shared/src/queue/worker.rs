@@ -7,15 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use super::claims::{JobClaim, RUNNING};
 use super::{Delivery, Job, Queue};
 use crate::clock::SharedClock;
-use crate::table::{Condition, Key, Table, TableError, Update, keys};
+use crate::table::{Condition, Entity, Key, TTL, Table, TableError};
 
-/// Key prefix of job idempotency records: `JOB#<kind>#<idempotency key>` / `JOB`.
-pub const JOB_PK_PREFIX: &str = "JOB";
 /// How long a claimed job is protected from a concurrent duplicate before the claim lapses.
 pub const CLAIM_LEASE: Duration = Duration::from_secs(15 * 60);
 /// How long a finished job's key is remembered (duplicates sent within this window are skipped).
@@ -112,12 +110,14 @@ impl Worker {
             tracing::error!("no handler for this job kind");
             return false;
         };
-        let record = job
+        let lease_until = self.clock.epoch_seconds() + CLAIM_LEASE.as_secs() as i64;
+        let claim = job
             .idempotency_key
             .as_deref()
-            .map(|k| self.record_key(&job.kind, k));
-        if let Some(key) = &record {
-            match self.claim(key).await {
+            .map(|k| JobClaim::running(&job.kind, k, lease_until));
+        let record = claim.as_ref().map(JobClaim::key);
+        if let Some(claim) = &claim {
+            match self.claim(claim).await {
                 Ok(Claim::Run) => {}
                 Ok(Claim::AlreadyDone) => {
                     tracing::info!("duplicate of a finished job; skipped");
@@ -154,7 +154,7 @@ impl Worker {
                     // Release the claim so the retry does not wait for the lease to lapse.
                     if let Err(e) = self
                         .table
-                        .delete(key, Condition::equals("state", "running"))
+                        .delete(key, Condition::equals("state", RUNNING))
                         .await
                     {
                         tracing::warn!(error = %e, "could not release job claim");
@@ -165,39 +165,25 @@ impl Worker {
         }
     }
 
-    fn record_key(&self, kind: &str, idempotency_key: &str) -> Key {
-        Key::new(
-            keys::compose(&[JOB_PK_PREFIX, kind, idempotency_key]),
-            JOB_PK_PREFIX,
-        )
-    }
-
-    async fn claim(&self, key: &Key) -> Result<Claim, TableError> {
-        let now = self.clock.epoch_seconds();
-        let mut item = crate::table::Item::new();
-        item.insert("pk".into(), json!(key.pk));
-        item.insert("sk".into(), json!(key.sk));
-        item.insert("state".into(), json!("running"));
-        item.insert("ttl".into(), json!(now + CLAIM_LEASE.as_secs() as i64));
-        match self.table.put(item, Condition::NotExists).await {
+    async fn claim(&self, claim: &JobClaim) -> Result<Claim, TableError> {
+        match self.table.put(claim.to_item()?, Condition::NotExists).await {
             Ok(()) => Ok(Claim::Run),
-            Err(TableError::ConditionFailed) => match self.table.get(key).await? {
-                Some(existing)
-                    if existing.get("state").and_then(|s| s.as_str()) == Some("running") =>
-                {
-                    Ok(Claim::Busy)
+            Err(TableError::ConditionFailed) => {
+                let existing = self.table.get(&claim.key()).await?;
+                match existing.map(JobClaim::from_item).transpose()? {
+                    Some(other) if other.state == RUNNING => Ok(Claim::Busy),
+                    Some(_) => Ok(Claim::AlreadyDone),
+                    // The claim lapsed between our put and get; let the retry claim it.
+                    None => Ok(Claim::Busy),
                 }
-                Some(_) => Ok(Claim::AlreadyDone),
-                // The claim lapsed between our put and get; let the retry claim it.
-                None => Ok(Claim::Busy),
-            },
+            }
             Err(e) => Err(e),
         }
     }
 
     async fn finish(&self, key: &Key, state: &str) {
         let ttl = self.clock.epoch_seconds() + DONE_RETENTION.as_secs() as i64;
-        let update = Update::new().set("state", state).set("ttl", ttl);
+        let update = JobClaim::INFO.update().set("state", state).set(TTL, ttl);
         if let Err(e) = self.table.update(key, update, Condition::Always).await {
             // The job ran; a lost marker only means a duplicate could run again.
             tracing::warn!(error = %e, "could not record finished job");

@@ -3,8 +3,8 @@
 //! Every entity lives in one table keyed by a string partition key (`pk`) and a string sort key (`sk`), with two
 //! global secondary indexes (`gsi1pk`/`gsi1sk`, `gsi2pk`/`gsi2sk`) and a TTL attribute (`ttl`, epoch seconds).
 //! The shape is DynamoDB's so the AWS adapter is a thin translation; the embedded adapter reproduces the same
-//! semantics on one redb file. Entities declare their key prefixes as constants next to their type (see
-//! [`keys`]) so the key layout is written down once.
+//! semantics on one redb file. Every kind of item is an entity declared once beside its type (see [`entity`]):
+//! its name, stored as the `entity` attribute, and the shapes of its keys, from which every key is built.
 //!
 //! Semantics both adapters guarantee (and `tests/contract_table.rs` checks):
 //! - an item whose `ttl` is at or before "now" is absent: never returned by get, batch get or query, treated as
@@ -15,7 +15,10 @@
 
 pub mod dynamo;
 pub mod embedded;
+pub mod entity;
 pub mod keys;
+
+pub use entity::{Entity, EntityInfo, IndexKey, IndexLayout, KeyLayout, Shape};
 
 use std::fmt;
 
@@ -29,6 +32,8 @@ pub const PK: &str = "pk";
 pub const SK: &str = "sk";
 /// TTL attribute: epoch seconds after which the item no longer exists.
 pub const TTL: &str = "ttl";
+/// Entity attribute: which kind of item this is (see [`entity`]).
+pub const ENTITY: &str = "entity";
 
 /// A stored item: a JSON object holding at least `pk` and `sk` (both strings).
 pub type Item = Map<String, Value>;
@@ -323,7 +328,7 @@ pub trait Table: Send + Sync + 'static {
     async fn ping(&self) -> TableResult<()>;
 }
 
-/// Typed helpers over [`Table`] for entities that serialize to items.
+/// A value's serde attributes as an item, without keys ([`Entity::to_item`] adds the item layout).
 pub fn to_item<T: Serialize>(value: &T) -> TableResult<Item> {
     match serde_json::to_value(value) {
         Ok(Value::Object(map)) => Ok(map),

@@ -3,16 +3,16 @@
 //! intersection of the owner's current permissions and the key's scopes, and stops working the moment it is
 //! revoked or its owner is suspended or deleted.
 //!
-//! Keys (declared once, here):
-//! - lookup `APIKEY#<sha256>` / `APIKEY` (what authentication reads; TTL at expiry);
-//! - listing `USER#<user id>` / `APIKEY#<key id>` (what the owner sees).
+//! Entities (declared once, here), both holding the same record and written together:
+//! - lookup `APIKEY#<hash>` / `APIKEY` (what authentication reads; TTL at expiry);
+//! - listing `USER#<user_id>` / `APIKEY#<key_id>` (what the owner sees; TTL at expiry).
 
 use lectern_messages::Template;
 use lectern_shared::http::Problem;
 use lectern_shared::http::auth::Identity;
 use lectern_shared::http::client::ClientInfo;
 use lectern_shared::table::{
-    Condition, Item, Key, Query, SortKey, TableError, TxOp, Update, from_item, keys, to_item,
+    Condition, Entity, EntityInfo, Key, KeyLayout, Shape, TableError, TxOp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -22,9 +22,8 @@ use crate::crypto::{random_token, token_hash};
 use crate::errors::AccountError;
 use crate::permissions::perm;
 use crate::service::Accounts;
-use crate::users::{Status, USER_PK};
+use crate::users::{Status, USER_PARTITION};
 
-pub const APIKEY_PK: &str = "APIKEY";
 pub const KEY_PREFIX: &str = "lk_";
 /// Most live keys one account may hold.
 pub const MAX_KEYS_PER_USER: usize = 25;
@@ -44,12 +43,61 @@ pub struct ApiKey {
     pub last_used_at: Option<i64>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct Stored {
+/// A key as stored: what its owner sees, whose it is, and the SHA-256 of the secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredApiKey {
     #[serde(flatten)]
-    key: ApiKey,
-    user_id: String,
-    hash: String,
+    pub key: ApiKey,
+    pub user_id: String,
+    pub hash: String,
+}
+
+/// The record under its lookup key (by hash).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ApiKeyLookup(pub StoredApiKey);
+
+/// The record under its listing key (in the owner's partition).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ApiKeyListing(pub StoredApiKey);
+
+impl ApiKeyLookup {
+    pub fn key_of(hash: &str) -> Key {
+        Self::INFO.key(&[hash], &[])
+    }
+}
+
+impl Entity for ApiKeyLookup {
+    const INFO: EntityInfo = EntityInfo::new(
+        "api_key",
+        KeyLayout::new(Shape::new("APIKEY", &["hash"]), Shape::fixed("APIKEY")),
+    );
+    fn key(&self) -> Key {
+        Self::key_of(&self.0.hash)
+    }
+    fn ttl(&self) -> Option<i64> {
+        self.0.key.expires_at
+    }
+}
+
+impl ApiKeyListing {
+    pub fn key_of(user_id: &str, key_id: &str) -> Key {
+        Self::INFO.key(&[user_id], &[key_id])
+    }
+}
+
+impl Entity for ApiKeyListing {
+    const INFO: EntityInfo = EntityInfo::new(
+        "api_key_listing",
+        KeyLayout::new(USER_PARTITION, Shape::new("APIKEY", &["key_id"])),
+    );
+    fn key(&self) -> Key {
+        Self::key_of(&self.0.user_id, &self.0.key.key_id)
+    }
+    fn ttl(&self) -> Option<i64> {
+        self.0.key.expires_at
+    }
 }
 
 /// A key creation request.
@@ -71,27 +119,6 @@ pub struct CreatedApiKey {
     pub key: String,
     #[serde(flatten)]
     pub api_key: ApiKey,
-}
-
-fn lookup_key(hash: &str) -> Key {
-    Key::new(keys::compose(&[APIKEY_PK, hash]), APIKEY_PK)
-}
-
-fn listing_key(user_id: &str, key_id: &str) -> Key {
-    Key::new(
-        keys::compose(&[USER_PK, user_id]),
-        keys::compose(&[APIKEY_PK, key_id]),
-    )
-}
-
-fn item_at(key: Key, stored: &Stored) -> Result<Item, AccountError> {
-    let mut item = to_item(stored)?;
-    item.insert("pk".into(), key.pk.into());
-    item.insert("sk".into(), key.sk.into());
-    if let Some(expires) = stored.key.expires_at {
-        item.insert("ttl".into(), expires.into());
-    }
-    Ok(item)
 }
 
 impl Accounts {
@@ -150,20 +177,20 @@ impl Accounts {
             expires_at,
             last_used_at: None,
         };
-        let stored = Stored {
+        let stored = StoredApiKey {
             key: api_key.clone(),
             user_id: owner.user_id.clone(),
-            hash: hash.clone(),
+            hash,
         };
         self.platform
             .table
             .transact(vec![
                 TxOp::Put {
-                    item: item_at(lookup_key(&hash), &stored)?,
+                    item: ApiKeyLookup(stored.clone()).to_item()?,
                     condition: Condition::NotExists,
                 },
                 TxOp::Put {
-                    item: item_at(listing_key(&owner.user_id, &api_key.key_id), &stored)?,
+                    item: ApiKeyListing(stored).to_item()?,
                     condition: Condition::NotExists,
                 },
             ])
@@ -201,8 +228,8 @@ impl Accounts {
             .platform
             .table
             .query(
-                Query::partition(keys::compose(&[USER_PK, user_id]))
-                    .sk(SortKey::BeginsWith(format!("{APIKEY_PK}#")))
+                ApiKeyListing::INFO
+                    .query(&[user_id])
                     .backwards()
                     .limit(MAX_KEYS_PER_USER * 2),
             )
@@ -210,8 +237,8 @@ impl Accounts {
         page.items
             .into_iter()
             .map(|i| {
-                from_item::<Stored>(i)
-                    .map(|s| s.key)
+                ApiKeyListing::from_item(i)
+                    .map(|listing| listing.0.key)
                     .map_err(AccountError::from)
             })
             .collect()
@@ -224,14 +251,14 @@ impl Accounts {
         key_id: &str,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
-        let listing = listing_key(user_id, key_id);
+        let listing = ApiKeyListing::key_of(user_id, key_id);
         let item = self
             .platform
             .table
             .get(&listing)
             .await?
             .ok_or(AccountError::NotFound)?;
-        let stored: Stored = from_item(item)?;
+        let stored = ApiKeyListing::from_item(item)?.0;
         self.platform
             .table
             .transact(vec![
@@ -240,7 +267,7 @@ impl Accounts {
                     condition: Condition::Exists,
                 },
                 TxOp::Delete {
-                    key: lookup_key(&stored.hash),
+                    key: ApiKeyLookup::key_of(&stored.hash),
                     condition: Condition::Always,
                 },
             ])
@@ -272,13 +299,16 @@ impl Accounts {
         let item = self
             .platform
             .table
-            .get(&lookup_key(&hash))
+            .get(&ApiKeyLookup::key_of(&hash))
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "could not load API key");
                 Problem::unavailable("could not check the API key; retry")
             })?;
-        let stored: Stored = item.and_then(|i| from_item(i).ok()).ok_or_else(rejected)?;
+        let stored = item
+            .and_then(|i| ApiKeyLookup::from_item(i).ok())
+            .ok_or_else(rejected)?
+            .0;
         let now = self.epoch();
         let user = self
             .users
@@ -293,15 +323,18 @@ impl Accounts {
             .last_used_at
             .is_none_or(|t| now - t >= LAST_USED_RESOLUTION_SECS)
         {
-            let update = Update::new().set("last_used_at", now);
-            for key in [
-                lookup_key(&hash),
-                listing_key(&stored.user_id, &stored.key.key_id),
+            for (key, entity) in [
+                (ApiKeyLookup::key_of(&hash), ApiKeyLookup::INFO),
+                (
+                    ApiKeyListing::key_of(&stored.user_id, &stored.key.key_id),
+                    ApiKeyListing::INFO,
+                ),
             ] {
+                let update = entity.update().set("last_used_at", now);
                 if let Err(e) = self
                     .platform
                     .table
-                    .update(&key, update.clone(), Condition::Exists)
+                    .update(&key, update, Condition::Exists)
                     .await
                 {
                     tracing::debug!(error = %e, "last_used_at not recorded");

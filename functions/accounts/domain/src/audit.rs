@@ -1,21 +1,31 @@
 //! The security audit log: who did what to which account, from where, when, under which request id.
 //!
-//! Keys (declared once, here): an event is stored once, under its target account
-//! `AUDIT#<target user id>` / `<rfc3339 time>#<event id>` (a user's own security events, newest first), on `gsi1`
-//! as `AUDITLOG` / `<time>#<id>` (the admin view, by time) and on `gsi2` as `AUDITACTION#<action>` /
-//! `<time>#<id>` (the admin view filtered by action). Events expire after the retention period.
+//! Entity (declared once, here): an event is stored once, under its target account
+//! `AUDIT#<target_id>` / `<at>#<event_id>` (a user's own security events, newest first; `at` is RFC 3339), on
+//! `gsi1` as `AUDITLOG` / `<at>#<event_id>` (the admin view, by time) and on `gsi2` as `AUDITACTION#<action>` /
+//! `<at>#<event_id>` (the admin view filtered by action). Events expire after the retention period.
 
 use std::sync::Arc;
 
 use lectern_shared::http::client::ClientInfo;
 use lectern_shared::table::{
-    Condition, Index, Item, Page, Query, SortKey, Table, TableResult, keys, to_item,
+    Condition, Entity, EntityInfo, Index, IndexKey, IndexLayout, Key, KeyLayout, Page, Shape,
+    SortKey, Table, TableResult,
 };
 use serde::{Deserialize, Serialize};
 
-pub const AUDIT_PK: &str = "AUDIT";
-pub const AUDIT_LOG_GSI1: &str = "AUDITLOG";
-pub const AUDIT_ACTION_GSI2: &str = "AUDITACTION";
+/// Sort key of an event everywhere it is stored: by time, then id.
+const BY_TIME: Shape = Shape::values(&["at", "event_id"]);
+/// gsi1: every account's events in one partition.
+pub const LOG: IndexLayout = IndexLayout::new(
+    Index::Gsi1,
+    KeyLayout::new(Shape::fixed("AUDITLOG"), BY_TIME),
+);
+/// gsi2: the events of one action.
+pub const BY_ACTION: IndexLayout = IndexLayout::new(
+    Index::Gsi2,
+    KeyLayout::new(Shape::new("AUDITACTION", &["action"]), BY_TIME),
+);
 /// How long events are kept.
 pub const RETENTION_SECS: i64 = 400 * 24 * 3600;
 
@@ -79,6 +89,45 @@ pub struct Event {
     pub details: serde_json::Map<String, serde_json::Value>,
 }
 
+/// An event as stored: the event and when it expires.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    #[serde(flatten)]
+    pub event: Event,
+    /// Only the item's `ttl`.
+    #[serde(rename = "ttl", skip_serializing)]
+    pub expires_at: i64,
+}
+
+impl StoredEvent {
+    fn sort(&self) -> [&str; 2] {
+        [&self.event.at, &self.event.event_id]
+    }
+}
+
+impl Entity for StoredEvent {
+    const INFO: EntityInfo = EntityInfo::new(
+        "audit_event",
+        KeyLayout::new(Shape::new("AUDIT", &["target_id"]), BY_TIME),
+    )
+    .indexed(&[LOG, BY_ACTION]);
+
+    fn key(&self) -> Key {
+        Self::INFO.key(&[&self.event.target_id], &self.sort())
+    }
+
+    fn index_keys(&self) -> Vec<IndexKey> {
+        vec![
+            LOG.key(&[], &self.sort()),
+            BY_ACTION.key(&[&self.event.action.as_str()], &self.sort()),
+        ]
+    }
+
+    fn ttl(&self) -> Option<i64> {
+        Some(self.expires_at)
+    }
+}
+
 /// RFC 3339 at whole seconds in UTC (`2026-11-21T10:00:00Z`): one fixed width, so the strings sort as times do.
 pub fn timestamp(at: time::OffsetDateTime) -> String {
     let at = at
@@ -122,28 +171,19 @@ impl AuditLog {
             details,
         };
         tracing::info!(action = %action.as_str(), target_id, actor_id, "audit");
-        if let Err(e) = self.write(&event, now.unix_timestamp()).await {
+        let stored = StoredEvent {
+            event,
+            expires_at: now.unix_timestamp() + RETENTION_SECS,
+        };
+        if let Err(e) = self.write(&stored).await {
             tracing::error!(error = %e, action = %action.as_str(), target_id, "could not write audit event");
         }
     }
 
-    async fn write(&self, event: &Event, now: i64) -> TableResult<()> {
-        let sort = format!("{}#{}", event.at, event.event_id);
-        let mut item: Item = to_item(event)?;
-        item.insert(
-            "pk".into(),
-            keys::compose(&[AUDIT_PK, &event.target_id]).into(),
-        );
-        item.insert("sk".into(), sort.clone().into());
-        item.insert("gsi1pk".into(), AUDIT_LOG_GSI1.into());
-        item.insert("gsi1sk".into(), sort.clone().into());
-        item.insert(
-            "gsi2pk".into(),
-            keys::compose(&[AUDIT_ACTION_GSI2, &event.action.as_str()]).into(),
-        );
-        item.insert("gsi2sk".into(), sort.into());
-        item.insert("ttl".into(), (now + RETENTION_SECS).into());
-        self.table.put(item, Condition::NotExists).await
+    async fn write(&self, stored: &StoredEvent) -> TableResult<()> {
+        self.table
+            .put(stored.to_item()?, Condition::NotExists)
+            .await
     }
 
     /// Events about one account, newest first, optionally within `[from, to]` (RFC 3339 strings).
@@ -156,7 +196,8 @@ impl AuditLog {
     ) -> TableResult<Page> {
         self.table
             .query(
-                Query::partition(keys::compose(&[AUDIT_PK, user_id]))
+                StoredEvent::INFO
+                    .query(&[user_id])
                     .sk(range.sort_key())
                     .backwards()
                     .limit(limit)
@@ -174,10 +215,8 @@ impl AuditLog {
         cursor: Option<String>,
     ) -> TableResult<Page> {
         let query = match action {
-            Some(a) => {
-                Query::partition(keys::compose(&[AUDIT_ACTION_GSI2, &a.as_str()])).on(Index::Gsi2)
-            }
-            None => Query::partition(AUDIT_LOG_GSI1).on(Index::Gsi1),
+            Some(a) => BY_ACTION.query(&[&a.as_str()]),
+            None => LOG.query(&[]),
         };
         self.table
             .query(

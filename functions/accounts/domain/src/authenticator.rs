@@ -10,6 +10,7 @@ use axum::http::request::Parts;
 use lectern_shared::http::Problem;
 use lectern_shared::http::auth::{Authenticator, Identity};
 use lectern_shared::ratelimit::{RouteClass, Subject};
+use lectern_shared::table::{Entity, Key};
 
 use crate::service::Accounts;
 use crate::sessions::Session;
@@ -98,10 +99,8 @@ impl AccountsAuthenticator {
             .clone()
             .ok_or_else(|| rejected("token has no session"))?;
         // One round trip for both: the session must be live and the account active.
-        let keys = [
-            Session::key_of(&claims.sub, &session_id),
-            User::key_of(&claims.sub),
-        ];
+        let session_key = Session::key_of(&claims.sub, &session_id);
+        let keys = [session_key.clone(), User::key_of(&claims.sub)];
         let items = self
             .accounts
             .platform
@@ -115,14 +114,11 @@ impl AccountsAuthenticator {
         let mut session: Option<Session> = None;
         let mut user: Option<User> = None;
         for item in items {
-            let is_session = item
-                .get("sk")
-                .and_then(|v| v.as_str())
-                .is_some_and(|sk| sk.starts_with("SESSION#"));
-            if is_session {
-                session = lectern_shared::table::from_item(item).ok();
+            // Batch gets come back in any order: tell the two apart by the key asked for.
+            if Key::of(&item).as_ref() == Some(&session_key) {
+                session = Session::from_item(item).ok();
             } else {
-                user = lectern_shared::table::from_item(item).ok();
+                user = User::from_item(item).ok();
             }
         }
         let now = self.accounts.epoch();

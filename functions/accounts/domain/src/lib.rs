@@ -19,3 +19,21 @@ pub mod signing_keys;
 pub mod tokens;
 pub mod twofactor;
 pub mod users;
+
+use lectern_shared::table::{Entity, EntityInfo};
+
+/// Every entity this domain stores. `tests/architecture/keys.rs` checks them together with every other crate's:
+/// no two may share a key, and an entity declared but missing here fails the test.
+pub const ENTITIES: &[EntityInfo] = &[
+    users::User::INFO,
+    users::EmailClaim::INFO,
+    sessions::Session::INFO,
+    sessions::RefreshRecord::INFO,
+    onetime::OneTimeToken::INFO,
+    lockout::COUNTER,
+    audit::StoredEvent::INFO,
+    apikeys::ApiKeyLookup::INFO,
+    apikeys::ApiKeyListing::INFO,
+    service::admin::ADMIN_COUNT,
+    twofactor::challenges::SpentChallenge::INFO,
+];

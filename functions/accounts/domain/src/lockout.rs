@@ -1,16 +1,22 @@
 //! Account lockout: after `threshold` failed sign-ins (passwords or 2FA codes) within `window`, the account is
 //! locked for `duration`. The counter lives in its own item so failed attempts never contend with account writes.
 //!
-//! Keys (declared once, here): `USER#<user id>` / `LOCKOUT`, expiring with its window or lock.
+//! Entity (declared once, here): `USER#<user_id>` / `LOCKOUT`, expiring with its window or lock.
 
 use std::sync::Arc;
 
-use lectern_shared::table::{Condition, Key, Table, TableResult, Update, keys};
+use lectern_shared::table::{
+    Condition, EntityInfo, Key, KeyLayout, Shape, TTL, Table, TableResult,
+};
 use serde_json::Value;
 
-use crate::users::USER_PK;
+use crate::users::USER_PARTITION;
 
-pub const LOCKOUT_SK: &str = "LOCKOUT";
+/// The failure counter of one account, written only by the updates below (`failures`, `locked_until`, `ttl`).
+pub const COUNTER: EntityInfo = EntityInfo::new(
+    "lockout",
+    KeyLayout::new(USER_PARTITION, Shape::fixed("LOCKOUT")),
+);
 
 /// Lockout thresholds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,8 +35,9 @@ pub enum AfterFailure {
     LockedNow(i64),
 }
 
-fn key(user_id: &str) -> Key {
-    Key::new(keys::compose(&[USER_PK, user_id]), LOCKOUT_SK)
+/// The counter's key.
+pub fn key(user_id: &str) -> Key {
+    COUNTER.key(&[user_id], &[])
 }
 
 /// Tracks failed sign-ins.
@@ -59,9 +66,10 @@ impl Lockout {
             .table
             .update(
                 &key(user_id),
-                Update::new()
+                COUNTER
+                    .update()
                     .add("failures", 1)
-                    .set_if_absent("ttl", now + self.policy.window_secs),
+                    .set_if_absent(TTL, now + self.policy.window_secs),
                 Condition::Always,
             )
             .await?;
@@ -72,7 +80,7 @@ impl Lockout {
             self.table
                 .update(
                     &key(user_id),
-                    Update::new().set("locked_until", until).set("ttl", until),
+                    COUNTER.update().set("locked_until", until).set(TTL, until),
                     Condition::Exists,
                 )
                 .await?;

@@ -2,19 +2,20 @@
 //! (256 bits) and only its SHA-256 is stored; using it deletes the record with an exists-condition, so it works
 //! exactly once even when two requests race.
 //!
-//! Keys (declared once, here): `OTT#<sha256>` / `OTT`, with the TTL at expiry.
+//! Entity (declared once, here): `OTT#<hash>` / `OTT`, with the TTL at expiry.
 
 use std::sync::Arc;
 
-use lectern_shared::table::{Condition, Item, Key, Table, TableError, TableResult, keys};
-use serde_json::Value;
+use lectern_shared::table::{
+    Condition, Entity, EntityInfo, Key, KeyLayout, Shape, Table, TableError, TableResult,
+};
+use serde::{Deserialize, Serialize};
 
 use crate::crypto::{random_token, token_hash};
 
-pub const OTT_PK: &str = "OTT";
-
 /// What a token is for. A token of one purpose is useless for another.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Purpose {
     VerifyEmail,
     ResetPassword,
@@ -42,8 +43,40 @@ pub struct Redeemed {
     pub email: String,
 }
 
-fn key(hash: &str) -> Key {
-    Key::new(keys::compose(&[OTT_PK, hash]), OTT_PK)
+/// A stored token, by the SHA-256 of its value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OneTimeToken {
+    /// In the key only.
+    #[serde(skip_serializing)]
+    pub hash: String,
+    pub purpose: Purpose,
+    pub user_id: String,
+    /// The address the token was sent to.
+    pub email: String,
+    /// Only the item's `ttl`.
+    #[serde(rename = "ttl", skip_serializing)]
+    pub expires_at: i64,
+}
+
+impl OneTimeToken {
+    pub fn key_of(hash: &str) -> Key {
+        Self::INFO.key(&[hash], &[])
+    }
+}
+
+impl Entity for OneTimeToken {
+    const INFO: EntityInfo = EntityInfo::new(
+        "one_time_token",
+        KeyLayout::new(Shape::new("OTT", &["hash"]), Shape::fixed("OTT")),
+    );
+
+    fn key(&self) -> Key {
+        Self::key_of(&self.hash)
+    }
+
+    fn ttl(&self) -> Option<i64> {
+        Some(self.expires_at)
+    }
 }
 
 /// Issues and redeems single-use tokens.
@@ -66,15 +99,16 @@ impl OneTimeTokens {
         expires_at: i64,
     ) -> TableResult<String> {
         let token = random_token(purpose.prefix(), 32);
-        let key = key(&token_hash(&token));
-        let mut item = Item::new();
-        item.insert("pk".into(), key.pk.into());
-        item.insert("sk".into(), key.sk.into());
-        item.insert("purpose".into(), purpose.as_str().into());
-        item.insert("user_id".into(), user_id.into());
-        item.insert("email".into(), email.into());
-        item.insert("ttl".into(), expires_at.into());
-        self.table.put(item, Condition::NotExists).await?;
+        let stored = OneTimeToken {
+            hash: token_hash(&token),
+            purpose,
+            user_id: user_id.into(),
+            email: email.into(),
+            expires_at,
+        };
+        self.table
+            .put(stored.to_item()?, Condition::NotExists)
+            .await?;
         Ok(token)
     }
 
@@ -83,16 +117,21 @@ impl OneTimeTokens {
         if !token.starts_with(purpose.prefix()) || token.len() > 128 {
             return Ok(None);
         }
-        let Some(item) = self.table.get(&key(&token_hash(token))).await? else {
+        let Some(item) = self
+            .table
+            .get(&OneTimeToken::key_of(&token_hash(token)))
+            .await?
+        else {
             return Ok(None);
         };
-        let field = |name: &str| item.get(name).and_then(Value::as_str).map(str::to_string);
-        if field("purpose").as_deref() != Some(purpose.as_str()) {
+        let stored = OneTimeToken::from_item(item)?;
+        if stored.purpose != purpose {
             return Ok(None);
         }
-        Ok(field("user_id")
-            .zip(field("email"))
-            .map(|(user_id, email)| Redeemed { user_id, email }))
+        Ok(Some(Redeemed {
+            user_id: stored.user_id,
+            email: stored.email,
+        }))
     }
 
     /// Uses a token up. `None` when it is unknown, expired, already used, or of another purpose.
@@ -100,7 +139,7 @@ impl OneTimeTokens {
         let Some(Redeemed { user_id, email }) = self.peek(purpose, token).await? else {
             return Ok(None);
         };
-        let key = key(&token_hash(token));
+        let key = OneTimeToken::key_of(&token_hash(token));
         // The delete is the redemption: of two racing requests only one deletes an existing record.
         match self
             .table

@@ -4,23 +4,22 @@
 //! SHA-256 hashes. Sessions end at an idle timeout and at an absolute lifetime, and can be revoked one by one or
 //! all at once; access tokens carry the session id and are refused once their session is gone.
 //!
-//! Keys (declared once, here):
-//! - session `USER#<user id>` / `SESSION#<session id>` (listable per user; TTL = absolute expiry);
-//! - refresh token `REFRESH#<sha256>` / `REFRESH` → session (TTL = absolute expiry of its session).
+//! Entities (declared once, here):
+//! - session `USER#<user_id>` / `SESSION#<session_id>` (listable per user; TTL = absolute expiry);
+//! - refresh token `REFRESH#<hash>` / `REFRESH` → session (TTL = absolute expiry of its session).
 
 use std::sync::Arc;
 
 use lectern_shared::table::{
-    Condition, Item, Key, Query, SortKey, Table, TableError, TableResult, TxOp, Update, from_item,
-    keys, to_item,
+    Condition, Entity, EntityInfo, Key, KeyLayout, Shape, Table, TableError, TableResult, TxOp,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{random_token, token_hash};
-use crate::users::USER_PK;
+use crate::users::USER_PARTITION;
 
-pub const SESSION_SK_PREFIX: &str = "SESSION";
-pub const REFRESH_PK: &str = "REFRESH";
+/// A refresh token's state while it is the live one of its session.
+const ACTIVE: &str = "active";
 /// Prefix of refresh tokens handed to clients (recognisable in leaked-secret scanners).
 pub const REFRESH_TOKEN_PREFIX: &str = "lrt_";
 
@@ -57,14 +56,7 @@ pub struct Session {
 
 impl Session {
     pub fn key_of(user_id: &str, session_id: &str) -> Key {
-        Key::new(
-            keys::compose(&[USER_PK, user_id]),
-            keys::compose(&[SESSION_SK_PREFIX, session_id]),
-        )
-    }
-
-    pub fn key(&self) -> Key {
-        Self::key_of(&self.user_id, &self.session_id)
+        Self::INFO.key(&[user_id], &[session_id])
     }
 
     /// Live at `now`: neither idle nor past its absolute lifetime.
@@ -72,41 +64,70 @@ impl Session {
         now < self.idle_expires_at && now < self.absolute_expires_at
     }
 
-    fn to_item(&self) -> TableResult<Item> {
-        let mut item = to_item(self)?;
-        let key = self.key();
-        item.insert("pk".into(), key.pk.into());
-        item.insert("sk".into(), key.sk.into());
-        item.insert("ttl".into(), self.absolute_expires_at.into());
-        Ok(item)
+    /// The live refresh token of this session, stored under `hash`.
+    fn refresh_record(&self, hash: &str) -> RefreshRecord {
+        RefreshRecord {
+            hash: hash.to_string(),
+            user_id: self.user_id.clone(),
+            session_id: self.session_id.clone(),
+            state: ACTIVE.into(),
+            rotated_at: None,
+            expires_at: self.absolute_expires_at,
+        }
     }
 }
 
-/// A refresh token record.
+impl Entity for Session {
+    const INFO: EntityInfo = EntityInfo::new(
+        "session",
+        KeyLayout::new(USER_PARTITION, Shape::new("SESSION", &["session_id"])),
+    );
+
+    fn key(&self) -> Key {
+        Self::key_of(&self.user_id, &self.session_id)
+    }
+
+    fn ttl(&self) -> Option<i64> {
+        Some(self.absolute_expires_at)
+    }
+}
+
+/// A refresh token record: which session a token (by its hash) belongs to, and whether it was rotated.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct RefreshRecord {
-    user_id: String,
-    session_id: String,
+pub struct RefreshRecord {
+    /// SHA-256 of the token; in the key only.
+    #[serde(skip_serializing)]
+    pub hash: String,
+    pub user_id: String,
+    pub session_id: String,
     /// `active` or `rotated`.
-    state: String,
-    #[serde(default)]
-    rotated_at: Option<i64>,
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated_at: Option<i64>,
+    /// The absolute expiry of its session; only the item's `ttl`.
+    #[serde(rename = "ttl", skip_serializing)]
+    pub expires_at: i64,
 }
 
-fn refresh_key(hash: &str) -> Key {
-    Key::new(keys::compose(&[REFRESH_PK, hash]), REFRESH_PK)
+impl RefreshRecord {
+    pub fn key_of(hash: &str) -> Key {
+        Self::INFO.key(&[hash], &[])
+    }
 }
 
-fn refresh_item(hash: &str, user_id: &str, session_id: &str, expires_at: i64) -> Item {
-    let key = refresh_key(hash);
-    let mut item = Item::new();
-    item.insert("pk".into(), key.pk.into());
-    item.insert("sk".into(), key.sk.into());
-    item.insert("user_id".into(), user_id.into());
-    item.insert("session_id".into(), session_id.into());
-    item.insert("state".into(), "active".into());
-    item.insert("ttl".into(), expires_at.into());
-    item
+impl Entity for RefreshRecord {
+    const INFO: EntityInfo = EntityInfo::new(
+        "refresh_token",
+        KeyLayout::new(Shape::new("REFRESH", &["hash"]), Shape::fixed("REFRESH")),
+    );
+
+    fn key(&self) -> Key {
+        Self::key_of(&self.hash)
+    }
+
+    fn ttl(&self) -> Option<i64> {
+        Some(self.expires_at)
+    }
 }
 
 /// Where a login or refresh comes from.
@@ -172,12 +193,7 @@ impl Sessions {
                     condition: Condition::NotExists,
                 },
                 TxOp::Put {
-                    item: refresh_item(
-                        &hash,
-                        user_id,
-                        &session.session_id,
-                        session.absolute_expires_at,
-                    ),
+                    item: session.refresh_record(&hash).to_item()?,
                     condition: Condition::NotExists,
                 },
             ])
@@ -186,14 +202,11 @@ impl Sessions {
     }
 
     pub async fn get(&self, user_id: &str, session_id: &str) -> TableResult<Option<Session>> {
-        match self
-            .table
+        self.table
             .get(&Session::key_of(user_id, session_id))
             .await?
-        {
-            Some(item) => Ok(Some(from_item(item)?)),
-            None => Ok(None),
-        }
+            .map(Session::from_item)
+            .transpose()
     }
 
     /// Rotates a refresh token: exactly one of any number of concurrent calls with the same token succeeds.
@@ -207,14 +220,14 @@ impl Sessions {
             return Err(RefreshError::Invalid);
         }
         let hash = token_hash(token);
-        let Some(record) = self.table.get(&refresh_key(&hash)).await? else {
+        let Some(record) = self.table.get(&RefreshRecord::key_of(&hash)).await? else {
             return Err(RefreshError::Invalid);
         };
-        let record: RefreshRecord = from_item(record)?;
+        let record = RefreshRecord::from_item(record)?;
         let Some(session) = self.get(&record.user_id, &record.session_id).await? else {
             return Err(RefreshError::Invalid);
         };
-        if record.state != "active" || session.current_hash != hash {
+        if record.state != ACTIVE || session.current_hash != hash {
             return Err(self.reused(&record, &hash, now).await?);
         }
         if !session.is_live(now) {
@@ -235,17 +248,15 @@ impl Sessions {
         }
         let ops = vec![
             TxOp::Update {
-                key: refresh_key(&hash),
-                update: Update::new().set("state", "rotated").set("rotated_at", now),
-                condition: Condition::equals("state", "active"),
+                key: record.key(),
+                update: RefreshRecord::INFO
+                    .update()
+                    .set("state", "rotated")
+                    .set("rotated_at", now),
+                condition: Condition::equals("state", ACTIVE),
             },
             TxOp::Put {
-                item: refresh_item(
-                    &next_hash,
-                    &session.user_id,
-                    &session.session_id,
-                    session.absolute_expires_at,
-                ),
+                item: session.refresh_record(&next_hash).to_item()?,
                 condition: Condition::NotExists,
             },
             TxOp::Put {
@@ -270,8 +281,8 @@ impl Sessions {
         hash: &str,
         now: i64,
     ) -> Result<RefreshError, TableError> {
-        let rotated_at = match self.table.get(&refresh_key(hash)).await? {
-            Some(item) => item.get("rotated_at").and_then(serde_json::Value::as_i64),
+        let rotated_at = match self.table.get(&RefreshRecord::key_of(hash)).await? {
+            Some(item) => RefreshRecord::from_item(item)?.rotated_at,
             None => None,
         };
         if rotated_at.is_some_and(|t| now - t <= self.policy.reuse_grace_secs) {
@@ -318,15 +329,15 @@ impl Sessions {
             let page = self
                 .table
                 .query(
-                    Query::partition(keys::compose(&[USER_PK, user_id]))
-                        .sk(SortKey::BeginsWith(format!("{SESSION_SK_PREFIX}#")))
+                    Session::INFO
+                        .query(&[user_id])
                         .backwards()
                         .limit(100)
                         .after(cursor),
                 )
                 .await?;
             for item in page.items {
-                let session: Session = from_item(item)?;
+                let session = Session::from_item(item)?;
                 if now == i64::MIN || session.is_live(now) {
                     out.push(session);
                 }
@@ -344,7 +355,7 @@ impl Sessions {
             .table
             .update(
                 &Session::key_of(user_id, session_id),
-                Update::new().set("auth_time", now),
+                Session::INFO.update().set("auth_time", now),
                 Condition::Exists,
             )
             .await

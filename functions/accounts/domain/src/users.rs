@@ -1,26 +1,44 @@
 //! The user account: its item, its email claim, and the reads and writes on them.
 //!
-//! Keys (declared once, here):
-//! - account `USER#<id>` / `PROFILE`, also on `gsi1` as `USERS` / `<email>` (admin search by email prefix) and on
-//!   `gsi2` as `ROLE#<role>` / `<status>#<email>` (admin filter by role and status);
-//! - email claim `EMAIL#<lowercased email>` / `EMAIL` → user id, written in the same transaction as the account
-//!   with a not-exists condition, which is what makes emails unique under concurrent registrations.
+//! Entities (declared once, here):
+//! - account `USER#<user_id>` / `PROFILE`, also on `gsi1` as `USERS` / `<email_key>#<user_id>` (admin search by
+//!   email prefix) and on `gsi2` as `ROLE#<role>` / `<status>#<email_key>#<user_id>` (admin filter by role and
+//!   status);
+//! - email claim `EMAIL#<email_key>` / `EMAIL` → user id, written in the same transaction as the account with a
+//!   not-exists condition, which is what makes emails unique under concurrent registrations.
+//!
+//! The `USER#<user_id>` partition also holds the account's sessions, API key listings and lockout counter.
 
 use lectern_shared::table::{
-    Condition, Item, Key, Table, TableError, TableResult, TxOp, from_item, keys, to_item,
+    Condition, Entity, EntityInfo, Index, IndexKey, IndexLayout, Key, KeyLayout, Shape, Table,
+    TableError, TableResult, TxOp,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::permissions::Role;
 
-pub const USER_PK: &str = "USER";
-pub const PROFILE_SK: &str = "PROFILE";
-pub const EMAIL_PK: &str = "EMAIL";
-/// gsi1 partition holding every account, sorted by email.
-pub const ALL_USERS_GSI1: &str = "USERS";
-/// gsi2 partition prefix: accounts of one role, sorted by status then email.
-pub const ROLE_GSI2: &str = "ROLE";
+/// The partition of everything that belongs to one account.
+pub const USER_PARTITION: Shape = Shape::new("USER", &["user_id"]);
+/// gsi1: every account in one partition, sorted by email (admin search by email prefix).
+pub const BY_EMAIL: IndexLayout = IndexLayout::new(
+    Index::Gsi1,
+    KeyLayout::new(
+        Shape::fixed("USERS"),
+        Shape::values(&["email_key", "user_id"]),
+    ),
+);
+/// gsi2: the accounts of one role, sorted by status then email.
+///
+/// An email may itself contain `#`, and in both index sort keys it is not the last part; that is harmless because
+/// they are only ever matched from their start (a status, an email prefix) and never split back into parts.
+pub const BY_ROLE: IndexLayout = IndexLayout::new(
+    Index::Gsi2,
+    KeyLayout::new(
+        Shape::new("ROLE", &["role"]),
+        Shape::values(&["status", "email_key", "user_id"]),
+    ),
+);
 
 /// Subscription tier, for later features.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -123,48 +141,68 @@ pub fn email_key(email: &str) -> String {
 
 impl User {
     pub fn key_of(user_id: &str) -> Key {
-        Key::new(keys::compose(&[USER_PK, user_id]), PROFILE_SK)
-    }
-
-    pub fn key(&self) -> Key {
-        Self::key_of(&self.user_id)
-    }
-
-    pub fn email_claim_key(email: &str) -> Key {
-        Key::new(keys::compose(&[EMAIL_PK, &email_key(email)]), EMAIL_PK)
+        Self::INFO.key(&[user_id], &[])
     }
 
     pub fn two_factor_enabled(&self) -> bool {
         self.two_factor.as_ref().is_some_and(|t| t.enabled)
     }
 
-    /// The stored item, with its index attributes.
-    pub fn to_item(&self) -> TableResult<Item> {
-        let mut item = to_item(self)?;
-        let key = self.key();
-        let email = email_key(&self.email);
-        item.insert("pk".into(), key.pk.into());
-        item.insert("sk".into(), key.sk.into());
-        item.insert("gsi1pk".into(), ALL_USERS_GSI1.into());
-        item.insert("gsi1sk".into(), format!("{email}#{}", self.user_id).into());
-        item.insert(
-            "gsi2pk".into(),
-            keys::compose(&[ROLE_GSI2, self.role.as_str()]).into(),
-        );
-        item.insert(
-            "gsi2sk".into(),
-            format!("{}#{email}#{}", self.status.as_str(), self.user_id).into(),
-        );
-        Ok(item)
+    fn email_claim(&self) -> EmailClaim {
+        EmailClaim {
+            email_key: email_key(&self.email),
+            user_id: self.user_id.clone(),
+        }
+    }
+}
+
+impl Entity for User {
+    const INFO: EntityInfo = EntityInfo::new(
+        "user",
+        KeyLayout::new(USER_PARTITION, Shape::fixed("PROFILE")),
+    )
+    .indexed(&[BY_EMAIL, BY_ROLE]);
+
+    fn key(&self) -> Key {
+        Self::key_of(&self.user_id)
     }
 
-    fn email_claim(&self) -> Item {
-        let key = Self::email_claim_key(&self.email);
-        let mut item = Item::new();
-        item.insert("pk".into(), key.pk.into());
-        item.insert("sk".into(), key.sk.into());
-        item.insert("user_id".into(), self.user_id.clone().into());
-        item
+    fn index_keys(&self) -> Vec<IndexKey> {
+        let email = email_key(&self.email);
+        vec![
+            BY_EMAIL.key(&[], &[&email, &self.user_id]),
+            BY_ROLE.key(
+                &[self.role.as_str()],
+                &[self.status.as_str(), &email, &self.user_id],
+            ),
+        ]
+    }
+}
+
+/// The claim that makes an email unique: which account holds the address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailClaim {
+    /// The lowercased address; in the key only.
+    #[serde(skip_serializing)]
+    pub email_key: String,
+    pub user_id: String,
+}
+
+impl EmailClaim {
+    /// The claim's key for an address as typed (it is lowercased first).
+    pub fn key_of(email: &str) -> Key {
+        Self::INFO.key(&[&email_key(email)], &[])
+    }
+}
+
+impl Entity for EmailClaim {
+    const INFO: EntityInfo = EntityInfo::new(
+        "email_claim",
+        KeyLayout::new(Shape::new("EMAIL", &["email_key"]), Shape::fixed("EMAIL")),
+    );
+
+    fn key(&self) -> Key {
+        Self::key_of(&self.email_key)
     }
 }
 
@@ -194,7 +232,7 @@ impl Users {
     pub async fn create(&self, user: &User) -> Result<(), UserWriteError> {
         let ops = vec![
             TxOp::Put {
-                item: user.email_claim(),
+                item: user.email_claim().to_item()?,
                 condition: Condition::NotExists,
             },
             TxOp::Put {
@@ -213,21 +251,19 @@ impl Users {
     }
 
     pub async fn get(&self, user_id: &str) -> TableResult<Option<User>> {
-        match self.table.get(&User::key_of(user_id)).await? {
-            Some(item) => Ok(Some(from_item(item)?)),
-            None => Ok(None),
-        }
+        self.table
+            .get(&User::key_of(user_id))
+            .await?
+            .map(User::from_item)
+            .transpose()
     }
 
     /// Finds an account by email (case-insensitive).
     pub async fn find_by_email(&self, email: &str) -> TableResult<Option<User>> {
-        let Some(claim) = self.table.get(&User::email_claim_key(email)).await? else {
+        let Some(claim) = self.table.get(&EmailClaim::key_of(email)).await? else {
             return Ok(None);
         };
-        match claim.get("user_id").and_then(Value::as_str) {
-            Some(id) => self.get(id).await,
-            None => Ok(None),
-        }
+        self.get(&EmailClaim::from_item(claim)?.user_id).await
     }
 
     /// Writes a changed account if nobody changed it since `user.version` was read; bumps the version.
@@ -260,7 +296,7 @@ impl Users {
         new_email: &str,
         now: i64,
     ) -> Result<(), UserWriteError> {
-        let old_claim = User::email_claim_key(&user.email);
+        let old_claim = EmailClaim::key_of(&user.email);
         let expected = user.version;
         let mut next = user.clone();
         next.email = new_email.trim().to_string();
@@ -269,7 +305,7 @@ impl Users {
         next.updated_at = now;
         let ops = vec![
             TxOp::Put {
-                item: next.email_claim(),
+                item: next.email_claim().to_item()?,
                 condition: Condition::NotExists,
             },
             TxOp::Delete {

@@ -2,11 +2,11 @@
 //! The number of active admins is kept in a counter item changed in the same transaction as the account, so two
 //! admins demoting each other at once cannot leave the system without one.
 //!
-//! Keys (declared once, here): admin counter `ADMINS` / `COUNT`.
+//! Entity (declared once, here): admin counter `ADMINS` / `COUNT`.
 
 use lectern_shared::http::client::ClientInfo;
 use lectern_shared::table::{
-    Condition, Index, Key, Page, Query, SortKey, TableError, TxOp, Update, from_item, keys,
+    Condition, Entity, EntityInfo, Key, KeyLayout, Page, Shape, SortKey, TableError, TxOp,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -15,13 +15,17 @@ use super::Accounts;
 use crate::audit::Action;
 use crate::errors::AccountError;
 use crate::permissions::Role;
-use crate::users::{ALL_USERS_GSI1, ROLE_GSI2, Status, Tier, User, email_key};
+use crate::users::{BY_EMAIL, BY_ROLE, Status, Tier, User, email_key};
 
-pub const ADMINS_PK: &str = "ADMINS";
-pub const ADMINS_SK: &str = "COUNT";
+/// How many active admins there are (`n`), written only by updates in the same transaction as the account.
+pub const ADMIN_COUNT: EntityInfo = EntityInfo::new(
+    "admin_count",
+    KeyLayout::new(Shape::fixed("ADMINS"), Shape::fixed("COUNT")),
+);
 
-fn admins_key() -> Key {
-    Key::new(ADMINS_PK, ADMINS_SK)
+/// The counter's key (there is one).
+pub fn admins_key() -> Key {
+    ADMIN_COUNT.key(&[], &[])
 }
 
 /// An account as admins see it (no secrets).
@@ -86,14 +90,14 @@ impl Accounts {
                     "search by email alone, or filter by role and status",
                 ));
             }
-            (Some(prefix), None, None) => Query::partition(ALL_USERS_GSI1)
-                .on(Index::Gsi1)
+            // A prefix of the email itself, not whole key parts: `ada` finds `ada@…` and `adam@…`.
+            (Some(prefix), None, None) => BY_EMAIL
+                .query(&[])
                 .sk(SortKey::BeginsWith(email_key(prefix))),
             (None, Some(role), status) => {
-                let q =
-                    Query::partition(keys::compose(&[ROLE_GSI2, role.as_str()])).on(Index::Gsi2);
+                let q = BY_ROLE.query(&[role.as_str()]);
                 match status {
-                    Some(s) => q.sk(SortKey::BeginsWith(format!("{}#", s.as_str()))),
+                    Some(s) => q.sk(BY_ROLE.key.sk.begins_with(&[s.as_str()])),
                     None => q,
                 }
             }
@@ -103,7 +107,7 @@ impl Accounts {
                     "filter by status together with a role",
                 ));
             }
-            (None, None, None) => Query::partition(ALL_USERS_GSI1).on(Index::Gsi1),
+            (None, None, None) => BY_EMAIL.query(&[]),
         };
         let Page { items, cursor } = self
             .platform
@@ -112,7 +116,7 @@ impl Accounts {
             .await?;
         let users: Vec<AdminUserView> = items
             .into_iter()
-            .filter_map(|i| from_item::<User>(i).ok())
+            .filter_map(|i| User::from_item(i).ok())
             .map(|u| AdminUserView::from(&u))
             .collect();
         Ok((users, cursor))
@@ -153,13 +157,13 @@ impl Accounts {
             }
             ops.push(TxOp::Update {
                 key: admins_key(),
-                update: Update::new().set("n", n - 1),
+                update: ADMIN_COUNT.update().set("n", n - 1),
                 condition: Condition::equals("n", n),
             });
         } else if delta > 0 {
             ops.push(TxOp::Update {
                 key: admins_key(),
-                update: Update::new().add("n", 1),
+                update: ADMIN_COUNT.update().add("n", 1),
                 condition: Condition::Always,
             });
         }

@@ -2,9 +2,10 @@
 
 use lectern_messages::Template;
 use lectern_shared::http::client::ClientInfo;
-use lectern_shared::table::{Condition, Item, TableError, keys};
+use lectern_shared::table::{Condition, Entity, TableError};
 use serde::Serialize;
 
+use super::challenges::SpentChallenge;
 use super::{backup_codes, qr, totp};
 use crate::audit::Action;
 use crate::errors::AccountError;
@@ -14,8 +15,6 @@ use crate::users::{Status, TwoFactor, User, UserWriteError};
 
 /// How many backup codes enrolment hands out.
 pub const BACKUP_CODES: usize = 10;
-/// Key prefix of spent login challenges: `CHALLENGE#<jti>` / `CHALLENGE`.
-pub const CHALLENGE_PK: &str = "CHALLENGE";
 
 /// What `2fa/setup` returns: the secret in every form an authenticator app takes.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -166,17 +165,16 @@ impl Accounts {
             return Err(AccountError::InvalidCode);
         };
         // Spend the challenge: a second use (even with another valid code) is refused.
-        let mut marker = Item::new();
-        marker.insert(
-            "pk".into(),
-            keys::compose(&[CHALLENGE_PK, &claims.jti]).into(),
-        );
-        marker.insert("sk".into(), CHALLENGE_PK.into());
-        marker.insert(
-            "ttl".into(),
-            (claims.exp + crate::tokens::LEEWAY_SECS).into(),
-        );
-        match self.platform.table.put(marker, Condition::NotExists).await {
+        let spent = SpentChallenge {
+            jti: claims.jti.clone(),
+            expires_at: claims.exp + crate::tokens::LEEWAY_SECS,
+        };
+        match self
+            .platform
+            .table
+            .put(spent.to_item()?, Condition::NotExists)
+            .await
+        {
             Ok(()) => {}
             Err(TableError::ConditionFailed) => return Err(AccountError::InvalidToken),
             Err(e) => return Err(e.into()),

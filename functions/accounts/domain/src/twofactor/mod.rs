@@ -2,8 +2,9 @@
 //! built on them (enrolment, the login step, turning it off).
 
 pub mod backup_codes;
+pub mod challenges;
 mod flows;
 pub mod qr;
 pub mod totp;
 
-pub use flows::{BACKUP_CODES, CHALLENGE_PK, Enrolment};
+pub use flows::{BACKUP_CODES, Enrolment};

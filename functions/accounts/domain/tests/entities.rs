@@ -1,0 +1,230 @@
+//! Golden files of the items the accounts domain stores: one per entity, the whole item, in
+//! `golden/<entity>.json`. Items written whole are pinned from a sample value (which must also read back as
+//! itself); counters, which only updates write, are pinned as the real writes leave them. Rewrite the files with
+//! `LECTERN_UPDATE_GOLDEN=1` when a change of stored data is intended.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use lectern_accounts::apikeys::{ApiKey, ApiKeyListing, ApiKeyLookup, StoredApiKey};
+use lectern_accounts::audit::{Action, Event, StoredEvent};
+use lectern_accounts::config::AccountsConfig;
+use lectern_accounts::lockout::{self, Lockout, LockoutPolicy};
+use lectern_accounts::onetime::{OneTimeToken, Purpose};
+use lectern_accounts::password::Argon2Params;
+use lectern_accounts::permissions::Role;
+use lectern_accounts::service::Accounts;
+use lectern_accounts::service::admin::{ADMIN_COUNT, admins_key};
+use lectern_accounts::sessions::{RefreshRecord, Session};
+use lectern_accounts::twofactor::challenges::SpentChallenge;
+use lectern_accounts::users::{EmailClaim, Preferences, Status, Tier, TwoFactor, User};
+use lectern_shared::clock::ManualClock;
+use lectern_shared::table::Table;
+use lectern_shared::testing::golden::{assert_stored, assert_stored_item};
+use lectern_shared::{Config, Platform};
+use time::OffsetDateTime;
+
+const NOW: i64 = 1_900_000_000;
+const USER_ID: &str = "01JAD4LOVELACE0000000000AA";
+const SESSION_ID: &str = "01JSESS1ON00000000000000SS";
+const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+fn golden() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+fn clock() -> ManualClock {
+    ManualClock::new(OffsetDateTime::from_unix_timestamp(NOW).unwrap())
+}
+
+#[test]
+fn user() {
+    let mut preferences = Preferences {
+        locale: Some("en-GB".into()),
+        ..Preferences::default()
+    };
+    preferences
+        .notifications
+        .insert("digest".into(), true.into());
+    assert_stored(
+        &golden(),
+        &User {
+            user_id: USER_ID.into(),
+            email: "Ada.Lovelace@Example.com".into(),
+            display_name: "Ada".into(),
+            role: Role::Instructor,
+            tier: Tier::Premium,
+            status: Status::Active,
+            email_verified: true,
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            created_at: NOW - 86_400,
+            updated_at: NOW,
+            version: 3,
+            preferences,
+            two_factor: Some(TwoFactor {
+                sealed_secret: "sealed".into(),
+                enabled: true,
+                last_step: Some(63_333_333),
+                backup_codes: vec![HASH.into(), String::new()],
+            }),
+            deleted_at: None,
+            purge_after: None,
+            password_changed_at: Some(NOW - 3_600),
+        },
+    );
+}
+
+#[test]
+fn email_claim() {
+    assert_stored(
+        &golden(),
+        &EmailClaim {
+            email_key: "ada.lovelace@example.com".into(),
+            user_id: USER_ID.into(),
+        },
+    );
+}
+
+#[test]
+fn session() {
+    assert_stored(
+        &golden(),
+        &Session {
+            session_id: SESSION_ID.into(),
+            user_id: USER_ID.into(),
+            created_at: NOW - 600,
+            last_used_at: NOW,
+            auth_time: NOW - 600,
+            idle_expires_at: NOW + 14 * 86_400,
+            absolute_expires_at: NOW + 60 * 86_400,
+            ip: Some("203.0.113.7".into()),
+            user_agent: Some("curl/8.5".into()),
+            current_hash: HASH.into(),
+        },
+    );
+}
+
+#[test]
+fn refresh_token() {
+    assert_stored(
+        &golden(),
+        &RefreshRecord {
+            hash: HASH.into(),
+            user_id: USER_ID.into(),
+            session_id: SESSION_ID.into(),
+            state: "rotated".into(),
+            rotated_at: Some(NOW),
+            expires_at: NOW + 60 * 86_400,
+        },
+    );
+}
+
+#[test]
+fn one_time_token() {
+    assert_stored(
+        &golden(),
+        &OneTimeToken {
+            hash: HASH.into(),
+            purpose: Purpose::ResetPassword,
+            user_id: USER_ID.into(),
+            email: "ada.lovelace@example.com".into(),
+            expires_at: NOW + 900,
+        },
+    );
+}
+
+#[test]
+fn audit_event() {
+    let mut details = serde_json::Map::new();
+    details.insert("key_id".into(), "01JKEY0000000000000000000K".into());
+    assert_stored(
+        &golden(),
+        &StoredEvent {
+            event: Event {
+                event_id: "01JEVENT000000000000000000".into(),
+                action: Action::ApiKeyCreated,
+                actor_id: Some(USER_ID.into()),
+                target_id: USER_ID.into(),
+                ip: Some("203.0.113.7".into()),
+                user_agent: None,
+                request_id: Some("01JREQUEST0000000000000000".into()),
+                at: "2030-03-17T17:46:40Z".into(),
+                details,
+            },
+            expires_at: NOW + 400 * 86_400,
+        },
+    );
+}
+
+fn api_key() -> StoredApiKey {
+    StoredApiKey {
+        key: ApiKey {
+            key_id: "01JKEY0000000000000000000K".into(),
+            name: "CI export".into(),
+            scopes: vec!["content:read".into(), "self:manage".into()],
+            created_at: NOW,
+            expires_at: Some(NOW + 30 * 86_400),
+            last_used_at: None,
+        },
+        user_id: USER_ID.into(),
+        hash: HASH.into(),
+    }
+}
+
+#[test]
+fn api_key_lookup() {
+    assert_stored(&golden(), &ApiKeyLookup(api_key()));
+}
+
+#[test]
+fn api_key_listing() {
+    assert_stored(&golden(), &ApiKeyListing(api_key()));
+}
+
+#[test]
+fn spent_challenge() {
+    assert_stored(
+        &golden(),
+        &SpentChallenge {
+            jti: "01JCHALLENGE00000000000000".into(),
+            expires_at: NOW + 330,
+        },
+    );
+}
+
+#[tokio::test]
+async fn lockout_counter() {
+    let (table, _dir) = lectern_shared::testing::embedded::table(Arc::new(clock()));
+    let policy = LockoutPolicy {
+        threshold: 2,
+        window_secs: 900,
+        duration_secs: 600,
+    };
+    let lockout = Lockout::new(table.clone(), policy);
+    for _ in 0..policy.threshold {
+        lockout.record_failure(USER_ID, NOW).await.unwrap();
+    }
+    let item = table.get(&lockout::key(USER_ID)).await.unwrap();
+    assert_stored_item(&golden(), &lockout::COUNTER, &item.expect("a counter"));
+}
+
+#[tokio::test]
+async fn admin_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Platform::with_clock(Config::for_tests(dir.path().into()), Arc::new(clock()))
+        .await
+        .unwrap();
+    let config = AccountsConfig::from_lookup(&platform.config, |_| None).unwrap();
+    let cheap = Argon2Params {
+        memory_kib: 256,
+        iterations: 1,
+        parallelism: 1,
+    };
+    let accounts = Accounts::new(platform.clone(), config, cheap).unwrap();
+    accounts
+        .provision("root@example.com", "Root", Role::Admin, "tqvm-8kzr2-wq")
+        .await
+        .unwrap();
+    let item = platform.table.get(&admins_key()).await.unwrap();
+    assert_stored_item(&golden(), &ADMIN_COUNT, &item.expect("a counter"));
+}

@@ -1,0 +1,43 @@
+//! Golden files of the items this crate stores: one per entity, the whole item, in `golden/<entity>.json`.
+//! Rewrite them with `LECTERN_UPDATE_GOLDEN=1` when a change of stored data is intended.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use lectern_shared::clock::ManualClock;
+use lectern_shared::queue::claims::JobClaim;
+use lectern_shared::ratelimit::{self, RateLimitConfig, RateLimiter, RouteClass, Subject};
+use lectern_shared::table::Table;
+use lectern_shared::testing::embedded;
+use lectern_shared::testing::golden::{assert_stored, assert_stored_item};
+use time::OffsetDateTime;
+
+fn golden() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+#[test]
+fn job_claim() {
+    assert_stored(
+        &golden(),
+        &JobClaim::running("email.notify", "verify#01J9ZQ7K3M", 1_900_000_900),
+    );
+}
+
+#[tokio::test]
+async fn rate_limit() {
+    let clock = ManualClock::new(OffsetDateTime::from_unix_timestamp(1_900_000_010).unwrap());
+    let (table, _dir) = embedded::table(Arc::new(clock.clone()));
+    let limiter = RateLimiter::new(table.clone(), Arc::new(clock), RateLimitConfig::default());
+    let subject = Subject::Ip("203.0.113.7".parse().unwrap());
+    limiter.check(RouteClass::Auth, &subject).await.unwrap();
+    // The digest is SHA-256 of `auth\0ip\0203.0.113.7` cut to 32 hex characters; the window is the minute that
+    // holds the clock.
+    let key = ratelimit::COUNTER.key(
+        &["auth", "ip", "b78b0986abde96992f47319c4f7cdedf"],
+        &["1899999960", "60"],
+    );
+    let item = table.get(&key).await.unwrap();
+    let item = item.expect("the counter is stored under the declared key");
+    assert_stored_item(&golden(), &ratelimit::COUNTER, &item);
+}
