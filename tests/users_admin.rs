@@ -256,9 +256,7 @@ async fn learners_parents_and_instructors_are_forbidden_every_admin_route() {
             )
             .await;
         assert_eq!(reply.status, 202);
-        let token = api
-            .mailed_token("parent@example.com", "verify-email", 1)
-            .await;
+        let token = api.mailed_token("parent@example.com", "verify-email").await;
         let reply = api
             .post("/v1/auth/verify-email", None, json!({"token": token}))
             .await;
@@ -612,7 +610,7 @@ async fn creating_an_api_key_needs_a_verified_email() {
 
     // Once verified, the same request works.
     let token = api
-        .mailed_token("unverified@example.com", "verify-email", 1)
+        .mailed_token("unverified@example.com", "verify-email")
         .await;
     let reply = api
         .post("/v1/auth/verify-email", None, json!({"token": token}))
