@@ -157,12 +157,22 @@ impl fmt::Display for Reply {
 /// Asserts status, problem type slug and the problem content type, showing the request and body when they differ.
 #[track_caller]
 pub fn assert_problem(reply: &Reply, status: u16, slug: &str) {
-    assert_eq!(reply.status.as_u16(), status, "status of {reply}");
-    assert_eq!(reply.problem_type(), Some(slug), "problem type of {reply}");
+    assert_problem_about(reply, status, slug, "");
+}
+
+/// [`assert_problem`], saying `what` the request was about when it fails.
+#[track_caller]
+fn assert_problem_about(reply: &Reply, status: u16, slug: &str, what: &str) {
+    assert_eq!(reply.status.as_u16(), status, "{what} status of {reply}");
+    assert_eq!(
+        reply.problem_type(),
+        Some(slug),
+        "{what} problem type of {reply}"
+    );
     assert_eq!(
         reply.headers.get(CONTENT_TYPE).map(|v| v.as_bytes()),
         Some(&b"application/problem+json"[..]),
-        "problem content type of {reply}: {:?}",
+        "{what} problem content type of {reply}: {:?}",
         reply.headers
     );
 }
@@ -649,23 +659,13 @@ impl Client {
     /// Asserts an access token is refused: 401 `unauthenticated`.
     pub async fn assert_access_dead(&self, access: &str, what: &str) {
         let reply = self.me(access).await;
-        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{what}: {reply}");
-        assert_eq!(
-            reply.problem_type(),
-            Some("unauthenticated"),
-            "{what}: {reply}"
-        );
+        assert_problem_about(&reply, 401, "unauthenticated", what);
     }
 
     /// Asserts a refresh token no longer rotates (its session is gone): 400 `invalid-token`.
     pub async fn assert_refresh_dead(&self, refresh_token: &str, what: &str) {
         let reply = self.refresh(refresh_token).await;
-        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{what}: {reply}");
-        assert_eq!(
-            reply.problem_type(),
-            Some("invalid-token"),
-            "{what}: {reply}"
-        );
+        assert_problem_about(&reply, 400, "invalid-token", what);
     }
 
     /// Asserts a session is over: neither its access token nor its refresh token works.

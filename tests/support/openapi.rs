@@ -125,6 +125,11 @@ impl Operation {
         required.into_iter().chain(others).collect()
     }
 
+    /// The schema of a property of its JSON body, references resolved.
+    pub fn field_schema(&self, name: &str) -> Value {
+        resolve(&self.components, &self.body_schema()["properties"][name])
+    }
+
     /// The required properties of its JSON body.
     pub fn required_fields(&self) -> Vec<String> {
         self.body_schema()["required"]
@@ -140,13 +145,16 @@ impl Operation {
         self.body_schema()["additionalProperties"] == false
     }
 
-    /// A well-typed JSON body: every required property with a value of its declared type. Enumerations take their
-    /// last value (the most privileged role, the paid tier), so a request that should have been refused but was
-    /// carried out would show.
+    /// A well-typed JSON body: every required property with a value of its declared type (the first property
+    /// when none is required, so the body is never `{}`). Enumerations take their last value (the most
+    /// privileged role, the paid tier), so a request that should have been refused but was carried out would show.
     pub fn sample_body(&self) -> Value {
         let schema = self.body_schema();
-        let body = self
-            .required_fields()
+        let mut fields = self.required_fields();
+        if fields.is_empty() {
+            fields.extend(self.body_fields().into_iter().take(1));
+        }
+        let body = fields
             .into_iter()
             .map(|name| {
                 let value = self.sample(&schema["properties"][&name]);
