@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use lectern_accounts::config::AccountsConfig;
 use lectern_accounts::service::Accounts;
 use lectern_accounts::service::admin::UserFilter;
@@ -16,6 +17,7 @@ use lectern_shared::config::Backend;
 use lectern_shared::http::pagination::CursorCodec;
 use lectern_shared::queue::{Delivery, queues};
 use lectern_shared::ratelimit::{RateLimitConfig, RateLimiter};
+use lectern_shared::table::{Condition, Item, Key, Page, Query, Table, TableResult, TxOp, Update};
 use lectern_shared::testing::{aws, moto};
 use lectern_shared::{Config, Platform};
 use serde_json::{Value, json};
@@ -33,6 +35,56 @@ struct AwsStack {
     _dir: tempfile::TempDir,
 }
 
+/// The table port answering one call at a time. moto carries out a conditional write or a transaction as a check
+/// followed by writes, and undoes a cancelled transaction by restoring a copy of the whole table, all without a
+/// lock: under concurrent requests two conditional writes can both pass, and one transaction's rollback can erase
+/// another's committed write. DynamoDB makes each request atomic; so does this wrapper, so that the races tested
+/// here are the service's, not moto's.
+struct OneCallAtATime {
+    table: Arc<dyn Table>,
+    turn: tokio::sync::Mutex<()>,
+}
+
+#[async_trait]
+impl Table for OneCallAtATime {
+    async fn get(&self, key: &Key) -> TableResult<Option<Item>> {
+        let _turn = self.turn.lock().await;
+        self.table.get(key).await
+    }
+    async fn batch_get(&self, keys: &[Key]) -> TableResult<Vec<Item>> {
+        let _turn = self.turn.lock().await;
+        self.table.batch_get(keys).await
+    }
+    async fn put(&self, item: Item, condition: Condition) -> TableResult<()> {
+        let _turn = self.turn.lock().await;
+        self.table.put(item, condition).await
+    }
+    async fn update(&self, key: &Key, update: Update, condition: Condition) -> TableResult<Item> {
+        let _turn = self.turn.lock().await;
+        self.table.update(key, update, condition).await
+    }
+    async fn delete(&self, key: &Key, condition: Condition) -> TableResult<()> {
+        let _turn = self.turn.lock().await;
+        self.table.delete(key, condition).await
+    }
+    async fn query(&self, query: Query) -> TableResult<Page> {
+        let _turn = self.turn.lock().await;
+        self.table.query(query).await
+    }
+    async fn transact(&self, ops: Vec<TxOp>) -> TableResult<()> {
+        let _turn = self.turn.lock().await;
+        self.table.transact(ops).await
+    }
+    async fn sweep_expired(&self, limit: usize) -> TableResult<usize> {
+        let _turn = self.turn.lock().await;
+        self.table.sweep_expired(limit).await
+    }
+    async fn ping(&self) -> TableResult<()> {
+        let _turn = self.turn.lock().await;
+        self.table.ping().await
+    }
+}
+
 /// Builds the stack on fresh moto resources; `None` when moto is not available.
 async fn stack() -> Option<AwsStack> {
     let Some(endpoint) = moto::endpoint().await else {
@@ -41,7 +93,10 @@ async fn stack() -> Option<AwsStack> {
     };
     let clock = ManualClock::starting_now();
     let shared: SharedClock = Arc::new(clock.clone());
-    let table = aws::table(shared.clone()).await?;
+    let table: Arc<dyn Table> = Arc::new(OneCallAtATime {
+        table: aws::table(shared.clone()).await?,
+        turn: tokio::sync::Mutex::new(()),
+    });
     let blobs = aws::blobs(shared.clone()).await?;
     let queue = aws::queue().await?;
     let mailer = aws::mailer().await?;
