@@ -3,10 +3,10 @@
 //! credentials come from the generated OpenAPI document, so a new route is covered as soon as it is documented.
 
 use lectern_e2e::DevServer;
-use lectern_e2e::api::{Api, Auth, Body, assert_problem};
+use lectern_e2e::api::{Api, Auth, Body, PASSWORD, assert_problem, assert_validation};
 use lectern_e2e::openapi::{Operation, operations};
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// A well-formed id of nobody.
 fn new_id() -> String {
@@ -19,6 +19,79 @@ fn path_for(op: &Operation, user_id: &str) -> String {
         "user_id" => user_id.to_string(),
         _ => new_id(),
     })
+}
+
+/// A well-typed body for `op` when it takes one.
+fn sample_body(op: &Operation) -> Body {
+    match op.json_body {
+        Some(_) => Body::Json(op.sample_body()),
+        None => Body::Empty,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_refuses_missing_and_bogus_credentials() {
+    let server = DevServer::start().await;
+    let api = Api::new(&server);
+    let user = api.signed_up("victim@example.com").await;
+    // Aimed at a real account, so a missing check would have something to act on.
+    for op in operations().iter().filter(|op| op.authenticated()) {
+        let path = path_for(op, &user.user_id);
+        for auth in [
+            Auth::Anonymous,
+            Auth::Bearer("not-a-jwt"),
+            Auth::Key("lk_0000000000000000000000000000000000000000000"),
+            Auth::Key("no-prefix"),
+        ] {
+            let reply = api
+                .send(op.method.clone(), &path, auth, sample_body(op))
+                .await;
+            assert_problem(&reply, 401, "unauthenticated");
+        }
+    }
+    // Nothing happened to the account the requests aimed at.
+    let profile = api.me(&user.access).await.expect_status(200);
+    assert_eq!(profile.body["role"], "learner");
+    assert_eq!(profile.body["status"], "active");
+    assert_eq!(profile.body["theme"], Value::Null);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_ids_in_paths_are_validation_problems_naming_the_parameter() {
+    let server = DevServer::start().await;
+    let api = Api::new(&server);
+    let admin = api.admin("admin@example.com").await;
+    let auth = Auth::Bearer(&admin.access);
+    let with_ids = operations()
+        .into_iter()
+        .filter(|op| !op.path_params.is_empty())
+        .collect::<Vec<_>>();
+    for bad in [
+        "nope",
+        "01ARZ3NDEKTSV4RRFFQ69G5FA",
+        "01ARZ3NDEKTSV4RRFFQ69G5FAVX",
+        "a%20b",
+    ] {
+        for op in &with_ids {
+            for param in &op.path_params {
+                let path = op.path_with(|p| match p == param {
+                    true => bad.to_string(),
+                    false => new_id(),
+                });
+                let reply = api
+                    .send(op.method.clone(), &path, auth, sample_body(op))
+                    .await;
+                assert_validation(&reply, &format!("path.{param}"));
+            }
+        }
+        let reply = api.audit_logs(auth, &format!("user_id={bad}")).await;
+        assert_validation(&reply, "query.user_id");
+    }
+    // A well-formed id of nobody is simply not found.
+    let reply = api.admin_user(auth, &new_id()).await;
+    assert_problem(&reply, 404, "not-found");
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,5 +236,73 @@ async fn routes_without_a_body_refuse_missing_and_wrong_credentials_and_oversize
     api.get("/v1/auth/login", None).await.expect_status(405);
     // ... and the session was not ended by the refused logout.
     assert_eq!(api.me(&user.access).await.status, 200);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_and_oversized_bodies_are_problems() {
+    let server = DevServer::start().await;
+    let api = Api::new(&server);
+    let admin = api.admin("admin@example.com").await;
+    let user = api.signed_up("body@example.com").await;
+    let role_path = format!("/v1/admin/users/{}/role", user.user_id);
+    let targets = [
+        (Method::PATCH, "/v1/users/me", &user.access),
+        (Method::POST, "/v1/users/me/api-keys", &user.access),
+        (Method::POST, "/v1/users/me/password", &user.access),
+        (Method::PATCH, role_path.as_str(), &admin.access),
+    ];
+    for (method, path, access) in &targets {
+        let send = |body: Body| api.send(method.clone(), path, Auth::Bearer(access), body);
+        for raw in [&b"{not json"[..], b"{\"", b"{,}", b"nul", b""] {
+            let reply = send(Body::raw_json(raw)).await;
+            assert_problem(&reply, 400, "malformed-json");
+        }
+        let reply = send(Body::raw_json(&b"42"[..])).await;
+        assert_validation(&reply, "body");
+
+        let big = format!(r#"{{"display_name": "{}"}}"#, "a".repeat(1024 * 1024 + 10));
+        let reply = send(Body::raw_json(big)).await;
+        assert_problem(&reply, 413, "payload-too-large");
+
+        let text = Body::Raw {
+            content_type: Some("text/plain".into()),
+            bytes: b"{}".to_vec(),
+        };
+        let reply = send(text).await;
+        assert_eq!(reply.status, 415, "as text/plain: {reply}");
+    }
+    // Trailing garbage after a body that alone would be accepted.
+    let reply = api
+        .send(
+            Method::PATCH,
+            "/v1/users/me",
+            Auth::Bearer(&user.access),
+            Body::raw_json(&b"{\"theme\": \"dark\"} {\"role\": \"admin\"}"[..]),
+        )
+        .await;
+    assert_problem(&reply, 400, "malformed-json");
+    let reply = api.set_role(&admin.access, &user.user_id, "god").await;
+    assert_validation(&reply, "role");
+    let profile = api.me(&user.access).await;
+    assert_eq!(profile.body["role"], "learner");
+    assert_eq!(profile.body["display_name"], "Test User");
+    assert_eq!(profile.body["theme"], Value::Null);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_body_field_is_named() {
+    let server = DevServer::start().await;
+    let api = Api::new(&server);
+    let user = api.signed_up("missing@example.com").await;
+    let reply = api
+        .change_password(&user.access, json!({"current_password": PASSWORD}))
+        .await;
+    assert_validation(&reply, "new_password");
+    let reply = api
+        .create_key(&user.access, json!({"scopes": ["content:read"]}))
+        .await;
+    assert_validation(&reply, "name");
     server.stop().await;
 }

@@ -3,10 +3,15 @@
 //! with a bad request in `every_route`. Each server uses the cheap test Argon2 parameters and has its rate limits
 //! off unless the test turns them on; time moves only through the server's `ManualClock`.
 
+mod admin_users;
+mod api_keys;
+mod audit;
+mod avatar;
 mod aws;
 mod every_route;
 mod flow;
 mod login;
+mod profile;
 mod rate_limits;
 mod recovery;
 mod register;

@@ -145,3 +145,33 @@ async fn the_per_account_limit_blocks_one_email_but_not_another() {
     assert_eq!(reply.status, 200, "a new window: {reply}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_account_cannot_exceed_its_general_share_from_any_ip() {
+    let mut limits = RateLimitConfig::default();
+    limits.per_account.general = Limit {
+        requests: 3,
+        window: Duration::from_secs(60),
+    };
+    let server = DevServer::start_with_limits(limits).await;
+    let api = Api::new(&server);
+    // `signed_up` reads the profile once after signing in: that is the first of the three.
+    let user = api.signed_up("share@example.com").await;
+    for expected_remaining in ["1", "0"] {
+        let reply = api.me(&user.access).await.expect_status(200);
+        assert_eq!(reply.header("ratelimit-remaining"), expected_remaining);
+    }
+    let reply = api.me(&user.access).await.expect_status(429);
+    assert_eq!(reply.problem_type(), Some("rate-limited"));
+    assert!(reply.headers.contains_key("retry-after"));
+    // Another account is unaffected.
+    let other = api.signed_up("other-share@example.com").await;
+    assert_eq!(api.me(&other.access).await.status, 200);
+    server.clock.advance(Duration::from_secs(61));
+    assert_eq!(
+        api.me(&user.access).await.status,
+        200,
+        "the window rolled over"
+    );
+    server.stop().await;
+}

@@ -654,6 +654,34 @@ impl Client {
             .await
     }
 
+    // --- lists --------------------------------------------------------------------------------------------------
+
+    /// Follows `next_cursor` from `first` (a path with `limit=`), answering every page's items and the number of
+    /// pages.
+    pub async fn all_pages<'t>(
+        &self,
+        first: &str,
+        auth: impl Into<Auth<'t>>,
+    ) -> (Vec<Value>, usize) {
+        let auth = auth.into();
+        let mut items = Vec::new();
+        let mut pages = 0;
+        let mut path = first.to_string();
+        loop {
+            let reply = self
+                .send(Method::GET, &path, auth, Body::Empty)
+                .await
+                .expect_status(200);
+            pages += 1;
+            items.extend(reply.items());
+            match reply.body["next_cursor"].as_str() {
+                Some(cursor) => path = format!("{first}&cursor={cursor}"),
+                None => return (items, pages),
+            }
+            assert!(pages < 100, "pagination does not end");
+        }
+    }
+
     // --- assertions over several routes ------------------------------------------------------------------------
 
     /// Asserts an access token is refused: 401 `unauthenticated`.
@@ -681,6 +709,14 @@ impl Client {
             .expect_status(200)
             .text("access_token")
     }
+}
+
+/// A cursor with one character changed (in the middle, where it is neither padding nor prefix).
+pub fn tamper(cursor: &str) -> String {
+    let mut chars: Vec<char> = cursor.chars().collect();
+    let i = chars.len() / 2;
+    chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
+    chars.into_iter().collect()
 }
 
 fn with_query(path: &str, query: &str) -> String {
