@@ -1,7 +1,6 @@
 //! `/v1/admin/...`: who may use the admin routes (read from the OpenAPI document), what admins may do to accounts
 //! (and not to the last admin), tiers, and the user list's filters and cursors.
 
-use lectern_e2e::DevServer;
 use lectern_e2e::api::{Api, Auth, Body, PASSWORD, assert_problem, assert_validation, tamper};
 use lectern_e2e::openapi::{Operation, operations};
 use reqwest::Method;
@@ -17,12 +16,7 @@ fn admin_routes() -> Vec<Operation> {
 
 /// Calls `op` as `caller`, aimed at `target` (a real account, so a missing permission check would succeed), with a
 /// well-typed body when it takes one (the most privileged values: see `Operation::sample_body`).
-async fn call_on(
-    api: &Api<'_>,
-    op: &Operation,
-    caller: &str,
-    target: &str,
-) -> lectern_e2e::api::Reply {
+async fn call_on(api: &Api, op: &Operation, caller: &str, target: &str) -> lectern_e2e::api::Reply {
     let path = op.path_with(|_| target.to_string());
     let body = match op.json_body {
         Some(_) => Body::Json(op.sample_body()),
@@ -34,8 +28,7 @@ async fn call_on(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn learners_parents_and_instructors_are_forbidden_every_admin_route() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let admin = api.admin("admin@example.com").await;
     let target = api.signed_up("target@example.com").await;
     let learner = api.signed_up("learner@example.com").await;
@@ -64,13 +57,12 @@ async fn learners_parents_and_instructors_are_forbidden_every_admin_route() {
     for caller in [&learner, &parent] {
         assert_ne!(api.me(&caller.access).await.body["role"], "admin");
     }
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moderators_read_users_but_cannot_suspend_change_roles_or_read_the_audit_log() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let admin = api.admin("admin@example.com").await;
     let target = api.signed_up("target@example.com").await;
     let moderator = api.with_role(&admin, "mod@example.com", "moderator").await;
@@ -104,13 +96,12 @@ async fn moderators_read_users_but_cannot_suspend_change_roles_or_read_the_audit
         "moderator",
         "did not promote itself"
     );
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_actions_keep_an_admin_and_suspension_stops_tokens_and_keys_at_once() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let admin = api.admin("admin@example.com").await;
     let user = api.signed_up("user@example.com").await;
     let (key, _) = api
@@ -149,13 +140,12 @@ async fn admin_actions_keep_an_admin_and_suspension_stops_tokens_and_keys_at_onc
     let reply = on_user("force-logout").await.expect_status(200);
     assert_eq!(reply.body["sessions_ended"], 1);
     assert_problem(&api.me(&again.access).await, 401, "unauthenticated");
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admins_change_the_tier_and_the_change_is_audited() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let admin = api.admin("admin@example.com").await;
     let target = api.signed_up("tier@example.com").await;
     let set_tier = async |body| api.set_tier(&admin.access, &target.user_id, body).await;
@@ -187,13 +177,12 @@ async fn admins_change_the_tier_and_the_change_is_audited() {
     assert_eq!(event["target_id"], target.user_id.as_str());
     assert_eq!(event["actor_id"], admin.user_id.as_str());
     assert_eq!(event["details"]["to"], "premium");
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_user_list_refuses_mixed_filters_and_binds_cursors_to_them() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let admin = api.admin("admin@example.com").await;
     for name in ["ann", "ben", "cat", "dan", "eve"] {
         api.signed_up(&format!("{name}@example.com")).await;
@@ -249,5 +238,5 @@ async fn the_admin_user_list_refuses_mixed_filters_and_binds_cursors_to_them() {
         &learners[2..4],
         "the second page follows the first"
     );
-    server.stop().await;
+    api.stop().await;
 }

@@ -2,14 +2,12 @@
 
 use std::time::Duration;
 
-use lectern_e2e::DevServer;
 use lectern_e2e::api::{Api, Auth, PASSWORD, assert_problem, assert_validation};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creating_an_api_key_needs_a_verified_email() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let email = "unverified@example.com";
     api.register(email, PASSWORD).await.expect_status(202);
     let user = api.login(email).await;
@@ -25,13 +23,12 @@ async fn creating_an_api_key_needs_a_verified_email() {
     api.create_key(&user.access, ci_key)
         .await
         .expect_status(201);
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_key_creation_validates_scopes_names_and_expiry() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let user = api.signed_up("keys@example.com").await;
     for (body, field) in [
         (json!({"name": "k", "scopes": ["users:manage"]}), "scopes"),
@@ -93,13 +90,12 @@ async fn api_key_creation_validates_scopes_names_and_expiry() {
             .all(|k| k.get("key").is_none() && k.get("hash").is_none()),
         "no secrets in the list: {keys:?}"
     );
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_keys_act_only_within_their_scopes_and_stop_when_revoked_or_expired() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let user = api.signed_up("scoped@example.com").await;
     let make = async |body| api.new_key(&user.access, body).await;
     let (full, full_id) =
@@ -132,13 +128,13 @@ async fn api_keys_act_only_within_their_scopes_and_stop_when_revoked_or_expired(
 
     // Expiry: valid just before, refused just after.
     assert_eq!(api.me(Auth::Key(&daily)).await.status, 200);
-    server.clock.advance(Duration::from_secs(24 * 3600 - 60));
+    api.clock().advance(Duration::from_secs(24 * 3600 - 60));
     assert_eq!(
         api.me(Auth::Key(&daily)).await.status,
         200,
         "not yet expired"
     );
-    server.clock.advance(Duration::from_secs(61));
+    api.clock().advance(Duration::from_secs(61));
     assert_problem(&api.me(Auth::Key(&daily)).await, 401, "unauthenticated");
     assert_eq!(
         api.me(Auth::Key(&full)).await.status,
@@ -152,13 +148,12 @@ async fn api_keys_act_only_within_their_scopes_and_stop_when_revoked_or_expired(
         .await
         .expect_status(204);
     assert_problem(&api.me(Auth::Key(&full)).await, 401, "unauthenticated");
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_holds_at_most_25_keys() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let user = api.signed_up("many@example.com").await;
     let key_named = |name: &str| json!({"name": name, "scopes": ["content:read"]});
     let mut last_id = String::new();
@@ -177,5 +172,5 @@ async fn an_account_holds_at_most_25_keys() {
         .expect_status(204);
     let reply = api.create_key(&user.access, key_named("room again")).await;
     assert_eq!(reply.status, 201, "revoking frees a slot: {reply}");
-    server.stop().await;
+    api.stop().await;
 }

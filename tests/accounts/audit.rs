@@ -3,26 +3,24 @@
 
 use std::time::Duration;
 
-use lectern_e2e::DevServer;
 use lectern_e2e::api::{Api, assert_validation, tamper};
 use lectern_shared::clock::Clock;
 use serde_json::json;
 
 /// An RFC 3339 time: the server's now.
-fn now(server: &DevServer) -> String {
-    lectern_accounts::audit::timestamp(server.clock.now())
+fn now(api: &Api) -> String {
+    lectern_accounts::audit::timestamp(api.clock().now())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn security_events_paginate_filter_by_time_and_refuse_bad_queries() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let email = "events@example.com";
     let alice = api.signed_up(email).await;
     let bob = api.signed_up("bob@example.com").await;
-    let early_end = now(&server);
-    server.clock.advance(Duration::from_secs(3600));
-    let late_start = now(&server);
+    let early_end = now(&api);
+    api.clock().advance(Duration::from_secs(3600));
+    let late_start = now(&api);
     api.login(email).await;
     api.login(email).await;
     // The access tokens of the first hour have expired; refreshing is not a security event.
@@ -107,18 +105,17 @@ async fn security_events_paginate_filter_by_time_and_refuse_bad_queries() {
         reply.status, 200,
         "the untouched cursor works for its owner"
     );
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audit_log_paginates_filters_and_refuses_bad_queries() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let admin = api.admin("admin@example.com").await;
     let alice = api.signed_up("alice@example.com").await;
-    let early_end = now(&server);
-    server.clock.advance(Duration::from_secs(3600));
-    let late_start = now(&server);
+    let early_end = now(&api);
+    api.clock().advance(Duration::from_secs(3600));
+    let late_start = now(&api);
     let bob = api.signed_up("bob@example.com").await;
     let admin_access = api.fresh_access(&admin).await;
     api.admin_action(&admin_access, &bob.user_id, "suspend")
@@ -205,5 +202,5 @@ async fn the_audit_log_paginates_filters_and_refuses_bad_queries() {
     assert_validation(&reply, "query.cursor");
     let reply = log(&format!("limit=2&cursor={cursor}")).await;
     assert_eq!(reply.status, 200, "the untouched cursor works");
-    server.stop().await;
+    api.stop().await;
 }

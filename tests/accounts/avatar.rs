@@ -1,6 +1,5 @@
 //! `/v1/users/me/avatar`: a presigned upload, then a confirmation that checks what was uploaded.
 
-use lectern_e2e::DevServer;
 use lectern_e2e::api::{Api, Signed, assert_validation};
 use serde_json::Value;
 
@@ -12,7 +11,7 @@ fn png(size: usize) -> Vec<u8> {
 }
 
 /// Asks for an avatar upload and sends `bytes` through the presigned form; returns the key.
-async fn upload_avatar(api: &Api<'_>, user: &Signed, bytes: Vec<u8>) -> String {
+async fn upload_avatar(api: &Api, user: &Signed, bytes: Vec<u8>) -> String {
     let presigned = api
         .request_avatar_upload(&user.access, "image/png")
         .await
@@ -44,8 +43,7 @@ async fn upload_avatar(api: &Api<'_>, user: &Signed, bytes: Vec<u8>) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn avatars_are_checked_before_they_are_accepted() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let alice = api.signed_up("alice@example.com").await;
     let bob = api.signed_up("bob@example.com").await;
 
@@ -98,5 +96,5 @@ async fn avatars_are_checked_before_they_are_accepted() {
     assert_validation(&reply, "key");
     let profile = api.me(&alice.access).await;
     assert!(profile.body["avatar_url"].is_string());
-    server.stop().await;
+    api.stop().await;
 }

@@ -2,7 +2,6 @@
 //! malformed ids. The routes, their methods, whether they take a JSON body (and its fields) and whether they need
 //! credentials come from the generated OpenAPI document, so a new route is covered as soon as it is documented.
 
-use lectern_e2e::DevServer;
 use lectern_e2e::api::{Api, Auth, Body, PASSWORD, assert_problem, assert_validation};
 use lectern_e2e::openapi::{Operation, operations};
 use reqwest::Method;
@@ -31,8 +30,7 @@ fn sample_body(op: &Operation) -> Body {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_refuses_missing_and_bogus_credentials() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let user = api.signed_up("victim@example.com").await;
     // Aimed at a real account, so a missing check would have something to act on.
     for op in operations().iter().filter(|op| op.authenticated()) {
@@ -54,13 +52,12 @@ async fn every_route_refuses_missing_and_bogus_credentials() {
     assert_eq!(profile.body["role"], "learner");
     assert_eq!(profile.body["status"], "active");
     assert_eq!(profile.body["theme"], Value::Null);
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_ids_in_paths_are_validation_problems_naming_the_parameter() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let admin = api.admin("admin@example.com").await;
     let auth = Auth::Bearer(&admin.access);
     let with_ids = operations()
@@ -91,13 +88,12 @@ async fn malformed_ids_in_paths_are_validation_problems_naming_the_parameter() {
     // A well-formed id of nobody is simply not found.
     let reply = api.admin_user(auth, &new_id()).await;
     assert_problem(&reply, 404, "not-found");
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_json_route_refuses_malformed_mistyped_incomplete_unknown_and_oversize_bodies() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     // An admin may call every route, so each refusal below is about the body, not about the caller.
     let admin = api.admin("shape@example.com").await;
     let target = api.signed_up("target@example.com").await;
@@ -199,13 +195,12 @@ async fn every_json_route_refuses_malformed_mistyped_incomplete_unknown_and_over
         let reply = send(Some("application/json"), bytes).await;
         assert_problem(&reply, 413, "payload-too-large");
     }
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_without_a_body_refuse_missing_and_wrong_credentials_and_oversize_bodies() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let user = api.signed_up("bodyless@example.com").await;
     let auth_routes = operations()
         .into_iter()
@@ -236,13 +231,12 @@ async fn routes_without_a_body_refuse_missing_and_wrong_credentials_and_oversize
     api.get("/v1/auth/login", None).await.expect_status(405);
     // ... and the session was not ended by the refused logout.
     assert_eq!(api.me(&user.access).await.status, 200);
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_and_oversized_bodies_are_problems() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let admin = api.admin("admin@example.com").await;
     let user = api.signed_up("body@example.com").await;
     let role_path = format!("/v1/admin/users/{}/role", user.user_id);
@@ -288,13 +282,12 @@ async fn malformed_and_oversized_bodies_are_problems() {
     assert_eq!(profile.body["role"], "learner");
     assert_eq!(profile.body["display_name"], "Test User");
     assert_eq!(profile.body["theme"], Value::Null);
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_body_field_is_named() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let user = api.signed_up("missing@example.com").await;
     let reply = api
         .change_password(&user.access, json!({"current_password": PASSWORD}))
@@ -304,5 +297,5 @@ async fn a_missing_body_field_is_named() {
         .create_key(&user.access, json!({"scopes": ["content:read"]}))
         .await;
     assert_validation(&reply, "name");
-    server.stop().await;
+    api.stop().await;
 }

@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use lectern_e2e::DevServer;
 use lectern_e2e::api::{Api, Auth, NEW_PASSWORD, PASSWORD, Reply, Signed};
 use lectern_e2e::encoding::base32_decode;
 use lectern_e2e::two_factor::backup_codes;
@@ -17,8 +16,7 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_user_signs_up_refreshes_detects_reuse_turns_on_2fa_uses_api_keys_and_logs_out_everywhere()
  {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let email = "walker@example.com";
 
     // Register; the verification link arrives by email; verify; sign in.
@@ -51,7 +49,7 @@ async fn new_user_signs_up_refreshes_detects_reuse_turns_on_2fa_uses_api_keys_an
     assert_eq!(api.me(&second.access).await.status, StatusCode::OK);
 
     // Beyond it, reuse of the old token is theft: 401 and the whole family is revoked.
-    server.clock.advance(Duration::from_secs(6));
+    api.clock().advance(Duration::from_secs(6));
     let reply = api.refresh(&first.refresh).await.expect_status(401);
     assert_eq!(reply.problem_type(), Some("refresh-token-reused"));
     api.assert_refresh_dead(&second.refresh, "newest refresh token of a revoked family")
@@ -67,11 +65,7 @@ async fn new_user_signs_up_refreshes_detects_reuse_turns_on_2fa_uses_api_keys_an
         .security_events(&fresh.access, "")
         .await
         .expect_status(200);
-    let reuse = events
-        .items()
-        .into_iter()
-        .find(|e| e["action"] == "refresh_reuse_detected")
-        .unwrap_or_else(|| panic!("no refresh_reuse_detected in {events}"));
+    let reuse = events.event("refresh_reuse_detected");
     assert_eq!(reuse["target_id"], first.user_id.as_str());
     assert_eq!(reuse["details"]["session_id"], first.session_id.as_str());
 
@@ -200,7 +194,7 @@ async fn new_user_signs_up_refreshes_detects_reuse_turns_on_2fa_uses_api_keys_an
     let (_, listed) = listed_key().await;
     assert_eq!(
         listed["last_used_at"],
-        json!(server.clock.epoch_seconds()),
+        json!(api.clock().epoch_seconds()),
         "{listed:?}"
     );
     api.revoke_key(&with_totp.access, &key_id)
@@ -224,13 +218,12 @@ async fn new_user_signs_up_refreshes_detects_reuse_turns_on_2fa_uses_api_keys_an
         api.assert_signed_out(signed, what).await;
     }
 
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_suspends_activates_changes_roles_and_cannot_remove_the_last_admin() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let admin = api.admin("admin@example.com").await;
     let learner = api.signed_up("learner@example.com").await;
     let other = api.signed_up("other.learner@example.com").await;
@@ -280,29 +273,22 @@ async fn admin_suspends_activates_changes_roles_and_cannot_remove_the_last_admin
             .map(|u| u["user_id"].as_str().expect("user id").to_string())
             .collect()
     };
-    let users = async |query: &str| api.admin_users(&admin.access, query).await;
-    let reply = users("email=learner%40").await.expect_status(200);
-    assert_eq!(
-        ids(&reply),
-        vec![learner.user_id.clone()],
-        "email prefix search"
-    );
-    assert_eq!(
-        ids(&users("email=LEARNER").await),
-        vec![learner.user_id.clone()],
-        "email search ignores case"
-    );
-    let reply = users("role=learner&status=active").await.expect_status(200);
-    assert_eq!(
-        ids(&reply),
-        vec![other.user_id.clone()],
-        "active learners only"
-    );
-    assert_eq!(
-        ids(&users("role=learner&status=suspended").await),
-        vec![learner.user_id.clone()],
-        "suspended learners only"
-    );
+    for (query, found, what) in [
+        ("email=learner%40", &learner, "email prefix search"),
+        ("email=LEARNER", &learner, "email search ignores case"),
+        ("role=learner&status=active", &other, "active learners only"),
+        (
+            "role=learner&status=suspended",
+            &learner,
+            "suspended learners only",
+        ),
+    ] {
+        let reply = api
+            .admin_users(&admin.access, query)
+            .await
+            .expect_status(200);
+        assert_eq!(ids(&reply), vec![found.user_id.clone()], "{what}");
+    }
 
     // Activation: login works again.
     let reply = api
@@ -330,11 +316,7 @@ async fn admin_suspends_activates_changes_roles_and_cannot_remove_the_last_admin
         .await
         .expect_status(200);
     for action in ["suspended", "activated", "role_changed"] {
-        let event = reply
-            .items()
-            .into_iter()
-            .find(|e| e["action"] == action)
-            .unwrap_or_else(|| panic!("no {action} in {:?}", reply.actions()));
+        let event = reply.event(action);
         assert_eq!(event["actor_id"], admin.user_id.as_str(), "{event:?}");
         assert_eq!(event["target_id"], learner.user_id.as_str(), "{event:?}");
     }
@@ -368,13 +350,12 @@ async fn admin_suspends_activates_changes_roles_and_cannot_remove_the_last_admin
         .await
         .expect_status(409);
 
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_reset_keeps_the_link_on_a_weak_password_and_ends_every_session() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let email = "forgetful@example.com";
     let first = api.signed_up(email).await;
     let second = api.login(email).await;
@@ -429,18 +410,17 @@ async fn password_reset_keeps_the_link_on_a_weak_password_and_ends_every_session
     let signed = Signed::from_tokens(email, &first.user_id, &reply.body);
     assert_eq!(api.me(&signed.access).await.status, StatusCode::OK);
 
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn email_change_needs_the_password_and_a_recent_login_and_is_verified_again() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let (old, new) = ("before@example.com", "after@example.com");
     let stale = api.signed_up(old).await;
 
     // A sign-in older than the re-authentication window is not enough (the access token itself is still valid).
-    server.clock.advance(Duration::from_secs(601));
+    api.clock().advance(Duration::from_secs(601));
     assert_eq!(api.me(&stale.access).await.status, StatusCode::OK);
     let reply = api
         .change_email(&stale.access, new, PASSWORD)
@@ -482,25 +462,24 @@ async fn email_change_needs_the_password_and_a_recent_login_and_is_verified_agai
     let again = api.login(new).await;
     assert_eq!(again.user_id, signed.user_id);
 
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleted_account_ends_its_sessions_and_is_restored_by_signing_in_within_the_grace_period() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let email = "leaving@example.com";
     let first = api.signed_up(email).await;
     let second = api.login(email).await;
 
     let reply = api.delete_me(&first.access).await.expect_status(202);
     let purge_after = reply.body["purge_after"].as_i64().expect("purge_after");
-    assert_eq!(purge_after, server.clock.epoch_seconds() + 30 * 24 * 3600);
+    assert_eq!(purge_after, api.clock().epoch_seconds() + 30 * 24 * 3600);
     for (what, signed) in [("deleting session", &first), ("other session", &second)] {
         api.assert_signed_out(signed, what).await;
     }
 
-    server.clock.advance(Duration::from_secs(24 * 3600));
+    api.clock().advance(Duration::from_secs(24 * 3600));
     let back = api.login(email).await;
     let profile = api.me(&back.access).await.expect_status(200);
     assert_eq!(profile.body["status"], "active");
@@ -512,12 +491,12 @@ async fn deleted_account_ends_its_sessions_and_is_restored_by_signing_in_within_
     // Past the grace period, signing in no longer restores anything.
     let late = api.signed_up("too.late@example.com").await;
     api.delete_me(&late.access).await.expect_status(202);
-    server.clock.advance(Duration::from_secs(31 * 24 * 3600));
+    api.clock().advance(Duration::from_secs(31 * 24 * 3600));
     let reply = api
         .login_with("too.late@example.com", PASSWORD)
         .await
         .expect_status(401);
     assert_eq!(reply.problem_type(), Some("invalid-credentials"));
 
-    server.stop().await;
+    api.stop().await;
 }

@@ -3,24 +3,31 @@
 
 use std::time::Duration;
 
-use lectern_e2e::DevServer;
 use lectern_e2e::api::{Api, PASSWORD, assert_problem};
 use lectern_e2e::mail::LOCKED;
 
 const WRONG: &str = "wrong passphrase";
 
 /// Fails `n` logins of `email` with a wrong password, each answered as such.
-async fn fail_logins(api: &Api<'_>, email: &str, n: usize) {
+async fn fail_logins(api: &Api, email: &str, n: usize) {
     for _ in 0..n {
         let reply = api.login_with(email, WRONG).await;
         assert_problem(&reply, 401, "invalid-credentials");
     }
 }
 
+/// Asserts the account of `email` is locked (its right password is refused like a wrong one) and its owner was
+/// told, once.
+async fn assert_locked_and_told(api: &Api, email: &str) {
+    let reply = api.login_with(email, PASSWORD).await;
+    assert_problem(&reply, 401, "invalid-credentials");
+    api.flush_mail().await;
+    assert_eq!(api.count_mails(email, LOCKED), 1, "exactly one lock email");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_answers_unknown_email_and_wrong_password_identically() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let user = api.signed_up("real@example.com").await;
     let unknown = api.login_with("nobody@example.com", PASSWORD).await;
     let wrong = api
@@ -39,13 +46,12 @@ async fn login_answers_unknown_email_and_wrong_password_identically() {
     assert_eq!(malformed.comparable(), wrong.comparable());
     let huge = api.login_with(&user.email, &"p".repeat(5000)).await;
     assert_eq!(huge.comparable(), wrong.comparable());
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_wrong_passwords_lock_the_account_for_its_duration_and_mail_the_owner_once() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let user = api.signed_up("locked@example.com").await;
 
     // Four failures do not lock, and a success clears the count.
@@ -68,33 +74,21 @@ async fn five_wrong_passwords_lock_the_account_for_its_duration_and_mail_the_own
     for _ in 0..3 {
         api.login_with(&user.email, WRONG).await;
     }
-    server.clock.advance(Duration::from_secs(890));
-    assert_problem(
-        &api.login_with(&user.email, PASSWORD).await,
-        401,
-        "invalid-credentials",
-    );
+    api.clock().advance(Duration::from_secs(890));
     // Existing sessions are not touched by a lock.
     let access = api.fresh_access(&user).await;
     assert_eq!(api.me(&access).await.status, 200);
+    assert_locked_and_told(&api, &user.email).await;
 
-    api.flush_mail().await;
-    assert_eq!(
-        api.count_mails(&user.email, LOCKED),
-        1,
-        "exactly one lock email"
-    );
-
-    server.clock.advance(Duration::from_secs(11));
+    api.clock().advance(Duration::from_secs(11));
     let reply = api.login_with(&user.email, PASSWORD).await;
     assert_eq!(reply.status, 200, "unlocked after 900 s: {reply}");
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_two_factor_codes_count_toward_the_same_lockout() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let user = api.signed_up("lock2fa@example.com").await;
     let secret = api.enrol_2fa(&user).await.secret;
 
@@ -111,49 +105,34 @@ async fn wrong_two_factor_codes_count_toward_the_same_lockout() {
         401,
         "invalid-code",
     );
-    assert_problem(
-        &api.login_with(&user.email, PASSWORD).await,
-        401,
-        "invalid-credentials",
-    );
-    api.flush_mail().await;
-    assert_eq!(api.count_mails(&user.email, LOCKED), 1);
+    assert_locked_and_told(&api, &user.email).await;
 
-    server.clock.advance(Duration::from_secs(901));
+    api.clock().advance(Duration::from_secs(901));
     let challenge = api.challenge(&user.email).await;
     let reply = api.verify_2fa(&challenge, &api.totp_now(&secret)).await;
     assert_eq!(reply.status, 200, "unlocked: {reply}");
-    server.stop().await;
+    api.stop().await;
 }
 
 // Lockout reached through 2fa/disable (suspected bugs).
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lock_reached_through_two_factor_disable_mails_the_owner() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let (user, enrolled, access) = api.two_factor_user("silentlock@example.com").await;
     fail_logins(&api, &user.email, 4).await;
     let reply = api
         .disable_2fa(&access, WRONG, &api.totp_now(&enrolled.secret))
         .await;
     assert_problem(&reply, 400, "validation");
-    // That fifth failure locked the account ...
-    assert_problem(
-        &api.login_with(&user.email, PASSWORD).await,
-        401,
-        "invalid-credentials",
-    );
-    // ... so its owner must hear about it, as with any other lock.
-    api.flush_mail().await;
-    assert_eq!(api.count_mails(&user.email, LOCKED), 1);
-    server.stop().await;
+    // That fifth failure locked the account, so its owner must hear about it, as with any other lock.
+    assert_locked_and_told(&api, &user.email).await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_account_does_not_confirm_its_password_through_two_factor_disable() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let (user, enrolled, access) = api.two_factor_user("oracle@example.com").await;
     for _ in 0..5 {
         api.login_with(&user.email, WRONG).await;
@@ -173,5 +152,5 @@ async fn a_locked_account_does_not_confirm_its_password_through_two_factor_disab
         "right: {right} / wrong: {wrong}"
     );
     assert_eq!(right.problem_type(), wrong.problem_type());
-    server.stop().await;
+    api.stop().await;
 }

@@ -2,14 +2,12 @@
 
 use std::time::Duration;
 
-use lectern_e2e::DevServer;
 use lectern_e2e::api::{Api, Auth, PASSWORD, assert_problem, assert_validation};
 use serde_json::{Map, Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn profile_patch_refuses_privileged_unknown_and_invalid_fields_and_changes_nothing() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let user = api.signed_up("patch@example.com").await;
     let patch = async |body: Value| api.patch_me(&user.access, body).await;
 
@@ -92,15 +90,14 @@ async fn profile_patch_refuses_privileged_unknown_and_invalid_fields_and_changes
         patch(json!({"notifications": full, "timezone": "America/Argentina/Buenos_Aires"})).await;
     assert_eq!(reply.status, 200, "32 flags are fine: {reply}");
     assert_eq!(reply.body["timezone"], "America/Argentina/Buenos_Aires");
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_the_account_and_changing_email_need_a_recent_sign_in() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let user = api.signed_up("stale@example.com").await;
-    server.clock.advance(Duration::from_secs(11 * 60));
+    api.clock().advance(Duration::from_secs(11 * 60));
     let access = api.fresh_access(&user).await;
     assert_eq!(api.me(&access).await.status, 200);
 
@@ -131,13 +128,12 @@ async fn deleting_the_account_and_changing_email_need_a_recent_sign_in() {
         .expect_status(202);
     let reply = api.delete_me(&fresh.access).await.expect_status(202);
     assert!(reply.body["purge_after"].is_i64());
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changing_the_password_checks_both_passwords_and_ends_other_sessions() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let email = "pw@example.com";
     let first = api.signed_up(email).await;
     let second = api.login(email).await;
@@ -185,5 +181,5 @@ async fn changing_the_password_checks_both_passwords_and_ends_other_sessions() {
     api.login_with(email, new_password).await.expect_status(200);
 
     api.mail_containing(email, "password was changed").await;
-    server.stop().await;
+    api.stop().await;
 }

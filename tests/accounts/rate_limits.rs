@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use lectern_e2e::DevServer;
 use lectern_e2e::api::{Api, Auth, Body, PASSWORD, assert_problem};
 use lectern_e2e::openapi::operations;
 use lectern_shared::ratelimit::{ClassLimits, Limit, RateLimitConfig};
@@ -28,8 +27,7 @@ fn auth_limits(per_ip: u32, per_account: u32) -> RateLimitConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_per_ip_auth_limit_answers_429_with_headers_and_ignores_forwarding_headers() {
-    let server = DevServer::start_with_limits(auth_limits(3, 100)).await;
-    let api = Api::new(&server);
+    let api = Api::start_with_limits(auth_limits(3, 100)).await;
     let creds = json!({"email": "nobody@example.com", "password": PASSWORD});
     let login_from = async |headers: &[(&str, &str)]| {
         let body = Body::Json(creds.clone());
@@ -97,20 +95,19 @@ async fn the_per_ip_auth_limit_answers_429_with_headers_and_ignores_forwarding_h
     }
 
     // A new window lets requests through again.
-    server.clock.advance(Duration::from_secs(61));
+    api.clock().advance(Duration::from_secs(61));
     let later = login_from(&[]).await;
     assert_eq!(later.status, 401, "{later}");
     assert_eq!(later.header("ratelimit-remaining"), "2");
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_per_account_limit_blocks_one_email_but_not_another() {
-    let server = DevServer::start_with_limits(auth_limits(20, 2)).await;
-    let api = Api::new(&server);
+    let api = Api::start_with_limits(auth_limits(20, 2)).await;
     let user = api.signed_up("target@example.com").await;
     // Signing up spent this window's allowance of the account (register + login): start a new window.
-    server.clock.advance(Duration::from_secs(61));
+    api.clock().advance(Duration::from_secs(61));
 
     for remaining in ["1", "0"] {
         let reply = api.login_with(&user.email, "guessing passphrase").await;
@@ -140,10 +137,10 @@ async fn the_per_account_limit_blocks_one_email_but_not_another() {
     assert_problem(&other, 401, "invalid-credentials");
     assert_eq!(other.header("ratelimit-remaining"), "1");
 
-    server.clock.advance(Duration::from_secs(61));
+    api.clock().advance(Duration::from_secs(61));
     let reply = api.login_with(&user.email, PASSWORD).await;
     assert_eq!(reply.status, 200, "a new window: {reply}");
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,8 +150,7 @@ async fn one_account_cannot_exceed_its_general_share_from_any_ip() {
         requests: 3,
         window: Duration::from_secs(60),
     };
-    let server = DevServer::start_with_limits(limits).await;
-    let api = Api::new(&server);
+    let api = Api::start_with_limits(limits).await;
     // `signed_up` reads the profile once after signing in: that is the first of the three.
     let user = api.signed_up("share@example.com").await;
     for expected_remaining in ["1", "0"] {
@@ -167,11 +163,11 @@ async fn one_account_cannot_exceed_its_general_share_from_any_ip() {
     // Another account is unaffected.
     let other = api.signed_up("other-share@example.com").await;
     assert_eq!(api.me(&other.access).await.status, 200);
-    server.clock.advance(Duration::from_secs(61));
+    api.clock().advance(Duration::from_secs(61));
     assert_eq!(
         api.me(&user.access).await.status,
         200,
         "the window rolled over"
     );
-    server.stop().await;
+    api.stop().await;
 }

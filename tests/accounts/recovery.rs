@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use lectern_e2e::DevServer;
 use lectern_e2e::api::{Api, PASSWORD, assert_problem};
 use lectern_e2e::mail::{RESET_LINK, VERIFY_LINK};
 use reqwest::StatusCode;
@@ -14,8 +13,7 @@ const FRESH_PASSWORD: &str = "a fresh passphrase";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forgot_password_and_resend_verification_answer_the_same_for_unknown_emails_and_send_nothing()
  {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let known = api.signed_up("known@example.com").await;
     api.register("unverified@example.com", PASSWORD)
         .await
@@ -50,13 +48,12 @@ async fn forgot_password_and_resend_verification_answer_the_same_for_unknown_ema
         "a verified account gets no new link"
     );
     assert_eq!(api.count_mails("unverified@example.com", VERIFY_LINK), 2);
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reset_password_applies_the_policy_without_spending_the_token() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let user = api.signed_up("resetpolicy@example.com").await;
     api.forgot_password(&user.email).await.expect_status(202);
     let token = api.mailed_token(&user.email, "reset-password").await;
@@ -86,13 +83,12 @@ async fn reset_password_applies_the_policy_without_spending_the_token() {
     api.login_with(&user.email, "a brand new passphrase")
         .await
         .expect_status(200);
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verification_and_reset_tokens_refuse_garbage_the_other_purpose_and_reuse() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let email = "onetime@example.com";
     api.register(email, PASSWORD).await.expect_status(202);
     let verify = api.mailed_token(email, "verify-email").await;
@@ -125,29 +121,28 @@ async fn verification_and_reset_tokens_refuse_garbage_the_other_purpose_and_reus
     assert_problem(&api.verify_email(&verify).await, 400, "invalid-token");
     reset_password(&reset).await.expect_status(204);
     assert_problem(&reset_password(&reset).await, 400, "invalid-token");
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verification_links_expire_after_24_hours_and_reset_links_after_15_minutes() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     for email in ["early@example.com", "late@example.com"] {
         api.register(email, PASSWORD).await.expect_status(202);
     }
     let early = api.mailed_token("early@example.com", "verify-email").await;
     let late = api.mailed_token("late@example.com", "verify-email").await;
-    server.clock.advance(Duration::from_secs(24 * 3600 - 60));
+    api.clock().advance(Duration::from_secs(24 * 3600 - 60));
     let reply = api.verify_email(&early).await;
     assert_eq!(reply.status, 204, "valid just before 24 h: {reply}");
-    server.clock.advance(Duration::from_secs(61));
+    api.clock().advance(Duration::from_secs(61));
     assert_problem(&api.verify_email(&late).await, 400, "invalid-token");
 
     let user = api.login("early@example.com").await;
     for (wait, valid) in [(15 * 60 + 1, false), (15 * 60 - 30, true)] {
         api.forgot_password(&user.email).await.expect_status(202);
         let token = api.mailed_token(&user.email, "reset-password").await;
-        server.clock.advance(Duration::from_secs(wait));
+        api.clock().advance(Duration::from_secs(wait));
         let reply = api.reset_password(&token, FRESH_PASSWORD).await;
         if valid {
             assert_eq!(reply.status, 204, "valid before 15 min: {reply}");
@@ -155,13 +150,12 @@ async fn verification_links_expire_after_24_hours_and_reset_links_after_15_minut
             assert_problem(&reply, 400, "invalid-token");
         }
     }
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_reset_token_used_twice_at_once_works_once() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let user = api.signed_up("twice@example.com").await;
     api.forgot_password(&user.email).await.expect_status(202);
     let token = api.mailed_token(&user.email, "reset-password").await;
@@ -185,5 +179,5 @@ async fn one_reset_token_used_twice_at_once_works_once() {
     };
     api.login_with(&user.email, won).await.expect_status(200);
     api.login_with(&user.email, lost).await.expect_status(401);
-    server.stop().await;
+    api.stop().await;
 }

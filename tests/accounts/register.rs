@@ -1,7 +1,6 @@
 //! `POST /v1/auth/register`: the password policy and the other checks, no account enumeration, races, and the
 //! verification that follows.
 
-use lectern_e2e::DevServer;
 use lectern_e2e::api::{Api, PASSWORD, assert_problem};
 use lectern_e2e::mail::VERIFY_LINK;
 use reqwest::StatusCode;
@@ -9,19 +8,17 @@ use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_up_verify_and_read_own_profile() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let me = api.signed_up("smoke@example.com").await;
     let profile = api.me(&me.access).await.expect_status(200);
     assert_eq!(profile.body["email_verified"], true);
     assert_eq!(profile.body["user_id"], me.user_id.as_str());
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_with_a_role_field_and_register_with_is_admin_are_refused_naming_the_field() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     api.signed_up("fields@example.com").await;
 
     let reply = api
@@ -42,13 +39,12 @@ async fn login_with_a_role_field_and_register_with_is_admin_are_refused_naming_t
     // Refused before anything happened: no account, so no verification link.
     api.flush_mail().await;
     assert_eq!(api.count_mails("new@example.com", VERIFY_LINK), 0);
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registration_refuses_bad_passwords_emails_names_and_privileged_roles() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let ok = json!({"email": "policy@example.com", "password": PASSWORD, "display_name": "Pat"});
     let with = |key: &str, value: Value| {
         let mut body = ok.clone();
@@ -120,13 +116,12 @@ async fn registration_refuses_bad_passwords_emails_names_and_privileged_roles() 
         .register("max@example.com", &"y".repeat(127).replace("yyy", "yzy"))
         .await;
     assert_eq!(max.status, 202, "127 characters is fine: {max}");
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_unicode_passphrase_is_accepted_and_verified_exactly_as_typed() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let email = "phrase@example.com";
     let phrase =
         "  Les élèves lisent 📚 sous le grand chêne — 三本の木 — until the bell rings twice ";
@@ -154,13 +149,12 @@ async fn a_long_unicode_passphrase_is_accepted_and_verified_exactly_as_typed() {
     }
     // The failures above did not lock (4 < 5); the exact phrase still works.
     api.login_with(email, phrase).await.expect_status(200);
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registering_an_existing_email_answers_like_a_new_one_and_only_tells_the_owner() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let fresh = api.register("first@example.com", PASSWORD).await;
     let existing = api.signed_up("taken@example.com").await;
     api.flush_mail().await;
@@ -205,13 +199,12 @@ async fn registering_an_existing_email_answers_like_a_new_one_and_only_tells_the
     api.login_with(&existing.email, "another good passphrase")
         .await
         .expect_status(401);
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_registrations_of_one_email_create_one_account_and_one_link() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let admin = api.admin("racer-admin@example.com").await;
     let variants = [
         "race@example.com",
@@ -248,5 +241,5 @@ async fn concurrent_registrations_of_one_email_create_one_account_and_one_link()
         .await
         .expect_status(200);
     assert_eq!(listed.items().len(), 1, "exactly one account: {listed}");
-    server.stop().await;
+    api.stop().await;
 }

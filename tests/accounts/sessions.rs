@@ -1,15 +1,13 @@
 //! Sessions: `logout-all`, and the owner's `/v1/users/me/sessions` (and, alongside, whose sessions and keys an
 //! owner can reach).
 
-use lectern_e2e::DevServer;
 use lectern_e2e::api::{Api, Auth, Body, PASSWORD, Signed, USER_AGENT, assert_problem};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_all_ends_every_session() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let a = api.signed_up("everywhere@example.com").await;
     let b = api.login(&a.email).await;
     api.logout_all(&b.access).await.expect_status(204);
@@ -17,13 +15,12 @@ async fn logout_all_ends_every_session() {
         api.assert_signed_out(session, "after logout-all").await;
     }
     assert_problem(&api.logout_all(&b.access).await, 401, "unauthenticated");
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_list_marks_the_current_one_and_revoking_ends_a_session_at_once() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let email = "sessions@example.com";
     let first = api.signed_up(email).await;
     let body = Body::Json(json!({"email": email, "password": PASSWORD}));
@@ -63,13 +60,12 @@ async fn session_list_marks_the_current_one_and_revoking_ends_a_session_at_once(
     // Revoking twice.
     let reply = api.revoke_session(&first.access, &phone.session_id).await;
     assert_problem(&reply, 404, "not-found");
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_users_sessions_and_keys_cannot_be_revoked_by_guessing_ids() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let alice = api.signed_up("alice@example.com").await;
     let bob = api.signed_up("bob@example.com").await;
     let (bob_key, bob_key_id) = api
@@ -107,5 +103,5 @@ async fn other_users_sessions_and_keys_cannot_be_revoked_by_guessing_ids() {
         json!([]),
         "alice sees none of bob's keys"
     );
-    server.stop().await;
+    api.stop().await;
 }

@@ -20,7 +20,7 @@ fn issue_token(
     kind: TokenKind,
     user: &Signed,
     session_id: Option<&str>,
-    server: &DevServer,
+    api: &Api,
     later: Duration,
 ) -> String {
     service
@@ -28,8 +28,8 @@ fn issue_token(
             kind,
             &user.user_id,
             session_id,
-            server.clock.epoch_seconds(),
-            server.clock.now() + later,
+            api.clock().epoch_seconds(),
+            api.clock().now() + later,
             Duration::from_secs(900),
         )
         .expect("issue")
@@ -38,27 +38,25 @@ fn issue_token(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_access_token_expires_after_its_lifetime_plus_leeway() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let user = api.signed_up("expiry@example.com").await;
-    server.clock.advance(Duration::from_secs(900 + 29));
+    api.clock().advance(Duration::from_secs(900 + 29));
     assert_eq!(
         api.me(&user.access).await.status,
         200,
         "still inside the leeway"
     );
-    server.clock.advance(Duration::from_secs(2));
+    api.clock().advance(Duration::from_secs(2));
     assert_problem(&api.me(&user.access).await, 401, "unauthenticated");
     // The session itself lives on: a refresh gives a working token.
     let renewed = api.fresh_access(&user).await;
     api.me(&renewed).await.expect_status(200);
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_altered_and_foreign_bearer_tokens_are_refused() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let user = api.signed_up("forger@example.com").await;
     let other = api.signed_up("victim@example.com").await;
     let (header, payload, signature) = jwt_parts(&user.access);
@@ -85,23 +83,16 @@ async fn forged_altered_and_foreign_bearer_tokens_are_refused() {
     let (foreign_key, _) = SigningKey::generate(kid).unwrap();
     let foreign = TokenService::new(
         KeyRing::new(vec![foreign_key]).unwrap(),
-        server.base.clone(),
+        api.base.clone(),
         "lectern",
     );
     let access_for = |service: &TokenService| {
         let sid = Some(user.session_id.as_str());
-        issue_token(
-            service,
-            TokenKind::Access,
-            &user,
-            sid,
-            &server,
-            Duration::ZERO,
-        )
+        issue_token(service, TokenKind::Access, &user, sid, &api, Duration::ZERO)
     };
     let foreign_token = access_for(&foreign);
     // Control: the server's own key issuing the very same claims is accepted.
-    let own = test_accounts(server.platform.clone());
+    let own = test_accounts(api.server.platform.clone());
     let own_token = access_for(&own.tokens);
     assert_eq!(api.me(&own_token).await.status, 200, "control token");
 
@@ -175,67 +166,60 @@ async fn forged_altered_and_foreign_bearer_tokens_are_refused() {
     // The genuine tokens still work.
     assert_eq!(api.me(&user.access).await.status, 200);
     assert_eq!(api.me(&other.access).await.status, 200);
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_signed_with_the_real_key_but_wrong_claims_are_refused() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let user = api.signed_up("claims@example.com").await;
     // The server's own key, read from its data dir: only the claims differ from a genuine token.
-    let ring = || KeyRing::local(server.dir.path()).expect("the server's key");
+    let ring = || KeyRing::local(api.server.dir.path()).expect("the server's key");
     let sid = Some(user.session_id.as_str());
     let issue = |service: &TokenService, kind, sid: Option<&str>, later| {
-        issue_token(service, kind, &user, sid, &server, later)
+        issue_token(service, kind, &user, sid, &api, later)
     };
     let now = Duration::ZERO;
-    let genuine = TokenService::new(ring(), server.base.clone(), "lectern");
+    let genuine = TokenService::new(ring(), api.base.clone(), "lectern");
     let control = issue(&genuine, TokenKind::Access, sid, now);
     assert_eq!(api.me(&control).await.status, 200, "control token");
 
-    let other_audience = TokenService::new(ring(), server.base.clone(), "another-app");
+    let other_audience = TokenService::new(ring(), api.base.clone(), "another-app");
     let other_issuer = TokenService::new(ring(), "https://evil.example.com", "lectern");
     let nobodys_session = Some("01AAAAAAAAAAAAAAAAAAAAAAAA");
     let an_hour_later = Duration::from_secs(3600);
+    let access = TokenKind::Access;
     let cases = [
-        (
-            "another audience",
-            issue(&other_audience, TokenKind::Access, sid, now),
-        ),
-        (
-            "another issuer",
-            issue(&other_issuer, TokenKind::Access, sid, now),
-        ),
-        (
-            "no session id",
-            issue(&genuine, TokenKind::Access, None, now),
-        ),
+        ("another audience", &other_audience, access, sid, now),
+        ("another issuer", &other_issuer, access, sid, now),
+        ("no session id", &genuine, access, None, now),
         (
             "a session that does not exist",
-            issue(&genuine, TokenKind::Access, nobodys_session, now),
+            &genuine,
+            access,
+            nobodys_session,
+            now,
         ),
         (
             "not valid for another hour",
-            issue(&genuine, TokenKind::Access, sid, an_hour_later),
+            &genuine,
+            access,
+            sid,
+            an_hour_later,
         ),
-        (
-            "a challenge",
-            issue(&genuine, TokenKind::Challenge, sid, now),
-        ),
+        ("a challenge", &genuine, TokenKind::Challenge, sid, now),
     ];
-    for (name, token) in cases {
-        let reply = api.me(&token).await;
+    for (name, service, kind, sid, later) in cases {
+        let reply = api.me(&issue(service, kind, sid, later)).await;
         assert_eq!(reply.status, 401, "{name}: {reply}");
         assert_eq!(reply.problem_type(), Some("unauthenticated"), "{name}");
     }
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_and_misused_refresh_tokens_are_refused() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let user = api.signed_up("refresher@example.com").await;
     for garbage in [
         "",
@@ -258,7 +242,7 @@ async fn garbage_and_misused_refresh_tokens_are_refused() {
 
     // A rotated token shown again after the grace period ends the whole session.
     let rotated = api.refresh(&user.refresh).await.expect_status(200);
-    server.clock.advance(Duration::from_secs(6));
+    api.clock().advance(Duration::from_secs(6));
     let reuse = api.refresh(&user.refresh).await;
     assert_problem(&reuse, 401, "refresh-token-reused");
     let newest = rotated.text("refresh_token");
@@ -268,13 +252,12 @@ async fn garbage_and_misused_refresh_tokens_are_refused() {
         401,
         "unauthenticated",
     );
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_refreshes_of_one_token_have_exactly_one_winner() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let user = api.signed_up("tabs@example.com").await;
     let bodies = (0..10)
         .map(|_| json!({"refresh_token": user.refresh}))
@@ -294,17 +277,14 @@ async fn concurrent_refreshes_of_one_token_have_exactly_one_winner() {
     assert_eq!(api.me(&winner.text("access_token")).await.status, 200);
     let next = api.refresh(&winner.text("refresh_token")).await;
     assert_eq!(next.status, 200, "{next}");
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_session_cannot_be_refreshed_and_a_password_reset_ends_access_at_once() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let idle = api.signed_up("idle@example.com").await;
-    server
-        .clock
-        .advance(Duration::from_secs(14 * 24 * 3600 + 1));
+    api.clock().advance(Duration::from_secs(14 * 24 * 3600 + 1));
     assert_problem(&api.refresh(&idle.refresh).await, 400, "invalid-token");
 
     let user = api.signed_up("resetme@example.com").await;
@@ -315,13 +295,12 @@ async fn an_idle_session_cannot_be_refreshed_and_a_password_reset_ends_access_at
         .expect_status(204);
     assert_problem(&api.me(&user.access).await, 401, "unauthenticated");
     assert_problem(&api.refresh(&user.refresh).await, 400, "invalid-token");
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn suspended_accounts_cannot_refresh_or_use_their_tokens() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let admin = api.admin("boss@example.com").await;
     let user = api.signed_up("suspended@example.com").await;
     api.admin_action(&admin.access, &user.user_id, "suspend")
@@ -335,16 +314,15 @@ async fn suspended_accounts_cannot_refresh_or_use_their_tokens() {
         403,
         "account-suspended",
     );
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_refuses_accounts_made_inactive_even_while_their_sessions_exist() {
     // The status changes below go straight to the store, leaving the sessions in place, so the refresh
     // route's own status check is what is tested (admin suspension also ends the sessions).
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
-    let accounts = test_accounts(server.platform.clone());
+    let api = Api::start().await;
+    let accounts = test_accounts(api.server.platform.clone());
     for (email, status) in [
         ("flip-suspended@example.com", Status::Suspended),
         ("flip-deleted@example.com", Status::Deleted),
@@ -354,7 +332,7 @@ async fn refresh_refuses_accounts_made_inactive_even_while_their_sessions_exist(
         stored.status = status;
         accounts
             .users
-            .save(&mut stored, server.clock.epoch_seconds())
+            .save(&mut stored, api.clock().epoch_seconds())
             .await
             .unwrap();
         let session = async || {
@@ -373,13 +351,12 @@ async fn refresh_refuses_accounts_made_inactive_even_while_their_sessions_exist(
             "{email}: the session should be gone"
         );
     }
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleted_accounts_cannot_refresh() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let user = api.signed_up("leaving@example.com").await;
     let other_session = api.login(&user.email).await;
     api.delete_me(&user.access).await.expect_status(202);
@@ -387,13 +364,12 @@ async fn deleted_accounts_cannot_refresh() {
         api.assert_signed_out(session, "a session of a deleted account")
             .await;
     }
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jwks_publishes_the_ed25519_key_that_signs_access_tokens_and_nothing_private() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let user = api.signed_up("keys@example.com").await;
     let reply = api.jwks().await.expect_status(200);
     assert!(
@@ -420,9 +396,9 @@ async fn jwks_publishes_the_ed25519_key_that_signs_access_tokens_and_nothing_pri
         assert!(k.get("d").is_none(), "no private key material: {k}");
     }
     // The same key signs after a restart of the server over the same data.
-    let dir = server.stop().await;
-    let server = DevServer::start_in(dir).await;
-    let again = Api::new(&server).jwks().await;
+    let dir = api.stop().await;
+    let api = Api::on(DevServer::start_in(dir).await);
+    let again = api.jwks().await;
     assert_eq!(again.body["keys"], reply.body["keys"]);
-    server.stop().await;
+    api.stop().await;
 }

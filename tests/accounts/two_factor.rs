@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use lectern_e2e::DevServer;
 use lectern_e2e::api::{Api, PASSWORD, assert_problem};
 use lectern_e2e::encoding::{base32_decode, jwt_parts};
 use reqwest::StatusCode;
@@ -10,8 +9,7 @@ use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_factor_enable_needs_setup_and_a_right_code() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let user = api.signed_up("enable@example.com").await;
     assert_problem(
         &api.enable_2fa(&user.access, "123456").await,
@@ -40,19 +38,18 @@ async fn two_factor_enable_needs_setup_and_a_right_code() {
     // Already on: a second setup is refused.
     let fresh = api.fresh_access(&user).await;
     assert_problem(&api.setup_2fa(&fresh).await, 409, "conflict");
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_factor_setup_and_enable_need_a_recent_sign_in_which_refresh_does_not_renew() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let user = api.signed_up("stale@example.com").await;
     let reply = api.setup_2fa(&user.access).await;
     assert_eq!(reply.status, 200, "fresh sign-in may set up: {reply}");
     let secret = base32_decode(&reply.text("secret"));
 
-    server.clock.advance(Duration::from_secs(601));
+    api.clock().advance(Duration::from_secs(601));
     let access = api.fresh_access(&user).await;
     let (_, claims, _) = jwt_parts(&access);
     let (_, first_claims, _) = jwt_parts(&user.access);
@@ -69,13 +66,12 @@ async fn two_factor_setup_and_enable_need_a_recent_sign_in_which_refresh_does_no
     // Signing in again makes it recent.
     let again = api.login(&user.email).await;
     api.setup_2fa(&again.access).await.expect_status(200);
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_factor_disable_refuses_a_wrong_password_or_code() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let (user, enrolled, access) = api.two_factor_user("keep2fa@example.com").await;
     let right = api.totp_now(&enrolled.secret);
 
@@ -91,13 +87,12 @@ async fn two_factor_disable_refuses_a_wrong_password_or_code() {
     // Still on.
     let reply = api.login_2fa(&user.email, &enrolled.backup_codes[0]).await;
     assert_eq!(reply.status, 200, "{reply}");
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_factor_challenges_expire_are_single_use_and_are_not_access_tokens() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let user = api.signed_up("challenged@example.com").await;
     let enrolled = api.enrol_2fa(&user).await;
     let (secret, backup) = (&enrolled.secret, &enrolled.backup_codes);
@@ -133,7 +128,7 @@ async fn two_factor_challenges_expire_are_single_use_and_are_not_access_tokens()
 
     // A challenge older than 5 minutes (plus the 30 s leeway) is refused, even with a right code.
     let old = api.challenge(&user.email).await;
-    server.clock.advance(Duration::from_secs(300 + 31));
+    api.clock().advance(Duration::from_secs(300 + 31));
     let code = api.totp_now(secret);
     let reply = api.verify_2fa(&old, &code).await;
     assert!(matches!(reply.status.as_u16(), 400 | 401), "{reply}");
@@ -141,13 +136,12 @@ async fn two_factor_challenges_expire_are_single_use_and_are_not_access_tokens()
     // The code itself was fine.
     let reply = api.login_2fa(&user.email, &code).await;
     assert_eq!(reply.status, 200, "{reply}");
-    server.stop().await;
+    api.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_challenge_verified_twice_at_once_starts_one_session() {
-    let server = DevServer::start().await;
-    let api = Api::new(&server);
+    let api = Api::start().await;
     let user = api.signed_up("double@example.com").await;
     let enrolled = api.enrol_2fa(&user).await;
     let challenge = api.challenge(&user.email).await;
@@ -164,5 +158,5 @@ async fn one_challenge_verified_twice_at_once_starts_one_session() {
     for loser in answers.iter().filter(|r| r.status != StatusCode::OK) {
         assert!(matches!(loser.status.as_u16(), 400 | 401), "{loser}");
     }
-    server.stop().await;
+    api.stop().await;
 }

@@ -86,7 +86,7 @@ async fn run() {
     rows.push(verify.row());
 
     let server = production_argon_server(params).await;
-    let api = Api::new(&server);
+    let api = Api::on(server);
     let email = "bench@example.com";
     let signed = api.signed_up(email).await;
 
@@ -127,7 +127,7 @@ async fn run() {
         assert_eq!(reply.status, 200, "me: {:?}", reply.body);
     }
     rows.push(me.row());
-    server.stop().await;
+    api.stop().await;
 
     println!(
         "argon2id parameters: m={} KiB, t={}, p={} (Argon2Params::default)",

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use lectern_e2e::api::{Api, PASSWORD};
+use lectern_e2e::api::{Client, PASSWORD};
 use lectern_e2e::{DevServer, eventually};
 use lectern_messages::SendEmail;
 use lectern_shared::blobs::UploadRules;
@@ -186,7 +186,7 @@ async fn seed_creates_demo_accounts_once_with_a_fresh_password() {
         "{again:?}"
     );
 
-    let api = Api::new(&server);
+    let api = Client::new(server.base.clone());
     let login = api
         .login_with("admin@lectern.local", &password)
         .await

@@ -135,6 +135,15 @@ impl Reply {
             .clone()
     }
 
+    /// The item of an audit list with this `action` (the newest, lists being newest first).
+    #[track_caller]
+    pub fn event(&self, action: &str) -> Value {
+        self.items()
+            .into_iter()
+            .find(|e| e["action"] == action)
+            .unwrap_or_else(|| panic!("no {action} in {:?}", self.actions()))
+    }
+
     /// The `action` of each item of an audit list.
     pub fn actions(&self) -> Vec<String> {
         self.items()
@@ -327,18 +336,6 @@ impl Client {
         reply
     }
 
-    /// Sends a request; `bearer` authenticates, `body` is sent as JSON.
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        bearer: Option<&str>,
-        body: Option<Value>,
-    ) -> Reply {
-        let body = body.map_or(Body::Empty, Body::Json);
-        self.send(method, path, bearer.into(), body).await
-    }
-
     pub async fn post(&self, path: &str, bearer: Option<&str>, body: Value) -> Reply {
         self.send(Method::POST, path, bearer.into(), Body::Json(body))
             .await
@@ -368,6 +365,20 @@ impl Client {
         out
     }
 
+    /// Sends a request authenticated by `auth` (a token, or an [`Auth`]).
+    async fn as_caller<'t>(
+        &self,
+        method: Method,
+        path: &str,
+        auth: impl Into<Auth<'t>>,
+        body: Body,
+    ) -> Reply {
+        self.send(method, path, auth.into(), body).await
+    }
+
+    // One helper per route, deliberately alike: each names its route and takes what the route takes. Routes that
+    // need credentials take `auth`: an access token (`&str`, `&String`) or any [`Auth`].
+
     // --- /v1/auth ------------------------------------------------------------------------------------------------
 
     /// Registers `email` (display name "Test User") without verifying it.
@@ -383,12 +394,8 @@ impl Client {
     }
 
     pub async fn login_with(&self, email: &str, password: &str) -> Reply {
-        self.post(
-            "/v1/auth/login",
-            None,
-            json!({"email": email, "password": password}),
-        )
-        .await
+        let body = json!({"email": email, "password": password});
+        self.post("/v1/auth/login", None, body).await
     }
 
     /// Signs in with [`PASSWORD`] (the account must not have 2FA on), reading the user id from the profile.
@@ -400,65 +407,48 @@ impl Client {
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> Reply {
-        self.post(
-            "/v1/auth/refresh",
-            None,
-            json!({"refresh_token": refresh_token}),
-        )
-        .await
+        let body = json!({"refresh_token": refresh_token});
+        self.post("/v1/auth/refresh", None, body).await
     }
 
     pub async fn logout<'t>(&self, auth: impl Into<Auth<'t>>) -> Reply {
-        self.send(Method::POST, "/v1/auth/logout", auth.into(), Body::Empty)
+        self.as_caller(Method::POST, "/v1/auth/logout", auth, Body::Empty)
             .await
     }
 
     pub async fn logout_all<'t>(&self, auth: impl Into<Auth<'t>>) -> Reply {
-        self.send(
-            Method::POST,
-            "/v1/auth/logout-all",
-            auth.into(),
-            Body::Empty,
-        )
-        .await
+        self.as_caller(Method::POST, "/v1/auth/logout-all", auth, Body::Empty)
+            .await
     }
 
     pub async fn verify_email(&self, token: &str) -> Reply {
-        self.post("/v1/auth/verify-email", None, json!({"token": token}))
-            .await
+        let body = json!({"token": token});
+        self.post("/v1/auth/verify-email", None, body).await
     }
 
     pub async fn resend_verification(&self, email: &str) -> Reply {
-        self.post(
-            "/v1/auth/resend-verification",
-            None,
-            json!({"email": email}),
-        )
-        .await
+        let body = json!({"email": email});
+        self.post("/v1/auth/resend-verification", None, body).await
     }
 
     pub async fn forgot_password(&self, email: &str) -> Reply {
-        self.post("/v1/auth/forgot-password", None, json!({"email": email}))
-            .await
+        let body = json!({"email": email});
+        self.post("/v1/auth/forgot-password", None, body).await
     }
 
     pub async fn reset_password(&self, token: &str, password: &str) -> Reply {
-        self.post(
-            "/v1/auth/reset-password",
-            None,
-            json!({"token": token, "password": password}),
-        )
-        .await
+        let body = json!({"token": token, "password": password});
+        self.post("/v1/auth/reset-password", None, body).await
     }
 
     pub async fn setup_2fa<'t>(&self, auth: impl Into<Auth<'t>>) -> Reply {
-        self.send(Method::POST, "/v1/auth/2fa/setup", auth.into(), Body::Empty)
+        self.as_caller(Method::POST, "/v1/auth/2fa/setup", auth, Body::Empty)
             .await
     }
 
     pub async fn enable_2fa<'t>(&self, auth: impl Into<Auth<'t>>, code: &str) -> Reply {
         let body = Body::Json(json!({"code": code}));
-        self.send(Method::POST, "/v1/auth/2fa/enable", auth.into(), body)
+        self.as_caller(Method::POST, "/v1/auth/2fa/enable", auth, body)
             .await
     }
 
@@ -469,18 +459,14 @@ impl Client {
         code: &str,
     ) -> Reply {
         let body = Body::Json(json!({"password": password, "code": code}));
-        self.send(Method::POST, "/v1/auth/2fa/disable", auth.into(), body)
+        self.as_caller(Method::POST, "/v1/auth/2fa/disable", auth, body)
             .await
     }
 
     /// Completes a sign-in that answered `two_factor_required`.
     pub async fn verify_2fa(&self, challenge: &str, code: &str) -> Reply {
-        self.post(
-            "/v1/auth/2fa/verify",
-            None,
-            json!({"challenge": challenge, "code": code}),
-        )
-        .await
+        let body = json!({"challenge": challenge, "code": code});
+        self.post("/v1/auth/2fa/verify", None, body).await
     }
 
     pub async fn jwks(&self) -> Reply {
@@ -490,23 +476,23 @@ impl Client {
     // --- /v1/users/me --------------------------------------------------------------------------------------------
 
     pub async fn me<'t>(&self, auth: impl Into<Auth<'t>>) -> Reply {
-        self.send(Method::GET, "/v1/users/me", auth.into(), Body::Empty)
+        self.as_caller(Method::GET, "/v1/users/me", auth, Body::Empty)
             .await
     }
 
     pub async fn patch_me<'t>(&self, auth: impl Into<Auth<'t>>, body: Value) -> Reply {
-        self.send(Method::PATCH, "/v1/users/me", auth.into(), Body::Json(body))
+        self.as_caller(Method::PATCH, "/v1/users/me", auth, Body::Json(body))
             .await
     }
 
     pub async fn delete_me<'t>(&self, auth: impl Into<Auth<'t>>) -> Reply {
-        self.send(Method::DELETE, "/v1/users/me", auth.into(), Body::Empty)
+        self.as_caller(Method::DELETE, "/v1/users/me", auth, Body::Empty)
             .await
     }
 
     pub async fn change_password<'t>(&self, auth: impl Into<Auth<'t>>, body: Value) -> Reply {
         let body = Body::Json(body);
-        self.send(Method::POST, "/v1/users/me/password", auth.into(), body)
+        self.as_caller(Method::POST, "/v1/users/me/password", auth, body)
             .await
     }
 
@@ -517,7 +503,7 @@ impl Client {
         password: &str,
     ) -> Reply {
         let body = Body::Json(json!({"new_email": new_email, "password": password}));
-        self.send(Method::POST, "/v1/users/me/email", auth.into(), body)
+        self.as_caller(Method::POST, "/v1/users/me/email", auth, body)
             .await
     }
 
@@ -527,7 +513,7 @@ impl Client {
         content_type: &str,
     ) -> Reply {
         let body = Body::Json(json!({"content_type": content_type}));
-        self.send(Method::POST, "/v1/users/me/avatar", auth.into(), body)
+        self.as_caller(Method::POST, "/v1/users/me/avatar", auth, body)
             .await
     }
 
@@ -538,44 +524,29 @@ impl Client {
         content_type: &str,
     ) -> Reply {
         let body = Body::Json(json!({"key": key, "content_type": content_type}));
-        self.send(
-            Method::POST,
-            "/v1/users/me/avatar/confirm",
-            auth.into(),
-            body,
-        )
-        .await
+        self.as_caller(Method::POST, "/v1/users/me/avatar/confirm", auth, body)
+            .await
     }
 
     pub async fn sessions<'t>(&self, auth: impl Into<Auth<'t>>) -> Reply {
-        self.send(
-            Method::GET,
-            "/v1/users/me/sessions",
-            auth.into(),
-            Body::Empty,
-        )
-        .await
+        self.as_caller(Method::GET, "/v1/users/me/sessions", auth, Body::Empty)
+            .await
     }
 
     pub async fn revoke_session<'t>(&self, auth: impl Into<Auth<'t>>, session_id: &str) -> Reply {
         let path = format!("/v1/users/me/sessions/{session_id}");
-        self.send(Method::DELETE, &path, auth.into(), Body::Empty)
+        self.as_caller(Method::DELETE, &path, auth, Body::Empty)
             .await
     }
 
     pub async fn api_keys<'t>(&self, auth: impl Into<Auth<'t>>) -> Reply {
-        self.send(
-            Method::GET,
-            "/v1/users/me/api-keys",
-            auth.into(),
-            Body::Empty,
-        )
-        .await
+        self.as_caller(Method::GET, "/v1/users/me/api-keys", auth, Body::Empty)
+            .await
     }
 
     pub async fn create_key<'t>(&self, auth: impl Into<Auth<'t>>, body: Value) -> Reply {
         let body = Body::Json(body);
-        self.send(Method::POST, "/v1/users/me/api-keys", auth.into(), body)
+        self.as_caller(Method::POST, "/v1/users/me/api-keys", auth, body)
             .await
     }
 
@@ -587,15 +558,14 @@ impl Client {
 
     pub async fn revoke_key<'t>(&self, auth: impl Into<Auth<'t>>, key_id: &str) -> Reply {
         let path = format!("/v1/users/me/api-keys/{key_id}");
-        self.send(Method::DELETE, &path, auth.into(), Body::Empty)
+        self.as_caller(Method::DELETE, &path, auth, Body::Empty)
             .await
     }
 
     /// `GET /v1/users/me/security-events?{query}`.
     pub async fn security_events<'t>(&self, auth: impl Into<Auth<'t>>, query: &str) -> Reply {
         let path = with_query("/v1/users/me/security-events", query);
-        self.send(Method::GET, &path, auth.into(), Body::Empty)
-            .await
+        self.as_caller(Method::GET, &path, auth, Body::Empty).await
     }
 
     // --- /v1/admin -----------------------------------------------------------------------------------------------
@@ -603,14 +573,12 @@ impl Client {
     /// `GET /v1/admin/users?{query}`.
     pub async fn admin_users<'t>(&self, auth: impl Into<Auth<'t>>, query: &str) -> Reply {
         let path = with_query("/v1/admin/users", query);
-        self.send(Method::GET, &path, auth.into(), Body::Empty)
-            .await
+        self.as_caller(Method::GET, &path, auth, Body::Empty).await
     }
 
     pub async fn admin_user<'t>(&self, auth: impl Into<Auth<'t>>, user_id: &str) -> Reply {
         let path = format!("/v1/admin/users/{user_id}");
-        self.send(Method::GET, &path, auth.into(), Body::Empty)
-            .await
+        self.as_caller(Method::GET, &path, auth, Body::Empty).await
     }
 
     pub async fn set_role<'t>(
@@ -621,7 +589,7 @@ impl Client {
     ) -> Reply {
         let path = format!("/v1/admin/users/{user_id}/role");
         let body = Body::Json(json!({"role": role}));
-        self.send(Method::PATCH, &path, auth.into(), body).await
+        self.as_caller(Method::PATCH, &path, auth, body).await
     }
 
     pub async fn set_tier<'t>(
@@ -631,7 +599,7 @@ impl Client {
         body: Value,
     ) -> Reply {
         let path = format!("/v1/admin/users/{user_id}/tier");
-        self.send(Method::PATCH, &path, auth.into(), Body::Json(body))
+        self.as_caller(Method::PATCH, &path, auth, Body::Json(body))
             .await
     }
 
@@ -643,15 +611,13 @@ impl Client {
         action: &str,
     ) -> Reply {
         let path = format!("/v1/admin/users/{user_id}/{action}");
-        self.send(Method::POST, &path, auth.into(), Body::Empty)
-            .await
+        self.as_caller(Method::POST, &path, auth, Body::Empty).await
     }
 
     /// `GET /v1/admin/audit-logs?{query}`.
     pub async fn audit_logs<'t>(&self, auth: impl Into<Auth<'t>>, query: &str) -> Reply {
         let path = with_query("/v1/admin/audit-logs", query);
-        self.send(Method::GET, &path, auth.into(), Body::Empty)
-            .await
+        self.as_caller(Method::GET, &path, auth, Body::Empty).await
     }
 
     // --- lists --------------------------------------------------------------------------------------------------
@@ -760,10 +726,10 @@ impl Signed {
 // The API of one dev server
 // ---------------------------------------------------------------------------------------------------------------
 
-/// The API of one dev server: a [`Client`] that can also read the server's outbox, move its clock and reach its
-/// store.
-pub struct Api<'a> {
-    pub server: &'a DevServer,
+/// The API of one dev server, which it owns: a [`Client`] that can also read the server's outbox, move its clock
+/// and reach its store.
+pub struct Api {
+    pub server: DevServer,
     client: Client,
     /// Tokens of mailed links already handed out (see [`Api::mailed_token`]).
     pub(crate) seen_tokens: Mutex<Vec<String>>,
@@ -771,7 +737,7 @@ pub struct Api<'a> {
     pub(crate) sentinels: AtomicUsize,
 }
 
-impl Deref for Api<'_> {
+impl Deref for Api {
     type Target = Client;
 
     fn deref(&self) -> &Client {
@@ -779,14 +745,35 @@ impl Deref for Api<'_> {
     }
 }
 
-impl<'a> Api<'a> {
-    pub fn new(server: &'a DevServer) -> Self {
+impl Api {
+    /// A dev server over a fresh data dir (rate limits off), and its API.
+    pub async fn start() -> Self {
+        Self::on(DevServer::start().await)
+    }
+
+    /// A dev server over a fresh data dir with the given rate limits, and its API.
+    pub async fn start_with_limits(limits: lectern_shared::ratelimit::RateLimitConfig) -> Self {
+        Self::on(DevServer::start_with_limits(limits).await)
+    }
+
+    /// The API of `server`.
+    pub fn on(server: DevServer) -> Self {
         Self {
-            server,
             client: Client::new(server.base.clone()),
+            server,
             seen_tokens: Mutex::new(Vec::new()),
             sentinels: AtomicUsize::new(0),
         }
+    }
+
+    /// The server's clock, which only the test moves.
+    pub fn clock(&self) -> &lectern_shared::clock::ManualClock {
+        &self.server.clock
+    }
+
+    /// Stops the server, keeping the data dir for a restart.
+    pub async fn stop(self) -> tempfile::TempDir {
+        self.server.stop().await
     }
 
     /// Registers `email`, verifies it through the mailed link, and signs in.

@@ -13,7 +13,7 @@ pub const RESET_LINK: &str = "/reset-password?token=";
 /// What the lockout email says.
 pub const LOCKED: &str = "temporarily locked";
 
-impl Api<'_> {
+impl Api {
     /// The decoded texts of the emails to `to` delivered so far, oldest first.
     pub fn delivered_to(&self, to: &str) -> Vec<String> {
         let header = format!("To: {to}");

@@ -15,7 +15,7 @@ pub struct Enrolled {
     pub backup_codes: Vec<String>,
 }
 
-impl Api<'_> {
+impl Api {
     fn now_secs(&self) -> u64 {
         self.server.clock.epoch_seconds() as u64
     }
