@@ -4,19 +4,12 @@
 //! Run with `cargo bench -p lectern-e2e --bench auth`. Without `--bench` (as under `cargo test --all-targets`)
 //! it only says so and exits, so the test suite does not spend a minute here.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lectern_accounts::config::AccountsConfig;
 use lectern_accounts::password::{Argon2Params, PasswordHasher};
-use lectern_accounts::service::Accounts;
 use lectern_e2e::DevServer;
 use lectern_e2e::api::{Api, PASSWORD};
-use lectern_shared::clock::ManualClock;
-use lectern_shared::ratelimit::RateLimitConfig;
-use lectern_shared::{Config, Platform};
 use serde_json::json;
-use tokio::net::TcpListener;
 
 const LOGINS: usize = 30;
 const REFRESHES: usize = 200;
@@ -26,29 +19,7 @@ const HASHES: usize = 10;
 /// A dev server like the tests' one, but hashing passwords with the production parameters.
 async fn production_argon_server(params: Argon2Params) -> DevServer {
     let dir = tempfile::tempdir().expect("temp dir");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let mut config = Config::for_tests(dir.path().to_path_buf());
-    config.addr = addr;
-    config.public_url = format!("http://{addr}");
-    config.rate_limits = RateLimitConfig::disabled();
-    let clock = ManualClock::starting_now();
-    let platform = Platform::with_clock(config, Arc::new(clock.clone()))
-        .await
-        .expect("platform");
-    let accounts_config =
-        AccountsConfig::from_lookup(&platform.config, |_| None).expect("accounts config");
-    let accounts = Accounts::new(platform.clone(), accounts_config, params).expect("accounts");
-    let server = lectern_local::Server::start_with(listener, platform.clone(), accounts)
-        .await
-        .expect("server");
-    DevServer {
-        base: format!("http://{addr}"),
-        platform,
-        clock,
-        server,
-        dir,
-    }
+    DevServer::start_hashing(dir, |_| {}, params).await
 }
 
 /// Count, mean, p50, p95 and max of a set of timings, in milliseconds.
@@ -115,7 +86,7 @@ async fn run() {
     rows.push(verify.row());
 
     let server = production_argon_server(params).await;
-    let api = Api::new(&server);
+    let api = Api::on(server);
     let email = "bench@example.com";
     let signed = api.signed_up(email).await;
 
@@ -156,7 +127,7 @@ async fn run() {
         assert_eq!(reply.status, 200, "me: {:?}", reply.body);
     }
     rows.push(me.row());
-    server.stop().await;
+    api.stop().await;
 
     println!(
         "argon2id parameters: m={} KiB, t={}, p={} (Argon2Params::default)",

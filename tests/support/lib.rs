@@ -1,6 +1,12 @@
-//! Support for the end-to-end tests: a dev server on a free port over a throwaway data dir, and the event files.
+//! Support for the end-to-end tests: a dev server on a free port over a throwaway data dir, the event files, and
+//! (in the modules) a client with one helper per route, the outbox readers, the token codecs, the 2FA helpers and
+//! the operations of the generated OpenAPI document.
 
 pub mod api;
+pub mod encoding;
+pub mod mail;
+pub mod openapi;
+pub mod two_factor;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -59,9 +65,16 @@ pub fn test_argon() -> lectern_accounts::password::Argon2Params {
 
 /// The accounts service over a platform, with test settings (links point at the app URL of the platform).
 pub fn test_accounts(platform: Platform) -> Arc<lectern_accounts::service::Accounts> {
+    accounts_hashing(platform, test_argon())
+}
+
+fn accounts_hashing(
+    platform: Platform,
+    argon: lectern_accounts::password::Argon2Params,
+) -> Arc<lectern_accounts::service::Accounts> {
     let config = lectern_accounts::config::AccountsConfig::from_lookup(&platform.config, |_| None)
         .expect("accounts config");
-    lectern_accounts::service::Accounts::new(platform, config, test_argon()).expect("accounts")
+    lectern_accounts::service::Accounts::new(platform, config, argon).expect("accounts")
 }
 
 /// A dev server running in this process, on the embedded store.
@@ -91,6 +104,22 @@ impl DevServer {
         dir: tempfile::TempDir,
         adjust: impl FnOnce(&mut Config),
     ) -> Self {
+        Self::start_hashing(dir, adjust, test_argon()).await
+    }
+
+    /// Starts a server over a fresh data dir with the given rate limits.
+    pub async fn start_with_limits(limits: lectern_shared::ratelimit::RateLimitConfig) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_configured(dir, |config| config.rate_limits = limits).await
+    }
+
+    /// [`DevServer::start_configured`] with the given password hashing parameters (the benchmark uses
+    /// production's).
+    pub async fn start_hashing(
+        dir: tempfile::TempDir,
+        adjust: impl FnOnce(&mut Config),
+        argon: lectern_accounts::password::Argon2Params,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let mut config = Config::for_tests(dir.path().to_path_buf());
@@ -100,7 +129,7 @@ impl DevServer {
         adjust(&mut config);
         let clock = ManualClock::starting_now();
         let platform = open_platform(config, &clock).await;
-        let accounts = test_accounts(platform.clone());
+        let accounts = accounts_hashing(platform.clone(), argon);
         let server = lectern_local::Server::start_with(listener, platform.clone(), accounts)
             .await
             .expect("server");
@@ -117,6 +146,11 @@ impl DevServer {
         format!("{}{}", self.base, path)
     }
 
+    /// The folder the embedded mailer writes `.eml` files to.
+    pub fn outbox(&self) -> PathBuf {
+        self.dir.path().join("outbox")
+    }
+
     /// Stops the server, keeping the data dir for a restart.
     pub async fn stop(self) -> tempfile::TempDir {
         self.server.shutdown().await;
@@ -127,11 +161,16 @@ impl DevServer {
 
 /// Polls `check` until it returns true, for at most ~10 s (work done by background workers).
 pub async fn eventually(mut check: impl AsyncFnMut() -> bool) -> bool {
+    poll(async || check().await.then_some(())).await.is_some()
+}
+
+/// Polls `find` until it finds something, for at most ~10 s (work done by background workers).
+pub async fn poll<T>(mut find: impl AsyncFnMut() -> Option<T>) -> Option<T> {
     for _ in 0..200 {
-        if check().await {
-            return true;
+        if let Some(found) = find().await {
+            return Some(found);
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    false
+    None
 }

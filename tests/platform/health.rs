@@ -7,12 +7,13 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use lectern_e2e::embedded_platform;
-use lectern_shared::http::layers;
 use lectern_shared::table::{
     Condition, Item, Key, Page, Query, Table, TableError, TableResult, TxOp, Update,
 };
 use serde_json::Value;
 use tower::ServiceExt;
+
+use super::health_router;
 
 async fn get(app: axum::Router, path: &str) -> (StatusCode, axum::http::HeaderMap, Value) {
     let response = app
@@ -32,10 +33,7 @@ async fn get(app: axum::Router, path: &str) -> (StatusCode, axum::http::HeaderMa
 #[tokio::test]
 async fn liveness_reports_version_sha_and_uptime() {
     let (platform, _, _dir) = embedded_platform().await;
-    let app = layers::api(
-        lectern_platform_health::router(platform.clone()),
-        &platform.config,
-    );
+    let app = health_router(&platform);
     let (status, _, body) = get(app, "/v1/health").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "ok");
@@ -47,10 +45,7 @@ async fn liveness_reports_version_sha_and_uptime() {
 #[tokio::test]
 async fn ready_when_every_adapter_answers() {
     let (platform, _, _dir) = embedded_platform().await;
-    let app = layers::api(
-        lectern_platform_health::router(platform.clone()),
-        &platform.config,
-    );
+    let app = health_router(&platform);
     let (status, _, body) = get(app, "/v1/health/ready").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["checks"]["table"], "ok");
@@ -100,10 +95,7 @@ fn down() -> TableError {
 async fn not_ready_names_the_failing_check_without_leaking_its_cause() {
     let (mut platform, _, _dir) = embedded_platform().await;
     platform.table = Arc::new(DownTable);
-    let app = layers::api(
-        lectern_platform_health::router(platform.clone()),
-        &platform.config,
-    );
+    let app = health_router(&platform);
     let (status, headers, body) = get(app, "/v1/health/ready").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(headers["content-type"], "application/problem+json");

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use lectern_e2e::api::{Client, PASSWORD};
 use lectern_e2e::{DevServer, eventually};
 use lectern_messages::SendEmail;
 use lectern_shared::blobs::UploadRules;
@@ -11,13 +12,23 @@ use lectern_shared::mail::embedded::read_outbox;
 use lectern_shared::queue::{NewJob, enqueue};
 use serde_json::Value;
 
-fn email(subject: &str) -> SendEmail {
-    SendEmail(Email {
+/// Queues an email job (built from an email with `subject`) on the server's queue.
+async fn enqueue_email(server: &DevServer, subject: &str, job: impl FnOnce(NewJob) -> NewJob) {
+    let email = SendEmail(Email {
         to: "learner@example.com".into(),
         subject: subject.into(),
         html: "<p>Hello</p>".into(),
         text: "Hello".into(),
-    })
+    });
+    let job = job(NewJob::new(&email).unwrap());
+    enqueue::<SendEmail>(server.platform.queue.as_ref(), job)
+        .await
+        .unwrap();
+}
+
+/// Waits (bounded) for the server's outbox to hold one email.
+async fn one_email_delivered(server: &DevServer) -> bool {
+    eventually(async || read_outbox(&server.outbox()).len() == 1).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,18 +65,12 @@ async fn answers_ready_and_problems_over_http() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_email_lands_in_the_outbox() {
     let server = DevServer::start().await;
-    let job = NewJob::new(&email("Welcome"))
-        .unwrap()
-        .idempotency_key("welcome:1");
-    enqueue::<SendEmail>(server.platform.queue.as_ref(), job)
-        .await
-        .unwrap();
-    let outbox = server.dir.path().join("outbox");
+    enqueue_email(&server, "Welcome", |job| job.idempotency_key("welcome:1")).await;
     assert!(
-        eventually(async || read_outbox(&outbox).len() == 1).await,
+        one_email_delivered(&server).await,
         "the worker delivered the email"
     );
-    let (_, text) = &read_outbox(&outbox)[0];
+    let (_, text) = &read_outbox(&server.outbox())[0];
     assert!(text.contains("Subject: Welcome"), "{text}");
     server.stop().await;
 }
@@ -73,12 +78,7 @@ async fn queued_email_lands_in_the_outbox() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_jobs_survive_a_restart() {
     let server = DevServer::start().await;
-    let job = NewJob::new(&email("Later"))
-        .unwrap()
-        .delay(Duration::from_secs(300));
-    enqueue::<SendEmail>(server.platform.queue.as_ref(), job)
-        .await
-        .unwrap();
+    enqueue_email(&server, "Later", |job| job.delay(Duration::from_secs(300))).await;
     let dir = server.stop().await;
     assert!(
         read_outbox(&dir.path().join("outbox")).is_empty(),
@@ -87,9 +87,8 @@ async fn queued_jobs_survive_a_restart() {
 
     let server = DevServer::start_in(dir).await;
     server.clock.advance(Duration::from_secs(301));
-    let outbox = server.dir.path().join("outbox");
     assert!(
-        eventually(async || read_outbox(&outbox).len() == 1).await,
+        one_email_delivered(&server).await,
         "the delayed job ran after restart"
     );
     server.stop().await;
@@ -177,7 +176,7 @@ async fn seed_creates_demo_accounts_once_with_a_fresh_password() {
         .find_map(|n| n.strip_prefix("password for both: "))
         .unwrap()
         .to_string();
-    assert_ne!(password, lectern_e2e::api::PASSWORD);
+    assert_ne!(password, PASSWORD);
 
     let again = lectern_local::seed::run(&server.platform, &accounts)
         .await
@@ -187,27 +186,19 @@ async fn seed_creates_demo_accounts_once_with_a_fresh_password() {
         "{again:?}"
     );
 
-    let client = reqwest::Client::new();
-    let login = client
-        .post(server.url("/v1/auth/login"))
-        .json(&serde_json::json!({"email": "admin@lectern.local", "password": password}))
-        .send()
+    let api = Client::new(server.base.clone());
+    let login = api
+        .login_with("admin@lectern.local", &password)
         .await
-        .unwrap();
-    assert_eq!(login.status(), 200);
-    let body: Value = login.json().await.unwrap();
-    let admin_list = client
-        .get(server.url("/v1/admin/users?role=learner"))
-        .bearer_auth(body["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+        .expect_status(200);
+    let admin_list = api
+        .admin_users(&login.text("access_token"), "role=learner")
+        .await;
     assert_eq!(
-        admin_list.status(),
-        200,
-        "the seeded admin holds admin permissions"
+        admin_list.status, 200,
+        "the seeded admin holds admin permissions: {admin_list}"
     );
-    let listed: Value = admin_list.json().await.unwrap();
+    let listed = admin_list.body;
     assert_eq!(listed["items"][0]["email"], "learner@lectern.local");
     server.stop().await;
 }

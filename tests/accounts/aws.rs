@@ -7,26 +7,26 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use lectern_accounts::config::AccountsConfig;
 use lectern_accounts::service::Accounts;
 use lectern_accounts::service::admin::UserFilter;
-use lectern_e2e::api::PASSWORD;
+use lectern_e2e::api::{Client, PASSWORD};
 use lectern_shared::clock::{ManualClock, SharedClock};
 use lectern_shared::config::Backend;
 use lectern_shared::http::pagination::CursorCodec;
 use lectern_shared::queue::{Delivery, queues};
 use lectern_shared::ratelimit::{RateLimitConfig, RateLimiter};
+use lectern_shared::table::{Condition, Item, Key, Page, Query, Table, TableResult, TxOp, Update};
 use lectern_shared::testing::{aws, moto};
 use lectern_shared::{Config, Platform};
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 /// The API over a `Platform` on moto, served on a free port without queue pollers: queued emails stay in SQS
 /// for the test to read.
 struct AwsStack {
-    base: String,
-    http: reqwest::Client,
+    api: Client,
     platform: Platform,
     accounts: Arc<Accounts>,
     clock: ManualClock,
@@ -35,16 +35,53 @@ struct AwsStack {
     _dir: tempfile::TempDir,
 }
 
-struct Reply {
-    status: StatusCode,
-    body: Value,
+/// The table port answering one call at a time. moto carries out a conditional write or a transaction as a check
+/// followed by writes, and undoes a cancelled transaction by restoring a copy of the whole table, all without a
+/// lock: under concurrent requests two conditional writes can both pass, and one transaction's rollback can erase
+/// another's committed write. DynamoDB makes each request atomic; so does this wrapper, so that the races tested
+/// here are the service's, not moto's.
+struct OneCallAtATime {
+    table: Arc<dyn Table>,
+    turn: tokio::sync::Mutex<()>,
 }
 
-impl Reply {
-    fn problem_type(&self) -> Option<&str> {
-        self.body["type"]
-            .as_str()
-            .and_then(|t| t.strip_prefix("https://lectern.dev/problems/"))
+#[async_trait]
+impl Table for OneCallAtATime {
+    async fn get(&self, key: &Key) -> TableResult<Option<Item>> {
+        let _turn = self.turn.lock().await;
+        self.table.get(key).await
+    }
+    async fn batch_get(&self, keys: &[Key]) -> TableResult<Vec<Item>> {
+        let _turn = self.turn.lock().await;
+        self.table.batch_get(keys).await
+    }
+    async fn put(&self, item: Item, condition: Condition) -> TableResult<()> {
+        let _turn = self.turn.lock().await;
+        self.table.put(item, condition).await
+    }
+    async fn update(&self, key: &Key, update: Update, condition: Condition) -> TableResult<Item> {
+        let _turn = self.turn.lock().await;
+        self.table.update(key, update, condition).await
+    }
+    async fn delete(&self, key: &Key, condition: Condition) -> TableResult<()> {
+        let _turn = self.turn.lock().await;
+        self.table.delete(key, condition).await
+    }
+    async fn query(&self, query: Query) -> TableResult<Page> {
+        let _turn = self.turn.lock().await;
+        self.table.query(query).await
+    }
+    async fn transact(&self, ops: Vec<TxOp>) -> TableResult<()> {
+        let _turn = self.turn.lock().await;
+        self.table.transact(ops).await
+    }
+    async fn sweep_expired(&self, limit: usize) -> TableResult<usize> {
+        let _turn = self.turn.lock().await;
+        self.table.sweep_expired(limit).await
+    }
+    async fn ping(&self) -> TableResult<()> {
+        let _turn = self.turn.lock().await;
+        self.table.ping().await
     }
 }
 
@@ -56,7 +93,10 @@ async fn stack() -> Option<AwsStack> {
     };
     let clock = ManualClock::starting_now();
     let shared: SharedClock = Arc::new(clock.clone());
-    let table = aws::table(shared.clone()).await?;
+    let table: Arc<dyn Table> = Arc::new(OneCallAtATime {
+        table: aws::table(shared.clone()).await?,
+        turn: tokio::sync::Mutex::new(()),
+    });
     let blobs = aws::blobs(shared.clone()).await?;
     let queue = aws::queue().await?;
     let mailer = aws::mailer().await?;
@@ -108,11 +148,7 @@ async fn stack() -> Option<AwsStack> {
         .expect("serve");
     });
     Some(AwsStack {
-        base: format!("http://{addr}"),
-        http: reqwest::Client::builder()
-            .user_agent("lectern-e2e-aws/1.0")
-            .build()
-            .expect("client"),
+        api: Client::new(format!("http://{addr}")),
         platform,
         accounts,
         clock,
@@ -122,104 +158,33 @@ async fn stack() -> Option<AwsStack> {
 }
 
 impl AwsStack {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        bearer: Option<&str>,
-        body: Option<Value>,
-    ) -> Reply {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(token) = bearer {
-            req = req.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.expect("request");
-        let status = resp.status();
-        let bytes = resp.bytes().await.expect("body");
-        Reply {
-            status,
-            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        }
-    }
-
-    async fn post(&self, path: &str, bearer: Option<&str>, body: Value) -> Reply {
-        self.call(reqwest::Method::POST, path, bearer, Some(body))
+    /// Receives what the notifications queue holds now into the received set.
+    async fn receive(&self, received: &mut Vec<Delivery>) {
+        let batch = self
+            .platform
+            .queue
+            .receive(queues::NOTIFICATIONS, 10, Duration::from_secs(600))
             .await
-    }
-
-    async fn me(&self, access: &str) -> Reply {
-        self.call(reqwest::Method::GET, "/v1/users/me", Some(access), None)
-            .await
-    }
-
-    async fn login(&self, email: &str) -> (String, String, String) {
-        let reply = self
-            .post(
-                "/v1/auth/login",
-                None,
-                json!({"email": email, "password": PASSWORD}),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::OK, "login: {:?}", reply.body);
-        assert_eq!(reply.body["status"], "authenticated", "{:?}", reply.body);
-        let field = |name: &str| reply.body[name].as_str().expect(name).to_string();
-        (
-            field("access_token"),
-            field("refresh_token"),
-            field("session_id"),
-        )
+            .expect("receive");
+        received.extend(batch);
     }
 
     /// Waits (bounded) for the `email.notify` job with `template` to `to` on the notifications queue and takes
     /// it out of the received set. Other messages stay received (hidden), so they are not counted again towards
     /// the dead-letter limit.
     async fn mail_job(&self, to: &str, template: &str) -> Delivery {
-        for _ in 0..100 {
+        let found = lectern_e2e::poll(async || {
             let mut received = self.received.lock().await;
-            let batch = self
-                .platform
-                .queue
-                .receive(queues::NOTIFICATIONS, 10, Duration::from_secs(600))
-                .await
-                .expect("receive");
-            received.extend(batch);
-            if let Some(at) = received.iter().position(|d| {
+            self.receive(&mut received).await;
+            let at = received.iter().position(|d| {
                 d.job.kind == "email.notify"
                     && d.job.payload["to"] == to
                     && d.job.payload["template"] == template
-            }) {
-                return received.remove(at);
-            }
-            drop(received);
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("no {template} email to {to} on the notifications queue");
-    }
-
-    async fn assert_access_dead(&self, access: &str, what: &str) {
-        let reply = self.me(access).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::UNAUTHORIZED,
-            "{what}: {:?}",
-            reply.body
-        );
-    }
-
-    async fn assert_refresh_dead(&self, refresh: &str, what: &str) {
-        let reply = self
-            .post("/v1/auth/refresh", None, json!({"refresh_token": refresh}))
-            .await;
-        assert_eq!(
-            reply.status,
-            StatusCode::BAD_REQUEST,
-            "{what}: {:?}",
-            reply.body
-        );
-        assert_eq!(reply.problem_type(), Some("invalid-token"), "{what}");
+            })?;
+            Some(received.remove(at))
+        })
+        .await;
+        found.unwrap_or_else(|| panic!("no {template} email to {to} on the notifications queue"))
     }
 }
 
@@ -256,16 +221,14 @@ fn token_of(link: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn core_account_flow_on_dynamodb_sqs_and_ses() {
     let Some(stack) = stack().await else { return };
+    let api = &stack.api;
     let email = "cloud.walker@example.com";
 
-    let reply = stack
-        .post(
-            "/v1/auth/register",
-            None,
-            json!({"email": email, "password": PASSWORD, "display_name": "Cloud Walker"}),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::ACCEPTED, "{:?}", reply.body);
+    api.register_json(
+        json!({"email": email, "password": PASSWORD, "display_name": "Cloud Walker"}),
+    )
+    .await
+    .expect_status(202);
 
     // The verification email travels as an SQS job; its link holds the token.
     let delivery = stack.mail_job(email, "verify_email").await;
@@ -312,113 +275,58 @@ async fn core_account_flow_on_dynamodb_sqs_and_ses() {
     assert_eq!(ses_sent_to(email).await.len(), 1, "sent once");
 
     // Verify with the link; the token works once.
-    let reply = stack
-        .post(
-            "/v1/auth/verify-email",
-            None,
-            json!({"token": token_of(&link)}),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{:?}", reply.body);
-    let reply = stack
-        .post(
-            "/v1/auth/verify-email",
-            None,
-            json!({"token": token_of(&link)}),
-        )
-        .await;
+    api.verify_email(&token_of(&link)).await.expect_status(204);
+    let reply = api.verify_email(&token_of(&link)).await;
     assert_eq!(
-        reply.status,
-        StatusCode::BAD_REQUEST,
-        "a verification token works once: {:?}",
-        reply.body
+        reply.status, 400,
+        "a verification token works once: {reply}"
     );
 
-    let (access1, refresh1, session1) = stack.login(email).await;
-    let profile = stack.me(&access1).await;
-    assert_eq!(profile.status, StatusCode::OK, "{:?}", profile.body);
+    let first = api.login(email).await;
+    let profile = api.me(&first.access).await.expect_status(200);
     assert_eq!(profile.body["email_verified"], true);
     assert_eq!(profile.body["email"], email);
-    let user_id = profile.body["user_id"]
-        .as_str()
-        .expect("user id")
-        .to_string();
 
     // Refresh rotates within the session; the old access token still works until it expires.
-    let reply = stack
-        .post("/v1/auth/refresh", None, json!({"refresh_token": refresh1}))
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
-    let access2 = reply.body["access_token"]
-        .as_str()
-        .expect("access")
-        .to_string();
-    let refresh2 = reply.body["refresh_token"]
-        .as_str()
-        .expect("refresh")
-        .to_string();
-    assert_eq!(reply.body["session_id"], session1.as_str());
-    assert_ne!(refresh2, refresh1);
-    assert_eq!(stack.me(&access2).await.status, StatusCode::OK);
-    assert_eq!(stack.me(&access1).await.status, StatusCode::OK);
+    let reply = api.refresh(&first.refresh).await.expect_status(200);
+    let access2 = reply.text("access_token");
+    let refresh2 = reply.text("refresh_token");
+    assert_eq!(reply.body["session_id"], first.session_id.as_str());
+    assert_ne!(refresh2, first.refresh);
+    assert_eq!(api.me(&access2).await.status, 200);
+    assert_eq!(api.me(&first.access).await.status, 200);
 
     // Reuse of the rotated token after the grace period revokes the family and is audited.
     stack.clock.advance(Duration::from_secs(6));
-    let reply = stack
-        .post("/v1/auth/refresh", None, json!({"refresh_token": refresh1}))
-        .await;
-    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{:?}", reply.body);
+    let reply = api.refresh(&first.refresh).await.expect_status(401);
     assert_eq!(reply.problem_type(), Some("refresh-token-reused"));
-    stack
-        .assert_refresh_dead(&refresh2, "newest token of a revoked family")
+    api.assert_refresh_dead(&refresh2, "newest token of a revoked family")
         .await;
-    stack
-        .assert_access_dead(&access2, "access token of a revoked family")
+    api.assert_access_dead(&access2, "access token of a revoked family")
         .await;
-    let (access3, refresh3, _) = stack.login(email).await;
-    let events = stack
-        .call(
-            reqwest::Method::GET,
-            "/v1/users/me/security-events",
-            Some(&access3),
-            None,
-        )
-        .await;
-    assert_eq!(events.status, StatusCode::OK, "{:?}", events.body);
-    let reuse = events.body["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .find(|e| e["action"] == "refresh_reuse_detected")
-        .unwrap_or_else(|| panic!("no refresh_reuse_detected in {:?}", events.body))
-        .clone();
-    assert_eq!(reuse["target_id"], user_id.as_str());
-    assert_eq!(reuse["details"]["session_id"], session1.as_str());
+    let third = api.login(email).await;
+    let events = api
+        .security_events(&third.access, "")
+        .await
+        .expect_status(200);
+    let reuse = events.event("refresh_reuse_detected");
+    assert_eq!(reuse["target_id"], first.user_id.as_str());
+    assert_eq!(reuse["details"]["session_id"], first.session_id.as_str());
 
     // Logout-all ends every session: access and refresh tokens alike.
-    let (access4, refresh4, _) = stack.login(email).await;
-    let reply = stack
-        .call(
-            reqwest::Method::POST,
-            "/v1/auth/logout-all",
-            Some(&access3),
-            None,
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{:?}", reply.body);
-    for (what, access, refresh) in [
-        ("session that logged out", &access3, &refresh3),
-        ("other session", &access4, &refresh4),
+    let fourth = api.login(email).await;
+    api.logout_all(&third.access).await.expect_status(204);
+    for (what, session) in [
+        ("session that logged out", &third),
+        ("other session", &fourth),
     ] {
-        stack.assert_access_dead(access, what).await;
-        stack.assert_refresh_dead(refresh, what).await;
+        api.assert_signed_out(session, what).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_registrations_of_one_address_make_exactly_one_account() {
     let Some(stack) = stack().await else { return };
-    let stack = Arc::new(stack);
     let spellings = [
         "race@example.com",
         "Race@example.com",
@@ -431,25 +339,16 @@ async fn concurrent_registrations_of_one_address_make_exactly_one_account() {
         "RaCe@ExAmPlE.cOm",
         "  race@example.com ",
     ];
-    let mut tasks = tokio::task::JoinSet::new();
-    for (i, email) in spellings.iter().enumerate() {
-        let stack = stack.clone();
-        let email = email.to_string();
-        tasks.spawn(async move {
-            let reply = stack
-                .post(
-                    "/v1/auth/register",
-                    None,
-                    json!({"email": email, "password": PASSWORD, "display_name": format!("Racer {i}")}),
-                )
-                .await;
-            (email, reply.status, reply.body)
-        });
-    }
-    while let Some(done) = tasks.join_next().await {
-        let (email, status, body) = done.expect("task");
+    let bodies = spellings
+        .iter()
+        .enumerate()
+        .map(|(i, email)| {
+            json!({"email": email, "password": PASSWORD, "display_name": format!("Racer {i}")})
+        })
+        .collect();
+    for reply in stack.api.post_at_once("/v1/auth/register", bodies).await {
         // Every attempt gets the same answer, whether it won or not (no account enumeration).
-        assert_eq!(status, StatusCode::ACCEPTED, "{email:?}: {body:?}");
+        reply.expect_status(202);
     }
 
     // Exactly one account, through the admin search (an email prefix on the all-users index)...
@@ -480,14 +379,7 @@ async fn concurrent_registrations_of_one_address_make_exactly_one_account() {
     assert_eq!(delivery.job.payload["to"], user.email.as_str());
     let extra: Vec<_> = {
         let mut received = stack.received.lock().await;
-        received.extend(
-            stack
-                .platform
-                .queue
-                .receive(queues::NOTIFICATIONS, 10, Duration::from_secs(600))
-                .await
-                .expect("receive"),
-        );
+        stack.receive(&mut received).await;
         received
             .iter()
             .filter(|d| d.job.payload["template"] == "verify_email")

@@ -13,7 +13,7 @@ fn committed_openapi_is_up_to_date() {
         }
         panic!(
             "docs/openapi.json is out of date; run `cargo run --bin lectern -- openapi > docs/openapi.json` \
-             (or LECTERN_UPDATE_OPENAPI=1 cargo test -p lectern-e2e --test openapi)"
+             (or LECTERN_UPDATE_OPENAPI=1 cargo test -p lectern-e2e --test platform openapi)"
         );
     }
 }

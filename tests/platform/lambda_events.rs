@@ -11,6 +11,8 @@ use lectern_shared::http::layers;
 use lectern_shared::mail::embedded::read_outbox;
 use serde_json::Value;
 
+use super::health_router;
+
 /// Runs an API Gateway event through lambda_http's adapter, exactly as `lambda_http::run` does.
 async fn invoke_http(router: axum::Router, event_file: &str) -> Value {
     let payload: LambdaRequest =
@@ -34,10 +36,7 @@ fn body_json(response: &Value) -> Value {
 #[tokio::test]
 async fn health_event_answers_200_and_echoes_the_request_id() {
     let (platform, _, _dir) = embedded_platform().await;
-    let router = layers::api(
-        lectern_platform_health::router(platform.clone()),
-        &platform.config,
-    );
+    let router = health_router(&platform);
     let response = invoke_http(router, "health-get.json").await;
     assert_eq!(response["statusCode"], 200, "{response}");
     assert_eq!(
@@ -50,10 +49,7 @@ async fn health_event_answers_200_and_echoes_the_request_id() {
 #[tokio::test]
 async fn ready_event_answers_200_on_a_healthy_platform() {
     let (platform, _, _dir) = embedded_platform().await;
-    let router = layers::api(
-        lectern_platform_health::router(platform.clone()),
-        &platform.config,
-    );
+    let router = health_router(&platform);
     let response = invoke_http(router, "health-ready-get.json").await;
     assert_eq!(response["statusCode"], 200, "{response}");
     assert_eq!(body_json(&response)["status"], "ready");
@@ -66,10 +62,7 @@ async fn ready_event_answers_200_on_a_healthy_platform() {
 #[tokio::test]
 async fn openapi_event_is_compressed_for_clients_that_accept_it() {
     let (platform, _, _dir) = embedded_platform().await;
-    let router = layers::api(
-        lectern_platform_health::router(platform.clone()),
-        &platform.config,
-    );
+    let router = health_router(&platform);
     let response = invoke_http(router, "openapi-get.json").await;
     assert_eq!(response["statusCode"], 200, "{response}");
     let event: Value = serde_json::from_str(&event("openapi-get.json")).unwrap();

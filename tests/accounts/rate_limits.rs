@@ -1,0 +1,173 @@
+//! Rate limits as a client meets them: the strict `auth` class per IP and per account, and an account's share of
+//! the general class. These servers turn the limits on; every other test runs without them.
+
+use std::time::Duration;
+
+use lectern_e2e::api::{Api, Auth, Body, PASSWORD, assert_problem};
+use lectern_e2e::openapi::operations;
+use lectern_shared::ratelimit::{ClassLimits, Limit, RateLimitConfig};
+use reqwest::Method;
+use serde_json::json;
+
+/// Rate limits on, with `auth` limits per IP and per account over 60 s windows (other classes at their defaults).
+fn auth_limits(per_ip: u32, per_account: u32) -> RateLimitConfig {
+    let defaults = RateLimitConfig::default();
+    RateLimitConfig {
+        enabled: true,
+        per_ip: ClassLimits {
+            auth: Limit::per_minute(per_ip),
+            ..defaults.per_ip
+        },
+        per_account: ClassLimits {
+            auth: Limit::per_minute(per_account),
+            ..defaults.per_account
+        },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_ip_auth_limit_answers_429_with_headers_and_ignores_forwarding_headers() {
+    let api = Api::start_with_limits(auth_limits(3, 100)).await;
+    let creds = json!({"email": "nobody@example.com", "password": PASSWORD});
+    let login_from = async |headers: &[(&str, &str)]| {
+        let body = Body::Json(creds.clone());
+        api.send_with(
+            Method::POST,
+            "/v1/auth/login",
+            Auth::Anonymous,
+            body,
+            headers,
+        )
+        .await
+    };
+
+    let first = login_from(&[]).await;
+    assert_problem(&first, 401, "invalid-credentials");
+    assert_eq!(first.header("ratelimit-limit"), "3");
+    assert_eq!(first.header("ratelimit-remaining"), "2");
+    let reset: u64 = first.header("ratelimit-reset").parse().unwrap();
+    assert!((1..=60).contains(&reset), "{reset}");
+
+    // Claiming to be someone else changes nothing: the same bucket keeps counting.
+    let second = login_from(&[("x-forwarded-for", "203.0.113.7")]).await;
+    assert_eq!(second.status, 401);
+    assert_eq!(second.header("ratelimit-remaining"), "1");
+    let third = api
+        .send_with(
+            Method::POST,
+            "/v1/auth/forgot-password",
+            Auth::Anonymous,
+            Body::Json(json!({"email": "other@example.com"})),
+            &[
+                ("x-real-ip", "198.51.100.1"),
+                ("forwarded", "for=198.51.100.2"),
+            ],
+        )
+        .await;
+    assert_eq!(third.status, 202);
+    assert_eq!(third.header("ratelimit-remaining"), "0");
+
+    for (name, value) in [
+        ("x-forwarded-for", "203.0.113.99"),
+        ("x-forwarded-for", "198.51.100.3, 10.0.0.1"),
+    ] {
+        let limited = login_from(&[(name, value)]).await;
+        assert_problem(&limited, 429, "rate-limited");
+        let retry: u64 = limited.header("retry-after").parse().unwrap();
+        assert!((1..=60).contains(&retry), "{retry}");
+        assert_eq!(limited.header("ratelimit-limit"), "3");
+        assert_eq!(limited.header("ratelimit-remaining"), "0");
+    }
+    // Every credential route (every POST under /v1/auth/) shares the class; the public JWKS does not.
+    for op in operations().iter().filter(|op| op.under("/v1/auth/")) {
+        let body = match &op.json_body {
+            Some(_) => Body::Json(op.sample_body()),
+            None => Body::Empty,
+        };
+        let reply = api
+            .send(op.method.clone(), &op.path, Auth::Anonymous, body)
+            .await;
+        if op.method == Method::POST {
+            assert_problem(&reply, 429, "rate-limited");
+        } else {
+            assert_eq!(reply.status, 200, "{reply}");
+        }
+    }
+
+    // A new window lets requests through again.
+    api.clock().advance(Duration::from_secs(61));
+    let later = login_from(&[]).await;
+    assert_eq!(later.status, 401, "{later}");
+    assert_eq!(later.header("ratelimit-remaining"), "2");
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_account_limit_blocks_one_email_but_not_another() {
+    let api = Api::start_with_limits(auth_limits(20, 2)).await;
+    let user = api.signed_up("target@example.com").await;
+    // Signing up spent this window's allowance of the account (register + login): start a new window.
+    api.clock().advance(Duration::from_secs(61));
+
+    for remaining in ["1", "0"] {
+        let reply = api.login_with(&user.email, "guessing passphrase").await;
+        assert_problem(&reply, 401, "invalid-credentials");
+        assert_eq!(
+            reply.header("ratelimit-limit"),
+            "2",
+            "the stricter (account) limit is shown"
+        );
+        assert_eq!(reply.header("ratelimit-remaining"), remaining);
+    }
+    // Over the account's limit, however the address is spelled, even with the right password.
+    for variant in [
+        "target@example.com",
+        "TARGET@example.com",
+        " target@example.com",
+    ] {
+        let reply = api.login_with(variant, PASSWORD).await;
+        assert_problem(&reply, 429, "rate-limited");
+        assert!(reply.header("retry-after").parse::<u64>().unwrap() >= 1);
+    }
+    let reply = api.forgot_password(&user.email).await;
+    assert_problem(&reply, 429, "rate-limited");
+
+    // Another email from the same IP is not held back by the first one's limit.
+    let other = api.login_with("someone-else@example.com", PASSWORD).await;
+    assert_problem(&other, 401, "invalid-credentials");
+    assert_eq!(other.header("ratelimit-remaining"), "1");
+
+    api.clock().advance(Duration::from_secs(61));
+    let reply = api.login_with(&user.email, PASSWORD).await;
+    assert_eq!(reply.status, 200, "a new window: {reply}");
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_account_cannot_exceed_its_general_share_from_any_ip() {
+    let mut limits = RateLimitConfig::default();
+    limits.per_account.general = Limit {
+        requests: 3,
+        window: Duration::from_secs(60),
+    };
+    let api = Api::start_with_limits(limits).await;
+    // `signed_up` reads the profile once after signing in: that is the first of the three.
+    let user = api.signed_up("share@example.com").await;
+    for expected_remaining in ["1", "0"] {
+        let reply = api.me(&user.access).await.expect_status(200);
+        assert_eq!(reply.header("ratelimit-remaining"), expected_remaining);
+    }
+    let reply = api.me(&user.access).await.expect_status(429);
+    assert_eq!(reply.problem_type(), Some("rate-limited"));
+    assert!(reply.headers.contains_key("retry-after"));
+    // Another account is unaffected.
+    let other = api.signed_up("other-share@example.com").await;
+    assert_eq!(api.me(&other.access).await.status, 200);
+    api.clock().advance(Duration::from_secs(61));
+    assert_eq!(
+        api.me(&user.access).await.status,
+        200,
+        "the window rolled over"
+    );
+    api.stop().await;
+}
