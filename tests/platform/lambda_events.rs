@@ -1,5 +1,7 @@
 //! The sample events in `events/` go through the same entry points the Lambdas use, so
-//! `cargo lambda invoke --data-file events/...` and these tests agree.
+//! `cargo lambda invoke --data-file events/...` and these tests agree. `events/manifest.json` documents what each
+//! event answers; the manifest test below checks every entry in-process, and `scripts/lambda-events` checks the same
+//! manifest under `cargo lambda watch`.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
@@ -184,4 +186,131 @@ async fn register_event_answers_202_and_queues_the_verification_email() {
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].job.kind, "email.notify");
     assert_eq!(queued[0].job.payload["template"], "verify_email");
+}
+
+/// The HTTP router a function's `main.rs` serves, on a shared platform (every function shares the table on AWS).
+fn function_router(
+    function: &str,
+    platform: &lectern_shared::Platform,
+    accounts: &std::sync::Arc<lectern_accounts::service::Accounts>,
+) -> axum::Router {
+    let routes = match function {
+        "health" => lectern_platform_health::router(platform.clone()),
+        "auth" => lectern_accounts_auth::router(accounts.clone()),
+        "users" => lectern_accounts_users::router(accounts.clone()),
+        "admin" => lectern_accounts_admin::router(accounts.clone()),
+        other => panic!("{other} is not an HTTP function; teach this test its entry point"),
+    };
+    layers::api(routes, &platform.config)
+}
+
+/// What `cargo lambda invoke` prints for `event`, computed in-process through the same entry points.
+async fn answer(
+    expected: &lectern_local::lambda_events::Expected,
+    platform: &lectern_shared::Platform,
+    accounts: &std::sync::Arc<lectern_accounts::service::Accounts>,
+) -> Value {
+    let filled = lectern_local::lambda_events::fill(&event(&expected.event), accounts)
+        .await
+        .expect("placeholders filled");
+    match expected.function.as_str() {
+        "notifications" => {
+            let batch: SqsEvent = serde_json::from_str(&filled).expect("SQS event parses");
+            let worker = lectern_platform_notifications::worker(platform);
+            let response = lectern_shared::lambda::handle_sqs_batch(&worker, batch).await;
+            serde_json::to_value(response).expect("answer serializes")
+        }
+        "housekeeping" => {
+            let _: EventBridgeEvent<Value> =
+                serde_json::from_str(&filled).expect("schedule parses");
+            let report = lectern_platform_housekeeping::run(platform)
+                .await
+                .expect("housekeeping runs");
+            serde_json::to_value(report).expect("report serializes")
+        }
+        function => {
+            let payload: LambdaRequest =
+                serde_json::from_str(&filled).expect("event parses as lambda_http does");
+            let mut adapter = Adapter::from(function_router(function, platform, accounts));
+            let response = adapter
+                .call(LambdaEvent::new(payload, Context::default()))
+                .await
+                .expect("infallible router");
+            serde_json::to_value(&response).expect("response serializes")
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_event_in_the_manifest_answers_as_documented() {
+    let manifest =
+        lectern_local::lambda_events::manifest(&lectern_e2e::repo_root()).expect("manifest");
+    let (platform, _, _dir) = embedded_platform().await;
+    let accounts = lectern_e2e::test_accounts(platform.clone());
+    for expected in &manifest {
+        let got = answer(expected, &platform, &accounts).await;
+        if let Some(status) = expected.status {
+            assert_eq!(got["statusCode"], status, "{}: {got}", expected.event);
+        }
+        if let Some(failures) = &expected.batch_item_failures {
+            let mut named: Vec<&str> = got["batchItemFailures"]
+                .as_array()
+                .expect("batchItemFailures")
+                .iter()
+                .filter_map(|f| f["itemIdentifier"].as_str())
+                .collect();
+            named.sort_unstable();
+            let mut documented: Vec<&str> = failures.iter().map(String::as_str).collect();
+            documented.sort_unstable();
+            assert_eq!(named, documented, "{}", expected.event);
+        }
+    }
+}
+
+#[test]
+fn the_manifest_covers_every_event_file_and_every_deployed_function() {
+    let root = lectern_e2e::repo_root();
+    let manifest = lectern_local::lambda_events::manifest(&root).expect("manifest");
+    let listed: std::collections::BTreeSet<String> =
+        manifest.iter().map(|e| e.event.clone()).collect();
+    let files: std::collections::BTreeSet<String> = std::fs::read_dir(root.join("events"))
+        .expect("events/")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".json") && n != "manifest.json" && !n.ends_with(".local.json"))
+        .collect();
+    assert_eq!(
+        listed, files,
+        "events/manifest.json lists exactly the event files"
+    );
+    for e in &manifest {
+        assert!(
+            e.status.is_some() || e.batch_item_failures.is_some() || e.function == "housekeeping",
+            "{} documents no answer",
+            e.event
+        );
+    }
+    let template = std::fs::read_to_string(root.join("infra/template.yaml")).expect("template");
+    let deployed: std::collections::BTreeSet<String> = template
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Binary:"))
+        .map(|b| b.trim().to_string())
+        .collect();
+    let invoked: std::collections::BTreeSet<String> =
+        manifest.iter().map(|e| e.function.clone()).collect();
+    assert_eq!(
+        invoked, deployed,
+        "every deployed function has an event, and only those"
+    );
+    // Every HTTP function has an event with a signed-in caller and one without, where it has protected routes.
+    for function in ["auth", "users", "admin"] {
+        let with_token = manifest
+            .iter()
+            .filter(|e| e.function == function)
+            .map(|e| lectern_e2e::event(&e.event).contains("{{token:"))
+            .collect::<Vec<_>>();
+        assert!(
+            with_token.contains(&true) && with_token.contains(&false),
+            "{function}: an event with a signed-in caller and one without"
+        );
+    }
 }
