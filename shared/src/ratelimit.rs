@@ -440,6 +440,16 @@ impl RateLimiter {
         self
     }
 
+    /// The same limiter counting on another table (the counting test adapter wraps the platform's table).
+    pub fn on_table(&self, table: Arc<dyn Table>) -> Self {
+        Self {
+            table,
+            clock: self.clock.clone(),
+            config: self.config.clone(),
+            secret: self.secret.clone(),
+        }
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &RateLimitConfig {
         &self.config

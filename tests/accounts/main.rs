@@ -15,6 +15,7 @@ mod profile;
 mod rate_limits;
 mod recovery;
 mod register;
+mod round_trips;
 mod sessions;
 mod tokens;
 mod two_factor;

@@ -84,6 +84,8 @@ pub struct DevServer {
     pub clock: ManualClock,
     pub server: lectern_local::Server,
     pub dir: tempfile::TempDir,
+    /// Every storage and queue round trip the routes make (not the background workers'), for budget tests.
+    pub ops: lectern_shared::testing::counting::OpLog,
 }
 
 impl DevServer {
@@ -129,7 +131,10 @@ impl DevServer {
         adjust(&mut config);
         let clock = ManualClock::starting_now();
         let platform = open_platform(config, &clock).await;
-        let accounts = accounts_hashing(platform.clone(), argon);
+        // The routes see counting adapters; the queue pollers and the scheduler keep the plain ones, so a budget
+        // counts what a request does and nothing the background happens to do meanwhile.
+        let (counted, ops) = lectern_shared::testing::counting::wrap(platform.clone());
+        let accounts = accounts_hashing(counted, argon);
         let server = lectern_local::Server::start_with(listener, platform.clone(), accounts)
             .await
             .expect("server");
@@ -139,6 +144,7 @@ impl DevServer {
             clock,
             server,
             dir,
+            ops,
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod aws;
 pub mod contract;
+pub mod counting;
 pub mod embedded;
 pub mod golden;
 pub mod moto;

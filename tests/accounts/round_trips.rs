@@ -1,0 +1,30 @@
+//! Storage round trips per hot route, held at their budget: a route that starts reading or writing more than its
+//! budget fails here, whatever the clock says. The README's performance section prints the same table.
+
+use lectern_e2e::api::Api;
+use lectern_shared::testing::counting::Summary;
+
+/// Reads (get, batch get, query), writes (put, update, delete, transaction) and queue sends of one request.
+fn budget(reads: usize, writes: usize, sends: usize) -> Summary {
+    Summary {
+        reads,
+        writes,
+        sends,
+        blobs: 0,
+    }
+}
+
+#[tokio::test]
+async fn the_signed_in_profile_stays_within_its_round_trip_budget() {
+    let api = Api::start().await;
+    let user = api.signed_up("budget@example.com").await;
+    api.server.ops.reset();
+    api.me(&user.access).await.expect_status(200);
+    let ops = api.server.ops.take();
+    assert_eq!(
+        ops.summary(),
+        budget(2, 0, 0),
+        "GET /v1/users/me: {:?}",
+        ops.names()
+    );
+}
