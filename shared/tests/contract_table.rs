@@ -86,3 +86,24 @@ async fn embedded_data_survives_reopen() {
         vec![item]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_group_commit_keeps_writes_independent() {
+    let (table, _dir) = embedded::table(Arc::new(ManualClock::starting_now()));
+    cases::embedded_group_commit_keeps_writes_independent(&table).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_concurrent_writers() {
+    let (table, _dir) = embedded::table(Arc::new(ManualClock::starting_now()));
+    cases::embedded_concurrent_writers(table).await;
+}
+
+/// The embedded table also works on a current-thread runtime (as `#[tokio::test]` gives): reads run inline and
+/// writes wait on the writer thread without blocking the only worker.
+#[tokio::test]
+async fn embedded_group_commit_on_a_current_thread_runtime() {
+    let (table, _dir) = embedded::table(Arc::new(ManualClock::starting_now()));
+    cases::embedded_group_commit_keeps_writes_independent(&table).await;
+    cases::embedded_concurrent_writers(table).await;
+}

@@ -10,14 +10,19 @@
 //! byte order of the sort key), and range bounds can be computed instead of scanning. Base keys never hold NUL
 //! (`validate_key`), but index attributes may, hence the escaping.
 //!
-//! Every write runs in one redb write transaction that reads the current item, evaluates the condition, and
-//! rewrites the item and its index entries together. redb has a single writer, so this is serializable.
-//! redb is blocking, so each operation runs on tokio's blocking pool.
+//! Reads run on the calling task: redb reads are MVCC snapshots that never wait for the writer and take
+//! microseconds, less than a hop to tokio's blocking pool and back (that hop, two futex wake-ups per operation, was
+//! most of the dev server's CPU under load). They need no `block_in_place` either, which would also panic on the
+//! current-thread runtimes tests use. Writes go to one writer thread that commits whatever queued up meanwhile in
+//! one redb transaction (group commit, see "writes" below); each write reads the current item, evaluates its
+//! condition and rewrites the item and its index entries together, in arrival order, so writes are serializable.
 
 use std::collections::HashSet;
 use std::ops::Bound;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 
 use async_trait::async_trait;
 use base64::Engine;
@@ -46,10 +51,12 @@ const CURSOR_VERSION: u8 = 1;
 pub struct EmbeddedTable {
     db: Arc<Database>,
     clock: SharedClock,
+    writer: GroupCommit,
 }
 
 impl EmbeddedTable {
-    /// Opens (or creates) the database file, creating its parent folders and the table's redb tables.
+    /// Opens (or creates) the database file, creating its parent folders and the table's redb tables, and starts
+    /// the writer thread.
     pub fn open(path: &Path, clock: SharedClock) -> TableResult<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| {
@@ -62,8 +69,10 @@ impl EmbeddedTable {
             txn.open_table(def).map_err(store_err)?;
         }
         txn.commit().map_err(store_err)?;
+        let db = Arc::new(db);
         Ok(Self {
-            db: Arc::new(db),
+            writer: GroupCommit::start(db.clone())?,
+            db,
             clock,
         })
     }
@@ -73,17 +82,45 @@ impl EmbeddedTable {
         self.db.clone()
     }
 
-    /// Runs blocking redb work off the async runtime, handing it the database and "now" in epoch seconds.
-    async fn blocking<T, F>(&self, work: F) -> TableResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Database, i64) -> TableResult<T> + Send + 'static,
-    {
-        let db = self.db.clone();
-        let clock = self.clock.clone();
-        tokio::task::spawn_blocking(move || work(&db, clock.epoch_seconds()))
+    /// How the writes so far were grouped into commits.
+    pub fn write_stats(&self) -> WriteStats {
+        WriteStats {
+            groups: self.writer.counters.groups.load(Ordering::Relaxed),
+            writes: self.writer.counters.writes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Holds the writer thread until the guard is dropped, so the writes sent meanwhile queue up and commit as one
+    /// group (tests use it to make group commit deterministic).
+    #[cfg(feature = "testing")]
+    pub fn hold_writes(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.writer
+            .gate
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs a read on the calling task with the database and "now" in epoch seconds (see the module comment).
+    fn read<T>(&self, work: impl FnOnce(&Database, i64) -> TableResult<T>) -> TableResult<T> {
+        work(&self.db, self.clock.epoch_seconds())
+    }
+
+    /// Hands a write to the writer thread and waits for its group to commit.
+    async fn write(&self, op: WriteOp) -> TableResult<Written> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let request = Request {
+            op,
+            now: self.clock.epoch_seconds(),
+            reply,
+        };
+        self.writer
+            .requests
+            .as_ref()
+            .and_then(|requests| requests.send(request).ok())
+            .ok_or_else(|| TableError::Unavailable("the table's writer has stopped".into()))?;
+        answer
             .await
-            .map_err(|e| TableError::Unavailable(format!("store task failed: {e}")))?
+            .map_err(|_| TableError::Unavailable("the table's writer failed".into()))?
     }
 }
 
@@ -215,6 +252,17 @@ fn live(item: Option<Item>, now: i64) -> Option<Item> {
 }
 
 // ---- writes ----
+//
+// Every write goes to one writer thread, which commits whatever has queued up meanwhile in one redb transaction
+// (group commit): redb admits a single writer and each commit ends with an fsync, so committing writes one by one
+// on the blocking pool made concurrent requests queue behind each other's fsync and paid a thread hop each. A
+// group costs one fsync however many writes it carries. Within a group each write is planned against the state
+// the earlier ones left and is refused without touching anything when its condition fails, so it answers
+// exactly as if it had run alone, in arrival order. A write is acknowledged only after its group committed.
+
+/// Most writes committed in one group: bounds how long one transaction holds the writer, and the work redone one
+/// by one if a group's commit fails.
+const MAX_GROUP: usize = 128;
 
 /// The redb tables a write touches, opened inside one write transaction.
 struct Writer<'t> {
@@ -234,13 +282,20 @@ impl<'t> Writer<'t> {
         })
     }
 
-    /// The stored item, expired or not (its index entries must be cleaned up either way).
-    fn stored(&self, key: &Key) -> TableResult<Option<Item>> {
-        read_item(&self.items, &base_key(key))
+    /// The stored item, expired or not (its index entries must be cleaned up either way), and the live one.
+    fn current(&self, key: &Key, now: i64) -> TableResult<(Option<Item>, Option<Item>)> {
+        let stored = read_item(&self.items, &base_key(key))?;
+        let live = stored.clone().filter(|i| !is_expired(i, now));
+        Ok((stored, live))
     }
 
-    /// Replaces `old` (what is stored under `key`) with `new`, keeping every index in step.
-    fn replace(&mut self, key: &Key, old: Option<&Item>, new: Option<&Item>) -> TableResult<()> {
+    /// Replaces `old` (what is stored under `key`) with `new` and its serialized form, keeping every index in step.
+    fn replace(
+        &mut self,
+        key: &Key,
+        old: Option<&Item>,
+        new: Option<(&Item, &[u8])>,
+    ) -> TableResult<()> {
         if let Some(old) = old {
             for index in Index::ALL {
                 if let Some(entry) = index_entry(index, old) {
@@ -255,11 +310,8 @@ impl<'t> Writer<'t> {
         }
         let k = base_key(key);
         match new {
-            Some(new) => {
-                let bytes = serialize_item(new)?;
-                self.items
-                    .insert(k.as_slice(), bytes.as_slice())
-                    .map_err(store_err)?;
+            Some((new, bytes)) => {
+                self.items.insert(k.as_slice(), bytes).map_err(store_err)?;
                 for index in Index::ALL {
                     if let Some(entry) = index_entry(index, new) {
                         self.index_mut(index)
@@ -288,21 +340,344 @@ impl<'t> Writer<'t> {
     }
 }
 
-/// Runs `f` in a write transaction and commits only when it succeeds (dropping the transaction aborts it).
-fn write<T>(db: &Database, f: impl FnOnce(&mut Writer<'_>) -> TableResult<T>) -> TableResult<T> {
-    let txn = db.begin_write().map_err(store_err)?;
-    let out = {
-        let mut writer = Writer::open(&txn)?;
-        f(&mut writer)?
-    };
-    txn.commit().map_err(store_err)?;
-    Ok(out)
+/// One write, as the writer thread receives it.
+enum WriteOp {
+    Put {
+        key: Key,
+        item: Item,
+        condition: Condition,
+    },
+    Update {
+        key: Key,
+        update: Update,
+        condition: Condition,
+    },
+    Delete {
+        key: Key,
+        condition: Condition,
+    },
+    Transact(Vec<TxOp>),
+    Sweep {
+        limit: usize,
+    },
 }
 
-/// What one transaction operation will write once every condition has held.
-enum Planned {
-    Write(Key, Option<Item>, Option<Item>),
+/// What a write answers once committed.
+enum Written {
     Nothing,
+    Item(Item),
+    Count(usize),
+}
+
+/// One change a planned write makes. Everything that can refuse a write (conditions, update semantics,
+/// serialization) runs while planning, so applying changes fails only when the store itself does.
+enum Change {
+    /// Replace what is stored under a key (`None`: delete), with the new item's serialized form.
+    Replace {
+        key: Key,
+        old: Option<Item>,
+        new: Option<(Item, Vec<u8>)>,
+    },
+    /// Drop a TTL index entry whose item is gone or no longer expires then.
+    DropTtlEntry(Vec<u8>),
+}
+
+impl Change {
+    fn replace(key: Key, old: Option<Item>, new: Option<Item>) -> TableResult<Self> {
+        let new = match new {
+            Some(item) => {
+                let bytes = serialize_item(&item)?;
+                Some((item, bytes))
+            }
+            None => None,
+        };
+        Ok(Change::Replace { key, old, new })
+    }
+}
+
+fn condition_failed_unless(holds: bool) -> TableResult<()> {
+    if holds {
+        Ok(())
+    } else {
+        Err(TableError::ConditionFailed)
+    }
+}
+
+/// Decides what `op` changes, reading through the open transaction and writing nothing.
+fn plan(op: &WriteOp, w: &Writer<'_>, now: i64) -> TableResult<(Vec<Change>, Written)> {
+    match op {
+        WriteOp::Put {
+            key,
+            item,
+            condition,
+        } => {
+            let (old, live) = w.current(key, now)?;
+            condition_failed_unless(condition_holds(condition, live.as_ref()))?;
+            let change = Change::replace(key.clone(), old, Some(item.clone()))?;
+            Ok((vec![change], Written::Nothing))
+        }
+        WriteOp::Update {
+            key,
+            update,
+            condition,
+        } => {
+            let (old, live) = w.current(key, now)?;
+            condition_failed_unless(condition_holds(condition, live.as_ref()))?;
+            // An expired item is gone: the update starts from nothing, as it would after DynamoDB's deletion.
+            let new = apply_update(live, key, update)?;
+            validate_item(&new)?;
+            let change = Change::replace(key.clone(), old, Some(new.clone()))?;
+            Ok((vec![change], Written::Item(new)))
+        }
+        WriteOp::Delete { key, condition } => {
+            let (old, live) = w.current(key, now)?;
+            condition_failed_unless(condition_holds(condition, live.as_ref()))?;
+            Ok((
+                vec![Change::replace(key.clone(), old, None)?],
+                Written::Nothing,
+            ))
+        }
+        WriteOp::Transact(ops) => {
+            // Every condition is checked against the state before the transaction (keys are distinct), and
+            // nothing is written unless all hold.
+            let mut changes = Vec::with_capacity(ops.len());
+            for (i, op) in ops.iter().enumerate() {
+                let key = op
+                    .key()
+                    .ok_or_else(|| TableError::Invalid("operation without key".into()))?;
+                let (old, live) = w.current(&key, now)?;
+                let condition = match op {
+                    TxOp::Put { condition, .. }
+                    | TxOp::Update { condition, .. }
+                    | TxOp::Delete { condition, .. }
+                    | TxOp::Check { condition, .. } => condition,
+                };
+                if !condition_holds(condition, live.as_ref()) {
+                    return Err(TableError::TransactionCancelled {
+                        index: Some(i),
+                        reason: "ConditionalCheckFailed".into(),
+                    });
+                }
+                match op {
+                    TxOp::Put { item, .. } => {
+                        changes.push(Change::replace(key, old, Some(item.clone()))?)
+                    }
+                    TxOp::Update { update, .. } => {
+                        let new = apply_update(live, &key, update)?;
+                        validate_item(&new)?;
+                        changes.push(Change::replace(key, old, Some(new))?);
+                    }
+                    TxOp::Delete { .. } => changes.push(Change::replace(key, old, None)?),
+                    TxOp::Check { .. } => {}
+                }
+            }
+            Ok((changes, Written::Nothing))
+        }
+        WriteOp::Sweep { limit } => {
+            // Entries with ttl <= now sort before the first entry of ttl now + 1.
+            let end = now.checked_add(1).map(ttl_bytes);
+            let upper = end
+                .as_ref()
+                .map_or(Bound::Unbounded, |e| Bound::Excluded(e.as_slice()));
+            let due: Vec<Vec<u8>> = w
+                .ttl
+                .range::<&[u8]>((Bound::Unbounded, upper))
+                .map_err(store_err)?
+                .take(*limit)
+                .map(|entry| entry.map(|(k, _)| k.value().to_vec()).map_err(store_err))
+                .collect::<TableResult<_>>()?;
+            let mut changes = Vec::with_capacity(due.len());
+            let mut removed = 0;
+            for entry in due {
+                let parts = entry.get(8..).and_then(decode).filter(|p| p.len() == 2);
+                let Some(parts) = parts else {
+                    changes.push(Change::DropTtlEntry(entry));
+                    continue;
+                };
+                let key = Key::new(parts[0].clone(), parts[1].clone());
+                match w.current(&key, now)?.0 {
+                    Some(item) if is_expired(&item, now) => {
+                        changes.push(Change::replace(key, Some(item), None)?);
+                        removed += 1;
+                    }
+                    // A stale entry (the item changed without it); drop it so it is not read again.
+                    _ => changes.push(Change::DropTtlEntry(entry)),
+                }
+            }
+            Ok((changes, Written::Count(removed)))
+        }
+    }
+}
+
+fn apply(w: &mut Writer<'_>, changes: Vec<Change>) -> TableResult<()> {
+    for change in changes {
+        match change {
+            Change::Replace { key, old, new } => {
+                if old.is_some() || new.is_some() {
+                    let new = new.as_ref().map(|(item, bytes)| (item, bytes.as_slice()));
+                    w.replace(&key, old.as_ref(), new)?;
+                }
+            }
+            Change::DropTtlEntry(entry) => {
+                w.ttl.remove(entry.as_slice()).map_err(store_err)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A write waiting for the writer thread, with the time it was asked at and where its answer goes.
+struct Request {
+    op: WriteOp,
+    now: i64,
+    reply: tokio::sync::oneshot::Sender<TableResult<Written>>,
+}
+
+/// Runs `group` in order in one write transaction and commits it if anything changed. `Err` means the store
+/// failed and nothing of the group was committed; a refused write is an `Ok` entry holding its own error.
+fn run_group(db: &Database, group: &[Request]) -> TableResult<Vec<TableResult<Written>>> {
+    let txn = db.begin_write().map_err(store_err)?;
+    let mut answers = Vec::with_capacity(group.len());
+    let mut changed = false;
+    {
+        let mut w = Writer::open(&txn)?;
+        for request in group {
+            match plan(&request.op, &w, request.now) {
+                Ok((changes, written)) => {
+                    changed |= !changes.is_empty();
+                    apply(&mut w, changes)?;
+                    answers.push(Ok(written));
+                }
+                // A failing read means the store failed, not that the write was refused.
+                Err(e @ TableError::Unavailable(_)) => return Err(e),
+                Err(refused) => answers.push(Err(refused)),
+            }
+        }
+    }
+    if changed {
+        txn.commit().map_err(store_err)?;
+    } else {
+        // Nothing to make durable (every write was refused or changed nothing): skip the fsync.
+        txn.abort().map_err(store_err)?;
+    }
+    Ok(answers)
+}
+
+/// Counters of the writer thread, for tests and diagnostics.
+#[derive(Default)]
+struct Counters {
+    groups: AtomicU64,
+    writes: AtomicU64,
+}
+
+/// How writes have been grouped since the table was opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Write transactions run (each ends in one commit when it changed anything).
+    pub groups: u64,
+    /// Writes answered, refused ones included.
+    pub writes: u64,
+}
+
+fn commit_group(db: &Database, group: Vec<Request>, counters: &Counters) {
+    let answers = match run_group(db, &group) {
+        Ok(answers) => answers,
+        Err(e) if group.len() == 1 => vec![Err(e)],
+        Err(e) => {
+            // Nothing of the group was committed. Run each write alone so one write that breaks the store
+            // (or a transient failure) fails only itself.
+            tracing::warn!(error = %e, writes = group.len(), "group commit failed; retrying its writes one by one");
+            for request in group {
+                let answer = run_group(db, std::slice::from_ref(&request)).and_then(|mut a| {
+                    a.pop()
+                        .unwrap_or(Err(TableError::Unavailable("no answer".into())))
+                });
+                counters.groups.fetch_add(1, Ordering::Relaxed);
+                counters.writes.fetch_add(1, Ordering::Relaxed);
+                let _ = request.reply.send(answer);
+            }
+            return;
+        }
+    };
+    counters.groups.fetch_add(1, Ordering::Relaxed);
+    counters
+        .writes
+        .fetch_add(group.len() as u64, Ordering::Relaxed);
+    for (request, answer) in group.into_iter().zip(answers) {
+        // The caller may have stopped waiting; the write stands either way (as a committed DynamoDB write would).
+        let _ = request.reply.send(answer);
+    }
+}
+
+/// The writer thread: takes one write, then everything that queued up behind it (up to [`MAX_GROUP`]), and
+/// commits them as one group. Ends when the table is dropped.
+fn writer_loop(
+    db: Arc<Database>,
+    requests: mpsc::Receiver<Request>,
+    gate: Arc<Mutex<()>>,
+    counters: Arc<Counters>,
+) {
+    while let Ok(first) = requests.recv() {
+        // Uncontended unless a test holds it to make writes pile up into one group.
+        let _open = gate.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match requests.try_recv() {
+                Ok(request) => group.push(request),
+                Err(_) => break,
+            }
+        }
+        // A bug that panics must not take the store down with it: the group's callers get an error (their reply
+        // senders are dropped, nothing was committed) and the next group runs as usual.
+        let run =
+            std::panic::catch_unwind(AssertUnwindSafe(|| commit_group(&db, group, &counters)));
+        if run.is_err() {
+            tracing::error!("embedded table writer panicked; the writes of that group failed");
+        }
+    }
+}
+
+/// The handle on the writer thread. Dropping it closes the queue and waits for the thread to finish what it
+/// holds, so once the table is dropped the database file is free to be opened again.
+struct GroupCommit {
+    requests: Option<mpsc::Sender<Request>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// Only tests take it from this side ([`EmbeddedTable::hold_writes`]).
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
+    gate: Arc<Mutex<()>>,
+    counters: Arc<Counters>,
+}
+
+impl GroupCommit {
+    fn start(db: Arc<Database>) -> TableResult<Self> {
+        let (tx, rx) = mpsc::channel();
+        let gate = Arc::new(Mutex::new(()));
+        let counters = Arc::new(Counters::default());
+        let thread = std::thread::Builder::new()
+            .name("lectern-table-writer".into())
+            .spawn({
+                let (gate, counters) = (gate.clone(), counters.clone());
+                move || writer_loop(db, rx, gate, counters)
+            })
+            .map_err(|e| TableError::Unavailable(format!("starting the writer thread: {e}")))?;
+        Ok(Self {
+            requests: Some(tx),
+            thread: Some(thread),
+            gate,
+            counters,
+        })
+    }
+}
+
+impl Drop for GroupCommit {
+    fn drop(&mut self) {
+        self.requests.take();
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("embedded table writer thread ended in a panic");
+        }
+    }
 }
 
 // ---- queries ----
@@ -458,12 +833,11 @@ impl Table for EmbeddedTable {
     async fn get(&self, key: &Key) -> TableResult<Option<Item>> {
         validate_key(key)?;
         let key = base_key(key);
-        self.blocking(move |db, now| {
+        self.read(|db, now| {
             let txn = db.begin_read().map_err(store_err)?;
             let items = txn.open_table(ITEMS).map_err(store_err)?;
             Ok(live(read_item(&items, &key)?, now))
         })
-        .await
     }
 
     async fn batch_get(&self, keys: &[Key]) -> TableResult<Vec<Item>> {
@@ -475,7 +849,7 @@ impl Table for EmbeddedTable {
                 unique.push(base_key(key));
             }
         }
-        self.blocking(move |db, now| {
+        self.read(|db, now| {
             let txn = db.begin_read().map_err(store_err)?;
             let items = txn.open_table(ITEMS).map_err(store_err)?;
             let mut found = Vec::new();
@@ -486,172 +860,78 @@ impl Table for EmbeddedTable {
             }
             Ok(found)
         })
-        .await
     }
 
     async fn put(&self, item: Item, condition: Condition) -> TableResult<()> {
         let key = validate_item(&item)?;
-        self.blocking(move |db, now| {
-            write(db, |w| {
-                let old = w.stored(&key)?;
-                let current = old.clone().filter(|i| !is_expired(i, now));
-                if !condition_holds(&condition, current.as_ref()) {
-                    return Err(TableError::ConditionFailed);
-                }
-                w.replace(&key, old.as_ref(), Some(&item))
-            })
+        self.write(WriteOp::Put {
+            key,
+            item,
+            condition,
         })
         .await
+        .map(|_| ())
     }
 
     async fn update(&self, key: &Key, update: Update, condition: Condition) -> TableResult<Item> {
         validate_key(key)?;
         validate_update(&update)?;
-        let key = key.clone();
-        self.blocking(move |db, now| {
-            write(db, |w| {
-                let old = w.stored(&key)?;
-                let current = old.clone().filter(|i| !is_expired(i, now));
-                if !condition_holds(&condition, current.as_ref()) {
-                    return Err(TableError::ConditionFailed);
-                }
-                // An expired item is gone: the update starts from nothing, as it would after DynamoDB's deletion.
-                let new = apply_update(current, &key, &update)?;
-                validate_item(&new)?;
-                w.replace(&key, old.as_ref(), Some(&new))?;
-                Ok(new)
-            })
-        })
-        .await
+        let op = WriteOp::Update {
+            key: key.clone(),
+            update,
+            condition,
+        };
+        match self.write(op).await? {
+            Written::Item(item) => Ok(item),
+            _ => Err(TableError::Unavailable(
+                "update answered without its item".into(),
+            )),
+        }
     }
 
     async fn delete(&self, key: &Key, condition: Condition) -> TableResult<()> {
         validate_key(key)?;
-        let key = key.clone();
-        self.blocking(move |db, now| {
-            write(db, |w| {
-                let old = w.stored(&key)?;
-                let current = old.clone().filter(|i| !is_expired(i, now));
-                if !condition_holds(&condition, current.as_ref()) {
-                    return Err(TableError::ConditionFailed);
-                }
-                if old.is_some() {
-                    w.replace(&key, old.as_ref(), None)?;
-                }
-                Ok(())
-            })
+        self.write(WriteOp::Delete {
+            key: key.clone(),
+            condition,
         })
         .await
+        .map(|_| ())
     }
 
     async fn query(&self, query: Query) -> TableResult<Page> {
         validate_query(&query)?;
-        self.blocking(move |db, now| run_query(db, &query, now))
-            .await
+        self.read(|db, now| run_query(db, &query, now))
     }
 
     async fn transact(&self, ops: Vec<TxOp>) -> TableResult<()> {
         validate_transaction(&ops)?;
-        self.blocking(move |db, now| {
-            write(db, |w| {
-                // Every condition is checked against the state before the transaction (keys are distinct), and
-                // nothing is written until all have held.
-                let mut planned = Vec::with_capacity(ops.len());
-                for (i, op) in ops.iter().enumerate() {
-                    let key = op
-                        .key()
-                        .ok_or_else(|| TableError::Invalid("operation without key".into()))?;
-                    let old = w.stored(&key)?;
-                    let current = old.clone().filter(|item| !is_expired(item, now));
-                    let condition = match op {
-                        TxOp::Put { condition, .. }
-                        | TxOp::Update { condition, .. }
-                        | TxOp::Delete { condition, .. }
-                        | TxOp::Check { condition, .. } => condition,
-                    };
-                    if !condition_holds(condition, current.as_ref()) {
-                        return Err(TableError::TransactionCancelled {
-                            index: Some(i),
-                            reason: "ConditionalCheckFailed".into(),
-                        });
-                    }
-                    planned.push(match op {
-                        TxOp::Put { item, .. } => Planned::Write(key, old, Some(item.clone())),
-                        TxOp::Update { update, .. } => {
-                            let new = apply_update(current, &key, update)?;
-                            validate_item(&new)?;
-                            Planned::Write(key, old, Some(new))
-                        }
-                        TxOp::Delete { .. } => Planned::Write(key, old, None),
-                        TxOp::Check { .. } => Planned::Nothing,
-                    });
-                }
-                for plan in planned {
-                    if let Planned::Write(key, old, new) = plan
-                        && (old.is_some() || new.is_some())
-                    {
-                        w.replace(&key, old.as_ref(), new.as_ref())?;
-                    }
-                }
-                Ok(())
-            })
-        })
-        .await
+        self.write(WriteOp::Transact(ops)).await.map(|_| ())
     }
 
     async fn sweep_expired(&self, limit: usize) -> TableResult<usize> {
         if limit == 0 {
             return Ok(0);
         }
-        self.blocking(move |db, now| {
-            write(db, |w| {
-                // Entries with ttl <= now sort before the first entry of ttl now + 1.
-                let end = now.checked_add(1).map(ttl_bytes);
-                let upper = end
-                    .as_ref()
-                    .map_or(Bound::Unbounded, |e| Bound::Excluded(e.as_slice()));
-                let due: Vec<Vec<u8>> = w
-                    .ttl
-                    .range::<&[u8]>((Bound::Unbounded, upper))
-                    .map_err(store_err)?
-                    .take(limit)
-                    .map(|entry| entry.map(|(k, _)| k.value().to_vec()).map_err(store_err))
-                    .collect::<TableResult<_>>()?;
-                let mut removed = 0;
-                for entry in due {
-                    let parts = entry.get(8..).and_then(decode).filter(|p| p.len() == 2);
-                    let Some(parts) = parts else {
-                        w.ttl.remove(entry.as_slice()).map_err(store_err)?;
-                        continue;
-                    };
-                    let key = Key::new(parts[0].clone(), parts[1].clone());
-                    match w.stored(&key)? {
-                        Some(item) if is_expired(&item, now) => {
-                            w.replace(&key, Some(&item), None)?;
-                            removed += 1;
-                        }
-                        // A stale entry (the item changed without it); drop it so it is not read again.
-                        _ => {
-                            w.ttl.remove(entry.as_slice()).map_err(store_err)?;
-                        }
-                    }
-                }
+        match self.write(WriteOp::Sweep { limit }).await? {
+            Written::Count(removed) => {
                 if removed > 0 {
                     tracing::debug!(removed, "swept expired items");
                 }
                 Ok(removed)
-            })
-        })
-        .await
+            }
+            _ => Err(TableError::Unavailable(
+                "sweep answered without a count".into(),
+            )),
+        }
     }
 
     async fn ping(&self) -> TableResult<()> {
-        self.blocking(|db, _| {
+        self.read(|db, _| {
             let txn = db.begin_read().map_err(store_err)?;
             txn.open_table(ITEMS).map_err(store_err)?;
             Ok(())
         })
-        .await
     }
 }
 
