@@ -10,7 +10,8 @@ pub async fn load_sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
     loader.load().await
 }
 
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 /// What an SDK call failure says about itself: the service's error code and message (both empty for transport
 /// failures such as a refused connection) and a description fit for logs and `Unavailable` errors.

@@ -1,6 +1,7 @@
 //! Lectern's common crate: the ports (table, blobs, queue, mail, clock, ids) with their AWS and embedded
 //! adapters, the HTTP conventions every function follows, and the glue that runs routers and workers on Lambda.
 
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod blobs;
 pub mod clock;

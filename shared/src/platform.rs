@@ -1,25 +1,25 @@
 //! The adapters behind every port, built once per process from [`Config`] and shared by all handlers.
+//!
+//! Each adapter is behind a cargo feature of this crate (`embedded`, `aws-dynamodb`, `aws-s3`, `aws-sqs`,
+//! `aws-ses`) and each function crate turns on only those it uses, so a function links only its own AWS SDKs.
+//! [`Platform::from_config`] builds the adapters that are compiled in; a port whose adapter is not leaves an
+//! [`absent`] one that answers "unavailable", which only a function calling a port it never declared can meet.
+
+pub mod absent;
 
 use std::sync::Arc;
 
+#[cfg(any(feature = "embedded", feature = "aws"))]
 use anyhow::Context;
 
 use crate::blobs::Blobs;
-use crate::blobs::embedded::EmbeddedBlobs;
-use crate::blobs::s3::S3Blobs;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Backend, Config};
 use crate::http::pagination::CursorCodec;
 use crate::mail::Mailer;
-use crate::mail::embedded::EmbeddedMailer;
-use crate::mail::ses::SesMailer;
 use crate::queue::Queue;
-use crate::queue::embedded::EmbeddedQueue;
-use crate::queue::sqs::SqsQueue;
 use crate::ratelimit::RateLimiter;
 use crate::table::Table;
-use crate::table::dynamo::DynamoTable;
-use crate::table::embedded::EmbeddedTable;
 
 /// Everything a handler may need from outside its own crate. Cheap to clone.
 #[derive(Clone)]
@@ -32,13 +32,24 @@ pub struct Platform {
     pub clock: SharedClock,
     pub cursors: CursorCodec,
     /// The local blob folder, when embedded: the dev server mounts its signed-URL routes.
-    pub embedded_blobs: Option<Arc<EmbeddedBlobs>>,
+    #[cfg(feature = "embedded")]
+    pub embedded_blobs: Option<Arc<crate::blobs::embedded::EmbeddedBlobs>>,
     /// Rate limits on the table, keyed with the signing secret so stored keys reveal no IPs or emails.
     pub limiter: Arc<RateLimiter>,
 }
 
+/// The adapters of one backend, before they are assembled into a [`Platform`].
+struct Ports {
+    table: Arc<dyn Table>,
+    blobs: Arc<dyn Blobs>,
+    queue: Arc<dyn Queue>,
+    mailer: Arc<dyn Mailer>,
+    #[cfg(feature = "embedded")]
+    embedded_blobs: Option<Arc<crate::blobs::embedded::EmbeddedBlobs>>,
+}
+
 impl Platform {
-    /// Builds the adapters the configuration selects, with the real clock.
+    /// Builds the adapters the configuration selects (of those compiled in), with the real clock.
     pub async fn from_config(config: Config) -> anyhow::Result<Self> {
         Self::with_clock(config, Arc::new(SystemClock)).await
     }
@@ -62,96 +73,144 @@ impl Platform {
                 "storage backend chosen"
             ),
         }
-        match config.backend {
-            Backend::Embedded => Self::embedded(config, clock),
-            Backend::Aws => Self::aws(config, clock).await,
-        }
-    }
-
-    fn embedded(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
-        let dir = &config.data_dir;
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating data dir {}", dir.display()))?;
-        let secret = match &config.signing_secret {
-            Some(s) => s.clone(),
-            None => local_secret(dir)?,
+        let (ports, secret) = match config.backend {
+            Backend::Embedded => embedded(&config, &clock)?,
+            Backend::Aws => aws(&config, &clock).await?,
         };
-        let table = EmbeddedTable::open(&dir.join("lectern.redb"), clock.clone())
-            .context("opening embedded database")?;
-        let queue = EmbeddedQueue::new(table.database(), clock.clone(), config.queue_max_receives)
-            .context("opening embedded queue")?;
-        let blobs = Arc::new(
-            EmbeddedBlobs::new(
-                dir.join("blobs"),
-                &config.public_url,
-                secret.as_bytes(),
+        let limiter = Arc::new(
+            RateLimiter::new(
+                ports.table.clone(),
                 clock.clone(),
+                config.rate_limits.clone(),
             )
-            .context("opening blob folder")?,
+            .with_secret(secret.as_bytes()),
         );
-        let mailer = EmbeddedMailer::new(dir.join("outbox"), &config.mail_from)
-            .context("opening mail outbox")?;
-        let table: Arc<dyn Table> = Arc::new(table);
         Ok(Self {
             cursors: CursorCodec::new(secret.as_bytes()),
-            limiter: limiter(&table, &clock, &config, &secret),
-            table,
-            blobs: blobs.clone(),
-            queue: Arc::new(queue),
-            mailer: Arc::new(mailer),
+            limiter,
+            table: ports.table,
+            blobs: ports.blobs,
+            queue: ports.queue,
+            mailer: ports.mailer,
             clock,
-            embedded_blobs: Some(blobs),
-            config: Arc::new(config),
-        })
-    }
-
-    async fn aws(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
-        let secret = config
-            .signing_secret
-            .clone()
-            .context("LECTERN_SIGNING_SECRET is required on aws")?;
-        let sdk = crate::aws::load_sdk_config(config.aws.endpoint.as_deref()).await;
-        let table = DynamoTable::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
-            &config.aws.table,
-            clock.clone(),
-        );
-        let blobs = S3Blobs::new(&sdk, &config.aws, clock.clone());
-        let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), &config.aws.queue_prefix);
-        let mailer = SesMailer::new(
-            aws_sdk_sesv2::Client::new(&sdk),
-            &config.mail_from,
-            config.aws.ses_configuration_set.clone(),
-        );
-        let table: Arc<dyn Table> = Arc::new(table);
-        Ok(Self {
-            cursors: CursorCodec::new(secret.as_bytes()),
-            limiter: limiter(&table, &clock, &config, &secret),
-            table,
-            blobs: Arc::new(blobs),
-            queue: Arc::new(queue),
-            mailer: Arc::new(mailer),
-            clock,
-            embedded_blobs: None,
+            #[cfg(feature = "embedded")]
+            embedded_blobs: ports.embedded_blobs,
             config: Arc::new(config),
         })
     }
 }
 
-fn limiter(
-    table: &Arc<dyn Table>,
-    clock: &SharedClock,
-    config: &Config,
-    secret: &str,
-) -> Arc<RateLimiter> {
-    Arc::new(
-        RateLimiter::new(table.clone(), clock.clone(), config.rate_limits.clone())
-            .with_secret(secret.as_bytes()),
+/// The redb file, blob folder and mail outbox in the data dir, and the signing secret.
+#[cfg(feature = "embedded")]
+fn embedded(config: &Config, clock: &SharedClock) -> anyhow::Result<(Ports, String)> {
+    use crate::blobs::embedded::EmbeddedBlobs;
+    use crate::mail::embedded::EmbeddedMailer;
+    use crate::queue::embedded::EmbeddedQueue;
+    use crate::table::embedded::EmbeddedTable;
+
+    let dir = &config.data_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating data dir {}", dir.display()))?;
+    let secret = match &config.signing_secret {
+        Some(s) => s.clone(),
+        None => local_secret(dir)?,
+    };
+    let table = EmbeddedTable::open(&dir.join("lectern.redb"), clock.clone())
+        .context("opening embedded database")?;
+    let queue = EmbeddedQueue::new(table.database(), clock.clone(), config.queue_max_receives)
+        .context("opening embedded queue")?;
+    let blobs = Arc::new(
+        EmbeddedBlobs::new(
+            dir.join("blobs"),
+            &config.public_url,
+            secret.as_bytes(),
+            clock.clone(),
+        )
+        .context("opening blob folder")?,
+    );
+    let mailer = EmbeddedMailer::new(dir.join("outbox"), &config.mail_from)
+        .context("opening mail outbox")?;
+    let ports = Ports {
+        table: Arc::new(table),
+        blobs: blobs.clone(),
+        queue: Arc::new(queue),
+        mailer: Arc::new(mailer),
+        embedded_blobs: Some(blobs),
+    };
+    Ok((ports, secret))
+}
+
+#[cfg(not(feature = "embedded"))]
+fn embedded(_: &Config, _: &SharedClock) -> anyhow::Result<(Ports, String)> {
+    anyhow::bail!(
+        "this binary was built without the embedded store (feature `embedded` of lectern-shared); set \
+         LECTERN_BACKEND=aws"
+    )
+}
+
+/// The AWS adapters compiled into this binary, on one SDK configuration. Ports without one stay absent.
+#[cfg(feature = "aws")]
+async fn aws(config: &Config, clock: &SharedClock) -> anyhow::Result<(Ports, String)> {
+    let secret = config
+        .signing_secret
+        .clone()
+        .context("LECTERN_SIGNING_SECRET is required on aws")?;
+    let sdk = crate::aws::load_sdk_config(config.aws.endpoint.as_deref()).await;
+    #[cfg(feature = "aws-dynamodb")]
+    let table: Arc<dyn Table> = Arc::new(crate::table::dynamo::DynamoTable::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        &config.aws.table,
+        clock.clone(),
+    ));
+    #[cfg(not(feature = "aws-dynamodb"))]
+    let table: Arc<dyn Table> =
+        Arc::new(absent::Absent("the DynamoDB table (feature aws-dynamodb)"));
+    #[cfg(feature = "aws-s3")]
+    let blobs: Arc<dyn Blobs> = Arc::new(crate::blobs::s3::S3Blobs::new(
+        &sdk,
+        &config.aws,
+        clock.clone(),
+    ));
+    #[cfg(not(feature = "aws-s3"))]
+    let blobs: Arc<dyn Blobs> = Arc::new(absent::Absent("the S3 blob store (feature aws-s3)"));
+    #[cfg(feature = "aws-sqs")]
+    let queue: Arc<dyn Queue> = Arc::new(crate::queue::sqs::SqsQueue::new(
+        aws_sdk_sqs::Client::new(&sdk),
+        &config.aws.queue_prefix,
+    ));
+    #[cfg(not(feature = "aws-sqs"))]
+    let queue: Arc<dyn Queue> = Arc::new(absent::Absent("the SQS queues (feature aws-sqs)"));
+    #[cfg(feature = "aws-ses")]
+    let mailer: Arc<dyn Mailer> = Arc::new(crate::mail::ses::SesMailer::new(
+        aws_sdk_sesv2::Client::new(&sdk),
+        &config.mail_from,
+        config.aws.ses_configuration_set.clone(),
+    ));
+    #[cfg(not(feature = "aws-ses"))]
+    let mailer: Arc<dyn Mailer> = Arc::new(absent::Absent("the SES mailer (feature aws-ses)"));
+    // Only the S3 adapter's presigning reads the clock among these when DynamoDB is left out.
+    let _ = clock;
+    let ports = Ports {
+        table,
+        blobs,
+        queue,
+        mailer,
+        #[cfg(feature = "embedded")]
+        embedded_blobs: None,
+    };
+    Ok((ports, secret))
+}
+
+#[cfg(not(feature = "aws"))]
+async fn aws(_: &Config, _: &SharedClock) -> anyhow::Result<(Ports, String)> {
+    anyhow::bail!(
+        "this binary was built without AWS adapters (features aws-* of lectern-shared); set \
+         LECTERN_BACKEND=embedded"
     )
 }
 
 /// The embedded backend's signing secret: generated on first run and kept (owner-only) in the data dir, so signed
 /// URLs and cursors survive restarts without anyone configuring a secret.
+#[cfg(feature = "embedded")]
 fn local_secret(dir: &std::path::Path) -> anyhow::Result<String> {
     let path = dir.join("signing.secret");
     match std::fs::read_to_string(&path) {

@@ -7,7 +7,10 @@
 //!   and the accounts domain (the authenticator every HTTP function installs) — never another function crate.
 //! - `functions/platform/messages` holds the job payloads and depends on nothing in `functions/`.
 //! - `shared/` depends on nothing of ours.
-//! - Every binary of a function crate is a `Binary` in `infra/template.yaml`, and the other way round.
+//! - Every binary of a function crate is a `Binary` in `infra/template.yaml`, and the other way round, and each
+//!   function crate names itself in `[package.metadata.lambda.build] packages`, so `cargo lambda build --bin X`
+//!   (what `sam build` runs) builds it with its own adapter features only.
+//! - `bench/` (the benchmarks' yardstick Lambda) uses no crate of ours, and none uses it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -34,6 +37,8 @@ enum Place {
     },
     /// The dev server and the end-to-end tests: they may use everything.
     Assembly,
+    /// The benchmarks' yardstick, which must stay free of Lectern to be one.
+    Bench,
 }
 
 #[derive(Debug)]
@@ -45,6 +50,8 @@ struct Crate {
     uses: BTreeSet<String>,
     bins: Vec<String>,
     has_lib: bool,
+    /// `[package.metadata.lambda.build] packages`: what `cargo lambda build` builds for this crate's binaries.
+    lambda_packages: Vec<String>,
 }
 
 fn metadata() -> Value {
@@ -83,8 +90,9 @@ fn place_of(root: &Path, dir: &Path) -> Place {
             domain: domain.to_string(),
         },
         ["local"] | ["tests"] => Place::Assembly,
+        ["bench"] => Place::Bench,
         other => panic!(
-            "{} is outside the layout: crates live in shared/, functions/<domain>/<name>/, local/ or tests/ \
+            "{} is outside the layout: crates live in shared/, functions/<domain>/<name>/, local/, tests/ or bench/ \
              (see docs/architecture.md)",
             other.join("/")
         ),
@@ -130,6 +138,12 @@ fn crates() -> BTreeMap<String, Crate> {
                 place: place_of(&root, &dir),
                 bins: kinds("bin").collect(),
                 has_lib: kinds("lib").next().is_some(),
+                lambda_packages: p["metadata"]["lambda"]["build"]["packages"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect(),
                 name: name.clone(),
                 dir,
                 uses,
@@ -143,6 +157,8 @@ fn crates() -> BTreeMap<String, Crate> {
 fn forbidden(from: &Crate, to: &Crate) -> Option<String> {
     use Place::*;
     match (&from.place, &to.place) {
+        (Bench, _) => Some("the yardstick Lambda measures a Lambda without Lectern: it uses no crate of ours".into()),
+        (_, Bench) => Some("nothing depends on the benchmarks".into()),
         (Assembly, _) => None,
         (_, Assembly) => Some("nothing depends on the dev server or the tests".into()),
         (Shared, _) => Some("shared/ is the bottom layer: it depends on no crate of ours".into()),
@@ -193,6 +209,7 @@ fn the_rules_refuse_what_they_should() {
         uses: BTreeSet::new(),
         bins: Vec::new(),
         has_lib: true,
+        lambda_packages: Vec::new(),
     };
     let learning = made_up(
         "lectern-learning",
@@ -225,6 +242,9 @@ fn the_rules_refuse_what_they_should() {
         },
     );
     let messages = made_up("lectern-messages", Place::Messages);
+    let bench = made_up("lectern-bench", Place::Bench);
+    assert!(forbidden(&bench, &accounts).is_some(), "bench → domain");
+    assert!(forbidden(&progress, &bench).is_some(), "function → bench");
     assert!(
         forbidden(&learning, &exams).is_some(),
         "domain → other domain"
@@ -289,6 +309,13 @@ fn every_function_folder_is_one_lambda_with_a_short_main() {
             broken.push(format!(
                 "{}: one library (router or handler) and exactly one binary, found bins {:?}",
                 krate.name, krate.bins
+            ));
+        }
+        if krate.lambda_packages != [krate.name.clone()] {
+            broken.push(format!(
+                "{}: add `[package.metadata.lambda.build] packages = [\"{}\"]` to its Cargo.toml, or \
+                 `cargo lambda build --bin` builds it with every other crate's adapter features",
+                krate.name, krate.name
             ));
         }
         let main = krate.dir.join("src/main.rs");

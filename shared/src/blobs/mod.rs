@@ -3,8 +3,11 @@
 //! object's size and magic bytes.
 
 pub mod confirm;
+#[cfg(feature = "embedded")]
 pub mod embedded;
+#[cfg(feature = "aws-s3")]
 pub mod post_policy;
+#[cfg(feature = "aws-s3")]
 pub mod s3;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,8 @@
 //! The mail port: one email with subject, HTML and text parts. SESv2 on AWS; an `.eml` outbox folder embedded.
 
+#[cfg(feature = "embedded")]
 pub mod embedded;
+#[cfg(feature = "aws-ses")]
 pub mod ses;
 
 use async_trait::async_trait;

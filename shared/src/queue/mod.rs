@@ -6,7 +6,9 @@
 //! idempotency key in the table after success and skips jobs already done.
 
 pub mod claims;
+#[cfg(feature = "embedded")]
 pub mod embedded;
+#[cfg(feature = "aws-sqs")]
 pub mod sqs;
 pub mod worker;
 

@@ -13,7 +13,9 @@
 //! - a transaction applies all of its writes or none and reports which operation's condition failed;
 //! - queries return items in sort-key order (byte order of the UTF-8 strings) and page with an opaque cursor.
 
+#[cfg(feature = "aws-dynamodb")]
 pub mod dynamo;
+#[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod entity;
 pub mod keys;
