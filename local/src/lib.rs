@@ -113,6 +113,10 @@ impl Server {
             );
             self.tasks.abort_all();
         }
+        // Metrics are written in batches; the last one would otherwise be lost with the process.
+        if let Some(metrics) = lectern_shared::metrics::global() {
+            metrics.flush();
+        }
     }
 
     /// A token that stops the server when cancelled (for signal handling).

@@ -10,6 +10,7 @@ pub mod http;
 pub mod ids;
 pub mod lambda;
 pub mod mail;
+pub mod metrics;
 pub mod platform;
 pub mod queue;
 pub mod ratelimit;

@@ -130,6 +130,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Identity {
             .unwrap_or_else(|| Arc::new(NoAuthenticator));
         match authenticator.authenticate(parts).await? {
             Some(identity) => {
+                // The request span (see `request_id::middleware`): every later log line of the request names
+                // the caller.
+                tracing::Span::current().record("user_id", identity.user_id.as_str());
                 parts.extensions.insert(identity.clone());
                 Ok(identity)
             }

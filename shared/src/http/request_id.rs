@@ -1,8 +1,14 @@
 //! Request ids: taken from a well-formed `X-Request-Id` header, else from API Gateway's request context, else
 //! generated. The id is returned in the response header, recorded on the request's tracing span (so it is in
 //! every log line) and available to [`super::Problem`] through a task-local.
+//!
+//! The same middleware opens the request's span — request id, method, path, the route template (`route`, from
+//! axum's [`MatchedPath`]) and, once the caller is known, its `user_id` — and counts the answer in the process's
+//! [`crate::metrics`] by route.
 
-use axum::extract::Request;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -53,29 +59,44 @@ fn choose(request: &Request) -> String {
     crate::ids::new_id()
 }
 
-/// Middleware: assigns the id, opens the request span, and stamps the response.
+/// What requests that matched no route are counted as: their raw paths would make one metric per path.
+pub const UNMATCHED: &str = "unmatched";
+
+/// Middleware: assigns the id, opens the request span, counts the answer, and stamps the response.
 pub async fn middleware(request: Request, next: Next) -> Response {
     let id = choose(&request);
+    // The template (`/v1/users/me/sessions/{session_id}`), never the path itself: it groups requests by route and
+    // keeps ids out of metric dimensions. Present because this runs as a `Router::layer`, after routing.
+    let template = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
     let span = tracing::info_span!(
         "request",
         request_id = %id,
         method = %request.method(),
         path = %request.uri().path(),
+        route = template.as_deref().unwrap_or(UNMATCHED),
+        // Recorded by the `Identity` extractor once the caller is known.
+        user_id = tracing::field::Empty,
         status = tracing::field::Empty,
     );
-    let started = std::time::Instant::now();
+    let route = match &template {
+        Some(t) => format!("{} {t}", request.method()),
+        None => UNMATCHED.to_owned(),
+    };
+    let started = Instant::now();
     let mut response = REQUEST_ID
         .scope(id.clone(), next.run(request))
         .instrument(span.clone())
         .await;
-    span.record("status", response.status().as_u16());
-    span.in_scope(|| {
-        tracing::info!(
-            status = response.status().as_u16(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "served"
-        )
-    });
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    span.record("status", status);
+    span.in_scope(|| tracing::info!(status, elapsed_ms = elapsed.as_millis() as u64, "served"));
+    if let Some(metrics) = crate::metrics::global() {
+        metrics.record(&route, status, elapsed);
+    }
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HEADER, value);
     }
