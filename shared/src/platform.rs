@@ -4,8 +4,10 @@
 //! `aws-ses`) and each function crate turns on only those it uses, so a function links only its own AWS SDKs.
 //! [`Platform::from_config`] builds the adapters that are compiled in; a port whose adapter is not leaves an
 //! [`absent`] one that answers "unavailable", which only a function calling a port it never declared can meet.
+//! On AWS only the table's client is built up front; the others are built on first use ([`lazy`]).
 
 pub mod absent;
+pub mod lazy;
 
 use std::sync::Arc;
 
@@ -54,29 +56,36 @@ impl Platform {
         Self::with_clock(config, Arc::new(SystemClock)).await
     }
 
+    /// What a Lambda function's `main` builds: [`Platform::from_config`] in a debug build (what `cargo lambda
+    /// watch` runs, on the embedded store or AWS), the AWS adapters alone in a release build. A release build is
+    /// what Lambda runs, always on AWS (the template sets `LECTERN_BACKEND=aws`); leaving the embedded store out of
+    /// its code lets the linker drop redb and the local adapters, over a megabyte of every function binary (see
+    /// `bench/run`). The dev server keeps using `from_config`, which has both.
+    pub async fn for_function(config: Config) -> anyhow::Result<Self> {
+        let clock: SharedClock = Arc::new(SystemClock);
+        log_backend(&config);
+        let ports = if cfg!(debug_assertions) {
+            ports(&config, &clock).await?
+        } else if config.backend == Backend::Aws {
+            aws(&config, &clock).await?
+        } else {
+            anyhow::bail!(
+                "a release build of a function runs on AWS only ({}); set LECTERN_BACKEND=aws, or build it \
+                 without --release to run it on the embedded store",
+                config.backend_reason
+            )
+        };
+        Ok(Self::assemble(config, clock, ports))
+    }
+
     /// Builds the adapters with a given clock (tests pass a [`crate::clock::ManualClock`]).
     pub async fn with_clock(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
-        // One line at start-up says which store answers and why, so nobody has to guess (see `Config`).
-        match config.backend {
-            Backend::Embedded => tracing::info!(
-                backend = "embedded",
-                reason = config.backend_reason,
-                data_dir = %config.data_dir.display(),
-                "storage backend chosen"
-            ),
-            Backend::Aws => tracing::info!(
-                backend = "aws",
-                reason = config.backend_reason,
-                table = %config.aws.table,
-                bucket = %config.aws.bucket,
-                endpoint = config.aws.endpoint.as_deref().unwrap_or("aws"),
-                "storage backend chosen"
-            ),
-        }
-        let (ports, secret) = match config.backend {
-            Backend::Embedded => embedded(&config, &clock)?,
-            Backend::Aws => aws(&config, &clock).await?,
-        };
+        log_backend(&config);
+        let ports = ports(&config, &clock).await?;
+        Ok(Self::assemble(config, clock, ports))
+    }
+
+    fn assemble(config: Config, clock: SharedClock, (ports, secret): (Ports, String)) -> Self {
         let limiter = Arc::new(
             RateLimiter::new(
                 ports.table.clone(),
@@ -85,7 +94,7 @@ impl Platform {
             )
             .with_secret(secret.as_bytes()),
         );
-        Ok(Self {
+        Self {
             cursors: CursorCodec::new(secret.as_bytes()),
             limiter,
             table: ports.table,
@@ -96,7 +105,35 @@ impl Platform {
             #[cfg(feature = "embedded")]
             embedded_blobs: ports.embedded_blobs,
             config: Arc::new(config),
-        })
+        }
+    }
+}
+
+/// One line at start-up says which store answers and why, so nobody has to guess (see `Config`).
+fn log_backend(config: &Config) {
+    match config.backend {
+        Backend::Embedded => tracing::info!(
+            backend = "embedded",
+            reason = config.backend_reason,
+            data_dir = %config.data_dir.display(),
+            "storage backend chosen"
+        ),
+        Backend::Aws => tracing::info!(
+            backend = "aws",
+            reason = config.backend_reason,
+            table = %config.aws.table,
+            bucket = %config.aws.bucket,
+            endpoint = config.aws.endpoint.as_deref().unwrap_or("aws"),
+            "storage backend chosen"
+        ),
+    }
+}
+
+/// The adapters of the backend the configuration selects, and the signing secret.
+async fn ports(config: &Config, clock: &SharedClock) -> anyhow::Result<(Ports, String)> {
+    match config.backend {
+        Backend::Embedded => embedded(config, clock),
+        Backend::Aws => aws(config, clock).await,
     }
 }
 
@@ -165,29 +202,42 @@ async fn aws(config: &Config, clock: &SharedClock) -> anyhow::Result<(Ports, Str
     let table: Arc<dyn Table> =
         Arc::new(absent::Absent("the DynamoDB table (feature aws-dynamodb)"));
     #[cfg(feature = "aws-s3")]
-    let blobs: Arc<dyn Blobs> = Arc::new(crate::blobs::s3::S3Blobs::new(
-        &sdk,
-        &config.aws,
-        clock.clone(),
-    ));
+    let blobs: Arc<dyn Blobs> = Arc::new(lazy::Lazy::<dyn Blobs>::new({
+        let (sdk, aws, clock) = (sdk.clone(), config.aws.clone(), clock.clone());
+        move || Arc::new(crate::blobs::s3::S3Blobs::new(&sdk, &aws, clock.clone()))
+    }));
     #[cfg(not(feature = "aws-s3"))]
     let blobs: Arc<dyn Blobs> = Arc::new(absent::Absent("the S3 blob store (feature aws-s3)"));
     #[cfg(feature = "aws-sqs")]
-    let queue: Arc<dyn Queue> = Arc::new(crate::queue::sqs::SqsQueue::new(
-        aws_sdk_sqs::Client::new(&sdk),
-        &config.aws.queue_prefix,
-    ));
+    let queue: Arc<dyn Queue> = Arc::new(lazy::Lazy::<dyn Queue>::new({
+        let (sdk, prefix) = (sdk.clone(), config.aws.queue_prefix.clone());
+        move || {
+            Arc::new(crate::queue::sqs::SqsQueue::new(
+                aws_sdk_sqs::Client::new(&sdk),
+                &prefix,
+            ))
+        }
+    }));
     #[cfg(not(feature = "aws-sqs"))]
     let queue: Arc<dyn Queue> = Arc::new(absent::Absent("the SQS queues (feature aws-sqs)"));
     #[cfg(feature = "aws-ses")]
-    let mailer: Arc<dyn Mailer> = Arc::new(crate::mail::ses::SesMailer::new(
-        aws_sdk_sesv2::Client::new(&sdk),
-        &config.mail_from,
-        config.aws.ses_configuration_set.clone(),
-    ));
+    let mailer: Arc<dyn Mailer> = Arc::new(lazy::Lazy::<dyn Mailer>::new({
+        let (sdk, from, set) = (
+            sdk.clone(),
+            config.mail_from.clone(),
+            config.aws.ses_configuration_set.clone(),
+        );
+        move || {
+            Arc::new(crate::mail::ses::SesMailer::new(
+                aws_sdk_sesv2::Client::new(&sdk),
+                &from,
+                set.clone(),
+            ))
+        }
+    }));
     #[cfg(not(feature = "aws-ses"))]
     let mailer: Arc<dyn Mailer> = Arc::new(absent::Absent("the SES mailer (feature aws-ses)"));
-    // Only the S3 adapter's presigning reads the clock among these when DynamoDB is left out.
+    // Only the table and blob adapters read the clock; a binary with neither would warn about it.
     let _ = clock;
     let ports = Ports {
         table,

@@ -3,11 +3,12 @@
 use lectern_accounts::service::Accounts;
 use lectern_shared::{Config, Platform, http, lambda, telemetry};
 
-#[tokio::main]
+// Lambda hands an environment one event at a time: worker threads would only cost start-up time and memory.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda::Error> {
     telemetry::init();
     let config = Config::from_env()?;
-    let platform = Platform::from_config(config.clone()).await?;
+    let platform = Platform::for_function(config.clone()).await?;
     let accounts = Accounts::from_env(platform)?;
     // The documented way to get the first admin on AWS: set LECTERN_BOOTSTRAP_ADMIN_EMAIL to a registered
     // account's address. It is promoted only while no active admin exists, so leaving it set is harmless.

@@ -3,11 +3,12 @@
 use lectern_accounts::service::Accounts;
 use lectern_shared::{Config, Platform, http, lambda, telemetry};
 
-#[tokio::main]
+// Lambda hands an environment one event at a time: worker threads would only cost start-up time and memory.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda::Error> {
     telemetry::init();
     let config = Config::from_env()?;
-    let platform = Platform::from_config(config.clone()).await?;
+    let platform = Platform::for_function(config.clone()).await?;
     let accounts = Accounts::from_env(platform)?;
     lambda::run_http(http::layers::api(
         lectern_accounts_auth::router(accounts),

@@ -2,10 +2,11 @@
 
 use lectern_shared::{Config, Platform, lambda, telemetry};
 
-#[tokio::main]
+// Lambda hands an environment one event at a time: worker threads would only cost start-up time and memory.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda::Error> {
     telemetry::init();
-    let platform = Platform::from_config(Config::from_env()?).await?;
+    let platform = Platform::for_function(Config::from_env()?).await?;
     lambda::run_scheduled(move || {
         let platform = platform.clone();
         async move { lectern_platform_housekeeping::run(&platform).await }

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use lectern_platform_notifications::Branding;
 use lectern_shared::{Config, Platform, lambda, telemetry};
 
-#[tokio::main]
+// Lambda hands an environment one event at a time: worker threads would only cost start-up time and memory.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda::Error> {
     telemetry::init();
     // Read before anything else so a bad variable fails the cold start instead of every email.
     let branding = Branding::from_env()?;
-    let platform = Platform::from_config(Config::from_env()?).await?;
+    let platform = Platform::for_function(Config::from_env()?).await?;
     lambda::run_sqs_worker(Arc::new(lectern_platform_notifications::worker_with(
         &platform, branding,
     )))
