@@ -23,8 +23,26 @@ async fn the_signed_in_profile_stays_within_its_round_trip_budget() {
     let ops = api.server.ops.take();
     assert_eq!(
         ops.summary(),
-        budget(2, 0, 0),
+        budget(1, 0, 0),
         "GET /v1/users/me: {:?}",
         ops.names()
+    );
+}
+
+#[tokio::test]
+async fn rate_limits_cost_a_tenth_of_a_write_per_request_at_steady_state() {
+    // Default limits: the per-IP and the per-account share of the general class, both leased (see ratelimit.rs).
+    let api = Api::start_with_limits(lectern_shared::ratelimit::RateLimitConfig::default()).await;
+    let user = api.signed_up("limited@example.com").await;
+    api.server.ops.reset();
+    for _ in 0..250 {
+        api.me(&user.access).await.expect_status(200);
+    }
+    let ops = api.server.ops.take().summary();
+    assert_eq!(ops.reads, 250, "one read per request");
+    assert!(
+        ops.writes <= 25,
+        "{} writes for 250 authenticated requests",
+        ops.writes
     );
 }

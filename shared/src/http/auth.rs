@@ -84,7 +84,9 @@ impl Identity {
 #[async_trait]
 pub trait Authenticator: Send + Sync + 'static {
     /// `Ok(None)` when the request carries no credentials; an error problem when they are present but invalid.
-    async fn authenticate(&self, parts: &Parts) -> Result<Option<Identity>, Problem>;
+    /// An authenticator may leave what it loaded (e.g. the caller's account) in `parts.extensions` for the
+    /// handler, so the request does not read it twice.
+    async fn authenticate(&self, parts: &mut Parts) -> Result<Option<Identity>, Problem>;
 }
 
 /// The authenticator used until accounts are configured: knows no credentials at all.
@@ -93,7 +95,7 @@ pub struct NoAuthenticator;
 
 #[async_trait]
 impl Authenticator for NoAuthenticator {
-    async fn authenticate(&self, parts: &Parts) -> Result<Option<Identity>, Problem> {
+    async fn authenticate(&self, parts: &mut Parts) -> Result<Option<Identity>, Problem> {
         let has_credentials = parts
             .headers
             .contains_key(axum::http::header::AUTHORIZATION)

@@ -22,7 +22,7 @@ use crate::crypto::{random_token, token_hash};
 use crate::errors::AccountError;
 use crate::permissions::perm;
 use crate::service::Accounts;
-use crate::users::{Status, USER_PARTITION};
+use crate::users::{Status, USER_PARTITION, User};
 
 pub const KEY_PREFIX: &str = "lk_";
 /// Most live keys one account may hold.
@@ -290,7 +290,8 @@ impl Accounts {
     }
 
     /// Authenticates an `X-API-Key`.
-    pub async fn authenticate_api_key(&self, key: &str) -> Result<Identity, Problem> {
+    /// The identity of a live key's owner, and the owner's account (left in the request for the handler).
+    pub async fn authenticate_api_key(&self, key: &str) -> Result<(Identity, User), Problem> {
         let rejected = || Problem::unauthenticated("API key is invalid, revoked or expired");
         if !key.starts_with(KEY_PREFIX) || key.len() > 128 {
             return Err(rejected());
@@ -341,11 +342,12 @@ impl Accounts {
                 }
             }
         }
-        Ok(identity_of(
+        let identity = identity_of(
             &user,
             None,
             Some((stored.key.key_id.clone(), &stored.key.scopes)),
             None,
-        ))
+        );
+        Ok((identity, user))
     }
 }

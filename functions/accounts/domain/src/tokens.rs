@@ -167,15 +167,22 @@ impl TokenService {
         if data.header.typ.as_deref() != Some(kind.typ()) {
             return Err(TokenError::WrongType);
         }
-        let now = now.unix_timestamp();
-        if data.claims.exp + LEEWAY_SECS <= now {
-            return Err(TokenError::Expired);
-        }
-        if data.claims.nbf - LEEWAY_SECS > now {
-            return Err(TokenError::NotYetValid);
-        }
+        check_times(&data.claims, now)?;
         Ok(data.claims)
     }
+}
+
+/// Checks a verified token's time claims at `now` (with [`LEEWAY_SECS`] for clock skew). Separate from the
+/// signature check so a cache of verified tokens can re-check time on every use.
+pub fn check_times(claims: &Claims, now: OffsetDateTime) -> Result<(), TokenError> {
+    let now = now.unix_timestamp();
+    if claims.exp + LEEWAY_SECS <= now {
+        return Err(TokenError::Expired);
+    }
+    if claims.nbf - LEEWAY_SECS > now {
+        return Err(TokenError::NotYetValid);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -105,6 +105,12 @@ impl Accounts {
     /// The owner's profile.
     pub async fn profile(&self, user_id: &str) -> Result<ProfileView, AccountError> {
         let user = self.user(user_id).await?;
+        self.profile_of(&user).await
+    }
+
+    /// The profile of an account already read (the authenticator's [`crate::authenticator::SignedIn`]): no
+    /// table read; an avatar link is signed locally (S3 presigning is a computation, not a request).
+    pub async fn profile_of(&self, user: &User) -> Result<ProfileView, AccountError> {
         let avatar_url = match &user.preferences.avatar_key {
             Some(key) => self
                 .platform
