@@ -63,7 +63,10 @@ pub struct NewApiKey {
     #[schema(schema_with = crate::schema::api_key_scopes)]
     pub scopes: Vec<String>,
     /// Days until the key expires (1..=365); no expiry when absent.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "lectern_shared::http::extract::whole_number"
+    )]
     #[schema(minimum = 1, maximum = 365)]
     pub expires_in_days: Option<u32>,
 }
