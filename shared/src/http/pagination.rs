@@ -19,15 +19,42 @@ pub const MAX_LIMIT: usize = 100;
 /// Longest cursor accepted (a table position is far shorter; this stops abuse early).
 const MAX_CURSOR_LEN: usize = 2048;
 
-/// The query parameters of a paginated list.
+/// The query parameters of a paginated list. A list with filters of its own declares these two fields with the
+/// same schemas (`#[param(schema_with = limit_schema)]`, `#[param(schema_with = cursor_schema)]`).
 #[derive(Clone, Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Items per page, 1 to 100 (default 20).
+    #[param(schema_with = limit_schema)]
     pub limit: Option<usize>,
     /// `next_cursor` from the previous page.
+    #[param(schema_with = cursor_schema)]
     pub cursor: Option<String>,
+}
+
+/// The schema of `limit`: what [`PageParams::limit`] accepts.
+pub fn limit_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::Integer)
+        .minimum(Some(1))
+        .maximum(Some(MAX_LIMIT as f64))
+        .default(Some(DEFAULT_LIMIT.into()))
+        .description(Some(format!(
+            "Items per page, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})."
+        )))
+        .build()
+}
+
+/// The schema of `cursor`: a `next_cursor` of the same list, as given (others are refused with 400).
+pub fn cursor_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .max_length(Some(MAX_CURSOR_LEN))
+        .description(Some(
+            "`next_cursor` of the previous page of the same list, as given; any other value is refused (400).",
+        ))
+        .build()
 }
 
 impl PageParams {

@@ -105,11 +105,17 @@ impl Entity for ApiKeyListing {
 #[serde(deny_unknown_fields)]
 pub struct NewApiKey {
     /// 1..=64 characters.
+    #[schema(schema_with = crate::schema::api_key_name)]
     pub name: String,
     /// Permissions the key may use (a subset of the owner's).
+    #[schema(schema_with = crate::schema::api_key_scopes)]
     pub scopes: Vec<String>,
     /// Days until the key expires (1..=365); no expiry when absent.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "lectern_shared::http::extract::whole_number"
+    )]
+    #[schema(minimum = 1, maximum = 365)]
     pub expires_in_days: Option<u32>,
 }
 

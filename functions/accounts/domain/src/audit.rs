@@ -130,8 +130,11 @@ impl Entity for StoredEvent {
 
 /// RFC 3339 at whole seconds in UTC (`2026-11-21T10:00:00Z`): one fixed width, so the strings sort as times do.
 pub fn timestamp(at: time::OffsetDateTime) -> String {
+    // A valid RFC 3339 time can lie beyond the last representable UTC instant (`9999-12-31T23:59:59-23:59`):
+    // `to_offset` would panic on it; kept in its own offset, it still sorts after every real event.
     let at = at
-        .to_offset(time::UtcOffset::UTC)
+        .checked_to_offset(time::UtcOffset::UTC)
+        .unwrap_or(at)
         .replace_nanosecond(0)
         .unwrap_or(at);
     at.format(&time::format_description::well_known::Rfc3339)

@@ -13,6 +13,7 @@ pub mod notify;
 pub mod onetime;
 pub mod password;
 pub mod permissions;
+pub mod schema;
 pub mod service;
 pub mod sessions;
 pub mod signing_keys;

@@ -24,6 +24,18 @@ pub const AVATAR_TYPES: [&str; 3] = ["image/png", "image/jpeg", "image/webp"];
 pub const AVATAR_UPLOAD_TTL: Duration = Duration::from_secs(600);
 /// How long avatar download links stay valid.
 pub const AVATAR_URL_TTL: Duration = Duration::from_secs(3600);
+/// Longest locale tag.
+pub const MAX_LOCALE: usize = 35;
+/// Longest time zone name.
+pub const MAX_TIMEZONE: usize = 64;
+/// The themes a profile may choose.
+pub const THEMES: [&str; 3] = ["light", "dark", "system"];
+/// Most entries of a preference map (`accessibility`, `notifications`).
+pub const MAX_FLAGS: usize = 32;
+/// Longest name of a preference entry.
+pub const MAX_FLAG_KEY: usize = 64;
+/// Longest text value of a preference entry, in characters.
+pub const MAX_FLAG_TEXT: usize = 64;
 
 /// The profile the owner sees.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -52,24 +64,28 @@ pub struct ProfileView {
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
+    #[schema(schema_with = crate::schema::display_name_or_null)]
     pub display_name: Option<String>,
     /// BCP 47 language tag, e.g. `en` or `pt-BR`.
+    #[schema(schema_with = crate::schema::locale_or_null)]
     pub locale: Option<String>,
     /// IANA time zone, e.g. `Europe/Paris`.
+    #[schema(schema_with = crate::schema::timezone_or_null)]
     pub timezone: Option<String>,
     /// `light`, `dark` or `system`.
+    #[schema(schema_with = crate::schema::theme_or_null)]
     pub theme: Option<String>,
     /// Flags such as `{"reduced_motion": true, "font_scale": "large"}` (booleans, numbers, short strings).
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::schema::flags_or_null)]
     pub accessibility: Option<Map<String, Value>>,
     /// Per-channel notification choices, e.g. `{"email_digest": false}`.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::schema::flags_or_null)]
     pub notifications: Option<Map<String, Value>>,
 }
 
-fn valid_locale(v: &str) -> bool {
+pub(crate) fn valid_locale(v: &str) -> bool {
     let parts: Vec<&str> = v.split('-').collect();
-    v.len() <= 35
+    v.len() <= MAX_LOCALE
         && parts.first().is_some_and(|p| {
             (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic())
         })
@@ -79,23 +95,23 @@ fn valid_locale(v: &str) -> bool {
             .all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
-fn valid_timezone(v: &str) -> bool {
-    (1..=64).contains(&v.len())
+pub(crate) fn valid_timezone(v: &str) -> bool {
+    (1..=MAX_TIMEZONE).contains(&v.len())
         && v.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b))
         && !v.starts_with('/')
         && !v.contains("//")
 }
 
-/// Preference maps: at most 32 flat entries with short keys and scalar values.
+/// Preference maps: at most [`MAX_FLAGS`] flat entries with short keys and scalar values.
 fn valid_flags(map: &Map<String, Value>) -> bool {
-    map.len() <= 32
+    map.len() <= MAX_FLAGS
         && map.iter().all(|(k, v)| {
-            (1..=64).contains(&k.len())
+            (1..=MAX_FLAG_KEY).contains(&k.len())
                 && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
                 && match v {
                     Value::Bool(_) | Value::Number(_) => true,
-                    Value::String(s) => s.chars().count() <= 64,
+                    Value::String(s) => s.chars().count() <= MAX_FLAG_TEXT,
                     _ => false,
                 }
         })
@@ -173,11 +189,7 @@ impl Accounts {
                 "an IANA zone such as Europe/Paris".into(),
             ));
         }
-        if patch
-            .theme
-            .as_deref()
-            .is_some_and(|v| !["light", "dark", "system"].contains(&v))
-        {
+        if patch.theme.as_deref().is_some_and(|v| !THEMES.contains(&v)) {
             errors.push(("theme".into(), "light, dark or system".into()));
         }
         if patch

@@ -39,7 +39,9 @@ impl Accounts {
         password: &str,
         client: &ClientInfo,
     ) -> Result<LoginOutcome, AccountError> {
-        if password.len() > MAX_PASSWORD_BYTES || email.len() > 320 {
+        // No account has such an address: registration refuses over-long ones and control characters, and a NUL
+        // cannot even be looked up (no store key may hold one).
+        if password.len() > MAX_PASSWORD_BYTES || email.len() > 320 || email.contains('\0') {
             return Err(AccountError::InvalidCredentials);
         }
         let now = self.epoch();

@@ -19,11 +19,15 @@ pub const MAX_DISPLAY_NAME: usize = 100;
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Registration {
+    #[schema(schema_with = crate::schema::email)]
     pub email: String,
+    #[schema(schema_with = crate::schema::new_password)]
     pub password: String,
+    #[schema(schema_with = crate::schema::display_name)]
     pub display_name: String,
     /// `learner` (default) or `parent`; other roles are granted by an admin.
     #[serde(default)]
+    #[schema(schema_with = crate::schema::self_registrable_role)]
     pub role: Option<Role>,
 }
 
