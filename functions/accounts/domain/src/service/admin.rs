@@ -290,11 +290,27 @@ impl Accounts {
         Ok(ended)
     }
 
-    /// Makes the account with this email an admin, but only while there is no active admin at all — safe to run
-    /// at every start-up (`LECTERN_BOOTSTRAP_ADMIN_EMAIL`) and from `lectern make-admin`. Returns whether it
+    /// Makes the account with this email the first admin, but only while there is no active admin at all — safe to
+    /// run at every start-up (`LECTERN_BOOTSTRAP_ADMIN_EMAIL`) and from `lectern make-admin`. Returns whether it
     /// promoted someone.
-    pub async fn bootstrap_admin(&self, email: &str) -> Result<bool, AccountError> {
-        if self.admin_count().await? > 0 {
+    ///
+    /// Whoever holds the address when this runs is promoted, so the address must be proven: only an account whose
+    /// *current* address was verified through the emailed link qualifies (changing the address clears
+    /// `email_verified` in the same transaction, and a link only verifies the address it was sent to). Anyone can
+    /// register an address or move their account to it; only its owner can open the link. The flag is never set
+    /// here. `AllowUnverified` is for an operator at the console who knows the account (`make-admin
+    /// --allow-unverified`). The promotion is logged and audited; the counter condition makes two concurrent
+    /// bootstraps promote one account.
+    pub async fn bootstrap_admin(
+        &self,
+        email: &str,
+        policy: AdminBootstrap,
+    ) -> Result<bool, AccountError> {
+        let counter = self.platform.table.get(&admins_key()).await?;
+        let admins = counter
+            .as_ref()
+            .and_then(|i| i.get("n").and_then(Value::as_i64));
+        if admins.is_some_and(|n| n > 0) {
             return Ok(false);
         }
         let before = self
@@ -305,19 +321,73 @@ impl Accounts {
         if before.status != Status::Active {
             return Err(AccountError::Conflict("the account is not active".into()));
         }
+        if !before.email_verified && policy == AdminBootstrap::RequireVerified {
+            tracing::warn!(user_id = %before.user_id, "bootstrap admin refused: the address is not verified");
+            return Err(AccountError::Forbidden(
+                "the account's address is not verified: open the emailed link first".into(),
+            ));
+        }
         let mut after = before.clone();
         after.role = Role::Admin;
-        after.email_verified = true;
-        self.save_guarded(&before, after).await?;
+        after.version = before.version + 1;
+        after.updated_at = self.epoch();
+        // Promote only while the counter still says what it said when read: zero or absent.
+        let no_admin = match (&counter, admins) {
+            (None, _) => Condition::NotExists,
+            (Some(_), Some(n)) => Condition::equals("n", n),
+            (Some(_), None) => Condition::AttributeNotExists("n".into()),
+        };
+        let ops = vec![
+            TxOp::Put {
+                item: after.to_item()?,
+                condition: Condition::equals("version", before.version),
+            },
+            TxOp::Update {
+                key: admins_key(),
+                update: ADMIN_COUNT.update().set("n", 1),
+                condition: no_admin,
+            },
+        ];
+        match self.platform.table.transact(ops).await {
+            Ok(()) => {}
+            Err(TableError::TransactionCancelled { index: Some(0), .. }) => {
+                return Err(AccountError::Conflict(
+                    "the account changed meanwhile; try again".into(),
+                ));
+            }
+            // Another bootstrap or an admin change won meanwhile: there may be an admin now.
+            Err(TableError::TransactionCancelled { .. }) | Err(TableError::Retryable(_)) => {
+                return Ok(false);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let mut details = serde_json::Map::new();
+        details.insert("from".into(), before.role.as_str().into());
+        details.insert("to".into(), Role::Admin.as_str().into());
+        details.insert("via".into(), "bootstrap".into());
+        details.insert("email_verified".into(), before.email_verified.into());
         self.audit_with(
             Action::RoleChanged,
             None,
             &before.user_id,
             &ClientInfo::default(),
-            serde_json::Map::new(),
+            details,
         )
         .await;
-        tracing::info!(user_id = %before.user_id, "bootstrapped the first admin");
+        tracing::warn!(
+            user_id = %before.user_id,
+            email_verified = before.email_verified,
+            "bootstrapped the first admin"
+        );
         Ok(true)
     }
+}
+
+/// Whether [`Accounts::bootstrap_admin`] may promote an account whose address is not verified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdminBootstrap {
+    /// The address must have been verified through the emailed link (start-up bootstrap, `make-admin`).
+    RequireVerified,
+    /// An operator vouches for the account (`make-admin --allow-unverified`); the address stays unverified.
+    AllowUnverified,
 }
