@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use lectern_shared::clock::ManualClock;
 use lectern_shared::queue::claims::JobClaim;
+use lectern_shared::queue::outbox::OutboxEntry;
+use lectern_shared::queue::{Job, NewJob};
 use lectern_shared::ratelimit::{self, RateLimitConfig, RateLimiter, RouteClass, Subject};
 use lectern_shared::table::Table;
 use lectern_shared::testing::embedded;
@@ -40,4 +42,19 @@ async fn rate_limit() {
     let item = table.get(&key).await.unwrap();
     let item = item.expect("the counter is stored under the declared key");
     assert_stored_item(&golden(), &ratelimit::COUNTER, &item);
+}
+
+#[test]
+fn outbox_entry() {
+    let job = NewJob {
+        job: Job {
+            id: "01J9ZQ7K3M8N2P4R6T8V0W2X4Y".into(),
+            kind: "email.notify".into(),
+            payload: serde_json::json!({"to": "ada@example.com", "template": "password_changed"}),
+            idempotency_key: Some("password_changed:01J9ZQ7K3M:4".into()),
+        },
+        delay: std::time::Duration::ZERO,
+    };
+    let entry = OutboxEntry::for_queue("notifications", job, 1_900_000_000).unwrap();
+    assert_stored(&golden(), &entry);
 }

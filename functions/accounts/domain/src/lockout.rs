@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use lectern_shared::table::{
-    Condition, EntityInfo, Key, KeyLayout, Shape, TTL, Table, TableResult,
+    Condition, EntityInfo, Key, KeyLayout, Shape, TTL, Table, TableResult, TxOp,
 };
 use serde_json::Value;
 
@@ -31,13 +31,32 @@ pub struct LockoutPolicy {
 pub enum AfterFailure {
     /// Still below the threshold.
     Counted,
-    /// This failure locked the account until the given time (epoch seconds).
-    LockedNow(i64),
+    /// This failure reached the threshold: the account is to be locked until the given time (epoch seconds), by
+    /// committing [`lock_op`] together with the audit record and the owner's email.
+    Reached(i64),
 }
 
 /// The counter's key.
 pub fn key(user_id: &str) -> Key {
     COUNTER.key(&[user_id], &[])
+}
+
+/// The write that locks an account until `until` (epoch seconds), for the transaction that also audits the lock
+/// and emails the owner: the lock and its email exist together or not at all.
+pub fn lock_op(user_id: &str, until: i64) -> TxOp {
+    TxOp::Update {
+        key: key(user_id),
+        update: COUNTER.update().set("locked_until", until).set(TTL, until),
+        condition: Condition::Exists,
+    }
+}
+
+/// The write that clears the counter after a successful sign-in or a password reset.
+pub fn clear_op(user_id: &str) -> TxOp {
+    TxOp::Delete {
+        key: key(user_id),
+        condition: Condition::Always,
+    }
 }
 
 /// Tracks failed sign-ins.
@@ -60,7 +79,7 @@ impl Lockout {
             .filter(|until| *until > now))
     }
 
-    /// Counts a failure (atomically) and locks the account when it reaches the threshold.
+    /// Counts a failure (atomically); says when it reaches the threshold (the caller commits the lock).
     pub async fn record_failure(&self, user_id: &str, now: i64) -> TableResult<AfterFailure> {
         let item = self
             .table
@@ -76,15 +95,7 @@ impl Lockout {
         let failures = item.get("failures").and_then(Value::as_i64).unwrap_or(0);
         // Exactly the failure that reaches the threshold locks (and notifies); later ones find it locked.
         if failures == self.policy.threshold {
-            let until = now + self.policy.duration_secs;
-            self.table
-                .update(
-                    &key(user_id),
-                    COUNTER.update().set("locked_until", until).set(TTL, until),
-                    Condition::Exists,
-                )
-                .await?;
-            return Ok(AfterFailure::LockedNow(until));
+            return Ok(AfterFailure::Reached(now + self.policy.duration_secs));
         }
         Ok(AfterFailure::Counted)
     }

@@ -202,7 +202,14 @@ async fn lockout_counter() {
     };
     let lockout = Lockout::new(table.clone(), policy);
     for _ in 0..policy.threshold {
-        lockout.record_failure(USER_ID, NOW).await.unwrap();
+        if let lockout::AfterFailure::Reached(until) =
+            lockout.record_failure(USER_ID, NOW).await.unwrap()
+        {
+            table
+                .transact(vec![lockout::lock_op(USER_ID, until)])
+                .await
+                .unwrap();
+        }
     }
     let item = table.get(&lockout::key(USER_ID)).await.unwrap();
     assert_stored_item(&golden(), &lockout::COUNTER, &item.expect("a counter"));

@@ -265,22 +265,10 @@ async fn revoke_session(
     Path(session_id): Path<Id>,
 ) -> Result<StatusCode> {
     owner(&who)?;
-    if !accounts
-        .sessions
-        .end(&who.user_id, session_id.as_str())
-        .await
-        .map_err(|e| problem(e.into()))?
-    {
+    let revoked = accounts.revoke_session(&who.user_id, session_id.as_str(), &client);
+    if !revoked.await.map_err(problem)? {
         return Err(Problem::not_found("no such session"));
     }
-    accounts
-        .audit(
-            lectern_accounts::audit::Action::SessionRevoked,
-            Some(&who.user_id),
-            &who.user_id,
-            &client,
-        )
-        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 

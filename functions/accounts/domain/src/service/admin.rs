@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::Accounts;
 use crate::audit::Action;
+use crate::change::Change;
 use crate::errors::AccountError;
 use crate::permissions::Role;
 use crate::users::{BY_EMAIL, BY_ROLE, Status, Tier, User, email_key};
@@ -134,9 +135,12 @@ impl Accounts {
             .unwrap_or(0))
     }
 
-    /// Saves a changed account, keeping the active-admin counter in step in the same transaction.
-    pub(crate) async fn save_guarded(
+    /// Adds to `change` the write of a changed account, keeping the active-admin counter in step in the same
+    /// transaction (the account's write is the change's next operation, the counter's the one after). Answers the
+    /// account as it will be stored. Refuses to take away the last active admin.
+    pub(crate) async fn guarded(
         &self,
+        change: &mut Change,
         before: &User,
         mut after: User,
     ) -> Result<User, AccountError> {
@@ -144,10 +148,10 @@ impl Accounts {
         let now = self.epoch();
         after.version = before.version + 1;
         after.updated_at = now;
-        let mut ops = vec![TxOp::Put {
+        change.op(TxOp::Put {
             item: after.to_item()?,
             condition: Condition::equals("version", before.version),
-        }];
+        });
         if delta < 0 {
             let n = self.admin_count().await?;
             if n <= 1 {
@@ -155,27 +159,31 @@ impl Accounts {
                     "this is the last admin; promote another admin first".into(),
                 ));
             }
-            ops.push(TxOp::Update {
+            change.op(TxOp::Update {
                 key: admins_key(),
                 update: ADMIN_COUNT.update().set("n", n - 1),
                 condition: Condition::equals("n", n),
             });
         } else if delta > 0 {
-            ops.push(TxOp::Update {
+            change.op(TxOp::Update {
                 key: admins_key(),
                 update: ADMIN_COUNT.update().add("n", 1),
                 condition: Condition::Always,
             });
         }
-        match self.platform.table.transact(ops).await {
-            Ok(()) => Ok(after),
-            Err(TableError::TransactionCancelled { .. }) | Err(TableError::Retryable(_)) => {
-                Err(AccountError::Conflict(
-                    "the account or the admin count changed meanwhile; try again".into(),
-                ))
-            }
-            Err(e) => Err(e.into()),
-        }
+        Ok(after)
+    }
+
+    /// Saves a changed account on its own, guarded (see [`Accounts::guarded`]).
+    pub(crate) async fn save_guarded(
+        &self,
+        before: &User,
+        after: User,
+    ) -> Result<User, AccountError> {
+        let mut change = Change::new();
+        let after = self.guarded(&mut change, before, after).await?;
+        self.commit(change).await.map_err(guard_conflict)?;
+        Ok(after)
     }
 
     /// Changes an account's role.
@@ -211,27 +219,28 @@ impl Accounts {
     }
 
     /// Applies one admin change to an account (`change` returns the old and new value); a change to the same
-    /// value writes nothing, any other is saved guarded and audited with `from`/`to`.
+    /// value writes nothing, any other is saved guarded and audited with `from`/`to`, together.
     async fn change_field(
         &self,
         actor: &str,
         user_id: &str,
         client: &ClientInfo,
         action: Action,
-        change: impl FnOnce(&mut User) -> (Value, Value),
+        apply: impl FnOnce(&mut User) -> (Value, Value),
     ) -> Result<AdminUserView, AccountError> {
         let before = self.user(user_id).await?;
         let mut after = before.clone();
-        let (from, to) = change(&mut after);
+        let (from, to) = apply(&mut after);
         if from == to {
             return Ok(AdminUserView::from(&before));
         }
-        let after = self.save_guarded(&before, after).await?;
+        let mut change = Change::new();
+        let after = self.guarded(&mut change, &before, after).await?;
         let mut details = serde_json::Map::new();
         details.insert("from".into(), from);
         details.insert("to".into(), to);
-        self.audit_with(action, Some(actor), user_id, client, details)
-            .await;
+        change.audit(self.event_with(action, Some(actor), user_id, client, details));
+        self.commit(change).await.map_err(guard_conflict)?;
         Ok(AdminUserView::from(&after))
     }
 
@@ -248,10 +257,11 @@ impl Accounts {
         }
         let mut after = before.clone();
         after.status = Status::Suspended;
-        let after = self.save_guarded(&before, after).await?;
-        self.sessions.end_all(user_id, None).await?;
-        self.audit(Action::Suspended, Some(actor), user_id, client)
-            .await;
+        let mut change = Change::new();
+        let after = self.guarded(&mut change, &before, after).await?;
+        change.end_sessions(self.sessions.keys(user_id, None).await?);
+        change.audit(self.event(Action::Suspended, Some(actor), user_id, client));
+        self.commit(change).await.map_err(guard_conflict)?;
         Ok(AdminUserView::from(&after))
     }
 
@@ -270,9 +280,10 @@ impl Accounts {
         }
         let mut after = before.clone();
         after.status = Status::Active;
-        let after = self.save_guarded(&before, after).await?;
-        self.audit(Action::Activated, Some(actor), user_id, client)
-            .await;
+        let mut change = Change::new();
+        let after = self.guarded(&mut change, &before, after).await?;
+        change.audit(self.event(Action::Activated, Some(actor), user_id, client));
+        self.commit(change).await.map_err(guard_conflict)?;
         Ok(AdminUserView::from(&after))
     }
 
@@ -284,9 +295,12 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<usize, AccountError> {
         self.user(user_id).await?;
-        let ended = self.sessions.end_all(user_id, None).await?;
-        self.audit(Action::ForceLogout, Some(actor), user_id, client)
-            .await;
+        let sessions = self.sessions.keys(user_id, None).await?;
+        let ended = sessions.len();
+        let mut change = Change::new();
+        change.end_sessions(sessions);
+        change.audit(self.event(Action::ForceLogout, Some(actor), user_id, client));
+        self.commit(change).await?;
         Ok(ended)
     }
 
@@ -337,18 +351,29 @@ impl Accounts {
             (Some(_), Some(n)) => Condition::equals("n", n),
             (Some(_), None) => Condition::AttributeNotExists("n".into()),
         };
-        let ops = vec![
-            TxOp::Put {
-                item: after.to_item()?,
-                condition: Condition::equals("version", before.version),
-            },
-            TxOp::Update {
-                key: admins_key(),
-                update: ADMIN_COUNT.update().set("n", 1),
-                condition: no_admin,
-            },
-        ];
-        match self.platform.table.transact(ops).await {
+        let mut details = serde_json::Map::new();
+        details.insert("from".into(), before.role.as_str().into());
+        details.insert("to".into(), Role::Admin.as_str().into());
+        details.insert("via".into(), "bootstrap".into());
+        details.insert("email_verified".into(), before.email_verified.into());
+        let mut change = Change::new();
+        change.op(TxOp::Put {
+            item: after.to_item()?,
+            condition: Condition::equals("version", before.version),
+        });
+        change.op(TxOp::Update {
+            key: admins_key(),
+            update: ADMIN_COUNT.update().set("n", 1),
+            condition: no_admin,
+        });
+        change.audit(self.event_with(
+            Action::RoleChanged,
+            None,
+            &before.user_id,
+            &ClientInfo::default(),
+            details,
+        ));
+        match self.commit(change).await {
             Ok(()) => {}
             Err(TableError::TransactionCancelled { index: Some(0), .. }) => {
                 return Err(AccountError::Conflict(
@@ -361,19 +386,6 @@ impl Accounts {
             }
             Err(e) => return Err(e.into()),
         }
-        let mut details = serde_json::Map::new();
-        details.insert("from".into(), before.role.as_str().into());
-        details.insert("to".into(), Role::Admin.as_str().into());
-        details.insert("via".into(), "bootstrap".into());
-        details.insert("email_verified".into(), before.email_verified.into());
-        self.audit_with(
-            Action::RoleChanged,
-            None,
-            &before.user_id,
-            &ClientInfo::default(),
-            details,
-        )
-        .await;
         tracing::warn!(
             user_id = %before.user_id,
             email_verified = before.email_verified,
@@ -390,4 +402,16 @@ pub enum AdminBootstrap {
     RequireVerified,
     /// An operator vouches for the account (`make-admin --allow-unverified`); the address stays unverified.
     AllowUnverified,
+}
+
+/// A guarded change whose transaction was cancelled: the account or the admin count changed meanwhile.
+pub(crate) fn guard_conflict(e: TableError) -> AccountError {
+    match e {
+        TableError::TransactionCancelled { .. } | TableError::Retryable(_) => {
+            AccountError::Conflict(
+                "the account or the admin count changed meanwhile; try again".into(),
+            )
+        }
+        other => other.into(),
+    }
 }

@@ -14,7 +14,7 @@ use lectern_shared::http::client::ClientInfo;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::audit::{Action, AuditLog};
+use crate::audit::AuditLog;
 use crate::config::AccountsConfig;
 use crate::crypto::SecretBox;
 use crate::errors::AccountError;
@@ -122,7 +122,11 @@ impl Accounts {
         Ok((token, self.config.access_ttl_secs))
     }
 
-    fn pair(&self, session: &Session, refresh_token: String) -> Result<TokenPair, AccountError> {
+    pub(crate) fn pair(
+        &self,
+        session: &Session,
+        refresh_token: String,
+    ) -> Result<TokenPair, AccountError> {
         let (access_token, expires_in) = self.access_token(session)?;
         Ok(TokenPair {
             access_token,
@@ -131,31 +135,6 @@ impl Accounts {
             refresh_token,
             session_id: session.session_id.clone(),
         })
-    }
-
-    /// Records an audit event at the current time.
-    pub async fn audit(
-        &self,
-        action: Action,
-        actor: Option<&str>,
-        target: &str,
-        client: &ClientInfo,
-    ) {
-        self.audit_with(action, actor, target, client, serde_json::Map::new())
-            .await;
-    }
-
-    pub async fn audit_with(
-        &self,
-        action: Action,
-        actor: Option<&str>,
-        target: &str,
-        client: &ClientInfo,
-        details: serde_json::Map<String, serde_json::Value>,
-    ) {
-        self.audit
-            .record(action, actor, target, client, self.now(), details)
-            .await;
     }
 
     /// Loads an account that must exist.

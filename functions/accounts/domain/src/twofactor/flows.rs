@@ -2,16 +2,18 @@
 
 use lectern_messages::Template;
 use lectern_shared::http::client::ClientInfo;
-use lectern_shared::table::{Condition, Entity, TableError};
+use lectern_shared::table::{Condition, Entity, TableError, TxOp};
 use serde::Serialize;
 
 use super::challenges::SpentChallenge;
 use super::{backup_codes, qr, totp};
 use crate::audit::Action;
+use crate::change::Change;
 use crate::errors::AccountError;
+use crate::lockout;
 use crate::service::{Accounts, TokenPair};
 use crate::tokens::TokenKind;
-use crate::users::{Status, TwoFactor, User, UserWriteError};
+use crate::users::{Status, TwoFactor, User, UserWriteError, Users};
 
 /// How many backup codes enrolment hands out.
 pub const BACKUP_CODES: usize = 10;
@@ -89,14 +91,16 @@ impl Accounts {
             last_step: Some(step),
             backup_codes: codes.iter().map(|c| backup_codes::hash(c)).collect(),
         });
-        self.save(&mut user).await?;
+        let mut change = Change::new();
+        change.op(Users::save_op(&mut user, self.epoch())?);
         self.owner_changed(
+            &mut change,
             &user,
             Action::TwoFactorEnabled,
             Template::TwoFactorEnabled,
             client,
-        )
-        .await;
+        )?;
+        self.commit(change).await.map_err(changed_meanwhile)?;
         Ok(codes)
     }
 
@@ -121,14 +125,16 @@ impl Accounts {
             return Err(AccountError::InvalidCode);
         }
         user.two_factor = None;
-        self.save(&mut user).await?;
+        let mut change = Change::new();
+        change.op(Users::save_op(&mut user, self.epoch())?);
         self.owner_changed(
+            &mut change,
             &user,
             Action::TwoFactorDisabled,
             Template::TwoFactorDisabled,
             client,
-        )
-        .await;
+        )?;
+        self.commit(change).await.map_err(changed_meanwhile)?;
         Ok(())
     }
 
@@ -164,22 +170,19 @@ impl Accounts {
             self.count_failure(&user, client).await?;
             return Err(AccountError::InvalidCode);
         };
-        // Spend the challenge: a second use (even with another valid code) is refused.
+        // One transaction: the challenge spent (operation 0: a second use, even with another valid code, is
+        // refused), the code recorded (operation 1: the version check makes a concurrent second use of the same
+        // code lose), the lockout cleared, the session started, and what happened audited and mailed.
         let spent = SpentChallenge {
             jti: claims.jti.clone(),
             expires_at: claims.exp + crate::tokens::LEEWAY_SECS,
         };
-        match self
-            .platform
-            .table
-            .put(spent.to_item()?, Condition::NotExists)
-            .await
-        {
-            Ok(()) => {}
-            Err(TableError::ConditionFailed) => return Err(AccountError::InvalidToken),
-            Err(e) => return Err(e.into()),
-        }
-        // Record the used code; the version check makes a concurrent second use of the same code lose.
+        let mut change = Change::new();
+        change.op(TxOp::Put {
+            item: spent.to_item()?,
+            condition: Condition::NotExists,
+        });
+        let before = user.clone();
         let mut remaining = None;
         if let Some(tf) = user.two_factor.as_mut() {
             match passed {
@@ -191,29 +194,33 @@ impl Accounts {
                 }
             }
         }
-        match self.users.save(&mut user, self.epoch()).await {
-            Ok(()) => {}
-            Err(UserWriteError::Conflict) => return Err(AccountError::InvalidCode),
-            Err(e) => return Err(AccountError::Internal(e.to_string())),
-        }
+        let user = self.guarded(&mut change, &before, user).await?;
+        change.op(lockout::clear_op(&user.user_id));
         if let Some(remaining) = remaining {
-            self.audit(
+            change.audit(self.event(
                 Action::BackupCodeUsed,
                 Some(&user.user_id),
                 &user.user_id,
                 client,
-            )
-            .await;
-            self.notify(
+            ));
+            change.send(self.email(
                 &user,
                 None,
                 Template::BackupCodeUsed { remaining },
                 &user.version.to_string(),
-            )
-            .await;
+            )?);
         }
-        self.lockout.clear(&user.user_id).await?;
-        self.start_session(&user, client).await
+        let (session, refresh) = self.start_session(&mut change, &user, client).await?;
+        match self.commit(change).await {
+            Ok(()) => self.pair(&session, refresh),
+            Err(TableError::TransactionCancelled { index: Some(0), .. }) => {
+                Err(AccountError::InvalidToken)
+            }
+            Err(TableError::TransactionCancelled { .. }) | Err(TableError::Retryable(_)) => {
+                Err(AccountError::InvalidCode)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Which factor `code` satisfies, if any (no state is changed here).
@@ -239,5 +246,15 @@ impl Accounts {
             )),
             Err(e) => Err(AccountError::Internal(e.to_string())),
         }
+    }
+}
+
+/// A 2FA change whose transaction was cancelled: the account changed meanwhile.
+fn changed_meanwhile(e: TableError) -> AccountError {
+    match e {
+        TableError::TransactionCancelled { .. } => {
+            AccountError::Conflict("the account changed meanwhile; try again".into())
+        }
+        other => other.into(),
     }
 }

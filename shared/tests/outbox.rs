@@ -1,0 +1,227 @@
+//! The transactional outbox: an entry committed with a change reaches the queue through the fast path or, when
+//! that did not finish, through the relay once it is older than the grace period; a failing queue delays it without
+//! losing it; and an entry sent twice runs its job once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use lectern_shared::clock::{Clock, ManualClock};
+use lectern_shared::queue::outbox::{self, OutboxEntry, RELAY_GRACE};
+use lectern_shared::queue::worker::{JobError, JobHandler, Worker};
+use lectern_shared::queue::{Job, JobKind, NewJob, Queue, queues};
+use lectern_shared::table::{Table, TxOp};
+use lectern_shared::testing::{embedded, faults};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
+struct Ping {
+    n: u32,
+}
+
+impl JobKind for Ping {
+    const KIND: &'static str = "test.ping";
+    const QUEUE: &'static str = queues::JOBS;
+}
+
+/// Counts the runs of `test.ping` jobs.
+struct Runs(Arc<AtomicUsize>);
+
+#[async_trait]
+impl JobHandler for Runs {
+    fn kind(&self) -> &'static str {
+        Ping::KIND
+    }
+
+    async fn handle(&self, _job: &Job) -> Result<(), JobError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+struct Setup {
+    clock: ManualClock,
+    table: Arc<dyn Table>,
+    queue: Arc<dyn Queue>,
+    faults: faults::QueueFaults,
+    runs: Arc<AtomicUsize>,
+    worker: Worker,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+fn setup() -> Setup {
+    let clock = ManualClock::starting_now();
+    let (table, table_dir) = embedded::table(Arc::new(clock.clone()));
+    let (queue, queue_dir) = embedded::queue(Arc::new(clock.clone()));
+    let (queue, faults) = faults::faulty_queue(queue);
+    let table: Arc<dyn Table> = table;
+    let runs = Arc::new(AtomicUsize::new(0));
+    let worker =
+        Worker::new(table.clone(), Arc::new(clock.clone())).with(Arc::new(Runs(runs.clone())));
+    Setup {
+        clock,
+        table,
+        queue,
+        faults,
+        runs,
+        worker,
+        _dirs: vec![table_dir, queue_dir],
+    }
+}
+
+impl Setup {
+    fn now(&self) -> i64 {
+        self.clock.epoch_seconds()
+    }
+
+    /// Commits an entry the way a use case does: in a transaction (here alone).
+    async fn commit(&self, n: u32) -> OutboxEntry {
+        let job = NewJob::new(&Ping { n })
+            .unwrap()
+            .idempotency_key(format!("ping:{n}"));
+        let entry = OutboxEntry::new::<Ping>(job, self.now()).unwrap();
+        let op: TxOp = entry.put().unwrap();
+        self.table.transact(vec![op]).await.unwrap();
+        entry
+    }
+
+    async fn pending(&self) -> usize {
+        outbox::pending(self.table.as_ref()).await.unwrap().len()
+    }
+
+    async fn relay(&self) -> outbox::RelayReport {
+        outbox::relay(
+            self.table.as_ref(),
+            self.queue.as_ref(),
+            self.now(),
+            RELAY_GRACE,
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Runs every job in the queue through the worker (retrying what it asks to retry, as the pollers do);
+    /// answers how many distinct messages there were.
+    async fn work(&self) -> usize {
+        let mut seen = std::collections::BTreeSet::new();
+        loop {
+            let deliveries = self
+                .queue
+                .receive(queues::JOBS, 10, Duration::from_secs(30))
+                .await
+                .unwrap();
+            if deliveries.is_empty() {
+                return seen.len();
+            }
+            let receipts: Vec<(String, String)> = deliveries
+                .iter()
+                .map(|d| (d.message_id.clone(), d.receipt.clone()))
+                .collect();
+            let outcome = self.worker.process_batch(deliveries).await;
+            for (id, receipt) in receipts {
+                seen.insert(id.clone());
+                if outcome.done.contains(&id) {
+                    self.queue.ack(queues::JOBS, &receipt).await.unwrap();
+                } else {
+                    // A copy of a job running at the same moment is retried, then found done.
+                    self.queue
+                        .retry_later(queues::JOBS, &receipt, Duration::ZERO)
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_fast_path_sends_and_removes_what_was_committed() {
+    let s = setup();
+    let entry = s.commit(1).await;
+    let report = outbox::deliver(s.table.as_ref(), s.queue.as_ref(), &[entry], s.now()).await;
+    assert_eq!((report.sent, report.left), (1, 0));
+    assert_eq!(s.pending().await, 0);
+    assert_eq!(s.work().await, 1);
+    assert_eq!(s.runs.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn the_relay_sends_what_a_crash_left_behind_once_it_is_older_than_the_grace_period() {
+    let s = setup();
+    // Committed, then the process died before the fast path: the entry is all that is left.
+    let entry = s.commit(2).await;
+    assert!(
+        entry.job.idempotency_key.is_some(),
+        "every entry can be deduplicated"
+    );
+    assert_eq!(
+        s.relay().await.sent,
+        0,
+        "young entries belong to their request"
+    );
+    assert_eq!(s.pending().await, 1);
+
+    s.clock.advance(RELAY_GRACE + Duration::from_secs(1));
+    assert_eq!(s.relay().await.sent, 1);
+    assert_eq!(s.pending().await, 0);
+    let delivered = s
+        .queue
+        .receive(queues::JOBS, 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].job, entry.job, "the job exactly as committed");
+}
+
+#[tokio::test]
+async fn a_failing_queue_delays_entries_without_losing_them() {
+    let s = setup();
+    s.faults.fail_sends(true);
+    let entry = s.commit(3).await;
+    let report = outbox::deliver(s.table.as_ref(), s.queue.as_ref(), &[entry], s.now()).await;
+    assert_eq!((report.sent, report.left), (0, 1));
+    s.clock.advance(RELAY_GRACE + Duration::from_secs(1));
+    assert_eq!(s.relay().await.left, 1);
+    assert_eq!(s.pending().await, 1, "kept while the queue is down");
+
+    s.faults.fail_sends(false);
+    assert_eq!(s.relay().await.sent, 1);
+    assert_eq!(s.pending().await, 0);
+    assert_eq!(s.work().await, 1);
+    assert_eq!(s.runs.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn an_entry_sent_twice_runs_its_job_once() {
+    let s = setup();
+    let entry = s.commit(4).await;
+    outbox::deliver(
+        s.table.as_ref(),
+        s.queue.as_ref(),
+        std::slice::from_ref(&entry),
+        s.now(),
+    )
+    .await;
+    // The delete after the send was lost (a crash, a store error): the relay finds the entry again.
+    s.table.transact(vec![entry.put().unwrap()]).await.unwrap();
+    s.clock.advance(RELAY_GRACE + Duration::from_secs(1));
+    assert_eq!(s.relay().await.sent, 1);
+    assert_eq!(s.work().await, 2, "two copies were sent");
+    assert_eq!(s.runs.load(Ordering::SeqCst), 1, "the job ran once");
+}
+
+#[tokio::test]
+async fn entries_refused_by_every_queue_are_refused_when_written() {
+    let s = setup();
+    let job = NewJob::new(&Ping { n: 5 }).unwrap();
+    assert!(OutboxEntry::for_queue("no-such-queue", job.clone(), s.now()).is_err());
+    let huge = NewJob {
+        job: Job {
+            payload: serde_json::json!({"n": "x".repeat(300 * 1024)}),
+            ..job.job
+        },
+        delay: Duration::ZERO,
+    };
+    assert!(OutboxEntry::new::<Ping>(huge, s.now()).is_err());
+}
