@@ -160,3 +160,61 @@ async fn one_challenge_verified_twice_at_once_starts_one_session() {
     }
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_factor_disable_needs_a_recent_sign_in_like_every_other_two_factor_change() {
+    let api = Api::start().await;
+    let (user, enrolled, stale) = api.two_factor_user("oldsession@example.com").await;
+    // Ten minutes after signing in, the access token still works but the sign-in is no longer recent.
+    api.clock().advance(Duration::from_secs(601));
+    assert_eq!(api.me(&stale).await.status, 200);
+    let reply = api
+        .disable_2fa(&stale, PASSWORD, &api.totp_now(&enrolled.secret))
+        .await;
+    assert_problem(&reply, 403, "reauthentication-required");
+    // Still on: signing in asks for a code.
+    api.challenge(&user.email).await;
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_account_is_restored_only_once_its_second_factor_checks_out() {
+    let api = Api::start().await;
+    let admin = api.admin("admin@example.com").await;
+    let (user, enrolled, access) = api.two_factor_user("gone@example.com").await;
+    api.delete_me(&access).await.expect_status(202);
+    let status = async || {
+        api.admin_user(&admin.access, &user.user_id)
+            .await
+            .expect_status(200)
+            .body["status"]
+            .clone()
+    };
+
+    // The password alone answers a challenge and restores nothing.
+    let challenge = api.challenge(&user.email).await;
+    assert_eq!(status().await, "deleted");
+    let reply = api
+        .verify_2fa(&challenge, &api.wrong_code(&enrolled.secret))
+        .await;
+    assert_problem(&reply, 401, "invalid-code");
+    assert_eq!(status().await, "deleted");
+
+    // The second factor completes the sign-in, and that restores the account.
+    let reply = api
+        .verify_2fa(&challenge, &api.totp_now(&enrolled.secret))
+        .await
+        .expect_status(200);
+    assert_eq!(status().await, "active");
+    let me = api.me(&reply.text("access_token")).await.expect_status(200);
+    assert_eq!(me.body["status"], "active");
+    let log = api
+        .audit_logs(&admin.access, &format!("user_id={}&limit=20", user.user_id))
+        .await
+        .expect_status(200);
+    let actions = log.actions();
+    let restored = actions.iter().position(|a| a == "account_restored");
+    let signed_in = actions.iter().position(|a| a == "login_succeeded");
+    assert!(restored.is_some() && signed_in.is_some(), "{actions:?}");
+    api.stop().await;
+}

@@ -13,7 +13,7 @@ use lectern_accounts::permissions::{Role, perm};
 use lectern_accounts::service::Accounts;
 use lectern_accounts::service::admin::{AdminUserView, UserFilter};
 use lectern_accounts::users::{Status, Tier};
-use lectern_shared::http::auth::{self, Identity};
+use lectern_shared::http::auth::{self, SessionIdentity};
 use lectern_shared::http::client::ClientInfo;
 use lectern_shared::http::{Json, PageParams, Paginated, Path, Problem, Query};
 use lectern_shared::ids::Id;
@@ -75,7 +75,7 @@ pub struct UserQuery {
 #[utoipa::path(get, path = "/v1/admin/users", tag = "admin", security(("bearer" = [])), params(UserQuery), responses((status = 200, body = Paginated<AdminUserView>), (status = 400), (status = 401), (status = 403)))]
 async fn list_users(
     State(accounts): Accts,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Query(q): Query<UserQuery>,
 ) -> Result<Json<Paginated<AdminUserView>>> {
     who.require(perm::USERS_READ)?;
@@ -107,7 +107,7 @@ async fn list_users(
 #[utoipa::path(get, path = "/v1/admin/users/{user_id}", tag = "admin", security(("bearer" = [])), params(("user_id" = String, Path)), responses((status = 200, body = AdminUserView), (status = 403), (status = 404)))]
 async fn get_user(
     State(accounts): Accts,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
 ) -> Result<Json<AdminUserView>> {
     who.require(perm::USERS_READ)?;
@@ -129,7 +129,7 @@ pub struct RoleChange {
 async fn set_role(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
     Json(input): Json<RoleChange>,
 ) -> Result<Json<AdminUserView>> {
@@ -152,7 +152,7 @@ pub struct TierChange {
 async fn set_tier(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
     Json(input): Json<TierChange>,
 ) -> Result<Json<AdminUserView>> {
@@ -169,7 +169,7 @@ async fn set_tier(
 async fn suspend(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
 ) -> Result<Json<AdminUserView>> {
     who.require(perm::USERS_MANAGE)?;
@@ -185,7 +185,7 @@ async fn suspend(
 async fn activate(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
 ) -> Result<Json<AdminUserView>> {
     who.require(perm::USERS_MANAGE)?;
@@ -207,7 +207,7 @@ pub struct SessionsEnded {
 async fn force_logout(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
 ) -> Result<Json<SessionsEnded>> {
     who.require(perm::USERS_MANAGE)?;
@@ -240,7 +240,7 @@ pub struct AuditQuery {
 #[utoipa::path(get, path = "/v1/admin/audit-logs", tag = "admin", security(("bearer" = [])), params(AuditQuery), responses((status = 200, body = Paginated<Event>), (status = 400), (status = 403)))]
 async fn audit_logs(
     State(accounts): Accts,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Paginated<Event>>> {
     who.require(perm::AUDIT_READ)?;

@@ -13,7 +13,7 @@ use lectern_accounts::service::signup::Registration;
 use lectern_accounts::service::{Accounts, LoginOutcome, TokenPair};
 use lectern_accounts::signing_keys::Jwks;
 use lectern_accounts::twofactor::Enrolment;
-use lectern_shared::http::auth::{self, Identity};
+use lectern_shared::http::auth::{self, Identity, SessionIdentity};
 use lectern_shared::http::client::ClientInfo;
 use lectern_shared::http::{Json, Problem};
 use lectern_shared::ratelimit::{self, RouteClass, Subject};
@@ -208,8 +208,12 @@ async fn refresh(
 }
 
 /// End this session.
-#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])), responses((status = 204), (status = 401)))]
-async fn logout(State(accounts): Accts, client: ClientInfo, who: Identity) -> Result<StatusCode> {
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])), responses((status = 204), (status = 401), (status = 403, description = "An API key (these routes need a signed-in session)")))]
+async fn logout(
+    State(accounts): Accts,
+    client: ClientInfo,
+    SessionIdentity(who): SessionIdentity,
+) -> Result<StatusCode> {
     let session = who
         .session_id
         .as_deref()
@@ -222,11 +226,11 @@ async fn logout(State(accounts): Accts, client: ClientInfo, who: Identity) -> Re
 }
 
 /// End every session of this account.
-#[utoipa::path(post, path = "/v1/auth/logout-all", tag = "auth", security(("bearer" = [])), responses((status = 204), (status = 401)))]
+#[utoipa::path(post, path = "/v1/auth/logout-all", tag = "auth", security(("bearer" = [])), responses((status = 204), (status = 401), (status = 403, description = "An API key (these routes need a signed-in session)")))]
 async fn logout_all(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
 ) -> Result<StatusCode> {
     accounts
         .logout_all(&who.user_id, &client)
@@ -302,7 +306,10 @@ fn require_recent(accounts: &Accounts, who: &Identity) -> Result<()> {
 
 /// Start 2FA enrolment: a secret, its otpauth URI and QR code. Needs a recent sign-in.
 #[utoipa::path(post, path = "/v1/auth/2fa/setup", tag = "auth", security(("bearer" = [])), responses((status = 200, body = Enrolment), (status = 401), (status = 403), (status = 409)))]
-async fn two_factor_setup(State(accounts): Accts, who: Identity) -> Result<Json<Enrolment>> {
+async fn two_factor_setup(
+    State(accounts): Accts,
+    SessionIdentity(who): SessionIdentity,
+) -> Result<Json<Enrolment>> {
     require_recent(&accounts, &who)?;
     accounts
         .setup_two_factor(&who.user_id)
@@ -312,11 +319,11 @@ async fn two_factor_setup(State(accounts): Accts, who: Identity) -> Result<Json<
 }
 
 /// Confirm enrolment with a code; answers the 10 backup codes (shown once).
-#[utoipa::path(post, path = "/v1/auth/2fa/enable", tag = "auth", security(("bearer" = [])), request_body = CodeRequest, responses((status = 200, body = BackupCodes), (status = 401), (status = 409)))]
+#[utoipa::path(post, path = "/v1/auth/2fa/enable", tag = "auth", security(("bearer" = [])), request_body = CodeRequest, responses((status = 200, body = BackupCodes), (status = 401), (status = 409), (status = 403, description = "An API key (these routes need a signed-in session)")))]
 async fn two_factor_enable(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Json(input): Json<CodeRequest>,
 ) -> Result<Json<BackupCodes>> {
     require_recent(&accounts, &who)?;
@@ -327,14 +334,15 @@ async fn two_factor_enable(
     Ok(Json(BackupCodes { backup_codes }))
 }
 
-/// Turn 2FA off with the password and a code.
-#[utoipa::path(post, path = "/v1/auth/2fa/disable", tag = "auth", security(("bearer" = [])), request_body = DisableRequest, responses((status = 204), (status = 400), (status = 401), (status = 409)))]
+/// Turn 2FA off with the password and a code. Needs a recent sign-in.
+#[utoipa::path(post, path = "/v1/auth/2fa/disable", tag = "auth", security(("bearer" = [])), request_body = DisableRequest, responses((status = 204), (status = 400), (status = 401), (status = 403), (status = 409)))]
 async fn two_factor_disable(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Json(input): Json<DisableRequest>,
 ) -> Result<StatusCode> {
+    require_recent(&accounts, &who)?;
     accounts
         .disable_two_factor(&who.user_id, &input.password, &input.code, &client)
         .await

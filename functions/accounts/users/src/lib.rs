@@ -15,7 +15,7 @@ use lectern_accounts::permissions::perm;
 use lectern_accounts::service::Accounts;
 use lectern_accounts::service::profile::{ProfilePatch, ProfileView};
 use lectern_shared::blobs::PresignedUpload;
-use lectern_shared::http::auth::{self, Identity};
+use lectern_shared::http::auth::{self, Identity, SessionIdentity};
 use lectern_shared::http::client::ClientInfo;
 use lectern_shared::http::{Json, PageParams, Paginated, Path, Problem, Query};
 use lectern_shared::ids::Id;
@@ -83,10 +83,10 @@ async fn me(State(accounts): Accts, who: Identity) -> Result<Json<ProfileView>> 
 }
 
 /// Change profile settings. Unknown or privileged fields (`role`, `email`, ...) are refused.
-#[utoipa::path(patch, path = "/v1/users/me", tag = "users", security(("bearer" = [])), request_body = ProfilePatch, responses((status = 200, body = ProfileView), (status = 400), (status = 401)))]
+#[utoipa::path(patch, path = "/v1/users/me", tag = "users", security(("bearer" = [])), request_body = ProfilePatch, responses((status = 200, body = ProfileView), (status = 400), (status = 401), (status = 403, description = "An API key (these routes need a signed-in session)")))]
 async fn update_me(
     State(accounts): Accts,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Json(patch): Json<ProfilePatch>,
 ) -> Result<Json<ProfileView>> {
     owner(&who)?;
@@ -109,7 +109,7 @@ pub struct Deleted {
 async fn delete_me(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
 ) -> Result<(StatusCode, Json<Deleted>)> {
     owner(&who)?;
     recent(&accounts, &who)?;
@@ -128,17 +128,14 @@ pub struct PasswordChange {
 }
 
 /// Change the password; every other session ends.
-#[utoipa::path(post, path = "/v1/users/me/password", tag = "users", security(("bearer" = [])), request_body = PasswordChange, responses((status = 204), (status = 400), (status = 401)))]
+#[utoipa::path(post, path = "/v1/users/me/password", tag = "users", security(("bearer" = [])), request_body = PasswordChange, responses((status = 204), (status = 400), (status = 401), (status = 403, description = "An API key (these routes need a signed-in session)")))]
 async fn change_password(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Json(input): Json<PasswordChange>,
 ) -> Result<StatusCode> {
     owner(&who)?;
-    if who.api_key_id.is_some() {
-        return Err(Problem::forbidden("API keys cannot change passwords"));
-    }
     accounts
         .change_password(
             &who.user_id,
@@ -164,7 +161,7 @@ pub struct EmailChange {
 async fn change_email(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Json(input): Json<EmailChange>,
 ) -> Result<StatusCode> {
     owner(&who)?;
@@ -184,10 +181,10 @@ pub struct AvatarRequest {
 }
 
 /// A presigned form upload for a new avatar (at most 2 MiB); then call `/v1/users/me/avatar/confirm`.
-#[utoipa::path(post, path = "/v1/users/me/avatar", tag = "users", security(("bearer" = [])), request_body = AvatarRequest, responses((status = 200, body = PresignedUpload), (status = 400)))]
+#[utoipa::path(post, path = "/v1/users/me/avatar", tag = "users", security(("bearer" = [])), request_body = AvatarRequest, responses((status = 200, body = PresignedUpload), (status = 400), (status = 403, description = "An API key (these routes need a signed-in session)")))]
 async fn avatar_upload(
     State(accounts): Accts,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Json(input): Json<AvatarRequest>,
 ) -> Result<Json<PresignedUpload>> {
     owner(&who)?;
@@ -207,10 +204,10 @@ pub struct AvatarConfirm {
 }
 
 /// Accept an uploaded avatar after checking its size and content.
-#[utoipa::path(post, path = "/v1/users/me/avatar/confirm", tag = "users", security(("bearer" = [])), request_body = AvatarConfirm, responses((status = 200, body = ProfileView), (status = 400)))]
+#[utoipa::path(post, path = "/v1/users/me/avatar/confirm", tag = "users", security(("bearer" = [])), request_body = AvatarConfirm, responses((status = 200, body = ProfileView), (status = 400), (status = 403, description = "An API key (these routes need a signed-in session)")))]
 async fn avatar_confirm(
     State(accounts): Accts,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Json(input): Json<AvatarConfirm>,
 ) -> Result<Json<ProfileView>> {
     owner(&who)?;
@@ -234,8 +231,11 @@ pub struct SessionView {
 }
 
 /// The caller's active sessions, newest first.
-#[utoipa::path(get, path = "/v1/users/me/sessions", tag = "users", security(("bearer" = [])), responses((status = 200, body = Vec<SessionView>), (status = 401)))]
-async fn sessions(State(accounts): Accts, who: Identity) -> Result<Json<Vec<SessionView>>> {
+#[utoipa::path(get, path = "/v1/users/me/sessions", tag = "users", security(("bearer" = [])), responses((status = 200, body = Vec<SessionView>), (status = 401), (status = 403, description = "An API key (these routes need a signed-in session)")))]
+async fn sessions(
+    State(accounts): Accts,
+    SessionIdentity(who): SessionIdentity,
+) -> Result<Json<Vec<SessionView>>> {
     owner(&who)?;
     let list = accounts
         .sessions
@@ -257,11 +257,11 @@ async fn sessions(State(accounts): Accts, who: Identity) -> Result<Json<Vec<Sess
 }
 
 /// End one of the caller's sessions. Another user's session id is simply not found.
-#[utoipa::path(delete, path = "/v1/users/me/sessions/{session_id}", tag = "users", security(("bearer" = [])), params(("session_id" = String, Path)), responses((status = 204), (status = 404)))]
+#[utoipa::path(delete, path = "/v1/users/me/sessions/{session_id}", tag = "users", security(("bearer" = [])), params(("session_id" = String, Path)), responses((status = 204), (status = 404), (status = 403, description = "An API key (these routes need a signed-in session)")))]
 async fn revoke_session(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(session_id): Path<Id>,
 ) -> Result<StatusCode> {
     owner(&who)?;
@@ -273,8 +273,11 @@ async fn revoke_session(
 }
 
 /// The caller's API keys (never the secrets).
-#[utoipa::path(get, path = "/v1/users/me/api-keys", tag = "users", security(("bearer" = [])), responses((status = 200, body = Vec<ApiKey>)))]
-async fn api_keys(State(accounts): Accts, who: Identity) -> Result<Json<Vec<ApiKey>>> {
+#[utoipa::path(get, path = "/v1/users/me/api-keys", tag = "users", security(("bearer" = [])), responses((status = 200, body = Vec<ApiKey>), (status = 403, description = "An API key (these routes need a signed-in session)")))]
+async fn api_keys(
+    State(accounts): Accts,
+    SessionIdentity(who): SessionIdentity,
+) -> Result<Json<Vec<ApiKey>>> {
     owner(&who)?;
     accounts
         .list_api_keys(&who.user_id)
@@ -288,14 +291,11 @@ async fn api_keys(State(accounts): Accts, who: Identity) -> Result<Json<Vec<ApiK
 async fn create_api_key(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Json(input): Json<NewApiKey>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>)> {
     owner(&who)?;
     who.require_verified()?;
-    if who.api_key_id.is_some() {
-        return Err(Problem::forbidden("API keys cannot create API keys"));
-    }
     let created = accounts
         .create_api_key(&who, input, &client)
         .await
@@ -304,11 +304,11 @@ async fn create_api_key(
 }
 
 /// Revoke an API key; it stops working at once.
-#[utoipa::path(delete, path = "/v1/users/me/api-keys/{key_id}", tag = "users", security(("bearer" = [])), params(("key_id" = String, Path)), responses((status = 204), (status = 404)))]
+#[utoipa::path(delete, path = "/v1/users/me/api-keys/{key_id}", tag = "users", security(("bearer" = [])), params(("key_id" = String, Path)), responses((status = 204), (status = 404), (status = 403, description = "An API key (these routes need a signed-in session)")))]
 async fn revoke_api_key(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(key_id): Path<Id>,
 ) -> Result<StatusCode> {
     owner(&who)?;
@@ -333,10 +333,10 @@ pub struct EventQuery {
 }
 
 /// The caller's security events (sign-ins, password and 2FA changes...), newest first.
-#[utoipa::path(get, path = "/v1/users/me/security-events", tag = "users", security(("bearer" = [])), params(EventQuery), responses((status = 200, body = Paginated<Event>), (status = 400)))]
+#[utoipa::path(get, path = "/v1/users/me/security-events", tag = "users", security(("bearer" = [])), params(EventQuery), responses((status = 200, body = Paginated<Event>), (status = 400), (status = 403, description = "An API key (these routes need a signed-in session)")))]
 async fn security_events(
     State(accounts): Accts,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Query(q): Query<EventQuery>,
 ) -> Result<Json<Paginated<Event>>> {
     owner(&who)?;

@@ -358,7 +358,8 @@ impl Accounts {
         self.profile(user_id).await
     }
 
-    /// Soft-deletes the account: sessions end now; signing in within the grace period restores it.
+    /// Soft-deletes the account: sessions end now, the owner is emailed; signing in within the grace period (with
+    /// every factor) restores it.
     pub async fn delete_account(
         &self,
         user_id: &str,
@@ -374,9 +375,17 @@ impl Accounts {
         // Guarded like an admin action: the last admin cannot delete themselves. The account, its sessions and the
         // audit record change together.
         let mut change = Change::new();
-        self.guarded(&mut change, &before, after).await?;
+        let after = self.guarded(&mut change, &before, after).await?;
         change.end_sessions(self.sessions.keys(user_id, None).await?);
         change.audit(self.event(Action::AccountDeleted, Some(user_id), user_id, client));
+        let restore_until = time::OffsetDateTime::from_unix_timestamp(purge_after)
+            .map_err(|e| AccountError::Internal(format!("purge time out of range: {e}")))?;
+        change.send(self.email(
+            &after,
+            None,
+            Template::AccountDeleted { restore_until },
+            &after.version.to_string(),
+        )?);
         self.commit(change).await.map_err(guard_conflict)?;
         Ok(purge_after)
     }

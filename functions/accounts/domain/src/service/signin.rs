@@ -69,14 +69,8 @@ impl Accounts {
         }
         self.admissible(&user, client).await?;
         if user.two_factor_enabled() {
-            let user = if user.status == Status::Deleted {
-                let mut change = Change::new();
-                let user = self.restore_if_deleted(&mut change, user, client).await?;
-                self.commit(change).await.map_err(busy)?;
-                user
-            } else {
-                user
-            };
+            // A deleted account is restored only once every factor checked out (`verify_two_factor`): a password
+            // alone must not undo a deletion the owner asked for.
             if verified.needs_rehash {
                 self.rehash(&user, password).await;
             }

@@ -155,7 +155,10 @@ impl Accounts {
             .user(&claims.sub)
             .await
             .map_err(|_| AccountError::InvalidToken)?;
-        if user.status != Status::Active || !user.two_factor_enabled() {
+        // A deleted account inside its grace period may complete the sign-in that restores it.
+        let restorable =
+            user.status == Status::Deleted && user.purge_after.is_some_and(|p| p > self.epoch());
+        if !(user.status == Status::Active || restorable) || !user.two_factor_enabled() {
             return Err(AccountError::InvalidToken);
         }
         if self
@@ -194,6 +197,19 @@ impl Accounts {
                 }
             }
         }
+        if restorable {
+            user.status = Status::Active;
+            user.deleted_at = None;
+            user.purge_after = None;
+            change.audit(self.event(
+                Action::AccountRestored,
+                Some(&user.user_id),
+                &user.user_id,
+                client,
+            ));
+        }
+        // One write of the account: the code's bookkeeping and, when deleted, its restoration (guarded, so a
+        // restored admin counts again).
         let user = self.guarded(&mut change, &before, user).await?;
         change.op(lockout::clear_op(&user.user_id));
         if let Some(remaining) = remaining {

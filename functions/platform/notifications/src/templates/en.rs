@@ -289,6 +289,38 @@ impl Catalog for English {
                     ),
                 )
             }
+            Template::AccountDeleted { restore_until } => {
+                let until = when(*restore_until)?;
+                let mut warning = vec![
+                    Inline::Strong("If this was not you,".into()),
+                    Inline::text(
+                        " sign in right away to restore the account, then change your password at ",
+                    ),
+                    cx.app_link(),
+                ];
+                match &cx.support {
+                    Some((addr, href)) => {
+                        warning.push(Inline::text(" and let us know at "));
+                        warning.push(Inline::Link {
+                            label: addr.clone(),
+                            href: href.clone(),
+                        });
+                        warning.push(Inline::text("."));
+                    }
+                    None => warning.push(Inline::text(".")),
+                }
+                email(
+                    format!("Your {product} account was deleted"),
+                    format!("Sign in before {until} to restore it."),
+                    "Your account was deleted",
+                    vec![
+                        Block::text(format!(
+                            "Your {product} account was deleted and signed out everywhere. If you change your mind, sign in before {until} to restore it; after that it is removed for good."
+                        )),
+                        Block::Paragraph(warning),
+                    ],
+                )
+            }
         })
     }
 
