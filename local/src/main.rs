@@ -41,6 +41,9 @@ enum Command {
         #[arg(long)]
         allow_unverified: bool,
     },
+    /// Upgrade every account's stored backup codes from unkeyed SHA-256 hashes to keyed ones (idempotent; the
+    /// codes themselves keep working). Run once after upgrading from a version that stored them unkeyed.
+    MigrateBackupCodes,
     /// Print an event from `events/` with its `{{token:<role>}}` placeholders replaced by fresh access tokens of
     /// demo accounts, minted in the store the function will read (its own folder under a Lambda emulator, or AWS
     /// when configured). Run it before the function's first invoke: the embedded store admits one process.
@@ -191,6 +194,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ),
                 Err(e) => anyhow::bail!("could not promote {email}: {e}"),
             }
+        }
+        Command::MigrateBackupCodes => {
+            let accounts = Accounts::from_env(platform)?;
+            let migrated = accounts.migrate_backup_codes().await?;
+            println!("upgraded the backup codes of {migrated} account(s)");
         }
         Command::Event { file, .. } => {
             let accounts = Accounts::from_env(platform)?;

@@ -80,7 +80,8 @@ pub struct TwoFactor {
     /// Highest TOTP time step accepted so far (replay protection).
     #[serde(default)]
     pub last_step: Option<u64>,
-    /// SHA-256 of each unused backup code; a used code's slot becomes empty.
+    /// The keyed hash of each unused backup code (`hk:<key id>:<hex>`, see `twofactor::backup_codes`; older
+    /// accounts may still hold unkeyed SHA-256 entries until upgraded); a used code's slot becomes empty.
     #[serde(default)]
     pub backup_codes: Vec<String>,
 }

@@ -24,6 +24,7 @@ use crate::password::{Argon2Params, PasswordHasher};
 use crate::sessions::{Origin, Session, Sessions};
 use crate::signing_keys::KeyRing;
 use crate::tokens::{TokenKind, TokenService};
+use crate::twofactor::backup_codes::CodeHasher;
 use crate::users::{User, Users};
 
 pub use signin::LoginOutcome;
@@ -55,6 +56,7 @@ pub struct Accounts {
     pub audit: AuditLog,
     pub hasher: PasswordHasher,
     pub(crate) secrets: SecretBox,
+    pub(crate) backup_codes: CodeHasher,
 }
 
 impl Accounts {
@@ -92,6 +94,15 @@ impl Accounts {
             audit: AuditLog::new(table),
             hasher: PasswordHasher::new(argon)?,
             secrets: SecretBox::derive(master.trim().as_bytes(), "lectern/totp-secrets/v1"),
+            // SEAM (per-purpose keys with ids): like the TOTP key, this key is derived from the deployment secret
+            // and never stored. When a key ring with ids arrives, build it with `CodeHasher::from_key(<the ring's
+            // backup-code key>, <its id>)`; stored hashes name their key id, so entries under an older key are
+            // recognisable (they need that key, or a re-enrolment).
+            backup_codes: CodeHasher::derive(
+                master.trim().as_bytes(),
+                "lectern/backup-codes/v1",
+                "d1",
+            ),
             platform,
             config,
         }))

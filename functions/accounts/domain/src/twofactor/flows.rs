@@ -89,7 +89,10 @@ impl Accounts {
             sealed_secret: pending.sealed_secret,
             enabled: true,
             last_step: Some(step),
-            backup_codes: codes.iter().map(|c| backup_codes::hash(c)).collect(),
+            backup_codes: codes
+                .iter()
+                .map(|c| self.backup_codes.hash(&user.user_id, c))
+                .collect(),
         });
         let mut change = Change::new();
         change.op(Users::save_op(&mut user, self.epoch())?);
@@ -196,6 +199,9 @@ impl Accounts {
                         Some(tf.backup_codes.iter().filter(|c| !c.is_empty()).count() as u32);
                 }
             }
+            // Entries from before backup codes were keyed are upgraded with this write.
+            self.backup_codes
+                .upgrade(&user.user_id, &mut tf.backup_codes);
         }
         if restorable {
             user.status = Status::Active;
@@ -251,7 +257,60 @@ impl Accounts {
                 totp::verify(&secret, code, self.epoch() as u64, tf.last_step).map(Passed::Totp),
             );
         }
-        Ok(backup_codes::find(&tf.backup_codes, code).map(Passed::Backup))
+        Ok(self
+            .backup_codes
+            .find(&user.user_id, &tf.backup_codes, code)
+            .map(Passed::Backup))
+    }
+
+    /// Upgrades the unkeyed backup-code hashes of every account to keyed ones (the codes stay valid): run once
+    /// after upgrading (`lectern migrate-backup-codes`), so a table dump no longer yields any account's codes.
+    /// Idempotent; answers how many accounts changed.
+    pub async fn migrate_backup_codes(&self) -> Result<usize, AccountError> {
+        let mut migrated = 0;
+        let mut cursor = None;
+        loop {
+            let page = self
+                .platform
+                .table
+                .query(crate::users::BY_EMAIL.query(&[]).limit(100).after(cursor))
+                .await?;
+            for item in page.items {
+                let Ok(listed) = User::from_item(item) else {
+                    continue;
+                };
+                if self.upgrade_backup_codes(&listed.user_id).await? {
+                    migrated += 1;
+                }
+            }
+            match page.cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(migrated),
+            }
+        }
+    }
+
+    /// Upgrades one account's unkeyed backup-code hashes; answers whether it had any.
+    async fn upgrade_backup_codes(&self, user_id: &str) -> Result<bool, AccountError> {
+        for _ in 0..3 {
+            let Some(mut user) = self.users.get(user_id).await? else {
+                return Ok(false);
+            };
+            let Some(tf) = user.two_factor.as_mut() else {
+                return Ok(false);
+            };
+            if !self.backup_codes.upgrade(user_id, &mut tf.backup_codes) {
+                return Ok(false);
+            }
+            match self.users.save(&mut user, self.epoch()).await {
+                Ok(()) => return Ok(true),
+                Err(UserWriteError::Conflict) => continue,
+                Err(e) => return Err(AccountError::Internal(e.to_string())),
+            }
+        }
+        Err(AccountError::Conflict(format!(
+            "account {user_id} kept changing; run the migration again"
+        )))
     }
 
     async fn save(&self, user: &mut User) -> Result<(), AccountError> {
