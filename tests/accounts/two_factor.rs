@@ -310,3 +310,21 @@ async fn backup_codes_stored_unkeyed_by_an_older_version_keep_working_and_are_up
         .expect_status(200);
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_totp_code_typed_as_shown_with_a_space_signs_in() {
+    let api = Api::start().await;
+    let (user, enrolled, _) = api.two_factor_user("spaced@example.com").await;
+    let code = api.totp_now(&enrolled.secret);
+    let spaced = format!("{} {}", &code[..3], &code[3..]);
+    let reply = api.login_2fa(&user.email, &spaced).await;
+    assert_eq!(reply.status, 200, "{spaced:?}: {reply}");
+    // A wrong code typed the same way is a wrong TOTP code, nothing else.
+    api.next_totp_step();
+    let wrong = api.wrong_code(&enrolled.secret);
+    let reply = api
+        .login_2fa(&user.email, &format!("{} {}", &wrong[..3], &wrong[3..]))
+        .await;
+    assert_problem(&reply, 401, "invalid-code");
+    api.stop().await;
+}

@@ -345,10 +345,14 @@ async fn security_events(
         cursor: None,
     }
     .limit()?;
-    let scope = format!("user:{}:security-events", who.user_id);
+    let range = TimeRange::parse(q.from.as_deref(), q.to.as_deref()).map_err(problem)?;
+    // The cursor is bound to the window it was made for: reused with another, it would page a different list.
+    let scope = format!(
+        "user:{}:security-events:{:?}:{:?}",
+        who.user_id, range.from, range.to
+    );
     let codec = &accounts.platform.cursors;
     let cursor = codec.decode_opt(&scope, q.cursor.as_deref())?;
-    let range = TimeRange::parse(q.from.as_deref(), q.to.as_deref()).map_err(problem)?;
     let page = accounts
         .audit
         .for_user(&who.user_id, &range, limit, cursor)

@@ -350,7 +350,8 @@ impl Accounts {
             .save(&mut user, self.epoch())
             .await
             .map_err(|e| AccountError::Conflict(e.to_string()))?;
-        if let Some(old) = previous
+        // Confirming the current avatar again must not delete it.
+        if let Some(old) = previous.filter(|old| old != key)
             && let Err(e) = self.platform.blobs.delete(&old).await
         {
             tracing::warn!(error = %e, "old avatar not deleted");

@@ -250,11 +250,14 @@ impl Accounts {
         let Some(tf) = user.two_factor.as_ref().filter(|t| t.enabled) else {
             return Ok(None);
         };
-        let code = code.trim();
-        if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+        // Authenticator apps show `123 456`; people type it that way. Six digits once the spaces are gone are a
+        // TOTP code (a backup code has letters and is eight characters), so it must not be tried, and counted as a
+        // failure, as a backup code.
+        let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        if digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()) {
             let secret = self.totp_secret(user, tf)?;
             return Ok(
-                totp::verify(&secret, code, self.epoch() as u64, tf.last_step).map(Passed::Totp),
+                totp::verify(&secret, &digits, self.epoch() as u64, tf.last_step).map(Passed::Totp),
             );
         }
         Ok(self
