@@ -81,7 +81,12 @@ pub struct Event {
     pub target_id: String,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The request's id as the client saw it: its own `X-Request-Id` when it sent one, so it proves nothing.
     pub request_id: Option<String>,
+    /// The request's id that no client chose: API Gateway's request id (as in its access logs) on Lambda, one the
+    /// server generated elsewhere.
+    #[serde(default)]
+    pub server_request_id: Option<String>,
     /// RFC 3339 time.
     pub at: String,
     /// Small, non-secret details (e.g. `{"role": "admin"}`).
@@ -167,6 +172,7 @@ impl AuditLog {
             ip: client.ip.map(|ip| ip.to_string()),
             user_agent: client.user_agent.clone(),
             request_id: lectern_shared::http::request_id::current(),
+            server_request_id: lectern_shared::http::request_id::server_id(),
             at: timestamp(now),
             details,
         };

@@ -148,6 +148,7 @@ fn audit_event() {
                 ip: Some("203.0.113.7".into()),
                 user_agent: None,
                 request_id: Some("01JREQUEST0000000000000000".into()),
+                server_request_id: Some("Zk3mPhEJIAMEbcA=".into()),
                 at: "2030-03-17T17:46:40Z".into(),
                 details,
             },
