@@ -158,6 +158,12 @@ async fn per_account(accounts: &Accounts, email: &str) -> Result<()> {
         .map(|_| ())
 }
 
+/// The `expensive` class of routes that email an address the request names (per IP and per that address).
+async fn expensive(accounts: &Accounts, client: &ClientInfo, email: &str) -> Result<()> {
+    let account = lectern_accounts::users::email_key(email);
+    accounts.limit_expensive(client, &account).await
+}
+
 /// Register an account (learner or parent). Always 202 for a well-formed request, whether or not the email was
 /// already registered; a verification link is emailed.
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = Registration, responses(
@@ -168,6 +174,7 @@ async fn register(
     Json(input): Json<Registration>,
 ) -> Result<impl IntoResponse> {
     per_account(&accounts, &input.email).await?;
+    expensive(&accounts, &client, &input.email).await?;
     accounts.register(input, &client).await.map_err(problem)?;
     Ok(accepted(
         "if the address can be registered, a verification link is on its way",
@@ -257,9 +264,11 @@ async fn verify_email(
 #[utoipa::path(post, path = "/v1/auth/resend-verification", tag = "auth", request_body = EmailRequest, responses((status = 202, body = Accepted), (status = 429)))]
 async fn resend_verification(
     State(accounts): Accts,
+    client: ClientInfo,
     Json(input): Json<EmailRequest>,
 ) -> Result<impl IntoResponse> {
     per_account(&accounts, &input.email).await?;
+    expensive(&accounts, &client, &input.email).await?;
     accounts
         .resend_verification(&input.email)
         .await
@@ -277,6 +286,7 @@ async fn forgot_password(
     Json(input): Json<EmailRequest>,
 ) -> Result<impl IntoResponse> {
     per_account(&accounts, &input.email).await?;
+    expensive(&accounts, &client, &input.email).await?;
     accounts
         .forgot_password(&input.email, &client)
         .await

@@ -71,6 +71,12 @@ fn problem(e: AccountError) -> Problem {
     e.into()
 }
 
+/// The `expensive` class (presigned uploads, new keys, mail to a new address), per IP and per account.
+async fn expensive(accounts: &Accounts, client: &ClientInfo, who: &Identity) -> Result<()> {
+    let account = format!("user:{}", who.user_id);
+    accounts.limit_expensive(client, &account).await
+}
+
 /// The caller's profile.
 #[utoipa::path(get, path = "/v1/users/me", tag = "users", security(("bearer" = []), ("api_key" = [])), responses((status = 200, body = ProfileView), (status = 401)))]
 async fn me(State(accounts): Accts, who: Identity) -> Result<Json<ProfileView>> {
@@ -157,7 +163,7 @@ pub struct EmailChange {
 }
 
 /// Move the account to a new email address (verified again; the old address is told). Needs a recent sign-in.
-#[utoipa::path(post, path = "/v1/users/me/email", tag = "users", security(("bearer" = [])), request_body = EmailChange, responses((status = 202), (status = 400), (status = 401), (status = 403)))]
+#[utoipa::path(post, path = "/v1/users/me/email", tag = "users", security(("bearer" = [])), request_body = EmailChange, responses((status = 202), (status = 400), (status = 401), (status = 403), (status = 429, description = "Rate limited (the expensive class)")))]
 async fn change_email(
     State(accounts): Accts,
     client: ClientInfo,
@@ -166,6 +172,7 @@ async fn change_email(
 ) -> Result<StatusCode> {
     owner(&who)?;
     recent(&accounts, &who)?;
+    expensive(&accounts, &client, &who).await?;
     accounts
         .change_email(&who.user_id, &input.new_email, &input.password, &client)
         .await
@@ -181,13 +188,15 @@ pub struct AvatarRequest {
 }
 
 /// A presigned form upload for a new avatar (at most 2 MiB); then call `/v1/users/me/avatar/confirm`.
-#[utoipa::path(post, path = "/v1/users/me/avatar", tag = "users", security(("bearer" = [])), request_body = AvatarRequest, responses((status = 200, body = PresignedUpload), (status = 400), (status = 403, description = "An API key (these routes need a signed-in session)")))]
+#[utoipa::path(post, path = "/v1/users/me/avatar", tag = "users", security(("bearer" = [])), request_body = AvatarRequest, responses((status = 200, body = PresignedUpload), (status = 400), (status = 403, description = "An API key (these routes need a signed-in session)"), (status = 429, description = "Rate limited (the expensive class)")))]
 async fn avatar_upload(
     State(accounts): Accts,
+    client: ClientInfo,
     SessionIdentity(who): SessionIdentity,
     Json(input): Json<AvatarRequest>,
 ) -> Result<Json<PresignedUpload>> {
     owner(&who)?;
+    expensive(&accounts, &client, &who).await?;
     accounts
         .avatar_upload(&who.user_id, &input.content_type)
         .await
@@ -287,7 +296,7 @@ async fn api_keys(
 }
 
 /// Create an API key; the `key` in the answer is shown only this once. Needs a verified email.
-#[utoipa::path(post, path = "/v1/users/me/api-keys", tag = "users", security(("bearer" = [])), request_body = NewApiKey, responses((status = 201, body = CreatedApiKey), (status = 400), (status = 403)))]
+#[utoipa::path(post, path = "/v1/users/me/api-keys", tag = "users", security(("bearer" = [])), request_body = NewApiKey, responses((status = 201, body = CreatedApiKey), (status = 400), (status = 403), (status = 429, description = "Rate limited (the expensive class)")))]
 async fn create_api_key(
     State(accounts): Accts,
     client: ClientInfo,
@@ -296,6 +305,7 @@ async fn create_api_key(
 ) -> Result<(StatusCode, Json<CreatedApiKey>)> {
     owner(&who)?;
     who.require_verified()?;
+    expensive(&accounts, &client, &who).await?;
     let created = accounts
         .create_api_key(&who, input, &client)
         .await
