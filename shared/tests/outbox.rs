@@ -50,25 +50,70 @@ struct Setup {
     _dirs: Vec<tempfile::TempDir>,
 }
 
-fn setup() -> Setup {
+/// Fresh stores of one backend: the embedded ones, or DynamoDB and SQS on moto (`None` when moto is unavailable
+/// and not required: the test then skips). Time is the manual clock's; relay cutoffs are computed from it.
+async fn setup(aws: bool) -> Option<Setup> {
     let clock = ManualClock::starting_now();
-    let (table, table_dir) = embedded::table(Arc::new(clock.clone()));
-    let (queue, queue_dir) = embedded::queue(Arc::new(clock.clone()));
+    let mut dirs = Vec::new();
+    let (table, queue): (Arc<dyn Table>, Arc<dyn Queue>) = if aws {
+        (
+            lectern_shared::testing::aws::table(Arc::new(clock.clone())).await?,
+            lectern_shared::testing::aws::queue().await?,
+        )
+    } else {
+        let (table, table_dir) = embedded::table(Arc::new(clock.clone()));
+        let (queue, queue_dir) = embedded::queue(Arc::new(clock.clone()));
+        dirs.extend([table_dir, queue_dir]);
+        (table, queue)
+    };
     let (queue, faults) = faults::faulty_queue(queue);
-    let table: Arc<dyn Table> = table;
     let runs = Arc::new(AtomicUsize::new(0));
     let worker =
         Worker::new(table.clone(), Arc::new(clock.clone())).with(Arc::new(Runs(runs.clone())));
-    Setup {
+    Some(Setup {
         clock,
         table,
         queue,
         faults,
         runs,
         worker,
-        _dirs: vec![table_dir, queue_dir],
-    }
+        _dirs: dirs,
+    })
 }
+
+/// Runs each case on both backends.
+macro_rules! on_both {
+    ($($case:ident),* $(,)?) => {
+        mod on_embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let s = super::setup(false).await.expect("embedded stores");
+                    super::$case(s).await;
+                }
+            )*
+        }
+        mod on_aws {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some(s) = super::setup(true).await else {
+                        eprintln!("skipped: the AWS emulator is unavailable");
+                        return;
+                    };
+                    super::$case(s).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both!(
+    the_fast_path_sends_and_removes_what_was_committed,
+    the_relay_sends_what_a_crash_left_behind_once_it_is_older_than_the_grace_period,
+    a_failing_queue_delays_entries_without_losing_them,
+    an_entry_sent_twice_runs_its_job_once,
+);
 
 impl Setup {
     fn now(&self) -> i64 {
@@ -135,9 +180,7 @@ impl Setup {
     }
 }
 
-#[tokio::test]
-async fn the_fast_path_sends_and_removes_what_was_committed() {
-    let s = setup();
+async fn the_fast_path_sends_and_removes_what_was_committed(s: Setup) {
     let entry = s.commit(1).await;
     let report = outbox::deliver(s.table.as_ref(), s.queue.as_ref(), &[entry], s.now()).await;
     assert_eq!((report.sent, report.left), (1, 0));
@@ -146,9 +189,7 @@ async fn the_fast_path_sends_and_removes_what_was_committed() {
     assert_eq!(s.runs.load(Ordering::SeqCst), 1);
 }
 
-#[tokio::test]
-async fn the_relay_sends_what_a_crash_left_behind_once_it_is_older_than_the_grace_period() {
-    let s = setup();
+async fn the_relay_sends_what_a_crash_left_behind_once_it_is_older_than_the_grace_period(s: Setup) {
     // Committed, then the process died before the fast path: the entry is all that is left.
     let entry = s.commit(2).await;
     assert!(
@@ -174,9 +215,7 @@ async fn the_relay_sends_what_a_crash_left_behind_once_it_is_older_than_the_grac
     assert_eq!(delivered[0].job, entry.job, "the job exactly as committed");
 }
 
-#[tokio::test]
-async fn a_failing_queue_delays_entries_without_losing_them() {
-    let s = setup();
+async fn a_failing_queue_delays_entries_without_losing_them(s: Setup) {
     s.faults.fail_sends(true);
     let entry = s.commit(3).await;
     let report = outbox::deliver(s.table.as_ref(), s.queue.as_ref(), &[entry], s.now()).await;
@@ -192,9 +231,7 @@ async fn a_failing_queue_delays_entries_without_losing_them() {
     assert_eq!(s.runs.load(Ordering::SeqCst), 1);
 }
 
-#[tokio::test]
-async fn an_entry_sent_twice_runs_its_job_once() {
-    let s = setup();
+async fn an_entry_sent_twice_runs_its_job_once(s: Setup) {
     let entry = s.commit(4).await;
     outbox::deliver(
         s.table.as_ref(),
@@ -213,7 +250,7 @@ async fn an_entry_sent_twice_runs_its_job_once() {
 
 #[tokio::test]
 async fn entries_refused_by_every_queue_are_refused_when_written() {
-    let s = setup();
+    let s = setup(false).await.expect("embedded stores");
     let job = NewJob::new(&Ping { n: 5 }).unwrap();
     assert!(OutboxEntry::for_queue("no-such-queue", job.clone(), s.now()).is_err());
     let huge = NewJob {

@@ -16,6 +16,10 @@ use lectern_shared::table::{
 use crate::audit::StoredEvent;
 use crate::service::Accounts;
 
+/// DynamoDB's limit on the total size of one transaction (items are ≤ 400 KB and jobs ≤ 256 KB each, so only a
+/// change carrying many large emails could reach it; it is refused rather than half-written).
+const MAX_TRANSACTION_BYTES: usize = 4 * 1024 * 1024;
+
 /// Writes that must happen together, with their audit records and emails.
 #[derive(Debug, Default)]
 #[must_use = "a change does nothing until it is committed"]
@@ -96,6 +100,19 @@ impl Change {
                 ops.len(),
                 self.audits.len(),
                 self.outbox.len()
+            )));
+        }
+        let bytes: usize = ops
+            .iter()
+            .chain(&tail)
+            .map(|op| match op {
+                TxOp::Put { item, .. } => serde_json::to_vec(item).map_or(0, |v| v.len()),
+                _ => 0,
+            })
+            .sum();
+        if bytes > MAX_TRANSACTION_BYTES {
+            return Err(TableError::Invalid(format!(
+                "a change of {bytes} bytes is over a transaction's {MAX_TRANSACTION_BYTES}"
             )));
         }
         let room = MAX_TRANSACTION_OPS - ops.len() - tail.len();
