@@ -47,7 +47,8 @@ pub fn lock_op(user_id: &str, until: i64) -> TxOp {
     TxOp::Update {
         key: key(user_id),
         update: COUNTER.update().set("locked_until", until).set(TTL, until),
-        condition: Condition::Exists,
+        // Of two failures locking at once, one commits (with its one audit record and one email).
+        condition: Condition::AttributeNotExists("locked_until".into()),
     }
 }
 
@@ -93,8 +94,10 @@ impl Lockout {
             )
             .await?;
         let failures = item.get("failures").and_then(Value::as_i64).unwrap_or(0);
-        // Exactly the failure that reaches the threshold locks (and notifies); later ones find it locked.
-        if failures == self.policy.threshold {
+        // A failure at or over the threshold of an account not locked yet locks it. Usually that is exactly the
+        // failure that reaches the threshold; should its lock not have been committed (the store failed), the next
+        // failure locks instead of the account staying open forever. `lock_op` lets one of racing lockers win.
+        if failures >= self.policy.threshold && !item.contains_key("locked_until") {
             return Ok(AfterFailure::Reached(now + self.policy.duration_secs));
         }
         Ok(AfterFailure::Counted)

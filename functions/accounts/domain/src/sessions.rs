@@ -143,8 +143,9 @@ pub enum RefreshError {
     /// Unknown, expired or revoked token or session.
     #[error("refresh token is invalid or expired")]
     Invalid,
-    /// The token was already rotated; the family has been revoked. `user_id`/`session_id` are for the audit log.
-    #[error("refresh token was already used; the session has been revoked")]
+    /// The token was already rotated: the family must be revoked (the caller ends the session together with the
+    /// audit record of the reuse).
+    #[error("refresh token was already used; the session must be revoked")]
     Reused { user_id: String, session_id: String },
     /// Another refresh of the same token won a moment ago (within the grace period).
     #[error("refresh token was just used by another request")]
@@ -299,7 +300,6 @@ impl Sessions {
         if rotated_at.is_some_and(|t| now - t <= self.policy.reuse_grace_secs) {
             return Ok(RefreshError::Raced);
         }
-        self.end(&record.user_id, &record.session_id).await?;
         Ok(RefreshError::Reused {
             user_id: record.user_id.clone(),
             session_id: record.session_id.clone(),

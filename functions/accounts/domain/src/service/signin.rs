@@ -206,7 +206,11 @@ impl Accounts {
                 Template::AccountLocked { until: until_at },
                 &until.to_string(),
             )?);
-            self.commit(change).await?;
+            match self.commit(change).await {
+                // Another failure locked it at the same moment, with its own record and email.
+                Ok(()) | Err(TableError::TransactionCancelled { index: Some(0), .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         Ok(())
     }
@@ -296,16 +300,19 @@ impl Accounts {
                 user_id,
                 session_id,
             }) => {
+                // Theft is likely: the session ends, and the reuse is audited, together.
+                let mut change = Change::new();
+                change.end_sessions([Session::key_of(&user_id, &session_id)]);
                 let mut details = serde_json::Map::new();
                 details.insert("session_id".into(), session_id.into());
-                self.record(self.event_with(
+                change.audit(self.event_with(
                     Action::RefreshReuseDetected,
                     None,
                     &user_id,
                     client,
                     details,
-                ))
-                .await?;
+                ));
+                self.commit(change).await?;
                 Err(AccountError::RefreshReused)
             }
             Err(RefreshError::Store(e)) => Err(e.into()),
