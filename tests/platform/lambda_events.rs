@@ -266,21 +266,20 @@ async fn answer(
             let response = lectern_shared::lambda::handle_sqs_batch(&worker, batch).await;
             serde_json::to_value(response).expect("answer serializes")
         }
-        "housekeeping" => {
+        schedule @ ("housekeeping" | "outbox") => {
             let _: EventBridgeEvent<Value> =
                 serde_json::from_str(&filled).expect("schedule parses");
-            let report = lectern_platform_housekeeping::run(platform)
-                .await
-                .expect("housekeeping runs");
-            serde_json::to_value(report).expect("report serializes")
-        }
-        "outbox" => {
-            let _: EventBridgeEvent<Value> =
-                serde_json::from_str(&filled).expect("schedule parses");
-            let report = lectern_platform_outbox::run(platform)
-                .await
-                .expect("the relay runs");
-            serde_json::to_value(report).expect("report serializes")
+            let report = match schedule {
+                "housekeeping" => lectern_platform_housekeeping::run(platform)
+                    .await
+                    .map(serde_json::to_value),
+                _ => lectern_platform_outbox::run(platform)
+                    .await
+                    .map(serde_json::to_value),
+            };
+            report
+                .expect("the scheduled job runs")
+                .expect("report serializes")
         }
         function => {
             let payload: LambdaRequest =

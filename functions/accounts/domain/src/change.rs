@@ -14,6 +14,7 @@ use lectern_shared::table::{
 };
 
 use crate::audit::StoredEvent;
+use crate::errors::AccountError;
 use crate::service::Accounts;
 
 /// DynamoDB's limit on the total size of one transaction (items are ≤ 400 KB and jobs ≤ 256 KB each, so only a
@@ -182,5 +183,17 @@ impl Accounts {
     ) -> TableResult<OutboxEntry> {
         OutboxEntry::new::<J>(job, self.epoch())
             .map_err(|e| TableError::Invalid(format!("job refused: {e}")))
+    }
+}
+
+/// The answer to a change whose transaction was cancelled (a condition failed: the account, a counter or a token
+/// changed since it was read) or lost to a concurrent transaction: a conflict, which a retry resolves. Use cases
+/// that give one of their own operations a meaning (a taken address, a spent token) match its index first.
+pub(crate) fn conflict(e: TableError) -> AccountError {
+    match e {
+        TableError::TransactionCancelled { .. } | TableError::Retryable(_) => {
+            AccountError::Conflict("the account changed meanwhile; try again".into())
+        }
+        other => other.into(),
     }
 }

@@ -70,8 +70,18 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
         change.audit(self.event(action, Some(&user.user_id), &user.user_id, client));
-        change.send(self.email(user, None, template, &user.version.to_string())?);
+        change.send(self.notice(user, template)?);
         Ok(())
+    }
+
+    /// A notice to the account's address about the change that makes `user` what it is: one per account version,
+    /// so a retried request or a second send by the relay still mails one.
+    pub(crate) fn notice(
+        &self,
+        user: &User,
+        template: Template,
+    ) -> Result<OutboxEntry, AccountError> {
+        self.email(user, None, template, &user.version.to_string())
     }
 
     /// Records an event that changes nothing else (a failed sign-in, a detected token reuse) on its own.

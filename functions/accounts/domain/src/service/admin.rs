@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::Accounts;
 use crate::audit::Action;
-use crate::change::Change;
+use crate::change::{Change, conflict};
 use crate::errors::AccountError;
 use crate::permissions::Role;
 use crate::users::{BY_EMAIL, BY_ROLE, Status, Tier, User, email_key};
@@ -182,7 +182,7 @@ impl Accounts {
     ) -> Result<User, AccountError> {
         let mut change = Change::new();
         let after = self.guarded(&mut change, before, after).await?;
-        self.commit(change).await.map_err(guard_conflict)?;
+        self.commit(change).await.map_err(conflict)?;
         Ok(after)
     }
 
@@ -240,7 +240,7 @@ impl Accounts {
         details.insert("from".into(), from);
         details.insert("to".into(), to);
         change.audit(self.event_with(action, Some(actor), user_id, client, details));
-        self.commit(change).await.map_err(guard_conflict)?;
+        self.commit(change).await.map_err(conflict)?;
         Ok(AdminUserView::from(&after))
     }
 
@@ -261,7 +261,7 @@ impl Accounts {
         let after = self.guarded(&mut change, &before, after).await?;
         change.end_sessions(self.sessions.keys(user_id, None).await?);
         change.audit(self.event(Action::Suspended, Some(actor), user_id, client));
-        self.commit(change).await.map_err(guard_conflict)?;
+        self.commit(change).await.map_err(conflict)?;
         Ok(AdminUserView::from(&after))
     }
 
@@ -283,7 +283,7 @@ impl Accounts {
         let mut change = Change::new();
         let after = self.guarded(&mut change, &before, after).await?;
         change.audit(self.event(Action::Activated, Some(actor), user_id, client));
-        self.commit(change).await.map_err(guard_conflict)?;
+        self.commit(change).await.map_err(conflict)?;
         Ok(AdminUserView::from(&after))
     }
 
@@ -295,13 +295,8 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<usize, AccountError> {
         self.user(user_id).await?;
-        let sessions = self.sessions.keys(user_id, None).await?;
-        let ended = sessions.len();
-        let mut change = Change::new();
-        change.end_sessions(sessions);
-        change.audit(self.event(Action::ForceLogout, Some(actor), user_id, client));
-        self.commit(change).await?;
-        Ok(ended)
+        self.end_every_session(Action::ForceLogout, actor, user_id, client)
+            .await
     }
 
     /// Makes the account with this email the first admin, but only while there is no active admin at all — safe to
@@ -402,16 +397,4 @@ pub enum AdminBootstrap {
     RequireVerified,
     /// An operator vouches for the account (`make-admin --allow-unverified`); the address stays unverified.
     AllowUnverified,
-}
-
-/// A guarded change whose transaction was cancelled: the account or the admin count changed meanwhile.
-pub(crate) fn guard_conflict(e: TableError) -> AccountError {
-    match e {
-        TableError::TransactionCancelled { .. } | TableError::Retryable(_) => {
-            AccountError::Conflict(
-                "the account or the admin count changed meanwhile; try again".into(),
-            )
-        }
-        other => other.into(),
-    }
 }

@@ -12,10 +12,9 @@ use serde_json::{Map, Value};
 use lectern_shared::table::TableError;
 
 use super::Accounts;
-use super::admin::guard_conflict;
 use super::signup::{valid_display_name, valid_email};
 use crate::audit::Action;
-use crate::change::Change;
+use crate::change::{Change, conflict};
 use crate::errors::AccountError;
 use crate::permissions::Role;
 use crate::users::{Status, Tier, User, UserWriteError, Users};
@@ -381,13 +380,8 @@ impl Accounts {
         change.audit(self.event(Action::AccountDeleted, Some(user_id), user_id, client));
         let restore_until = time::OffsetDateTime::from_unix_timestamp(purge_after)
             .map_err(|e| AccountError::Internal(format!("purge time out of range: {e}")))?;
-        change.send(self.email(
-            &after,
-            None,
-            Template::AccountDeleted { restore_until },
-            &after.version.to_string(),
-        )?);
-        self.commit(change).await.map_err(guard_conflict)?;
+        change.send(self.notice(&after, Template::AccountDeleted { restore_until })?);
+        self.commit(change).await.map_err(conflict)?;
         Ok(purge_after)
     }
 }

@@ -7,7 +7,7 @@ use lectern_shared::table::TableError;
 use super::Accounts;
 use super::signup::{valid_email, valid_password};
 use crate::audit::Action;
-use crate::change::Change;
+use crate::change::{Change, conflict};
 use crate::errors::AccountError;
 use crate::lockout;
 use crate::onetime::{OneTimeTokens, Purpose};
@@ -85,7 +85,7 @@ impl Accounts {
             Err(TableError::TransactionCancelled { index: Some(0), .. }) => {
                 Err(AccountError::InvalidToken)
             }
-            Err(e) => Err(password_conflict(e)),
+            Err(e) => Err(conflict(e)),
         }
     }
 
@@ -113,7 +113,7 @@ impl Accounts {
             Template::PasswordChanged,
             client,
         )?;
-        self.commit(change).await.map_err(password_conflict)?;
+        self.commit(change).await.map_err(conflict)?;
         if let Some(sid) = session_id {
             self.sessions.touch_auth(user_id, sid, self.epoch()).await?;
         }
@@ -137,15 +137,5 @@ impl Accounts {
         user.password_changed_at = Some(now);
         change.op(Users::save_op(&mut user, now)?);
         Ok(user)
-    }
-}
-
-/// A password change whose transaction was cancelled: the account changed meanwhile.
-fn password_conflict(e: TableError) -> AccountError {
-    match e {
-        TableError::TransactionCancelled { .. } => {
-            AccountError::Conflict("the account changed meanwhile; try again".into())
-        }
-        other => other.into(),
     }
 }

@@ -8,7 +8,7 @@ use lectern_shared::table::{Condition, TableError, TxOp};
 
 use super::{Accounts, TokenPair, origin};
 use crate::audit::Action;
-use crate::change::Change;
+use crate::change::{Change, conflict};
 use crate::errors::AccountError;
 use crate::lockout::{self, AfterFailure};
 use crate::sessions::{RefreshError, Session};
@@ -96,7 +96,7 @@ impl Accounts {
         let user = self.restore_if_deleted(&mut change, user, client).await?;
         change.op(lockout::clear_op(&user.user_id));
         let (session, refresh) = self.start_session(&mut change, &user, client).await?;
-        self.commit(change).await.map_err(busy)?;
+        self.commit(change).await.map_err(conflict)?;
         if verified.needs_rehash {
             self.rehash(&user, password).await;
         }
@@ -338,11 +338,23 @@ impl Accounts {
         user_id: &str,
         client: &ClientInfo,
     ) -> Result<usize, AccountError> {
+        self.end_every_session(Action::LogoutAll, user_id, user_id, client)
+            .await
+    }
+
+    /// Ends every session of `user_id` and records `action` by `actor`, together; answers how many ended.
+    pub(crate) async fn end_every_session(
+        &self,
+        action: Action,
+        actor: &str,
+        user_id: &str,
+        client: &ClientInfo,
+    ) -> Result<usize, AccountError> {
         let sessions = self.sessions.keys(user_id, None).await?;
         let ended = sessions.len();
         let mut change = Change::new();
         change.end_sessions(sessions);
-        change.audit(self.event(Action::LogoutAll, Some(user_id), user_id, client));
+        change.audit(self.event(action, Some(actor), user_id, client));
         self.commit(change).await?;
         Ok(ended)
     }
@@ -365,15 +377,5 @@ impl Accounts {
             Err(TableError::TransactionCancelled { index: Some(0), .. }) => Ok(false),
             Err(e) => Err(e.into()),
         }
-    }
-}
-
-/// A sign-in whose transaction was cancelled: something about the account changed at the same moment.
-pub(crate) fn busy(e: TableError) -> AccountError {
-    match e {
-        TableError::TransactionCancelled { .. } => {
-            AccountError::Conflict("the account changed meanwhile; try again".into())
-        }
-        other => other.into(),
     }
 }

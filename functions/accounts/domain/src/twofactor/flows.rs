@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::challenges::SpentChallenge;
 use super::{backup_codes, qr, totp};
 use crate::audit::Action;
-use crate::change::Change;
+use crate::change::{Change, conflict};
 use crate::errors::AccountError;
 use crate::lockout;
 use crate::service::{Accounts, TokenPair};
@@ -103,7 +103,7 @@ impl Accounts {
             Template::TwoFactorEnabled,
             client,
         )?;
-        self.commit(change).await.map_err(changed_meanwhile)?;
+        self.commit(change).await.map_err(conflict)?;
         Ok(codes)
     }
 
@@ -137,7 +137,7 @@ impl Accounts {
             Template::TwoFactorDisabled,
             client,
         )?;
-        self.commit(change).await.map_err(changed_meanwhile)?;
+        self.commit(change).await.map_err(conflict)?;
         Ok(())
     }
 
@@ -225,12 +225,7 @@ impl Accounts {
                 &user.user_id,
                 client,
             ));
-            change.send(self.email(
-                &user,
-                None,
-                Template::BackupCodeUsed { remaining },
-                &user.version.to_string(),
-            )?);
+            change.send(self.notice(&user, Template::BackupCodeUsed { remaining })?);
         }
         let (session, refresh) = self.start_session(&mut change, &user, client).await?;
         match self.commit(change).await {
@@ -324,15 +319,5 @@ impl Accounts {
             )),
             Err(e) => Err(AccountError::Internal(e.to_string())),
         }
-    }
-}
-
-/// A 2FA change whose transaction was cancelled: the account changed meanwhile.
-fn changed_meanwhile(e: TableError) -> AccountError {
-    match e {
-        TableError::TransactionCancelled { .. } => {
-            AccountError::Conflict("the account changed meanwhile; try again".into())
-        }
-        other => other.into(),
     }
 }
