@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use lectern_shared::clock::{Clock, ManualClock};
-use lectern_shared::queue::outbox::{self, OutboxEntry, RELAY_GRACE};
+use lectern_shared::queue::outbox::{self, OutboxEntry, OutboxKey, RELAY_GRACE};
 use lectern_shared::queue::worker::{JobError, JobHandler, Worker};
 use lectern_shared::queue::{Job, JobKind, NewJob, Queue, queues};
 use lectern_shared::table::{Table, TxOp};
@@ -41,6 +41,7 @@ impl JobHandler for Runs {
 }
 
 struct Setup {
+    key: OutboxKey,
     clock: ManualClock,
     table: Arc<dyn Table>,
     queue: Arc<dyn Queue>,
@@ -71,6 +72,7 @@ async fn setup(aws: bool) -> Option<Setup> {
     let worker =
         Worker::new(table.clone(), Arc::new(clock.clone())).with(Arc::new(Runs(runs.clone())));
     Some(Setup {
+        key: OutboxKey::derive(b"the test deployment's secret 0123"),
         clock,
         table,
         queue,
@@ -125,7 +127,7 @@ impl Setup {
         let job = NewJob::new(&Ping { n })
             .unwrap()
             .idempotency_key(format!("ping:{n}"));
-        let entry = OutboxEntry::new::<Ping>(job, self.now()).unwrap();
+        let entry = OutboxEntry::new::<Ping>(job, self.now(), &self.key).unwrap();
         let op: TxOp = entry.put().unwrap();
         self.table.transact(vec![op]).await.unwrap();
         entry
@@ -139,6 +141,7 @@ impl Setup {
         outbox::relay(
             self.table.as_ref(),
             self.queue.as_ref(),
+            &self.key,
             self.now(),
             RELAY_GRACE,
         )
@@ -182,7 +185,14 @@ impl Setup {
 
 async fn the_fast_path_sends_and_removes_what_was_committed(s: Setup) {
     let entry = s.commit(1).await;
-    let report = outbox::deliver(s.table.as_ref(), s.queue.as_ref(), &[entry], s.now()).await;
+    let report = outbox::deliver(
+        s.table.as_ref(),
+        s.queue.as_ref(),
+        &s.key,
+        &[entry],
+        s.now(),
+    )
+    .await;
     assert_eq!((report.sent, report.left), (1, 0));
     assert_eq!(s.pending().await, 0);
     assert_eq!(s.work().await, 1);
@@ -193,7 +203,7 @@ async fn the_relay_sends_what_a_crash_left_behind_once_it_is_older_than_the_grac
     // Committed, then the process died before the fast path: the entry is all that is left.
     let entry = s.commit(2).await;
     assert!(
-        entry.job.idempotency_key.is_some(),
+        entry.job(&s.key).unwrap().idempotency_key.is_some(),
         "every entry can be deduplicated"
     );
     assert_eq!(
@@ -212,13 +222,29 @@ async fn the_relay_sends_what_a_crash_left_behind_once_it_is_older_than_the_grac
         .await
         .unwrap();
     assert_eq!(delivered.len(), 1);
-    assert_eq!(delivered[0].job, entry.job, "the job exactly as committed");
+    assert_eq!(
+        Some(delivered[0].job.clone()),
+        entry.job(&s.key),
+        "the job exactly as committed"
+    );
+    // What the table holds of it: its kind, and the job sealed.
+    assert_eq!(entry.kind, "test.ping");
+    assert!(!entry.sealed_job.contains("ping"), "{}", entry.sealed_job);
+    let elsewhere = OutboxKey::derive(b"another deployment's secret 01234");
+    assert_eq!(entry.job(&elsewhere), None);
 }
 
 async fn a_failing_queue_delays_entries_without_losing_them(s: Setup) {
     s.faults.fail_sends(true);
     let entry = s.commit(3).await;
-    let report = outbox::deliver(s.table.as_ref(), s.queue.as_ref(), &[entry], s.now()).await;
+    let report = outbox::deliver(
+        s.table.as_ref(),
+        s.queue.as_ref(),
+        &s.key,
+        &[entry],
+        s.now(),
+    )
+    .await;
     assert_eq!((report.sent, report.left), (0, 1));
     s.clock.advance(RELAY_GRACE + Duration::from_secs(1));
     assert_eq!(s.relay().await.left, 1);
@@ -236,6 +262,7 @@ async fn an_entry_sent_twice_runs_its_job_once(s: Setup) {
     outbox::deliver(
         s.table.as_ref(),
         s.queue.as_ref(),
+        &s.key,
         std::slice::from_ref(&entry),
         s.now(),
     )
@@ -252,7 +279,7 @@ async fn an_entry_sent_twice_runs_its_job_once(s: Setup) {
 async fn entries_refused_by_every_queue_are_refused_when_written() {
     let s = setup(false).await.expect("embedded stores");
     let job = NewJob::new(&Ping { n: 5 }).unwrap();
-    assert!(OutboxEntry::for_queue("no-such-queue", job.clone(), s.now()).is_err());
+    assert!(OutboxEntry::for_queue("no-such-queue", job.clone(), s.now(), &s.key).is_err());
     let huge = NewJob {
         job: Job {
             payload: serde_json::json!({"n": "x".repeat(300 * 1024)}),
@@ -260,5 +287,5 @@ async fn entries_refused_by_every_queue_are_refused_when_written() {
         },
         delay: Duration::ZERO,
     };
-    assert!(OutboxEntry::new::<Ping>(huge, s.now()).is_err());
+    assert!(OutboxEntry::new::<Ping>(huge, s.now(), &s.key).is_err());
 }

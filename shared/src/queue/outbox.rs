@@ -13,6 +13,10 @@
 //! overlapped a slow request). Every entry carries an idempotency key, and the worker runs a key once
 //! ([`super::worker`]), so the second copy is skipped: delivery stays exactly-once as far as a user can tell.
 //!
+//! A waiting job can hold secrets (a reset email carries a live reset link), and the table keeps tokens only as
+//! hashes so that a dump of it cannot be replayed; so the job is stored sealed (AES-256-GCM under an [`OutboxKey`]
+//! derived from the deployment secret, bound to its entry), and only its kind and id are readable.
+//!
 //! Entity (declared once, here): `OUTBOX#<shard>` / `<at>#<entry_id>`, where `at` is the creation time in
 //! zero-padded epoch seconds (sort keys then order by time, and the relay asks for everything before a cutoff) and
 //! `entry_id` is the job's id. Entries are spread over [`SHARDS`] partitions by their id, so a burst of writes is
@@ -22,7 +26,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use aes_gcm::aead::{Aead, Payload};
+use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 
 use super::worker::DONE_RETENTION;
 use super::{Job, JobKind, NewJob, Queue, QueueError, QueueResult, validate};
@@ -43,6 +54,79 @@ pub const RELAY_BATCH_PER_SHARD: usize = 500;
 /// Entries read per query while relaying.
 const PAGE: usize = 100;
 
+/// The key that seals waiting jobs: AES-256-GCM, HMAC-SHA256(deployment secret, purpose). Every function derives
+/// the same one from `LECTERN_SIGNING_SECRET`, so any of them can write and the relay can read. `Debug` hides it.
+#[derive(Clone)]
+pub struct OutboxKey {
+    cipher: Aes256Gcm,
+}
+
+impl std::fmt::Debug for OutboxKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OutboxKey(..)")
+    }
+}
+
+/// The version tag of a sealed job, so the format can change without ambiguity.
+const SEALED_V1: &str = "v1";
+const NONCE_LEN: usize = 12;
+
+impl OutboxKey {
+    /// The outbox key of a deployment secret. (The seam for per-purpose keys: build it from the key ring's outbox
+    /// key instead; the `v1` tag of sealed jobs leaves room for a key id.)
+    pub fn derive(secret: &[u8]) -> Self {
+        let key: [u8; 32] = match <Hmac<Sha256> as Mac>::new_from_slice(secret) {
+            Ok(mut mac) => {
+                mac.update(b"lectern/outbox/v1");
+                mac.finalize().into_bytes().into()
+            }
+            // HMAC takes keys of any length; this arm only satisfies the type.
+            Err(_) => [0u8; 32],
+        };
+        Self {
+            cipher: Aes256Gcm::new(&key.into()),
+        }
+    }
+
+    /// `v1.<nonce>.<ciphertext>`, bound to `entry_id` (a sealed job cannot be moved to another entry).
+    fn seal(&self, plaintext: &[u8], entry_id: &str) -> QueueResult<String> {
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rng().fill_bytes(&mut nonce);
+        let payload = Payload {
+            msg: plaintext,
+            aad: entry_id.as_bytes(),
+        };
+        let sealed = self
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), payload)
+            .map_err(|_| QueueError::Invalid("the job could not be sealed".into()))?;
+        Ok(format!(
+            "{SEALED_V1}.{}.{}",
+            URL_SAFE_NO_PAD.encode(nonce),
+            URL_SAFE_NO_PAD.encode(sealed)
+        ))
+    }
+
+    fn open(&self, sealed: &str, entry_id: &str) -> Option<Vec<u8>> {
+        let mut parts = sealed.split('.');
+        let (Some(SEALED_V1), Some(nonce), Some(body), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let nonce = URL_SAFE_NO_PAD.decode(nonce).ok()?;
+        let body = URL_SAFE_NO_PAD.decode(body).ok()?;
+        if nonce.len() != NONCE_LEN {
+            return None;
+        }
+        let payload = Payload {
+            msg: &body,
+            aad: entry_id.as_bytes(),
+        };
+        self.cipher.decrypt(Nonce::from_slice(&nonce), payload).ok()
+    }
+}
+
 /// One job waiting to be sent.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OutboxEntry {
@@ -57,8 +141,11 @@ pub struct OutboxEntry {
     pub entry_id: String,
     /// The logical queue it goes to.
     pub queue: String,
-    /// The job exactly as it will be sent (its id and idempotency key are fixed here, so every send is the same).
-    pub job: Job,
+    /// The job's kind, readable (for logs and operators).
+    pub kind: String,
+    /// The job exactly as it will be sent (its id and idempotency key are fixed here, so every send is the same),
+    /// sealed with the [`OutboxKey`].
+    pub sealed_job: String,
     /// Delay the job asked for, counted from `at`.
     #[serde(default)]
     pub delay_secs: u64,
@@ -81,28 +168,36 @@ fn shard_of(id: &str) -> String {
 }
 
 impl OutboxEntry {
-    /// An entry for a typed job created at `now` (epoch seconds). Jobs without an idempotency key get one from
-    /// their id, because the outbox may send an entry twice and only the key makes that harmless.
-    pub fn new<J: JobKind>(job: NewJob, now: i64) -> QueueResult<Self> {
-        Self::for_queue(J::QUEUE, job, now)
+    /// An entry for a typed job created at `now` (epoch seconds), sealed with `key`. Jobs without an idempotency
+    /// key get one from their id, because the outbox may send an entry twice and only the key makes that harmless.
+    pub fn new<J: JobKind>(job: NewJob, now: i64, key: &OutboxKey) -> QueueResult<Self> {
+        Self::for_queue(J::QUEUE, job, now, key)
     }
 
     /// [`OutboxEntry::new`] for a job whose queue is known by name.
-    pub fn for_queue(queue: &str, mut job: NewJob, now: i64) -> QueueResult<Self> {
+    pub fn for_queue(queue: &str, mut job: NewJob, now: i64, key: &OutboxKey) -> QueueResult<Self> {
         if job.job.idempotency_key.is_none() {
             job.job.idempotency_key = Some(format!("outbox:{}", job.job.id));
         }
         // Refused here, in the request, rather than by every relay run for a week.
-        validate(queue, &job)?;
+        let plaintext = validate(queue, &job)?;
+        let entry_id = job.job.id.clone();
         Ok(Self {
-            shard: shard_of(&job.job.id),
+            shard: shard_of(&entry_id),
             at: at_key(now),
-            entry_id: job.job.id.clone(),
+            sealed_job: key.seal(&plaintext, &entry_id)?,
+            entry_id,
             queue: queue.to_string(),
+            kind: job.job.kind,
             delay_secs: job.delay.as_secs(),
-            job: job.job,
             expires_at: now + RETENTION.as_secs() as i64,
         })
+    }
+
+    /// The job as it will be sent; `None` when it does not open under `key` (another deployment secret).
+    pub fn job(&self, key: &OutboxKey) -> Option<Job> {
+        let plaintext = key.open(&self.sealed_job, &self.entry_id)?;
+        serde_json::from_slice(&plaintext).ok()
     }
 
     /// The write that stores it, for a transaction (a fresh id never exists, so the condition only guards bugs).
@@ -113,14 +208,14 @@ impl OutboxEntry {
         })
     }
 
-    /// The job to send at `now`: what is left of its delay.
-    fn to_send(&self, now: i64) -> NewJob {
+    /// The job to send at `now`, with what is left of its delay.
+    fn to_send(&self, key: &OutboxKey, now: i64) -> Option<NewJob> {
         let created: i64 = self.at.parse().unwrap_or(now);
         let waited = u64::try_from(now.saturating_sub(created)).unwrap_or(0);
-        NewJob {
-            job: self.job.clone(),
+        Some(NewJob {
+            job: self.job(key)?,
             delay: Duration::from_secs(self.delay_secs.saturating_sub(waited)),
-        }
+        })
     }
 }
 
@@ -158,27 +253,36 @@ pub struct RelayReport {
 pub async fn deliver(
     table: &dyn Table,
     queue: &dyn Queue,
+    key: &OutboxKey,
     entries: &[OutboxEntry],
     now: i64,
 ) -> RelayReport {
     let mut report = RelayReport::default();
-    let mut by_queue: BTreeMap<&str, Vec<&OutboxEntry>> = BTreeMap::new();
+    let mut by_queue: BTreeMap<&str, Vec<(&OutboxEntry, NewJob)>> = BTreeMap::new();
     for entry in entries {
-        by_queue
-            .entry(entry.queue.as_str())
-            .or_default()
-            .push(entry);
+        match entry.to_send(key, now) {
+            Some(job) => by_queue
+                .entry(entry.queue.as_str())
+                .or_default()
+                .push((entry, job)),
+            None => {
+                // Sealed under another secret: kept (this process may be the misconfigured one) until it expires.
+                tracing::error!(kind = %entry.kind, job_id = %entry.entry_id,
+                    "outbox entry does not open with this deployment's secret; left in place");
+                report.left += 1;
+            }
+        }
     }
     let mut done: Vec<Key> = Vec::new();
     for (name, entries) in by_queue {
-        let jobs = entries.iter().map(|e| e.to_send(now)).collect();
+        let (entries, jobs): (Vec<&OutboxEntry>, Vec<NewJob>) = entries.into_iter().unzip();
         match queue.send(name, jobs).await {
             Ok(_) => done.extend(entries.iter().map(|e| e.key())),
             // A job no queue takes (unknown queue, too large) will never go out: keeping it would only make every
             // relay run for a week fail on it.
             Err(QueueError::Invalid(reason)) | Err(QueueError::UnknownQueue(reason)) => {
                 for entry in &entries {
-                    tracing::error!(queue = name, kind = %entry.job.kind, job_id = %entry.job.id, %reason,
+                    tracing::error!(queue = name, kind = %entry.kind, job_id = %entry.entry_id, %reason,
                         "outbox entry can never be sent; dropped");
                 }
                 report.dropped += entries.len();
@@ -268,6 +372,7 @@ pub async fn pending(table: &dyn Table) -> TableResult<Vec<OutboxEntry>> {
 pub async fn relay(
     table: &dyn Table,
     queue: &dyn Queue,
+    key: &OutboxKey,
     now: i64,
     grace: Duration,
 ) -> Result<RelayReport, TableError> {
@@ -288,7 +393,7 @@ pub async fn relay(
         if due.is_empty() {
             continue;
         }
-        let done = deliver(table, queue, &due, now).await;
+        let done = deliver(table, queue, key, &due, now).await;
         report.sent += done.sent;
         report.left += done.left;
         report.dropped += done.dropped;
@@ -319,6 +424,21 @@ mod tests {
         assert_eq!(shards.len(), SHARDS as usize, "{shards:?}");
         let id = crate::ids::new_id();
         assert_eq!(shard_of(&id), shard_of(&id));
+    }
+
+    #[test]
+    fn sealed_jobs_open_only_with_their_key_and_entry() {
+        let key = OutboxKey::derive(b"a deployment secret of some length");
+        let sealed = key.seal(b"reset link with a token", "entry-1").unwrap();
+        assert!(!sealed.contains("token"));
+        assert_eq!(
+            key.open(&sealed, "entry-1").as_deref(),
+            Some(&b"reset link with a token"[..])
+        );
+        assert_eq!(key.open(&sealed, "entry-2"), None, "bound to its entry");
+        let other = OutboxKey::derive(b"another deployment's secret here");
+        assert_eq!(other.open(&sealed, "entry-1"), None);
+        assert_eq!(key.open("v1.x.y", "entry-1"), None);
     }
 
     #[test]

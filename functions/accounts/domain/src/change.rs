@@ -166,7 +166,15 @@ impl Accounts {
             tracing::info!(%action, target_id, actor_id, "audit");
         }
         if !outbox.is_empty() && self.config.outbox_fast_path {
-            outbox::deliver(table, self.platform.queue.as_ref(), &outbox, self.epoch()).await;
+            let queue = self.platform.queue.as_ref();
+            outbox::deliver(
+                table,
+                queue,
+                &self.platform.outbox_key,
+                &outbox,
+                self.epoch(),
+            )
+            .await;
         }
         for key in later {
             // The change is committed; a session that outlives it would be the one thing left undone, so a failure
@@ -181,7 +189,7 @@ impl Accounts {
         &self,
         job: NewJob,
     ) -> TableResult<OutboxEntry> {
-        OutboxEntry::new::<J>(job, self.epoch())
+        OutboxEntry::new::<J>(job, self.epoch(), &self.platform.outbox_key)
             .map_err(|e| TableError::Invalid(format!("job refused: {e}")))
     }
 }

@@ -13,6 +13,7 @@ pub async fn run(platform: &Platform) -> anyhow::Result<RelayReport> {
     Ok(outbox::relay(
         platform.table.as_ref(),
         platform.queue.as_ref(),
+        &platform.outbox_key,
         now,
         RELAY_GRACE,
     )
