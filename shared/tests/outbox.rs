@@ -137,6 +137,19 @@ impl Setup {
         outbox::pending(self.table.as_ref()).await.unwrap().len()
     }
 
+    /// The fast path: what a request does right after its commit.
+    async fn deliver(&self, entry: &OutboxEntry) -> outbox::RelayReport {
+        let entries = std::slice::from_ref(entry);
+        outbox::deliver(
+            self.table.as_ref(),
+            self.queue.as_ref(),
+            &self.key,
+            entries,
+            self.now(),
+        )
+        .await
+    }
+
     async fn relay(&self) -> outbox::RelayReport {
         outbox::relay(
             self.table.as_ref(),
@@ -185,14 +198,7 @@ impl Setup {
 
 async fn the_fast_path_sends_and_removes_what_was_committed(s: Setup) {
     let entry = s.commit(1).await;
-    let report = outbox::deliver(
-        s.table.as_ref(),
-        s.queue.as_ref(),
-        &s.key,
-        &[entry],
-        s.now(),
-    )
-    .await;
+    let report = s.deliver(&entry).await;
     assert_eq!((report.sent, report.left), (1, 0));
     assert_eq!(s.pending().await, 0);
     assert_eq!(s.work().await, 1);
@@ -237,14 +243,7 @@ async fn the_relay_sends_what_a_crash_left_behind_once_it_is_older_than_the_grac
 async fn a_failing_queue_delays_entries_without_losing_them(s: Setup) {
     s.faults.fail_sends(true);
     let entry = s.commit(3).await;
-    let report = outbox::deliver(
-        s.table.as_ref(),
-        s.queue.as_ref(),
-        &s.key,
-        &[entry],
-        s.now(),
-    )
-    .await;
+    let report = s.deliver(&entry).await;
     assert_eq!((report.sent, report.left), (0, 1));
     s.clock.advance(RELAY_GRACE + Duration::from_secs(1));
     assert_eq!(s.relay().await.left, 1);
@@ -259,14 +258,7 @@ async fn a_failing_queue_delays_entries_without_losing_them(s: Setup) {
 
 async fn an_entry_sent_twice_runs_its_job_once(s: Setup) {
     let entry = s.commit(4).await;
-    outbox::deliver(
-        s.table.as_ref(),
-        s.queue.as_ref(),
-        &s.key,
-        std::slice::from_ref(&entry),
-        s.now(),
-    )
-    .await;
+    s.deliver(&entry).await;
     // The delete after the send was lost (a crash, a store error): the relay finds the entry again.
     s.table.transact(vec![entry.put().unwrap()]).await.unwrap();
     s.clock.advance(RELAY_GRACE + Duration::from_secs(1));
