@@ -166,11 +166,7 @@ impl Config {
                 var("LECTERN_QUEUE_MAX_RECEIVES"),
                 5,
             )?,
-            queue_visibility: Duration::from_secs(parse(
-                "LECTERN_QUEUE_VISIBILITY_SECS",
-                var("LECTERN_QUEUE_VISIBILITY_SECS"),
-                60,
-            )?),
+            queue_visibility: visibility(var("LECTERN_QUEUE_VISIBILITY_SECS"))?,
             rate_limits: crate::ratelimit::RateLimitConfig::from_lookup(var)?,
         })
     }
@@ -239,6 +235,20 @@ pub fn lambda_data_dir(base: &std::path::Path, function: &str) -> PathBuf {
         })
         .collect();
     base.join("lambda").join(safe)
+}
+
+/// The dev server's visibility timeout. It must outlast a job claim's lease: a worker that dies mid-job leaves
+/// its claim behind, and the redelivery must find it lapsed (see [`crate::queue::worker::CLAIM_LEASE`]).
+fn visibility(value: Option<String>) -> Result<Duration, ConfigError> {
+    let lease = crate::queue::worker::CLAIM_LEASE.as_secs();
+    let secs: u64 = parse("LECTERN_QUEUE_VISIBILITY_SECS", value, 60)?;
+    if secs <= lease || Duration::from_secs(secs) > crate::queue::embedded::MAX_VISIBILITY {
+        return Err(ConfigError {
+            var: "LECTERN_QUEUE_VISIBILITY_SECS",
+            problem: format!("use more than the job claim lease ({lease} s) and at most 12 hours"),
+        });
+    }
+    Ok(Duration::from_secs(secs))
 }
 
 fn parse<T: std::str::FromStr>(
@@ -322,6 +332,14 @@ mod tests {
             with(&[("LECTERN_MAX_BODY_BYTES", "-1")]).unwrap_err().var,
             "LECTERN_MAX_BODY_BYTES"
         );
+        // A visibility timeout within the claim lease would make every redelivery after a crash "busy".
+        assert_eq!(
+            with(&[("LECTERN_QUEUE_VISIBILITY_SECS", "30")])
+                .unwrap_err()
+                .var,
+            "LECTERN_QUEUE_VISIBILITY_SECS"
+        );
+        assert!(with(&[("LECTERN_QUEUE_VISIBILITY_SECS", "31")]).is_ok());
     }
 
     #[test]

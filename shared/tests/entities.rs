@@ -20,7 +20,12 @@ fn golden() -> PathBuf {
 fn job_claim() {
     assert_stored(
         &golden(),
-        &JobClaim::running("email.notify", "verify#01J9ZQ7K3M", 1_900_000_900),
+        &JobClaim::running(
+            "email.notify",
+            "verify#01J9ZQ7K3M",
+            "01J9ZQ8AB7Q1W9XKX2M4V6T3RC",
+            1_900_000_900,
+        ),
     );
 }
 
