@@ -5,6 +5,7 @@ pub mod aws;
 pub mod blobs;
 pub mod clock;
 pub mod config;
+pub mod erasure;
 pub mod http;
 pub mod ids;
 pub mod lambda;
@@ -24,4 +25,8 @@ use table::{Entity, EntityInfo};
 
 /// Every entity this crate stores. Each crate that stores items lists its own, and `tests/architecture/keys.rs`
 /// checks all of them together: no two may share a key, and every declared entity must be listed.
-pub const ENTITIES: &[EntityInfo] = &[queue::claims::JobClaim::INFO, ratelimit::COUNTER];
+pub const ENTITIES: &[EntityInfo] = &[
+    queue::claims::JobClaim::INFO,
+    ratelimit::COUNTER,
+    erasure::ErasureDue::INFO,
+];

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use lectern_shared::clock::ManualClock;
+use lectern_shared::erasure::ErasureDue;
 use lectern_shared::queue::claims::JobClaim;
 use lectern_shared::ratelimit::{self, RateLimitConfig, RateLimiter, RouteClass, Subject};
 use lectern_shared::table::Table;
@@ -26,6 +27,14 @@ fn job_claim() {
             "01J9ZQ8AB7Q1W9XKX2M4V6T3RC",
             1_900_000_900,
         ),
+    );
+}
+
+#[test]
+fn erasure_due() {
+    assert_stored(
+        &golden(),
+        &ErasureDue::new("01J9ZQ7K3MX4T8V2B6N1C5D0EF", 1_900_000_900),
     );
 }
 

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use tempfile::TempDir;
 
 use crate::blobs::embedded::{self, EmbeddedBlobs};
-use crate::clock::SharedClock;
+use crate::clock::{SharedClock, SystemClock};
 use crate::mail::embedded::EmbeddedMailer;
 use crate::queue::embedded::EmbeddedQueue;
+use crate::table::Item;
 use crate::table::embedded::EmbeddedTable;
 
 /// The signing secret of test blob stores.
@@ -88,4 +89,32 @@ pub fn mailer() -> (Arc<EmbeddedMailer>, TempDir) {
     let mailer =
         EmbeddedMailer::new(dir.path().to_path_buf(), MAIL_FROM).expect("opening the outbox");
     (Arc::new(mailer), dir)
+}
+
+/// Every item stored in an embedded database file, expired or not, read straight from the file rather than
+/// through the port, so a test can see the whole table (that an erasure left nothing behind, say). The embedded
+/// table keeps each item as JSON in the redb table `items`. The file must not be open in this process.
+pub fn all_items(path: &Path) -> Vec<Item> {
+    use redb::{ReadableTable, TableDefinition};
+    const ITEMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("items");
+    // A server that just stopped may still be dropping its last handles on the file.
+    let mut opened = EmbeddedTable::open(path, Arc::new(SystemClock));
+    for _ in 0..100 {
+        if opened.is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        opened = EmbeddedTable::open(path, Arc::new(SystemClock));
+    }
+    let db = opened.expect("opening the database").database();
+    let txn = db.begin_read().expect("a read transaction");
+    let items = txn.open_table(ITEMS).expect("the items table");
+    items
+        .iter()
+        .expect("reading items")
+        .map(|entry| {
+            let (_, value) = entry.expect("an item");
+            serde_json::from_slice(value.value()).expect("items are stored as JSON")
+        })
+        .collect()
 }

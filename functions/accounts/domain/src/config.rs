@@ -83,7 +83,9 @@ impl AccountsConfig {
             verify_email_ttl_secs: DAY,
             reset_password_ttl_secs: 900,
             reauth_max_age_secs: num("LECTERN_REAUTH_MAX_AGE_SECS", 600, 60, DAY)?,
-            deletion_grace_secs: num("LECTERN_DELETION_GRACE_DAYS", 30, 1, 365)? * DAY,
+            // At least a week: job claims keep an email's idempotency key (it holds the user id) for 7 days, and
+            // the purge at the end of the grace period must find nothing of the account left.
+            deletion_grace_secs: num("LECTERN_DELETION_GRACE_DAYS", 30, 7, 365)? * DAY,
             // The same default as the notifications worker's branding, so links and footers agree.
             app_url: var("LECTERN_APP_URL")
                 .unwrap_or_else(|| "http://localhost:3000".into())

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod authenticator;
 pub mod config;
 pub mod crypto;
+pub mod erasure;
 pub mod errors;
 pub mod lockout;
 pub mod notify;

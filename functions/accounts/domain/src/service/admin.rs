@@ -148,6 +148,8 @@ impl Accounts {
             item: after.to_item()?,
             condition: Condition::equals("version", before.version),
         }];
+        // Soft-deleting lists the account for erasure; restoring takes it off the list.
+        ops.extend(crate::erasure::due_ops(before, &after)?);
         if delta < 0 {
             let n = self.admin_count().await?;
             if n <= 1 {
