@@ -13,6 +13,7 @@ pub mod mail;
 pub mod platform;
 pub mod queue;
 pub mod ratelimit;
+pub mod secrets;
 pub mod table;
 pub mod telemetry;
 #[cfg(feature = "testing")]

@@ -17,6 +17,7 @@ use crate::queue::Queue;
 use crate::queue::embedded::EmbeddedQueue;
 use crate::queue::sqs::SqsQueue;
 use crate::ratelimit::RateLimiter;
+use crate::secrets::{self, Keys, Purpose};
 use crate::table::Table;
 use crate::table::dynamo::DynamoTable;
 use crate::table::embedded::EmbeddedTable;
@@ -33,8 +34,10 @@ pub struct Platform {
     pub cursors: CursorCodec,
     /// The local blob folder, when embedded: the dev server mounts its signed-URL routes.
     pub embedded_blobs: Option<Arc<EmbeddedBlobs>>,
-    /// Rate limits on the table, keyed with the signing secret so stored keys reveal no IPs or emails.
+    /// Rate limits on the table, keyed with the rate-limit key so stored keys reveal no IPs or emails.
     pub limiter: Arc<RateLimiter>,
+    /// The key rings this function was given (embedded: all but the access-token keys, generated as needed).
+    pub keys: Keys,
 }
 
 impl Platform {
@@ -72,10 +75,7 @@ impl Platform {
         let dir = &config.data_dir;
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating data dir {}", dir.display()))?;
-        let secret = match &config.signing_secret {
-            Some(s) => s.clone(),
-            None => local_secret(dir)?,
-        };
+        let keys = secrets::load_embedded(dir, &config.secrets)?;
         let table = EmbeddedTable::open(&dir.join("lectern.redb"), clock.clone())
             .context("opening embedded database")?;
         let queue = EmbeddedQueue::new(table.database(), clock.clone(), config.queue_max_receives)
@@ -84,7 +84,7 @@ impl Platform {
             EmbeddedBlobs::new(
                 dir.join("blobs"),
                 &config.public_url,
-                secret.as_bytes(),
+                keys.require(Purpose::BlobUrls)?,
                 clock.clone(),
             )
             .context("opening blob folder")?,
@@ -93,24 +93,27 @@ impl Platform {
             .context("opening mail outbox")?;
         let table: Arc<dyn Table> = Arc::new(table);
         Ok(Self {
-            cursors: CursorCodec::new(secret.as_bytes()),
-            limiter: limiter(&table, &clock, &config, &secret),
+            cursors: cursors(&keys),
+            limiter: limiter(&table, &clock, &config, &keys),
             table,
             blobs: blobs.clone(),
             queue: Arc::new(queue),
             mailer: Arc::new(mailer),
             clock,
             embedded_blobs: Some(blobs),
+            keys,
             config: Arc::new(config),
         })
     }
 
     async fn aws(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
-        let secret = config
-            .signing_secret
-            .clone()
-            .context("LECTERN_SIGNING_SECRET is required on aws")?;
         let sdk = crate::aws::load_sdk_config(config.aws.endpoint.as_deref()).await;
+        // Read once, here, at cold start; only the secrets this function was given (see `SecretsConfig`).
+        let keys = if config.secrets.secrets.is_empty() {
+            Keys::default()
+        } else {
+            secrets::load_aws(&aws_sdk_secretsmanager::Client::new(&sdk), &config.secrets).await?
+        };
         let table = DynamoTable::new(
             aws_sdk_dynamodb::Client::new(&sdk),
             &config.aws.table,
@@ -125,48 +128,40 @@ impl Platform {
         );
         let table: Arc<dyn Table> = Arc::new(table);
         Ok(Self {
-            cursors: CursorCodec::new(secret.as_bytes()),
-            limiter: limiter(&table, &clock, &config, &secret),
+            cursors: cursors(&keys),
+            limiter: limiter(&table, &clock, &config, &keys),
             table,
             blobs: Arc::new(blobs),
             queue: Arc::new(queue),
             mailer: Arc::new(mailer),
             clock,
             embedded_blobs: None,
+            keys,
             config: Arc::new(config),
         })
     }
 }
 
+/// Cursors signed with the cursor ring; a function given none lists nothing, and gets a key of its own.
+fn cursors(keys: &Keys) -> CursorCodec {
+    keys.get(Purpose::Cursor)
+        .map(CursorCodec::from_ring)
+        .unwrap_or_else(CursorCodec::ephemeral)
+}
+
+/// Rate limits keyed with the rate-limit ring's active key (a rotation starts the counters afresh, which at worst
+/// lets a client through one extra window).
 fn limiter(
     table: &Arc<dyn Table>,
     clock: &SharedClock,
     config: &Config,
-    secret: &str,
+    keys: &Keys,
 ) -> Arc<RateLimiter> {
-    Arc::new(
-        RateLimiter::new(table.clone(), clock.clone(), config.rate_limits.clone())
-            .with_secret(secret.as_bytes()),
-    )
-}
-
-/// The embedded backend's signing secret: generated on first run and kept (owner-only) in the data dir, so signed
-/// URLs and cursors survive restarts without anyone configuring a secret.
-fn local_secret(dir: &std::path::Path) -> anyhow::Result<String> {
-    let path = dir.join("signing.secret");
-    match std::fs::read_to_string(&path) {
-        Ok(s) if s.trim().len() >= 32 => return Ok(s.trim().to_string()),
-        Ok(_) | Err(_) => {}
-    }
-    let secret = crate::ids::random_secret(32);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    use std::io::Write;
-    options
-        .open(&path)
-        .and_then(|mut f| f.write_all(secret.as_bytes()))
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(secret)
+    let limiter = RateLimiter::new(table.clone(), clock.clone(), config.rate_limits.clone());
+    Arc::new(match keys.get(Purpose::RateLimit) {
+        Some(ring) => {
+            limiter.with_secret(&secrets::derive(ring.active().1, "lectern/ratelimit/v1"))
+        }
+        None => limiter,
+    })
 }

@@ -17,6 +17,7 @@ mod rate_limits;
 mod recovery;
 mod register;
 mod round_trips;
+mod secrets;
 mod sessions;
 mod tokens;
 mod two_factor;

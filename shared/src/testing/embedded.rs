@@ -9,11 +9,17 @@ use crate::blobs::embedded::{self, EmbeddedBlobs};
 use crate::clock::{SharedClock, SystemClock};
 use crate::mail::embedded::EmbeddedMailer;
 use crate::queue::embedded::EmbeddedQueue;
+use crate::secrets::{KeyRing, Purpose};
 use crate::table::Item;
 use crate::table::embedded::EmbeddedTable;
 
 /// The signing secret of test blob stores.
 pub const TEST_SECRET: &[u8] = b"lectern-test-secret-0123456789abcdef";
+
+/// The blob URL key ring of test blob stores: [`TEST_SECRET`] as key `test`.
+pub fn test_blob_keys() -> KeyRing {
+    KeyRing::single(Purpose::BlobUrls, "test", TEST_SECRET).expect("a valid test key")
+}
 /// How many receives the test queues allow before dead-lettering (the AWS test queues' maxReceiveCount too).
 pub const MAX_RECEIVES: u32 = 3;
 /// Sender of test mail.
@@ -55,7 +61,7 @@ pub fn blobs(clock: SharedClock) -> (Arc<EmbeddedBlobs>, TempDir) {
     let blobs = EmbeddedBlobs::new(
         dir.path().join("blobs"),
         "http://127.0.0.1:9",
-        TEST_SECRET,
+        &test_blob_keys(),
         clock,
     )
     .expect("opening the blob folder");
@@ -71,8 +77,13 @@ pub async fn serve_blobs(clock: SharedClock) -> (Arc<EmbeddedBlobs>, String, Tem
         .expect("binding a test port");
     let base_url = format!("http://{}", listener.local_addr().expect("local address"));
     let blobs = Arc::new(
-        EmbeddedBlobs::new(dir.path().join("blobs"), &base_url, TEST_SECRET, clock)
-            .expect("opening the blob folder"),
+        EmbeddedBlobs::new(
+            dir.path().join("blobs"),
+            &base_url,
+            &test_blob_keys(),
+            clock,
+        )
+        .expect("opening the blob folder"),
     );
     let app = embedded::router(blobs.clone());
     tokio::spawn(async move {

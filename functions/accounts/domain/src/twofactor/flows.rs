@@ -49,7 +49,10 @@ impl Accounts {
             ));
         }
         let secret = totp::generate_secret();
-        let sealed = self.secrets.seal(&secret, user.user_id.as_bytes());
+        let sealed = self
+            .secrets
+            .seal(&secret, user.user_id.as_bytes())
+            .map_err(|e| AccountError::Internal(e.to_string()))?;
         let uri = totp::otpauth_uri(&secret, &self.config.totp_issuer, &user.email);
         let qr_svg = qr::svg(&uri).map_err(|e| AccountError::Internal(e.to_string()))?;
         user.two_factor = Some(TwoFactor {
