@@ -8,6 +8,7 @@ pub mod authenticator;
 pub mod change;
 pub mod config;
 pub mod crypto;
+pub mod erasure;
 pub mod errors;
 pub mod lockout;
 pub mod notify;

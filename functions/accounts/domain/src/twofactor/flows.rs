@@ -51,7 +51,10 @@ impl Accounts {
             ));
         }
         let secret = totp::generate_secret();
-        let sealed = self.secrets.seal(&secret, user.user_id.as_bytes());
+        let sealed = self
+            .secrets
+            .seal(&secret, user.user_id.as_bytes())
+            .map_err(|e| AccountError::Internal(e.to_string()))?;
         let uri = totp::otpauth_uri(&secret, &self.config.totp_issuer, &user.email);
         let qr_svg = qr::svg(&uri).map_err(|e| AccountError::Internal(e.to_string()))?;
         user.two_factor = Some(TwoFactor {
@@ -85,14 +88,16 @@ impl Accounts {
         let step = totp::verify(&secret, code, self.epoch() as u64, None)
             .ok_or(AccountError::InvalidCode)?;
         let codes = backup_codes::generate(BACKUP_CODES);
+        let hashes = codes
+            .iter()
+            .map(|c| self.backup_codes.hash(&user.user_id, c))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| AccountError::Internal("no backup-code keys (TOTP ring)".into()))?;
         user.two_factor = Some(TwoFactor {
             sealed_secret: pending.sealed_secret,
             enabled: true,
             last_step: Some(step),
-            backup_codes: codes
-                .iter()
-                .map(|c| self.backup_codes.hash(&user.user_id, c))
-                .collect(),
+            backup_codes: hashes,
         });
         let mut change = Change::new();
         change.op(Users::save_op(&mut user, self.epoch())?);
