@@ -36,6 +36,15 @@ impl std::fmt::Display for Id {
     }
 }
 
+/// In the OpenAPI document: the string [`crate::http::constraints::ID_PATTERN`] describes.
+impl utoipa::PartialSchema for Id {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::http::constraints::id().into()
+    }
+}
+
+impl utoipa::ToSchema for Id {}
+
 impl<'de> serde::Deserialize<'de> for Id {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(deserializer)?;

@@ -6,6 +6,7 @@ pub mod aws;
 pub mod blobs;
 pub mod clock;
 pub mod config;
+pub mod erasure;
 pub mod http;
 pub mod ids;
 pub mod lambda;
@@ -14,6 +15,7 @@ pub mod metrics;
 pub mod platform;
 pub mod queue;
 pub mod ratelimit;
+pub mod secrets;
 pub mod table;
 pub mod telemetry;
 #[cfg(feature = "testing")]
@@ -26,4 +28,9 @@ use table::{Entity, EntityInfo};
 
 /// Every entity this crate stores. Each crate that stores items lists its own, and `tests/architecture/keys.rs`
 /// checks all of them together: no two may share a key, and every declared entity must be listed.
-pub const ENTITIES: &[EntityInfo] = &[queue::claims::JobClaim::INFO, ratelimit::COUNTER];
+pub const ENTITIES: &[EntityInfo] = &[
+    queue::claims::JobClaim::INFO,
+    queue::outbox::OutboxEntry::INFO,
+    ratelimit::COUNTER,
+    erasure::ErasureDue::INFO,
+];

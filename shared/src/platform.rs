@@ -1,17 +1,19 @@
 //! The adapters behind every port, built once per process from [`Config`] and shared by all handlers.
 //!
 //! Each adapter is behind a cargo feature of this crate (`embedded`, `aws-dynamodb`, `aws-s3`, `aws-sqs`,
-//! `aws-ses`) and each function crate turns on only those it uses, so a function links only its own AWS SDKs.
+//! `aws-ses`, and `aws-secrets` for the key rings) and each function crate turns on only those it uses, so a
+//! function links only its own AWS SDKs.
 //! [`Platform::from_config`] builds the adapters that are compiled in; a port whose adapter is not leaves an
 //! [`absent`] one that answers "unavailable", which only a function calling a port it never declared can meet.
-//! On AWS only the table's client is built up front; the others are built on first use ([`lazy`]).
+//! On AWS only the table's client is built up front; the others are built on first use ([`lazy`]). Key rings come
+//! from Secrets Manager (feature `aws-secrets`) on AWS, from the data dir or the environment when embedded.
 
 pub mod absent;
 pub mod lazy;
 
 use std::sync::Arc;
 
-#[cfg(any(feature = "embedded", feature = "aws"))]
+#[cfg(feature = "embedded")]
 use anyhow::Context;
 
 use crate::blobs::Blobs;
@@ -20,7 +22,9 @@ use crate::config::{Backend, Config};
 use crate::http::pagination::CursorCodec;
 use crate::mail::Mailer;
 use crate::queue::Queue;
+use crate::queue::outbox::OutboxKey;
 use crate::ratelimit::RateLimiter;
+use crate::secrets::{self, Keys, Purpose};
 use crate::table::Table;
 
 /// Everything a handler may need from outside its own crate. Cheap to clone.
@@ -36,8 +40,12 @@ pub struct Platform {
     /// The local blob folder, when embedded: the dev server mounts its signed-URL routes.
     #[cfg(feature = "embedded")]
     pub embedded_blobs: Option<Arc<crate::blobs::embedded::EmbeddedBlobs>>,
-    /// Rate limits on the table, keyed with the signing secret so stored keys reveal no IPs or emails.
+    /// Rate limits on the table, keyed with the rate-limit key so stored keys reveal no IPs or emails.
     pub limiter: Arc<RateLimiter>,
+    /// Seals the jobs waiting in the table's outbox (the outbox ring; none in a function that writes no outbox).
+    pub outbox_key: OutboxKey,
+    /// The key rings this function was given (embedded: all but the access-token keys, generated as needed).
+    pub keys: Keys,
 }
 
 /// The adapters of one backend, before they are assembled into a [`Platform`].
@@ -85,18 +93,11 @@ impl Platform {
         Ok(Self::assemble(config, clock, ports))
     }
 
-    fn assemble(config: Config, clock: SharedClock, (ports, secret): (Ports, String)) -> Self {
-        let limiter = Arc::new(
-            RateLimiter::new(
-                ports.table.clone(),
-                clock.clone(),
-                config.rate_limits.clone(),
-            )
-            .with_secret(secret.as_bytes()),
-        );
+    fn assemble(config: Config, clock: SharedClock, (ports, keys): (Ports, Keys)) -> Self {
         Self {
-            cursors: CursorCodec::new(secret.as_bytes()),
-            limiter,
+            cursors: cursors(&keys),
+            outbox_key: outbox_key(&keys),
+            limiter: limiter(&ports.table, &clock, &config, &keys),
             table: ports.table,
             blobs: ports.blobs,
             queue: ports.queue,
@@ -104,6 +105,7 @@ impl Platform {
             clock,
             #[cfg(feature = "embedded")]
             embedded_blobs: ports.embedded_blobs,
+            keys,
             config: Arc::new(config),
         }
     }
@@ -129,17 +131,17 @@ fn log_backend(config: &Config) {
     }
 }
 
-/// The adapters of the backend the configuration selects, and the signing secret.
-async fn ports(config: &Config, clock: &SharedClock) -> anyhow::Result<(Ports, String)> {
+/// The adapters of the backend the configuration selects, and the key rings.
+async fn ports(config: &Config, clock: &SharedClock) -> anyhow::Result<(Ports, Keys)> {
     match config.backend {
         Backend::Embedded => embedded(config, clock),
         Backend::Aws => aws(config, clock).await,
     }
 }
 
-/// The redb file, blob folder and mail outbox in the data dir, and the signing secret.
+/// The redb file, blob folder and mail outbox in the data dir, and the key rings.
 #[cfg(feature = "embedded")]
-fn embedded(config: &Config, clock: &SharedClock) -> anyhow::Result<(Ports, String)> {
+fn embedded(config: &Config, clock: &SharedClock) -> anyhow::Result<(Ports, Keys)> {
     use crate::blobs::embedded::EmbeddedBlobs;
     use crate::mail::embedded::EmbeddedMailer;
     use crate::queue::embedded::EmbeddedQueue;
@@ -147,10 +149,7 @@ fn embedded(config: &Config, clock: &SharedClock) -> anyhow::Result<(Ports, Stri
 
     let dir = &config.data_dir;
     std::fs::create_dir_all(dir).with_context(|| format!("creating data dir {}", dir.display()))?;
-    let secret = match &config.signing_secret {
-        Some(s) => s.clone(),
-        None => local_secret(dir)?,
-    };
+    let keys = secrets::load_embedded(dir, &config.secrets)?;
     let table = EmbeddedTable::open(&dir.join("lectern.redb"), clock.clone())
         .context("opening embedded database")?;
     let queue = EmbeddedQueue::new(table.database(), clock.clone(), config.queue_max_receives)
@@ -159,7 +158,7 @@ fn embedded(config: &Config, clock: &SharedClock) -> anyhow::Result<(Ports, Stri
         EmbeddedBlobs::new(
             dir.join("blobs"),
             &config.public_url,
-            secret.as_bytes(),
+            keys.require(Purpose::BlobUrls)?,
             clock.clone(),
         )
         .context("opening blob folder")?,
@@ -173,11 +172,11 @@ fn embedded(config: &Config, clock: &SharedClock) -> anyhow::Result<(Ports, Stri
         mailer: Arc::new(mailer),
         embedded_blobs: Some(blobs),
     };
-    Ok((ports, secret))
+    Ok((ports, keys))
 }
 
 #[cfg(not(feature = "embedded"))]
-fn embedded(_: &Config, _: &SharedClock) -> anyhow::Result<(Ports, String)> {
+fn embedded(_: &Config, _: &SharedClock) -> anyhow::Result<(Ports, Keys)> {
     anyhow::bail!(
         "this binary was built without the embedded store (feature `embedded` of lectern-shared); set \
          LECTERN_BACKEND=aws"
@@ -186,12 +185,9 @@ fn embedded(_: &Config, _: &SharedClock) -> anyhow::Result<(Ports, String)> {
 
 /// The AWS adapters compiled into this binary, on one SDK configuration. Ports without one stay absent.
 #[cfg(feature = "aws")]
-async fn aws(config: &Config, clock: &SharedClock) -> anyhow::Result<(Ports, String)> {
-    let secret = config
-        .signing_secret
-        .clone()
-        .context("LECTERN_SIGNING_SECRET is required on aws")?;
+async fn aws(config: &Config, clock: &SharedClock) -> anyhow::Result<(Ports, Keys)> {
     let sdk = crate::aws::load_sdk_config(config.aws.endpoint.as_deref()).await;
+    let keys = aws_keys(&sdk, config).await?;
     #[cfg(feature = "aws-dynamodb")]
     let table: Arc<dyn Table> = Arc::new(crate::table::dynamo::DynamoTable::new(
         aws_sdk_dynamodb::Client::new(&sdk),
@@ -247,35 +243,66 @@ async fn aws(config: &Config, clock: &SharedClock) -> anyhow::Result<(Ports, Str
         #[cfg(feature = "embedded")]
         embedded_blobs: None,
     };
-    Ok((ports, secret))
+    Ok((ports, keys))
+}
+
+/// Read once, here, at cold start; only the secrets this function was given (see `SecretsConfig`).
+#[cfg(feature = "aws")]
+async fn aws_keys(sdk: &aws_config::SdkConfig, config: &Config) -> anyhow::Result<Keys> {
+    if config.secrets.secrets.is_empty() {
+        return Ok(Keys::default());
+    }
+    #[cfg(feature = "aws-secrets")]
+    return Ok(
+        secrets::load_aws(&aws_sdk_secretsmanager::Client::new(sdk), &config.secrets).await?,
+    );
+    // A function built without Secrets Manager uses no key ring, so rings named anyway (an emulator's shared env
+    // file names every ring for every function) have nothing to key: say so, and start without them.
+    #[cfg(not(feature = "aws-secrets"))]
+    {
+        let _ = sdk;
+        tracing::warn!(
+            "LECTERN_SECRET_* ignored: this function uses no key ring (built without feature aws-secrets)"
+        );
+        Ok(Keys::default())
+    }
 }
 
 #[cfg(not(feature = "aws"))]
-async fn aws(_: &Config, _: &SharedClock) -> anyhow::Result<(Ports, String)> {
+async fn aws(_: &Config, _: &SharedClock) -> anyhow::Result<(Ports, Keys)> {
     anyhow::bail!(
         "this binary was built without AWS adapters (features aws-* of lectern-shared); set \
          LECTERN_BACKEND=embedded"
     )
 }
 
-/// The embedded backend's signing secret: generated on first run and kept (owner-only) in the data dir, so signed
-/// URLs and cursors survive restarts without anyone configuring a secret.
-#[cfg(feature = "embedded")]
-fn local_secret(dir: &std::path::Path) -> anyhow::Result<String> {
-    let path = dir.join("signing.secret");
-    match std::fs::read_to_string(&path) {
-        Ok(s) if s.trim().len() >= 32 => return Ok(s.trim().to_string()),
-        Ok(_) | Err(_) => {}
-    }
-    let secret = crate::ids::random_secret(32);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    use std::io::Write;
-    options
-        .open(&path)
-        .and_then(|mut f| f.write_all(secret.as_bytes()))
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(secret)
+/// Cursors signed with the cursor ring; a function given none lists nothing, and gets a key of its own.
+fn cursors(keys: &Keys) -> CursorCodec {
+    keys.get(Purpose::Cursor)
+        .map(CursorCodec::from_ring)
+        .unwrap_or_else(CursorCodec::ephemeral)
+}
+
+/// The outbox seals with the outbox ring; a function given none writes no outbox entries (each attempt fails).
+fn outbox_key(keys: &Keys) -> OutboxKey {
+    keys.get(Purpose::Outbox)
+        .map(OutboxKey::from_ring)
+        .unwrap_or_else(OutboxKey::none)
+}
+
+/// Rate limits keyed with the rate-limit ring's active key (a rotation starts the counters afresh, which at worst
+/// lets a client through one extra window).
+fn limiter(
+    table: &Arc<dyn Table>,
+    clock: &SharedClock,
+    config: &Config,
+    keys: &Keys,
+) -> Arc<RateLimiter> {
+    let limiter = RateLimiter::new(table.clone(), clock.clone(), config.rate_limits.clone());
+    Arc::new(match keys.get(Purpose::RateLimit) {
+        Some(ring) => {
+            limiter.with_secret(&secrets::derive(ring.active().1, "lectern/ratelimit/v1"))
+        }
+        None => limiter,
+    })
 }

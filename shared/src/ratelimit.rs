@@ -1,14 +1,24 @@
 //! Rate limits per client IP and per account, by route class, counted on the [`Table`] port so they hold across
 //! every Lambda instance (DynamoDB) and in the dev server (embedded store) alike.
 //!
-//! Algorithm: fixed windows. Each check is ONE atomic `update` that adds 1 to the counter of the current window
-//! (`pk = RL#<class>#<scope>#<digest>`, `sk = <window start>#<window seconds>`) and sets its `ttl` when the item is
-//! created, so counters of past windows expire on their own. Because the increment and the read of the new count
-//! are one atomic operation, concurrent requests can never let more than the limit through. The known trade-off of
-//! fixed windows is that a client can spend a full allowance at the end of one window and again at the start of
-//! the next (at most twice the limit within a window's length); a sliding estimate would cost a second read per
-//! request for little gain at these limits. Denied requests count too, so hammering does not speed up recovery
-//! beyond the window end.
+//! Algorithm: fixed windows counted in a shared counter per subject and window
+//! (`pk = RL#<class>#<scope>#<digest>`, `sk = <window start>#<window seconds>`, expiring after its window), spent
+//! through **leases** so a request does not cost a write. An instance that needs tokens atomically adds a *share*
+//! to the counter (one `update` that returns the new total) and spends that share locally; only when its share is
+//! spent does it go back to the table. Shares start at 1 in each window and double on every lease up to a tenth of
+//! the limit, so a busy subject costs about one write per `limit / 10` requests (≤ 0.1 writes per request) while a
+//! quiet one never holds more than it used. Leasing is serialized per subject inside an instance.
+//!
+//! Accuracy: tokens are only ever spent after the shared counter has granted them, so **no burst across any number
+//! of instances gets past the limit** — the counter's total bounds what all instances together can spend. The
+//! error goes the other way: tokens an instance leased but did not spend before the window ended are lost to the
+//! others, so with N busy instances a subject can be refused early, by at most the unspent part of each instance's
+//! lease (never more than `limit / 10` per instance, and never more than that instance spent in the window). One
+//! instance (the dev server, a warm Lambda) counts exactly. Once the counter says the limit is reached, an instance
+//! refuses locally until the window ends, so a client hammering past its limit costs no writes at all.
+//!
+//! The known trade-off of fixed windows is that a client can spend a full allowance at the end of one window and
+//! again at the start of the next (at most twice the limit within a window's length).
 //!
 //! Privacy: subjects (IPs, emails, user ids) never appear in keys in clear; the key holds a truncated SHA-256 of
 //! the subject, or an HMAC under a server secret when [`RateLimiter::with_secret`] is used. Use the secret in
@@ -28,6 +38,7 @@
 //! are picked up too and the headers describe the most restrictive limit that applied.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
@@ -73,6 +84,10 @@ const DIGEST_HEX_CHARS: usize = 32;
 const STORE_DOWN_RETRY_SECS: u64 = 5;
 /// Longest accepted window.
 const MAX_WINDOW_SECS: u64 = 86_400;
+/// A lease is at most this fraction of the limit (so ≤ 1 write per `limit / LEASE_FRACTION` requests).
+const LEASE_FRACTION: u32 = 10;
+/// Leases kept in memory before those of ended windows are dropped.
+const MAX_LEASES: usize = 10_000;
 
 /// How costly or sensitive a group of routes is; each class has its own limits and counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -419,6 +434,47 @@ pub struct RateLimiter {
     clock: SharedClock,
     config: RateLimitConfig,
     secret: Option<Vec<u8>>,
+    /// This instance's leases, by counter (subject and window).
+    leases: std::sync::Mutex<HashMap<Key, Arc<tokio::sync::Mutex<Lease>>>>,
+}
+
+/// What this instance holds of one subject's window.
+#[derive(Debug, Default)]
+struct Lease {
+    /// Tokens granted by the shared counter and not yet spent here.
+    available: u64,
+    /// The highest total the shared counter has reported (tokens leased by every instance this window).
+    leased_total: u64,
+    /// The size of the next lease.
+    next_share: u64,
+    /// The counter has reached the limit: refuse without asking again until the window ends.
+    exhausted: bool,
+    /// End of the lease's window (epoch seconds), for dropping old leases.
+    window_end: i64,
+}
+
+impl Lease {
+    /// Spends one token if one is held; the decision's `remaining` counts this instance's unspent tokens plus what
+    /// the counter has not granted to anyone yet.
+    fn spend(&mut self, limit: u32, reset_after: Duration) -> Option<Decision> {
+        let limit64 = u64::from(limit);
+        if self.available > 0 {
+            self.available -= 1;
+            let remaining = limit64.saturating_sub(self.leased_total) + self.available;
+            return Some(Decision {
+                allowed: true,
+                limit,
+                remaining: u32::try_from(remaining.min(limit64)).unwrap_or(limit),
+                reset_after,
+            });
+        }
+        self.exhausted.then_some(Decision {
+            allowed: false,
+            limit,
+            remaining: 0,
+            reset_after,
+        })
+    }
 }
 
 impl RateLimiter {
@@ -430,6 +486,7 @@ impl RateLimiter {
             clock,
             config,
             secret: None,
+            leases: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -447,6 +504,7 @@ impl RateLimiter {
             clock: self.clock.clone(),
             config: self.config.clone(),
             secret: self.secret.clone(),
+            leases: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -477,23 +535,42 @@ impl RateLimiter {
             });
         }
         let key = self.counter_key(class, subject, start, window);
-        let update = COUNTER
-            .update()
-            .add(COUNT, 1)
-            .set_if_absent(TTL, end + TTL_SLACK_SECS);
-        let item = self.table.update(&key, update, Condition::Always).await?;
-        let count = item.get(COUNT).and_then(Value::as_i64).ok_or_else(|| {
-            TableError::Invalid("rate-limit counter is not a whole number".into())
-        })?;
-        let count = u64::try_from(count).unwrap_or(0);
-        let allowed = count <= u64::from(limit.requests);
-        let remaining = u64::from(limit.requests).saturating_sub(count);
-        let decision = Decision {
-            allowed,
-            limit: limit.requests,
-            remaining: u32::try_from(remaining).unwrap_or(0),
-            reset_after,
+        let lease = self.lease(&key, end, now);
+        let mut lease = lease.lock().await;
+        let decision = match lease.spend(limit.requests, reset_after) {
+            Some(decision) => decision,
+            None => {
+                // Lease a share: one atomic add on the shared counter, which says how many of the share are
+                // still within the limit.
+                let cap = u64::from(limit.requests.div_ceil(LEASE_FRACTION).max(1));
+                let share = lease.next_share.clamp(1, cap);
+                let update = COUNTER
+                    .update()
+                    .add(COUNT, i64::try_from(share).unwrap_or(1))
+                    .set_if_absent(TTL, end + TTL_SLACK_SECS);
+                let item = self.table.update(&key, update, Condition::Always).await?;
+                let total = item.get(COUNT).and_then(Value::as_i64).ok_or_else(|| {
+                    TableError::Invalid("rate-limit counter is not a whole number".into())
+                })?;
+                let total = u64::try_from(total).unwrap_or(0);
+                let before = total.saturating_sub(share);
+                let usable = u64::from(limit.requests).saturating_sub(before).min(share);
+                lease.available += usable;
+                lease.leased_total = lease.leased_total.max(total);
+                lease.next_share = (share * 2).min(cap);
+                lease.exhausted = total >= u64::from(limit.requests);
+                lease
+                    .spend(limit.requests, reset_after)
+                    .unwrap_or(Decision {
+                        allowed: false,
+                        limit: limit.requests,
+                        remaining: 0,
+                        reset_after,
+                    })
+            }
         };
+        drop(lease);
+        let allowed = decision.allowed;
         if !allowed {
             tracing::info!(
                 class = class.as_str(),
@@ -519,6 +596,27 @@ impl RateLimiter {
             Ok(decision) => decision.require().map(|()| Some(decision)),
             Err(error) => store_failed(class, &error).map(|()| None),
         }
+    }
+
+    /// This instance's lease of a counter, created empty; leases of ended windows are dropped once many are held.
+    fn lease(&self, key: &Key, window_end: i64, now: i64) -> Arc<tokio::sync::Mutex<Lease>> {
+        let mut leases = self
+            .leases
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if leases.len() >= MAX_LEASES {
+            leases.retain(|_, lease| lease.try_lock().map_or(true, |l| l.window_end > now));
+        }
+        leases
+            .entry(key.clone())
+            .or_insert_with(|| {
+                Arc::new(tokio::sync::Mutex::new(Lease {
+                    window_end,
+                    next_share: 1,
+                    ..Lease::default()
+                }))
+            })
+            .clone()
     }
 
     fn counter_key(&self, class: RouteClass, subject: &Subject, start: i64, window: i64) -> Key {

@@ -22,7 +22,7 @@ struct OneKey;
 
 #[async_trait]
 impl Authenticator for OneKey {
-    async fn authenticate(&self, parts: &Parts) -> Result<Option<Identity>, Problem> {
+    async fn authenticate(&self, parts: &mut Parts) -> Result<Option<Identity>, Problem> {
         Ok(parts
             .headers
             .get("x-api-key")

@@ -22,6 +22,7 @@ use lectern_shared::ratelimit::{
 use lectern_shared::table::{
     Condition, Item, Key, Page, Query, Table, TableError, TableResult, TxOp, Update,
 };
+use lectern_shared::testing::counting::{CountingTable, OpLog};
 use lectern_shared::testing::{aws, embedded};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -534,6 +535,80 @@ async fn disabled_config_counts_nothing(table: Arc<dyn Table>, clock: ManualCloc
     );
 }
 
+async fn a_busy_subject_costs_a_tenth_of_a_write_per_request_and_nothing_past_its_limit(
+    table: Arc<dyn Table>,
+    clock: ManualClock,
+) {
+    let counted = Arc::new(CountingTable {
+        inner: table,
+        log: OpLog::default(),
+    });
+    let limiter = limiter(
+        counted.clone(),
+        &clock,
+        config(&[(RouteClass::General, 1000, 1000)]),
+    );
+    let subject = ip("198.51.100.9");
+    for n in 1..=1000u32 {
+        let d = limiter.check(RouteClass::General, &subject).await.unwrap();
+        assert_eq!(
+            d,
+            allowed(1000 - n, 1000, 10),
+            "request {n} of one instance is counted exactly"
+        );
+    }
+    let writes = counted.log.take().summary().writes;
+    assert!(writes <= 100, "1000 requests cost {writes} writes");
+    // Past the limit the instance refuses on its own: hammering costs no writes.
+    for _ in 0..500 {
+        assert!(
+            !limiter
+                .check(RouteClass::General, &subject)
+                .await
+                .unwrap()
+                .allowed
+        );
+    }
+    assert_eq!(counted.log.take().summary().writes, 0);
+}
+
+async fn instances_sharing_a_counter_never_pass_the_limit_and_refuse_early_by_little(
+    table: Arc<dyn Table>,
+    clock: ManualClock,
+) {
+    // Three Lambda instances serving one client, taking turns: together they must not pass the limit, and what
+    // they refuse early is bounded by their unspent leases (at most a tenth of the limit each).
+    let instances: Vec<RateLimiter> = (0..3)
+        .map(|_| {
+            limiter(
+                table.clone(),
+                &clock,
+                config(&[(RouteClass::General, 300, 300)]),
+            )
+        })
+        .collect();
+    let subject = ip("198.51.100.10");
+    let mut allowed_count = 0;
+    for i in 0..600 {
+        if instances[i % 3]
+            .check(RouteClass::General, &subject)
+            .await
+            .unwrap()
+            .allowed
+        {
+            allowed_count += 1;
+        }
+    }
+    assert!(
+        allowed_count <= 300,
+        "{allowed_count} allowed of a limit of 300"
+    );
+    assert!(
+        allowed_count >= 300 - 3 * 30,
+        "{allowed_count} allowed: refused too early"
+    );
+}
+
 macro_rules! on_both {
     ($($case:ident),* $(,)?) => {
         mod on_embedded {
@@ -574,6 +649,8 @@ on_both!(
     middleware_uses_gateway_ip_never_forwarded_headers,
     middleware_reports_the_strictest_account_check,
     disabled_config_counts_nothing,
+    a_busy_subject_costs_a_tenth_of_a_write_per_request_and_nothing_past_its_limit,
+    instances_sharing_a_counter_never_pass_the_limit_and_refuse_early_by_little,
 );
 
 // ---- store failures ----

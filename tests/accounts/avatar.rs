@@ -4,14 +4,14 @@ use lectern_e2e::api::{Api, Signed, assert_validation};
 use serde_json::Value;
 
 /// A PNG signature followed by zeros, `size` bytes in all.
-fn png(size: usize) -> Vec<u8> {
+pub(crate) fn png(size: usize) -> Vec<u8> {
     let mut bytes = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
     bytes.resize(size, 0);
     bytes
 }
 
 /// Asks for an avatar upload and sends `bytes` through the presigned form; returns the key.
-async fn upload_avatar(api: &Api, user: &Signed, bytes: Vec<u8>) -> String {
+pub(crate) async fn upload_avatar(api: &Api, user: &Signed, bytes: Vec<u8>) -> String {
     let presigned = api
         .request_avatar_upload(&user.access, "image/png")
         .await
@@ -96,5 +96,25 @@ async fn avatars_are_checked_before_they_are_accepted() {
     assert_validation(&reply, "key");
     let profile = api.me(&alice.access).await;
     assert!(profile.body["avatar_url"].is_string());
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirming_the_current_avatar_again_keeps_it() {
+    let api = Api::start().await;
+    let user = api.signed_up("twice@example.com").await;
+    let image = png(200);
+    let key = upload_avatar(&api, &user, image.clone()).await;
+    api.confirm_avatar(&user.access, &key, "image/png")
+        .await
+        .expect_status(200);
+    // A retried confirmation (a double click, a client retrying after a timeout).
+    let reply = api
+        .confirm_avatar(&user.access, &key, "image/png")
+        .await
+        .expect_status(200);
+    let download = reqwest::get(&reply.text("avatar_url")).await.unwrap();
+    assert_eq!(download.status(), 200, "the avatar is still there");
+    assert_eq!(download.bytes().await.unwrap().to_vec(), image);
     api.stop().await;
 }

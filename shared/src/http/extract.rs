@@ -46,6 +46,35 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     }
 }
 
+/// `#[serde(default, deserialize_with = "whole_number")]` for an optional integer field of a request body. JSON
+/// Schema (and so the OpenAPI document, and any client validating against it) counts `3.0` as the integer 3;
+/// serde alone would refuse it for an integer type. Fractions and out-of-range numbers are still refused.
+pub fn whole_number<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    use serde::de::{Deserialize, Error, Unexpected};
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let whole = number.as_i64().or_else(|| {
+        number
+            .as_f64()
+            // i64's bounds as f64: everything strictly inside converts exactly enough to range-check.
+            .filter(|f| f.fract() == 0.0 && *f > -9.2e18 && *f < 9.2e18)
+            .map(|f| f as i64)
+    });
+    let unexpected = || match number.as_f64() {
+        Some(f) => Unexpected::Float(f),
+        None => Unexpected::Other("number"),
+    };
+    whole
+        .and_then(|n| T::try_from(n).ok())
+        .map(Some)
+        .ok_or_else(|| D::Error::invalid_value(unexpected(), &"a whole number in range"))
+}
+
 /// Parses JSON bytes into `T`, reporting syntax errors and field errors as problems.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     let mut de = serde_json::Deserializer::from_slice(bytes);

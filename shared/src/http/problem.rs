@@ -207,3 +207,19 @@ impl std::fmt::Display for Problem {
 }
 
 impl std::error::Error for Problem {}
+
+impl From<crate::table::TableError> for Problem {
+    /// A store failure: throttling or a conflicting transaction is worth retrying (503); anything else is ours
+    /// (500, logged here because the client only sees the request id).
+    fn from(e: crate::table::TableError) -> Problem {
+        match e {
+            crate::table::TableError::Retryable(_) => {
+                Problem::unavailable("busy; retry shortly").retry_after(1)
+            }
+            e => {
+                tracing::error!(error = %e, "store failure");
+                Problem::internal()
+            }
+        }
+    }
+}

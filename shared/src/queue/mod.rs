@@ -8,6 +8,7 @@
 pub mod claims;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+pub mod outbox;
 #[cfg(feature = "aws-sqs")]
 pub mod sqs;
 pub mod worker;

@@ -1,19 +1,22 @@
-//! Lambda entry of the admin function.
+//! Lambda entry of the admin function (one event at a time, so a current-thread runtime, as every function's).
 
 use lectern_accounts::service::Accounts;
+use lectern_accounts::service::admin::AdminBootstrap;
 use lectern_shared::{Config, Platform, http, lambda, telemetry};
 
-// Lambda hands an environment one event at a time: worker threads would only cost start-up time and memory.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda::Error> {
     telemetry::init();
     let config = Config::from_env()?;
     let platform = Platform::for_function(config.clone()).await?;
     let accounts = Accounts::from_env(platform)?;
-    // The documented way to get the first admin on AWS: set LECTERN_BOOTSTRAP_ADMIN_EMAIL to a registered
-    // account's address. It is promoted only while no active admin exists, so leaving it set is harmless.
+    // The first admin on AWS: LECTERN_BOOTSTRAP_ADMIN_EMAIL names a registered account whose address was verified
+    // through the emailed link; it is promoted (and audited) only while no active admin exists.
     if let Some(email) = accounts.config.bootstrap_admin_email.clone() {
-        match accounts.bootstrap_admin(&email).await {
+        match accounts
+            .bootstrap_admin(&email, AdminBootstrap::RequireVerified)
+            .await
+        {
             Ok(true) => tracing::info!("bootstrap admin promoted"),
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "bootstrap admin not promoted"),

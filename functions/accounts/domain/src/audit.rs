@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use lectern_shared::http::client::ClientInfo;
 use lectern_shared::table::{
-    Condition, Entity, EntityInfo, Index, IndexKey, IndexLayout, Key, KeyLayout, Page, Shape,
-    SortKey, Table, TableResult,
+    Entity, EntityInfo, Index, IndexKey, IndexLayout, Key, KeyLayout, Page, Shape, SortKey, Table,
+    TableResult,
 };
 use serde::{Deserialize, Serialize};
 
@@ -59,6 +59,8 @@ pub enum Action {
     ForceLogout,
     AccountDeleted,
     AccountRestored,
+    /// The purge erased a deleted account after its grace period (the one event about it that stays).
+    AccountErased,
 }
 
 impl Action {
@@ -81,7 +83,12 @@ pub struct Event {
     pub target_id: String,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The request's id as the client saw it: its own `X-Request-Id` when it sent one, so it proves nothing.
     pub request_id: Option<String>,
+    /// The request's id that no client chose: API Gateway's request id (as in its access logs) on Lambda, one the
+    /// server generated elsewhere.
+    #[serde(default)]
+    pub server_request_id: Option<String>,
     /// RFC 3339 time.
     pub at: String,
     /// Small, non-secret details (e.g. `{"role": "admin"}`).
@@ -130,8 +137,11 @@ impl Entity for StoredEvent {
 
 /// RFC 3339 at whole seconds in UTC (`2026-11-21T10:00:00Z`): one fixed width, so the strings sort as times do.
 pub fn timestamp(at: time::OffsetDateTime) -> String {
+    // A valid RFC 3339 time can lie beyond the last representable UTC instant (`9999-12-31T23:59:59-23:59`):
+    // `to_offset` would panic on it; kept in its own offset, it still sorts after every real event.
     let at = at
-        .to_offset(time::UtcOffset::UTC)
+        .checked_to_offset(time::UtcOffset::UTC)
+        .unwrap_or(at)
         .replace_nanosecond(0)
         .unwrap_or(at);
     at.format(&time::format_description::well_known::Rfc3339)
@@ -149,16 +159,16 @@ impl AuditLog {
         Self { table }
     }
 
-    /// Records an event. Failure to audit is logged loudly but does not undo the action it describes.
-    pub async fn record(
-        &self,
+    /// An event at `now`, ready to be committed with the change it describes (see [`crate::change::Change`]): an
+    /// audit record is written in the same transaction as what it records, so neither exists without the other.
+    pub fn event(
         action: Action,
         actor_id: Option<&str>,
         target_id: &str,
         client: &ClientInfo,
         now: time::OffsetDateTime,
         details: serde_json::Map<String, serde_json::Value>,
-    ) {
+    ) -> StoredEvent {
         let event = Event {
             event_id: lectern_shared::ids::new_id(),
             action,
@@ -167,23 +177,14 @@ impl AuditLog {
             ip: client.ip.map(|ip| ip.to_string()),
             user_agent: client.user_agent.clone(),
             request_id: lectern_shared::http::request_id::current(),
+            server_request_id: lectern_shared::http::request_id::server_id(),
             at: timestamp(now),
             details,
         };
-        tracing::info!(action = %action.as_str(), target_id, actor_id, "audit");
-        let stored = StoredEvent {
+        StoredEvent {
             event,
             expires_at: now.unix_timestamp() + RETENTION_SECS,
-        };
-        if let Err(e) = self.write(&stored).await {
-            tracing::error!(error = %e, action = %action.as_str(), target_id, "could not write audit event");
         }
-    }
-
-    async fn write(&self, stored: &StoredEvent) -> TableResult<()> {
-        self.table
-            .put(stored.to_item()?, Condition::NotExists)
-            .await
     }
 
     /// Events about one account, newest first, optionally within `[from, to]` (RFC 3339 strings).

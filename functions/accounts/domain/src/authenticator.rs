@@ -1,31 +1,73 @@
 //! Turns a request's credentials into an [`Identity`]: a bearer access token (its session must still be live and
 //! its account active — checked on every request, so logout, suspension and deletion take effect at once) or an
 //! `X-API-Key`.
+//!
+//! One storage round trip: the session and the account come back in one batched read, and the account is left in
+//! the request for the handler ([`SignedIn`]), so a route such as `GET /v1/users/me` reads nothing more. The
+//! signature check of an access token is cached in-process for the token's lifetime, keyed by the token's
+//! SHA-256; the time claims and the session are still checked on every request, so revocation stays immediate.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use lectern_shared::http::Problem;
 use lectern_shared::http::auth::{Authenticator, Identity};
 use lectern_shared::ratelimit::{RouteClass, Subject};
 use lectern_shared::table::{Entity, Key};
+use sha2::Digest;
 
 use crate::service::Accounts;
 use crate::sessions::Session;
-use crate::tokens::TokenKind;
+use crate::tokens::{Claims, TokenKind, check_times};
 use crate::users::{Status, User};
+
+/// Verified access tokens kept before the expired ones are dropped (and, if all are live, all of them).
+const MAX_VERIFIED_TOKENS: usize = 10_000;
 
 /// The authenticator every HTTP function installs.
 #[derive(Clone)]
 pub struct AccountsAuthenticator {
     accounts: Arc<Accounts>,
+    /// Claims of access tokens whose signature has been verified, by the token's SHA-256.
+    verified: Arc<Mutex<HashMap<[u8; 32], Claims>>>,
 }
 
 impl AccountsAuthenticator {
     pub fn new(accounts: Arc<Accounts>) -> Self {
-        Self { accounts }
+        Self {
+            accounts,
+            verified: Arc::default(),
+        }
+    }
+}
+
+/// The signed-in caller with the account the authenticator loaded for this request. Handlers that show or change
+/// the caller's own account take this instead of reading the account again.
+#[derive(Clone, Debug)]
+pub struct SignedIn {
+    pub identity: Identity,
+    /// The account as read while authenticating this request (active, by construction).
+    pub user: Arc<User>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let identity = Identity::from_request_parts(parts, state).await?;
+        let user = parts
+            .extensions
+            .get::<Arc<User>>()
+            .cloned()
+            .ok_or_else(|| {
+                // Only reachable when a router is mounted without the accounts authenticator: a wiring bug.
+                tracing::error!("SignedIn used on a route without the accounts authenticator");
+                Problem::internal()
+            })?;
+        Ok(Self { identity, user })
     }
 }
 
@@ -58,8 +100,12 @@ pub fn identity_of(
 
 #[async_trait]
 impl Authenticator for AccountsAuthenticator {
-    async fn authenticate(&self, parts: &Parts) -> Result<Option<Identity>, Problem> {
-        let identity = self.identify(parts).await?;
+    async fn authenticate(&self, parts: &mut Parts) -> Result<Option<Identity>, Problem> {
+        let Some((identity, user)) = self.identify(parts).await? else {
+            return Ok(None);
+        };
+        parts.extensions.insert(Arc::new(user));
+        let identity = Some(identity);
         if let Some(who) = &identity {
             // The per-account share of the general limit: one account cannot take the API over from many IPs.
             let subject = Subject::Account(format!("user:{}", who.user_id));
@@ -74,7 +120,38 @@ impl Authenticator for AccountsAuthenticator {
 }
 
 impl AccountsAuthenticator {
-    async fn identify(&self, parts: &Parts) -> Result<Option<Identity>, Problem> {
+    /// Claims of a valid access token: the signature from the cache when this token was verified before, the
+    /// time claims always.
+    fn verify(&self, token: &str) -> Result<Claims, Problem> {
+        let now = self.accounts.now();
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let cached = self
+            .verified
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&digest)
+            .cloned();
+        if let Some(claims) = cached {
+            check_times(&claims, now).map_err(|e| rejected(&e.to_string()))?;
+            return Ok(claims);
+        }
+        let claims = self
+            .accounts
+            .tokens
+            .verify(TokenKind::Access, token, now)
+            .map_err(|e| rejected(&e.to_string()))?;
+        let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        if verified.len() >= MAX_VERIFIED_TOKENS {
+            verified.retain(|_, c| check_times(c, now).is_ok());
+            if verified.len() >= MAX_VERIFIED_TOKENS {
+                verified.clear();
+            }
+        }
+        verified.insert(digest, claims.clone());
+        Ok(claims)
+    }
+
+    async fn identify(&self, parts: &Parts) -> Result<Option<(Identity, User)>, Problem> {
         if let Some(key) = parts.headers.get("x-api-key") {
             let key = key.to_str().map_err(|_| rejected("malformed API key"))?;
             return self.accounts.authenticate_api_key(key).await.map(Some);
@@ -89,11 +166,7 @@ impl AccountsAuthenticator {
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .ok_or_else(|| rejected("use Authorization: Bearer <access token>"))?;
-        let claims = self
-            .accounts
-            .tokens
-            .verify(TokenKind::Access, token.trim(), self.accounts.now())
-            .map_err(|e| rejected(&e.to_string()))?;
+        let claims = self.verify(token.trim())?;
         let session_id = claims
             .sid
             .clone()
@@ -128,11 +201,12 @@ impl AccountsAuthenticator {
         let user = user
             .filter(|u| u.status == Status::Active)
             .ok_or_else(|| rejected("account is not active"))?;
-        Ok(Some(identity_of(
+        let identity = identity_of(
             &user,
             Some(session.session_id),
             None,
             Some(session.auth_time),
-        )))
+        );
+        Ok(Some((identity, user)))
     }
 }

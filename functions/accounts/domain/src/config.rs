@@ -2,6 +2,7 @@
 //! variable is in the README's configuration table.
 
 use lectern_shared::config::{Backend, ConfigError};
+use lectern_shared::secrets::Purpose;
 
 use crate::lockout::LockoutPolicy;
 use crate::sessions::SessionPolicy;
@@ -13,8 +14,9 @@ pub struct AccountsConfig {
     pub issuer: String,
     /// `aud` of our tokens.
     pub audience: String,
-    /// `kid:base64(pkcs8)` signing keys, first signs; `None` on embedded means "generate and keep one".
-    pub jwt_keys: Option<String>,
+    /// `kid:base64url(x)` public keys of the access-token issuer, for functions that only verify tokens (on AWS
+    /// every function but `auth`; the private keys are the platform's `jwt` key ring).
+    pub jwt_public_keys: Option<String>,
     pub access_ttl_secs: u64,
     pub challenge_ttl_secs: u64,
     pub sessions: SessionPolicy,
@@ -31,6 +33,10 @@ pub struct AccountsConfig {
     pub totp_issuer: String,
     /// Email of the account to promote to admin at start-up (bootstrap on AWS).
     pub bootstrap_admin_email: Option<String>,
+    /// Whether a request sends the emails it committed right away (the outbox's fast path). Always on in service;
+    /// tests turn it off to stand for a process that died between the commit and the send, leaving the emails to
+    /// the relay.
+    pub outbox_fast_path: bool,
 }
 
 impl AccountsConfig {
@@ -56,18 +62,22 @@ impl AccountsConfig {
                     },
                 }
             };
-        let jwt_keys = var("LECTERN_JWT_KEYS");
-        if platform.backend == Backend::Aws && jwt_keys.is_none() {
+        let jwt_public_keys = var("LECTERN_JWT_PUBLIC_KEYS");
+        if platform.backend == Backend::Aws
+            && jwt_public_keys.is_none()
+            && !platform.secrets.secrets.contains_key(&Purpose::Jwt)
+        {
             return Err(ConfigError {
-                var: "LECTERN_JWT_KEYS",
-                problem: "required on the aws backend".into(),
+                var: "LECTERN_JWT_PUBLIC_KEYS",
+                problem: "required on the aws backend, unless this function issues tokens (LECTERN_SECRET_JWT)"
+                    .into(),
             });
         }
         const DAY: i64 = 24 * 3600;
         Ok(Self {
             issuer: var("LECTERN_JWT_ISSUER").unwrap_or_else(|| platform.public_url.clone()),
             audience: var("LECTERN_JWT_AUDIENCE").unwrap_or_else(|| "lectern".into()),
-            jwt_keys,
+            jwt_public_keys,
             access_ttl_secs: num("LECTERN_ACCESS_TOKEN_TTL_SECS", 900, 60, 3600)? as u64,
             challenge_ttl_secs: 300,
             sessions: SessionPolicy {
@@ -83,7 +93,9 @@ impl AccountsConfig {
             verify_email_ttl_secs: DAY,
             reset_password_ttl_secs: 900,
             reauth_max_age_secs: num("LECTERN_REAUTH_MAX_AGE_SECS", 600, 60, DAY)?,
-            deletion_grace_secs: num("LECTERN_DELETION_GRACE_DAYS", 30, 1, 365)? * DAY,
+            // At least a week: job claims keep an email's idempotency key (it holds the user id) for 7 days, and
+            // the purge at the end of the grace period must find nothing of the account left.
+            deletion_grace_secs: num("LECTERN_DELETION_GRACE_DAYS", 30, 7, 365)? * DAY,
             // The same default as the notifications worker's branding, so links and footers agree.
             app_url: var("LECTERN_APP_URL")
                 .unwrap_or_else(|| "http://localhost:3000".into())
@@ -91,6 +103,7 @@ impl AccountsConfig {
                 .to_string(),
             totp_issuer: var("LECTERN_PRODUCT_NAME").unwrap_or_else(|| "Lectern".into()),
             bootstrap_admin_email: var("LECTERN_BOOTSTRAP_ADMIN_EMAIL"),
+            outbox_fast_path: true,
         })
     }
 }

@@ -64,11 +64,7 @@ impl From<AccountError> for Problem {
             AccountError::NotFound => Problem::not_found("no such resource"),
             AccountError::Conflict(d) => Problem::conflict(d),
             AccountError::Forbidden(d) => Problem::forbidden(d),
-            AccountError::Store(TableError::Retryable(_)) => Problem::unavailable("busy; retry shortly").retry_after(1),
-            AccountError::Store(e) => {
-                tracing::error!(error = %e, "store failure");
-                Problem::internal()
-            }
+            AccountError::Store(e) => e.into(),
             AccountError::Internal(e) => {
                 tracing::error!(error = %e, "internal failure");
                 Problem::internal()

@@ -5,14 +5,17 @@
 pub mod apikeys;
 pub mod audit;
 pub mod authenticator;
+pub mod change;
 pub mod config;
 pub mod crypto;
+pub mod erasure;
 pub mod errors;
 pub mod lockout;
 pub mod notify;
 pub mod onetime;
 pub mod password;
 pub mod permissions;
+pub mod schema;
 pub mod service;
 pub mod sessions;
 pub mod signing_keys;

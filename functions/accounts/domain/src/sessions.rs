@@ -6,12 +6,15 @@
 //!
 //! Entities (declared once, here):
 //! - session `USER#<user_id>` / `SESSION#<session_id>` (listable per user; TTL = absolute expiry);
-//! - refresh token `REFRESH#<hash>` / `REFRESH` → session (TTL = absolute expiry of its session).
+//! - refresh token `REFRESH#<hash>` / `REFRESH` → session (TTL = absolute expiry of its session), also on `gsi1` as
+//!   `USERTOKENS#<user_id>` / `<hash>`: a rotated token outlives its session until its TTL, and erasing an account
+//!   must find them all without a scan.
 
 use std::sync::Arc;
 
 use lectern_shared::table::{
-    Condition, Entity, EntityInfo, Key, KeyLayout, Shape, Table, TableError, TableResult, TxOp,
+    Condition, Entity, EntityInfo, Index, IndexKey, IndexLayout, Key, KeyLayout, Shape, Table,
+    TableError, TableResult, TxOp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +25,14 @@ use crate::users::USER_PARTITION;
 const ACTIVE: &str = "active";
 /// Prefix of refresh tokens handed to clients (recognisable in leaked-secret scanners).
 pub const REFRESH_TOKEN_PREFIX: &str = "lrt_";
+/// gsi1: the refresh tokens of one account, live or rotated (what erasing the account deletes).
+pub const TOKENS_BY_USER: IndexLayout = IndexLayout::new(
+    Index::Gsi1,
+    KeyLayout::new(
+        Shape::new("USERTOKENS", &["user_id"]),
+        Shape::values(&["hash"]),
+    ),
+);
 
 /// Session lifetimes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,10 +130,15 @@ impl Entity for RefreshRecord {
     const INFO: EntityInfo = EntityInfo::new(
         "refresh_token",
         KeyLayout::new(Shape::new("REFRESH", &["hash"]), Shape::fixed("REFRESH")),
-    );
+    )
+    .indexed(&[TOKENS_BY_USER]);
 
     fn key(&self) -> Key {
         Self::key_of(&self.hash)
+    }
+
+    fn index_keys(&self) -> Vec<IndexKey> {
+        vec![TOKENS_BY_USER.key(&[&self.user_id], &[&self.hash])]
     }
 
     fn ttl(&self) -> Option<i64> {
@@ -143,8 +159,9 @@ pub enum RefreshError {
     /// Unknown, expired or revoked token or session.
     #[error("refresh token is invalid or expired")]
     Invalid,
-    /// The token was already rotated; the family has been revoked. `user_id`/`session_id` are for the audit log.
-    #[error("refresh token was already used; the session has been revoked")]
+    /// The token was already rotated: the family must be revoked (the caller ends the session together with the
+    /// audit record of the reuse).
+    #[error("refresh token was already used; the session must be revoked")]
     Reused { user_id: String, session_id: String },
     /// Another refresh of the same token won a moment ago (within the grace period).
     #[error("refresh token was just used by another request")]
@@ -165,13 +182,14 @@ impl Sessions {
         Self { table, policy }
     }
 
-    /// Starts a session; returns it and its first refresh token.
-    pub async fn start(
+    /// A new session: the session, its first refresh token, and the writes that store both (for the transaction
+    /// that also audits the sign-in).
+    pub fn start_ops(
         &self,
         user_id: &str,
         origin: &Origin,
         now: i64,
-    ) -> TableResult<(Session, String)> {
+    ) -> TableResult<(Session, String, Vec<TxOp>)> {
         let token = random_token(REFRESH_TOKEN_PREFIX, 32);
         let hash = token_hash(&token);
         let session = Session {
@@ -186,18 +204,28 @@ impl Sessions {
             user_agent: origin.user_agent.clone(),
             current_hash: hash.clone(),
         };
-        self.table
-            .transact(vec![
-                TxOp::Put {
-                    item: session.to_item()?,
-                    condition: Condition::NotExists,
-                },
-                TxOp::Put {
-                    item: session.refresh_record(&hash).to_item()?,
-                    condition: Condition::NotExists,
-                },
-            ])
-            .await?;
+        let ops = vec![
+            TxOp::Put {
+                item: session.to_item()?,
+                condition: Condition::NotExists,
+            },
+            TxOp::Put {
+                item: session.refresh_record(&hash).to_item()?,
+                condition: Condition::NotExists,
+            },
+        ];
+        Ok((session, token, ops))
+    }
+
+    /// Starts a session on its own (operator tooling; sign-in commits [`Sessions::start_ops`] with its audit).
+    pub async fn start(
+        &self,
+        user_id: &str,
+        origin: &Origin,
+        now: i64,
+    ) -> TableResult<(Session, String)> {
+        let (session, token, ops) = self.start_ops(user_id, origin, now)?;
+        self.table.transact(ops).await?;
         Ok((session, token))
     }
 
@@ -288,7 +316,6 @@ impl Sessions {
         if rotated_at.is_some_and(|t| now - t <= self.policy.reuse_grace_secs) {
             return Ok(RefreshError::Raced);
         }
-        self.end(&record.user_id, &record.session_id).await?;
         Ok(RefreshError::Reused {
             user_id: record.user_id.clone(),
             session_id: record.session_id.clone(),
@@ -308,17 +335,16 @@ impl Sessions {
         }
     }
 
-    /// Ends every session of a user, except `keep` if given; returns how many ended.
-    pub async fn end_all(&self, user_id: &str, keep: Option<&str>) -> TableResult<usize> {
-        let mut ended = 0;
-        for session in self.list(user_id, i64::MIN).await? {
-            if Some(session.session_id.as_str()) != keep
-                && self.end(user_id, &session.session_id).await?
-            {
-                ended += 1;
-            }
-        }
-        Ok(ended)
+    /// The keys of every stored session of a user except `keep`, for a change that ends them (see
+    /// [`crate::change::Change::end_sessions`]).
+    pub async fn keys(&self, user_id: &str, keep: Option<&str>) -> TableResult<Vec<Key>> {
+        Ok(self
+            .list(user_id, i64::MIN)
+            .await?
+            .into_iter()
+            .filter(|s| Some(s.session_id.as_str()) != keep)
+            .map(|s| s.key())
+            .collect())
     }
 
     /// Sessions of a user that are live at `now` (pass `i64::MIN` for every stored one), newest first.

@@ -68,6 +68,9 @@ pub enum TokenError {
     NotYetValid,
     #[error("token was issued for another service")]
     WrongAudience,
+    /// This function holds public keys only: tokens are issued by the auth function.
+    #[error("this function verifies tokens but cannot issue them")]
+    CannotSign,
 }
 
 /// Issues and verifies tokens for one issuer/audience.
@@ -113,12 +116,12 @@ impl TokenService {
             jti: lectern_shared::ids::new_id(),
             auth_time,
         };
-        let key = self.keys.active();
+        let (kid, encoding) = self.keys.signer().ok_or(TokenError::CannotSign)?;
         let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(key.kid.clone());
+        header.kid = Some(kid.to_string());
         header.typ = Some(kind.typ().to_string());
-        let token = jsonwebtoken::encode(&header, &claims, &key.encoding)
-            .map_err(|_| TokenError::Malformed)?;
+        let token =
+            jsonwebtoken::encode(&header, &claims, encoding).map_err(|_| TokenError::Malformed)?;
         Ok((token, claims))
     }
 
@@ -167,15 +170,22 @@ impl TokenService {
         if data.header.typ.as_deref() != Some(kind.typ()) {
             return Err(TokenError::WrongType);
         }
-        let now = now.unix_timestamp();
-        if data.claims.exp + LEEWAY_SECS <= now {
-            return Err(TokenError::Expired);
-        }
-        if data.claims.nbf - LEEWAY_SECS > now {
-            return Err(TokenError::NotYetValid);
-        }
+        check_times(&data.claims, now)?;
         Ok(data.claims)
     }
+}
+
+/// Checks a verified token's time claims at `now` (with [`LEEWAY_SECS`] for clock skew). Separate from the
+/// signature check so a cache of verified tokens can re-check time on every use.
+pub fn check_times(claims: &Claims, now: OffsetDateTime) -> Result<(), TokenError> {
+    let now = now.unix_timestamp();
+    if claims.exp + LEEWAY_SECS <= now {
+        return Err(TokenError::Expired);
+    }
+    if claims.nbf - LEEWAY_SECS > now {
+        return Err(TokenError::NotYetValid);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -10,11 +10,12 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use lectern_shared::Platform;
-use lectern_shared::http::{Json, Problem};
+use lectern_shared::http::{Json, Problem, Routes};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The committed OpenAPI document of the whole API (a test keeps it equal to the code's).
 pub const OPENAPI_JSON: &str = include_str!("../../../../docs/openapi.json");
@@ -44,17 +45,25 @@ pub struct Readiness {
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(liveness, readiness, openapi_json), components(schemas(Liveness, Readiness)), tags((name = "health", description = "Liveness, readiness and API description")))]
-pub struct ApiDoc;
+#[openapi(tags((name = "health", description = "Liveness, readiness and API description")))]
+struct ApiDoc;
+
+/// The health routes and their OpenAPI description. Probes are not rate limited: load balancers and monitors
+/// call them often, and they cost nothing.
+pub fn routes() -> Routes<Platform> {
+    Routes::new(ApiDoc::openapi()).unlimited(
+        OpenApiRouter::new()
+            .routes(routes!(liveness))
+            .routes(routes!(readiness))
+            .routes(routes!(openapi_json)),
+    )
+}
 
 /// The health routes.
 pub fn router(platform: Platform) -> Router {
     STARTED.get_or_init(Instant::now);
-    Router::new()
-        .route("/v1/health", get(liveness))
-        .route("/v1/health/ready", get(readiness))
-        .route("/v1/openapi.json", get(openapi_json))
-        .with_state(platform)
+    let limiter = platform.limiter.clone();
+    routes().router(&limiter).with_state(platform)
 }
 
 /// Liveness: the process is up.

@@ -10,11 +10,13 @@ pub mod signup;
 use std::sync::Arc;
 
 use lectern_shared::Platform;
+use lectern_shared::config::Backend;
 use lectern_shared::http::client::ClientInfo;
+use lectern_shared::secrets::Purpose;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::audit::{Action, AuditLog};
+use crate::audit::AuditLog;
 use crate::config::AccountsConfig;
 use crate::crypto::SecretBox;
 use crate::errors::AccountError;
@@ -24,6 +26,7 @@ use crate::password::{Argon2Params, PasswordHasher};
 use crate::sessions::{Origin, Session, Sessions};
 use crate::signing_keys::KeyRing;
 use crate::tokens::{TokenKind, TokenService};
+use crate::twofactor::backup_codes::CodeHasher;
 use crate::users::{User, Users};
 
 pub use signin::LoginOutcome;
@@ -55,6 +58,7 @@ pub struct Accounts {
     pub audit: AuditLog,
     pub hasher: PasswordHasher,
     pub(crate) secrets: SecretBox,
+    pub(crate) backup_codes: CodeHasher,
 }
 
 impl Accounts {
@@ -70,18 +74,32 @@ impl Accounts {
         config: AccountsConfig,
         argon: Argon2Params,
     ) -> anyhow::Result<Arc<Self>> {
-        let keys = match &config.jwt_keys {
-            Some(spec) => KeyRing::parse(spec)?,
-            None => KeyRing::local(&platform.config.data_dir)?,
+        // Each function gets what it uses (README, "Secrets and rotation"): the issuer of tokens its private keys,
+        // every other function the public keys; only the functions that handle 2FA the TOTP keys.
+        let keys = match (platform.keys.get(Purpose::Jwt), &config.jwt_public_keys) {
+            (Some(ring), _) => KeyRing::from_ring(ring)?,
+            (None, Some(public)) => KeyRing::verify_only(public)?,
+            (None, None) if platform.config.backend == Backend::Embedded => {
+                KeyRing::local(&platform.config.data_dir)?
+            }
+            (None, None) => anyhow::bail!(
+                "no access-token keys: set LECTERN_SECRET_JWT (the issuer) or LECTERN_JWT_PUBLIC_KEYS (verifiers)"
+            ),
         };
-        let master = platform
-            .config
-            .signing_secret
-            .clone()
-            .or_else(|| {
-                std::fs::read_to_string(platform.config.data_dir.join("signing.secret")).ok()
-            })
-            .ok_or_else(|| anyhow::anyhow!("no signing secret to derive the data key from"))?;
+        // Lists and rate limits are on every route of the accounts functions, and every change of an account may
+        // leave a job (an email, an audit record) in the outbox.
+        platform.keys.require(Purpose::Cursor)?;
+        platform.keys.require(Purpose::RateLimit)?;
+        platform.keys.require(Purpose::Outbox)?;
+        let (secrets, backup_codes) = match platform.keys.get(Purpose::Totp) {
+            Some(ring) => (SecretBox::from_ring(ring), CodeHasher::from_ring(ring)),
+            None => {
+                tracing::info!(
+                    "no TOTP keys: this function does not handle two-factor authentication"
+                );
+                (SecretBox::none(), CodeHasher::none())
+            }
+        };
         let table = platform.table.clone();
         Ok(Arc::new(Self {
             users: Users::new(table.clone()),
@@ -91,7 +109,8 @@ impl Accounts {
             lockout: Lockout::new(table.clone(), config.lockout),
             audit: AuditLog::new(table),
             hasher: PasswordHasher::new(argon)?,
-            secrets: SecretBox::derive(master.trim().as_bytes(), "lectern/totp-secrets/v1"),
+            secrets,
+            backup_codes,
             platform,
             config,
         }))
@@ -122,7 +141,11 @@ impl Accounts {
         Ok((token, self.config.access_ttl_secs))
     }
 
-    fn pair(&self, session: &Session, refresh_token: String) -> Result<TokenPair, AccountError> {
+    pub(crate) fn pair(
+        &self,
+        session: &Session,
+        refresh_token: String,
+    ) -> Result<TokenPair, AccountError> {
         let (access_token, expires_in) = self.access_token(session)?;
         Ok(TokenPair {
             access_token,
@@ -133,29 +156,27 @@ impl Accounts {
         })
     }
 
-    /// Records an audit event at the current time.
-    pub async fn audit(
+    /// Counts a request of the `expensive` class — one that costs real money or time: a presigned upload, a new API
+    /// key, an email to an address the request names — per client IP and per `account` (`user:<id>` once signed
+    /// in, the normalized email before), so neither many accounts behind one IP nor one account behind many IPs
+    /// can run up the bill or flood an inbox. 429 over either limit; the answer carries the strictest headers.
+    pub async fn limit_expensive(
         &self,
-        action: Action,
-        actor: Option<&str>,
-        target: &str,
         client: &ClientInfo,
-    ) {
-        self.audit_with(action, actor, target, client, serde_json::Map::new())
-            .await;
-    }
-
-    pub async fn audit_with(
-        &self,
-        action: Action,
-        actor: Option<&str>,
-        target: &str,
-        client: &ClientInfo,
-        details: serde_json::Map<String, serde_json::Value>,
-    ) {
-        self.audit
-            .record(action, actor, target, client, self.now(), details)
-            .await;
+        account: &str,
+    ) -> Result<(), lectern_shared::http::Problem> {
+        use lectern_shared::ratelimit::{RouteClass, Subject};
+        let limiter = &self.platform.limiter;
+        limiter
+            .enforce(RouteClass::Expensive, &Subject::ip(client.ip))
+            .await?;
+        limiter
+            .enforce(
+                RouteClass::Expensive,
+                &Subject::Account(account.to_string()),
+            )
+            .await?;
+        Ok(())
     }
 
     /// Loads an account that must exist.

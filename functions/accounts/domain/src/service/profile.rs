@@ -9,12 +9,15 @@ use lectern_shared::http::client::ClientInfo;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use lectern_shared::table::TableError;
+
 use super::Accounts;
 use super::signup::{valid_display_name, valid_email};
 use crate::audit::Action;
+use crate::change::{Change, conflict};
 use crate::errors::AccountError;
 use crate::permissions::Role;
-use crate::users::{Status, Tier, User, UserWriteError};
+use crate::users::{Status, Tier, User, UserWriteError, Users};
 
 /// Largest avatar accepted.
 pub const AVATAR_MAX_BYTES: u64 = 2 * 1024 * 1024;
@@ -24,6 +27,18 @@ pub const AVATAR_TYPES: [&str; 3] = ["image/png", "image/jpeg", "image/webp"];
 pub const AVATAR_UPLOAD_TTL: Duration = Duration::from_secs(600);
 /// How long avatar download links stay valid.
 pub const AVATAR_URL_TTL: Duration = Duration::from_secs(3600);
+/// Longest locale tag.
+pub const MAX_LOCALE: usize = 35;
+/// Longest time zone name.
+pub const MAX_TIMEZONE: usize = 64;
+/// The themes a profile may choose.
+pub const THEMES: [&str; 3] = ["light", "dark", "system"];
+/// Most entries of a preference map (`accessibility`, `notifications`).
+pub const MAX_FLAGS: usize = 32;
+/// Longest name of a preference entry.
+pub const MAX_FLAG_KEY: usize = 64;
+/// Longest text value of a preference entry, in characters.
+pub const MAX_FLAG_TEXT: usize = 64;
 
 /// The profile the owner sees.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -52,24 +67,28 @@ pub struct ProfileView {
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
+    #[schema(schema_with = crate::schema::display_name_or_null)]
     pub display_name: Option<String>,
     /// BCP 47 language tag, e.g. `en` or `pt-BR`.
+    #[schema(schema_with = crate::schema::locale_or_null)]
     pub locale: Option<String>,
     /// IANA time zone, e.g. `Europe/Paris`.
+    #[schema(schema_with = crate::schema::timezone_or_null)]
     pub timezone: Option<String>,
     /// `light`, `dark` or `system`.
+    #[schema(schema_with = crate::schema::theme_or_null)]
     pub theme: Option<String>,
     /// Flags such as `{"reduced_motion": true, "font_scale": "large"}` (booleans, numbers, short strings).
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::schema::flags_or_null)]
     pub accessibility: Option<Map<String, Value>>,
     /// Per-channel notification choices, e.g. `{"email_digest": false}`.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::schema::flags_or_null)]
     pub notifications: Option<Map<String, Value>>,
 }
 
-fn valid_locale(v: &str) -> bool {
+pub(crate) fn valid_locale(v: &str) -> bool {
     let parts: Vec<&str> = v.split('-').collect();
-    v.len() <= 35
+    v.len() <= MAX_LOCALE
         && parts.first().is_some_and(|p| {
             (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic())
         })
@@ -79,23 +98,23 @@ fn valid_locale(v: &str) -> bool {
             .all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
-fn valid_timezone(v: &str) -> bool {
-    (1..=64).contains(&v.len())
+pub(crate) fn valid_timezone(v: &str) -> bool {
+    (1..=MAX_TIMEZONE).contains(&v.len())
         && v.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b))
         && !v.starts_with('/')
         && !v.contains("//")
 }
 
-/// Preference maps: at most 32 flat entries with short keys and scalar values.
+/// Preference maps: at most [`MAX_FLAGS`] flat entries with short keys and scalar values.
 fn valid_flags(map: &Map<String, Value>) -> bool {
-    map.len() <= 32
+    map.len() <= MAX_FLAGS
         && map.iter().all(|(k, v)| {
-            (1..=64).contains(&k.len())
+            (1..=MAX_FLAG_KEY).contains(&k.len())
                 && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
                 && match v {
                     Value::Bool(_) | Value::Number(_) => true,
-                    Value::String(s) => s.chars().count() <= 64,
+                    Value::String(s) => s.chars().count() <= MAX_FLAG_TEXT,
                     _ => false,
                 }
         })
@@ -105,6 +124,12 @@ impl Accounts {
     /// The owner's profile.
     pub async fn profile(&self, user_id: &str) -> Result<ProfileView, AccountError> {
         let user = self.user(user_id).await?;
+        self.profile_of(&user).await
+    }
+
+    /// The profile of an account already read (the authenticator's [`crate::authenticator::SignedIn`]): no
+    /// table read; an avatar link is signed locally (S3 presigning is a computation, not a request).
+    pub async fn profile_of(&self, user: &User) -> Result<ProfileView, AccountError> {
         let avatar_url = match &user.preferences.avatar_key {
             Some(key) => self
                 .platform
@@ -167,11 +192,7 @@ impl Accounts {
                 "an IANA zone such as Europe/Paris".into(),
             ));
         }
-        if patch
-            .theme
-            .as_deref()
-            .is_some_and(|v| !["light", "dark", "system"].contains(&v))
-        {
+        if patch.theme.as_deref().is_some_and(|v| !THEMES.contains(&v)) {
             errors.push(("theme".into(), "light, dark or system".into()));
         }
         if patch
@@ -239,7 +260,7 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
         let new_email = valid_email(new_email)?;
-        let mut user = self.user(user_id).await?;
+        let user = self.user(user_id).await?;
         self.confirm_password(&user, password, "password", client)
             .await?;
         if crate::users::email_key(&new_email) == crate::users::email_key(&user.email) {
@@ -248,35 +269,32 @@ impl Accounts {
                 "is already the account's address",
             ));
         }
-        let old = user.clone();
-        match self
-            .users
-            .change_email(&mut user, &new_email, self.epoch())
-            .await
-        {
-            Ok(()) => {}
-            // Same answer shape as any other refusal would leak that the address is in use; say it plainly only
-            // to a signed-in owner who also proved their password.
-            Err(UserWriteError::EmailTaken) => {
-                return Err(AccountError::field("email", "cannot be used"));
-            }
-            Err(UserWriteError::Conflict) => {
-                return Err(AccountError::Conflict("try again".into()));
-            }
-            Err(UserWriteError::Store(e)) => return Err(e.into()),
-        }
-        self.audit(Action::EmailChanged, Some(user_id), user_id, client)
-            .await;
-        self.notify(
-            &old,
-            Some(&old.email),
+        // The move, its audit record, the notice to the old address and the link to the new one: all or nothing.
+        let (moved, ops) = Users::change_email_ops(&user, &new_email, self.epoch())?;
+        let mut change = Change::new();
+        change.ops(ops);
+        change.audit(self.event(Action::EmailChanged, Some(user_id), user_id, client));
+        change.send(self.email(
+            &user,
+            Some(&user.email),
             Template::EmailChanged {
                 new_email: new_email.clone(),
             },
-            &user.version.to_string(),
-        )
-        .await;
-        self.send_verification(&user, &new_email).await
+            &moved.version.to_string(),
+        )?);
+        self.send_verification(&mut change, &moved, &new_email)?;
+        match self.commit(change).await {
+            Ok(()) => Ok(()),
+            // Operation 0 claims the new address. Saying it is taken would leak that it is in use, but only to a
+            // signed-in owner who also proved their password.
+            Err(TableError::TransactionCancelled { index: Some(0), .. }) => {
+                Err(AccountError::field("email", "cannot be used"))
+            }
+            Err(TableError::TransactionCancelled { .. }) => {
+                Err(AccountError::Conflict("try again".into()))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// A presigned upload for a new avatar image.
@@ -291,7 +309,11 @@ impl Accounts {
                 format!("one of {}", AVATAR_TYPES.join(", ")),
             ));
         }
-        let key = format!("avatars/{user_id}/{}", lectern_shared::ids::new_id());
+        let key = format!(
+            "{}{}",
+            avatar_prefix(user_id),
+            lectern_shared::ids::new_id()
+        );
         let rules = avatar_rules(content_type);
         self.platform
             .blobs
@@ -307,7 +329,7 @@ impl Accounts {
         key: &str,
         content_type: &str,
     ) -> Result<ProfileView, AccountError> {
-        if !key.starts_with(&format!("avatars/{user_id}/"))
+        if !key.starts_with(&avatar_prefix(user_id))
             || lectern_shared::blobs::validate_key(key).is_err()
         {
             return Err(AccountError::field("key", "not an avatar upload of yours"));
@@ -349,7 +371,8 @@ impl Accounts {
             .save(&mut user, self.epoch())
             .await
             .map_err(|e| AccountError::Conflict(e.to_string()))?;
-        if let Some(old) = previous
+        // Confirming the current avatar again must not delete it.
+        if let Some(old) = previous.filter(|old| old != key)
             && let Err(e) = self.platform.blobs.delete(&old).await
         {
             tracing::warn!(error = %e, "old avatar not deleted");
@@ -357,7 +380,8 @@ impl Accounts {
         self.profile(user_id).await
     }
 
-    /// Soft-deletes the account: sessions end now; signing in within the grace period restores it.
+    /// Soft-deletes the account: sessions end now, the owner is emailed; signing in within the grace period (with
+    /// every factor) restores it.
     pub async fn delete_account(
         &self,
         user_id: &str,
@@ -370,13 +394,23 @@ impl Accounts {
         after.status = Status::Deleted;
         after.deleted_at = Some(now);
         after.purge_after = Some(purge_after);
-        // Guarded like an admin action: the last admin cannot delete themselves.
-        self.save_guarded(&before, after).await?;
-        self.sessions.end_all(user_id, None).await?;
-        self.audit(Action::AccountDeleted, Some(user_id), user_id, client)
-            .await;
+        // Guarded like an admin action: the last admin cannot delete themselves. The account, its sessions and the
+        // audit record change together.
+        let mut change = Change::new();
+        let after = self.guarded(&mut change, &before, after).await?;
+        change.end_sessions(self.sessions.keys(user_id, None).await?);
+        change.audit(self.event(Action::AccountDeleted, Some(user_id), user_id, client));
+        let restore_until = time::OffsetDateTime::from_unix_timestamp(purge_after)
+            .map_err(|e| AccountError::Internal(format!("purge time out of range: {e}")))?;
+        change.send(self.notice(&after, Template::AccountDeleted { restore_until })?);
+        self.commit(change).await.map_err(conflict)?;
         Ok(purge_after)
     }
+}
+
+/// Where an account's avatars are stored (erasing the account deletes everything under it).
+pub fn avatar_prefix(user_id: &str) -> String {
+    format!("avatars/{user_id}/")
 }
 
 fn avatar_rules(content_type: &str) -> UploadRules {

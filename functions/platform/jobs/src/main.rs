@@ -1,0 +1,15 @@
+//! Lambda entry of the jobs worker (SQS, with ReportBatchItemFailures).
+
+use std::sync::Arc;
+
+use lectern_shared::queue::queues;
+use lectern_shared::{Config, Platform, lambda, telemetry};
+
+// Lambda hands an environment one event at a time: worker threads would only cost start-up time and memory.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda::Error> {
+    telemetry::init();
+    let platform = Platform::for_function(Config::from_env()?).await?;
+    let worker = lectern_platform_jobs::worker(&platform);
+    lambda::run_sqs_worker(Arc::new(worker), platform.queue.clone(), queues::JOBS).await
+}

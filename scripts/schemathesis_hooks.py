@@ -1,0 +1,246 @@
+"""Schemathesis hooks of `scripts/schemathesis`: a bearer token for every secured operation.
+
+Each operation of `/v1/users` and `/v1/auth` gets an account of its own, registered and verified on first use, so
+what one operation does to its account (wrong passwords counting toward lockout, logout, deletion, a changed
+email) cannot starve another. `/v1/admin` operations share the admin account the runner promoted. Schemathesis
+drops every cached token and calls `get` again when a request answers 401 (the operation ended its own session:
+logout, logout-all, deletion, a password change); signing in again also restores a soft-deleted account. An
+account that can no longer sign in (locked by wrong passwords, suspended by an admin operation) is replaced.
+
+Acting as the admin, the fuzzer may also suspend or demote the admin itself, or the second admin the runner made
+for this: only the last active admin is guarded. `after_call` puts such an admin back at once, through the other
+one, so admin operations keep running as an admin.
+
+It also replaces schemathesis' `positive_data_acceptance` check (the runner excludes the built-in one) with the
+same check minus one kind of answer: a 400 naming a field for a reason no schema can state. A schema can say what
+a token, cursor, upload key, password or scope looks like, but not whether the server issued that token, whether
+this is the account's password, whether the owner holds the scope, or whether a new password is on the list of
+common ones. Each such refusal is listed below by operation, field and the server's message, so any other 400 to a
+schema-valid request (a constraint the document fails to state) still fails the run.
+
+Also imported by the runner for the same account helpers (it needs no schemathesis for that).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import os
+import re
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+PASSWORD = "correct horse battery staple 42"
+ADMIN_PREFIX = "/v1/admin/"
+
+# (method, path) -> {(field, part of the server's message)}: the 400 answers to schema-valid requests that depend
+# on server state, not on the request's shape.
+NOT_A_SHAPE = {
+    # Tokens and challenges the server never issued (or already spent).
+    ("POST", "/v1/auth/verify-email"): {("token", "invalid, used or expired")},
+    ("POST", "/v1/auth/reset-password"): {("token", "invalid, used or expired")},
+    ("POST", "/v1/auth/refresh"): {("token", "invalid, used or expired")},
+    ("POST", "/v1/auth/2fa/verify"): {("token", "invalid, used or expired")},
+    # A new password on the common-passwords list, or built from the account's email.
+    ("POST", "/v1/auth/register"): {("password", "too common"), ("password", "email address")},
+    # Not the account's password; or an address that is the account's already or taken by another.
+    ("POST", "/v1/users/me/password"): {
+        ("current_password", "is not correct"),
+        ("new_password", "too common"),
+        ("new_password", "email address"),
+    },
+    ("POST", "/v1/users/me/email"): {
+        ("password", "is not correct"),
+        ("email", "already the account's address"),
+        ("email", "cannot be used"),
+    },
+    ("POST", "/v1/auth/2fa/disable"): {("password", "is not correct")},
+    # An upload the caller never made.
+    ("POST", "/v1/users/me/avatar/confirm"): {("key", "not an avatar upload of yours"), ("key", "nothing was uploaded")},
+    # A permission the owner does not hold.
+    ("POST", "/v1/users/me/api-keys"): {("scopes", "you do not hold")},
+    # Cursors the server did not sign for this list; filters that do not combine (a rule across parameters,
+    # which OpenAPI cannot state).
+    ("GET", "/v1/users/me/security-events"): {("query.cursor", "invalid or tampered cursor")},
+    ("GET", "/v1/admin/users"): {
+        ("query.cursor", "invalid or tampered cursor"),
+        ("email", "search by email alone"),
+        ("status", "together with a role"),
+    },
+    ("GET", "/v1/admin/audit-logs"): {
+        ("query.cursor", "invalid or tampered cursor"),
+        ("query.action", "not with user_id"),
+    },
+}
+
+
+def refused_for_state_not_shape(method: str, path: str, status: int, body) -> bool:
+    """Whether a 400 names only fields refused for one of the reasons in [`NOT_A_SHAPE`]."""
+    allowed = NOT_A_SHAPE.get((method.upper(), path))
+    if status != 400 or not allowed or not isinstance(body, dict):
+        return False
+    errors = body.get("errors")
+    if not isinstance(errors, list) or not errors:
+        return False
+    return all(
+        isinstance(e, dict)
+        and any(e.get("field") == field and part in str(e.get("message", "")) for field, part in allowed)
+        for e in errors
+    )
+
+
+def call(base: str, method: str, path: str, body: dict | None = None, token: str | None = None):
+    """One JSON request; returns (status, parsed body or None)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, None
+
+
+def mailed_token(outbox: Path, to: str, page: str, timeout: float = 30.0) -> str:
+    """The token of the newest `<page>?token=` link mailed to `to` (the notifications worker sends it soon after)."""
+    deadline = time.monotonic() + timeout
+    pattern = re.compile(rf"/{re.escape(page)}\?token=([A-Za-z0-9_-]+)")
+    while time.monotonic() < deadline:
+        for path in sorted(outbox.glob("*.eml"), reverse=True):
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if message["To"] != to:
+                continue
+            part = message.get_body(preferencelist=("plain",))
+            found = part and pattern.search(part.get_content())
+            if found:
+                return found.group(1)
+        time.sleep(0.05)
+    raise RuntimeError(f"no {page} link was mailed to {to} within {timeout:.0f} s")
+
+
+def sign_up(base: str, outbox: Path, address: str) -> None:
+    """Registers `address` with [`PASSWORD`] and verifies it through the mailed link."""
+    status, body = call(
+        base, "POST", "/v1/auth/register", {"email": address, "password": PASSWORD, "display_name": "Schemathesis"}
+    )
+    if status != 202:
+        raise RuntimeError(f"registering {address}: {status} {body}")
+    token = mailed_token(outbox, address, "verify-email")
+    status, body = call(base, "POST", "/v1/auth/verify-email", {"token": token})
+    if status != 204:
+        raise RuntimeError(f"verifying {address}: {status} {body}")
+
+
+def sign_in(base: str, address: str) -> str | None:
+    """An access token for `address`, or None when it cannot sign in (locked, suspended, gone)."""
+    status, body = call(base, "POST", "/v1/auth/login", {"email": address, "password": PASSWORD})
+    if status == 200 and isinstance(body, dict) and "access_token" in body:
+        return body["access_token"]
+    return None
+
+
+# The runner imports this file for the helpers above; only schemathesis, run by the runner, sets these variables.
+if "LECTERN_ST_BASE_URL" in os.environ:
+    import schemathesis
+    from schemathesis.core.failures import Failure
+    from schemathesis.specs.openapi.checks import positive_data_acceptance as builtin_positive_data_acceptance
+
+    @schemathesis.check
+    def positive_data_acceptance_of_shape(ctx, response, case):
+        """`positive_data_acceptance`, except for the refusals of [`NOT_A_SHAPE`]."""
+        try:
+            return builtin_positive_data_acceptance(ctx, response, case)
+        except Failure:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if refused_for_state_not_shape(case.method, case.operation.path, response.status_code, body):
+                return None
+            raise
+
+    def _account_key(case, _ctx) -> str:
+        path = case.operation.path
+        return "admin" if path.startswith(ADMIN_PREFIX) else case.operation.label
+
+    @schemathesis.auth(cache_by_key=_account_key)
+    class Accounts:
+        """Bearer tokens: the admin's for admin routes, else the operation's own account's."""
+
+        def __init__(self) -> None:
+            self.base = os.environ["LECTERN_ST_BASE_URL"]
+            self.outbox = Path(os.environ["LECTERN_ST_OUTBOX"])
+            self.admin = os.environ["LECTERN_ST_ADMIN_EMAIL"]
+            self.addresses: dict[str, str] = {}
+            self.serial = 0
+            self.lock = threading.Lock()
+
+        def _fresh_address(self, key: str) -> str:
+            with self.lock:
+                self.serial += 1
+                slug = re.sub(r"[^a-z0-9]+", "-", key.lower()).strip("-")[:40]
+                return f"st-{self.serial}-{slug}@example.com"
+
+        def get(self, case, ctx) -> str | None:
+            if not case.operation.definition.raw.get("security"):
+                return None  # a public operation: no account to spend on it
+            key = _account_key(case, ctx)
+            if key == "admin":
+                token = sign_in(self.base, self.admin)
+                if token is None:
+                    raise RuntimeError("the admin account cannot sign in")
+                return token
+            address = self.addresses.get(key)
+            token = sign_in(self.base, address) if address else None
+            if token is None:
+                address = self._fresh_address(key)
+                sign_up(self.base, self.outbox, address)
+                token = sign_in(self.base, address)
+                if token is None:
+                    raise RuntimeError(f"{address} cannot sign in right after signing up")
+                self.addresses[key] = address
+            return token
+
+        def set(self, case, data: str, ctx) -> None:
+            case.headers = case.headers or {}
+            case.headers["Authorization"] = f"Bearer {data}"
+
+    ADMIN_CHANGES = {"/v1/admin/users/{user_id}/suspend", "/v1/admin/users/{user_id}/role"}
+
+    @schemathesis.hook
+    def after_call(ctx, case, response) -> None:
+        """Puts back an admin of the harness that the call just suspended or demoted, through the other one."""
+        if case.operation.path not in ADMIN_CHANGES or response.status_code != 200:
+            return
+        admins: dict[str, str] = json.loads(os.environ["LECTERN_ST_ADMINS"])
+        try:
+            changed = response.json()
+        except ValueError:
+            return
+        user_id = changed.get("user_id") if isinstance(changed, dict) else None
+        if user_id not in admins or (changed.get("status") == "active" and changed.get("role") == "admin"):
+            return
+        base = os.environ["LECTERN_ST_BASE_URL"]
+        other = next(address for id_, address in admins.items() if id_ != user_id)
+        token = sign_in(base, other)
+        if token is None:
+            raise RuntimeError(f"{other} cannot sign in to put {admins[user_id]} back")
+        if changed.get("status") == "suspended":
+            call(base, "POST", f"/v1/admin/users/{user_id}/activate", token=token)
+        status, body = call(base, "PATCH", f"/v1/admin/users/{user_id}/role", {"role": "admin"}, token=token)
+        if status != 200:
+            raise RuntimeError(f"could not put {admins[user_id]} back: {status} {body}")
+        print(f"schemathesis_hooks: {admins[user_id]} was made {changed.get('status')} {changed.get('role')}; put back",
+              file=sys.stderr, flush=True)
