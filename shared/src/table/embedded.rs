@@ -342,20 +342,8 @@ impl<'t> Writer<'t> {
 
 /// One write, as the writer thread receives it.
 enum WriteOp {
-    Put {
-        key: Key,
-        item: Item,
-        condition: Condition,
-    },
-    Update {
-        key: Key,
-        update: Update,
-        condition: Condition,
-    },
-    Delete {
-        key: Key,
-        condition: Condition,
-    },
+    /// One put, update or delete, refused on its own (`ConditionFailed`) like the table's single-item writes.
+    One(TxOp),
     Transact(Vec<TxOp>),
     Sweep {
         limit: usize,
@@ -403,73 +391,72 @@ fn condition_failed_unless(holds: bool) -> TableResult<()> {
     }
 }
 
+/// The key `op` writes, with what is stored under it and the live (unexpired) part of that.
+fn current_of(
+    op: &TxOp,
+    w: &Writer<'_>,
+    now: i64,
+) -> TableResult<(Key, Option<Item>, Option<Item>)> {
+    let key = op
+        .key()
+        .ok_or_else(|| TableError::Invalid("operation without key".into()))?;
+    let (old, live) = w.current(&key, now)?;
+    Ok((key, old, live))
+}
+
+fn condition_of(op: &TxOp) -> &Condition {
+    match op {
+        TxOp::Put { condition, .. }
+        | TxOp::Update { condition, .. }
+        | TxOp::Delete { condition, .. }
+        | TxOp::Check { condition, .. } => condition,
+    }
+}
+
+/// What `op` changes once its condition held (a check changes nothing), and the item an update makes.
+fn plan_op(
+    op: &TxOp,
+    key: Key,
+    old: Option<Item>,
+    live: Option<Item>,
+) -> TableResult<(Option<Change>, Option<Item>)> {
+    match op {
+        TxOp::Put { item, .. } => Ok((Some(Change::replace(key, old, Some(item.clone()))?), None)),
+        TxOp::Update { update, .. } => {
+            // An expired item is gone: the update starts from nothing, as it would after DynamoDB's deletion.
+            let new = apply_update(live, &key, update)?;
+            validate_item(&new)?;
+            let change = Change::replace(key, old, Some(new.clone()))?;
+            Ok((Some(change), Some(new)))
+        }
+        TxOp::Delete { .. } => Ok((Some(Change::replace(key, old, None)?), None)),
+        TxOp::Check { .. } => Ok((None, None)),
+    }
+}
+
 /// Decides what `op` changes, reading through the open transaction and writing nothing.
 fn plan(op: &WriteOp, w: &Writer<'_>, now: i64) -> TableResult<(Vec<Change>, Written)> {
     match op {
-        WriteOp::Put {
-            key,
-            item,
-            condition,
-        } => {
-            let (old, live) = w.current(key, now)?;
-            condition_failed_unless(condition_holds(condition, live.as_ref()))?;
-            let change = Change::replace(key.clone(), old, Some(item.clone()))?;
-            Ok((vec![change], Written::Nothing))
-        }
-        WriteOp::Update {
-            key,
-            update,
-            condition,
-        } => {
-            let (old, live) = w.current(key, now)?;
-            condition_failed_unless(condition_holds(condition, live.as_ref()))?;
-            // An expired item is gone: the update starts from nothing, as it would after DynamoDB's deletion.
-            let new = apply_update(live, key, update)?;
-            validate_item(&new)?;
-            let change = Change::replace(key.clone(), old, Some(new.clone()))?;
-            Ok((vec![change], Written::Item(new)))
-        }
-        WriteOp::Delete { key, condition } => {
-            let (old, live) = w.current(key, now)?;
-            condition_failed_unless(condition_holds(condition, live.as_ref()))?;
-            Ok((
-                vec![Change::replace(key.clone(), old, None)?],
-                Written::Nothing,
-            ))
+        WriteOp::One(op) => {
+            let (key, old, live) = current_of(op, w, now)?;
+            condition_failed_unless(condition_holds(condition_of(op), live.as_ref()))?;
+            let (change, made) = plan_op(op, key, old, live)?;
+            let written = made.map_or(Written::Nothing, Written::Item);
+            Ok((change.into_iter().collect(), written))
         }
         WriteOp::Transact(ops) => {
             // Every condition is checked against the state before the transaction (keys are distinct), and
             // nothing is written unless all hold.
             let mut changes = Vec::with_capacity(ops.len());
             for (i, op) in ops.iter().enumerate() {
-                let key = op
-                    .key()
-                    .ok_or_else(|| TableError::Invalid("operation without key".into()))?;
-                let (old, live) = w.current(&key, now)?;
-                let condition = match op {
-                    TxOp::Put { condition, .. }
-                    | TxOp::Update { condition, .. }
-                    | TxOp::Delete { condition, .. }
-                    | TxOp::Check { condition, .. } => condition,
-                };
-                if !condition_holds(condition, live.as_ref()) {
+                let (key, old, live) = current_of(op, w, now)?;
+                if !condition_holds(condition_of(op), live.as_ref()) {
                     return Err(TableError::TransactionCancelled {
                         index: Some(i),
                         reason: "ConditionalCheckFailed".into(),
                     });
                 }
-                match op {
-                    TxOp::Put { item, .. } => {
-                        changes.push(Change::replace(key, old, Some(item.clone()))?)
-                    }
-                    TxOp::Update { update, .. } => {
-                        let new = apply_update(live, &key, update)?;
-                        validate_item(&new)?;
-                        changes.push(Change::replace(key, old, Some(new))?);
-                    }
-                    TxOp::Delete { .. } => changes.push(Change::replace(key, old, None)?),
-                    TxOp::Check { .. } => {}
-                }
+                changes.extend(plan_op(op, key, old, live)?.0);
             }
             Ok((changes, Written::Nothing))
         }
@@ -866,24 +853,20 @@ impl Table for EmbeddedTable {
     }
 
     async fn put(&self, item: Item, condition: Condition) -> TableResult<()> {
-        let key = validate_item(&item)?;
-        self.write(WriteOp::Put {
-            key,
-            item,
-            condition,
-        })
-        .await
-        .map(|_| ())
+        validate_item(&item)?;
+        self.write(WriteOp::One(TxOp::Put { item, condition }))
+            .await
+            .map(|_| ())
     }
 
     async fn update(&self, key: &Key, update: Update, condition: Condition) -> TableResult<Item> {
         validate_key(key)?;
         validate_update(&update)?;
-        let op = WriteOp::Update {
+        let op = WriteOp::One(TxOp::Update {
             key: key.clone(),
             update,
             condition,
-        };
+        });
         match self.write(op).await? {
             Written::Item(item) => Ok(item),
             _ => Err(TableError::Unavailable(
@@ -894,10 +877,10 @@ impl Table for EmbeddedTable {
 
     async fn delete(&self, key: &Key, condition: Condition) -> TableResult<()> {
         validate_key(key)?;
-        self.write(WriteOp::Delete {
+        self.write(WriteOp::One(TxOp::Delete {
             key: key.clone(),
             condition,
-        })
+        }))
         .await
         .map(|_| ())
     }
