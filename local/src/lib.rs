@@ -33,13 +33,25 @@ pub fn app(platform: &Platform, accounts: Arc<Accounts>) -> Router {
         .merge(lectern_platform_health::router(platform.clone()))
         .merge(lectern_accounts_auth::router(accounts.clone()))
         .merge(lectern_accounts_users::router(accounts.clone()))
-        .merge(lectern_accounts_admin::router(accounts));
+        .merge(lectern_accounts_admin::router(accounts.clone()))
+        .merge(exams_routers(accounts));
     let mut app = layers::with_body_limit(functions, &platform.config);
     if let Some(blobs) = &platform.embedded_blobs {
         // Uploads carry their own signed size limit, so they sit outside the JSON body limit.
         app = app.merge(embedded::router(blobs.clone()));
     }
     layers::common(app, &platform.config)
+}
+
+/// The exams domain's routers. They run on the accounts' platform, which tests wrap in counting adapters.
+fn exams_routers(accounts: Arc<Accounts>) -> Router {
+    let exams = lectern_exams::Exams::new(accounts.platform.clone());
+    Router::new()
+        .merge(lectern_exams_catalog::router(
+            exams.clone(),
+            accounts.clone(),
+        ))
+        .merge(lectern_exams_questions::router(exams, accounts))
 }
 
 /// The workers of each queue. The `jobs` queue has no handlers yet: its jobs are retried and dead-lettered,

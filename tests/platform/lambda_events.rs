@@ -199,9 +199,16 @@ fn function_router(
         "auth" => lectern_accounts_auth::router(accounts.clone()),
         "users" => lectern_accounts_users::router(accounts.clone()),
         "admin" => lectern_accounts_admin::router(accounts.clone()),
+        "hierarchy" => lectern_exams_catalog::router(exams(accounts), accounts.clone()),
+        "questions" => lectern_exams_questions::router(exams(accounts), accounts.clone()),
         other => panic!("{other} is not an HTTP function; teach this test its entry point"),
     };
     layers::api(routes, &platform.config)
+}
+
+/// The exams service a function's `main.rs` builds, on the accounts' platform.
+fn exams(accounts: &std::sync::Arc<lectern_accounts::service::Accounts>) -> lectern_exams::Exams {
+    lectern_exams::Exams::new(accounts.platform.clone())
 }
 
 /// What `cargo lambda invoke` prints for `event`, computed in-process through the same entry points.

@@ -95,6 +95,7 @@ pub fn identity_of(
         api_key_id: api_key.map(|(id, _)| id),
         email_verified: user.email_verified,
         auth_time,
+        tier: user.tier.as_str().to_string(),
     }
 }
 

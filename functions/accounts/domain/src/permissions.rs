@@ -7,13 +7,13 @@ use serde::{Deserialize, Serialize};
 pub mod perm {
     /// Manage one's own account, profile, sessions, 2FA and API keys.
     pub const SELF_MANAGE: &str = "self:manage";
-    /// Read content and take exams.
+    /// Read content (the academic hierarchy, approved questions without their answers) and take exams.
     pub const CONTENT_READ: &str = "content:read";
     /// See linked children's progress.
     pub const CHILDREN_READ: &str = "children:read";
-    /// Author courses, questions and exams.
+    /// Author courses, the academic hierarchy, questions and exams.
     pub const CONTENT_WRITE: &str = "content:write";
-    /// Hide or restore user-generated content.
+    /// Review questions (approve, reject, comment); hide or restore user-generated content.
     pub const CONTENT_MODERATE: &str = "content:moderate";
     /// Look up any account.
     pub const USERS_READ: &str = "users:read";

@@ -1,0 +1,75 @@
+//! The exams domain, shared by the `hierarchy` and `questions` functions: the academic hierarchy, the question
+//! bank with its versions and moderation, and what learners may see of it. Written once on the ports, so it runs on
+//! Lambda and in the dev server alike.
+//!
+//! # Key design
+//!
+//! One table, no scans: every read a route makes is a get, a batch get or a query of one partition.
+//!
+//! | Entity | Key (`pk` / `sk`) | Index | Serves |
+//! | --- | --- | --- | --- |
+//! | `hierarchy_node` | `NODE#<node_id>` / `NODE` | gsi1 `NODES#<parent_id>` / `<node_id>` | a node; the children of a node (institutions under `root`) |
+//! | `question` | `QUESTION#<question_id>` / `HEAD` | — | the current version of a question and its review state |
+//! | `question_version` | `QUESTION#<question_id>` / `VERSION#<nnnnnnnn>` | — | every version ever saved (history; exams keep pointing at the one they served) |
+//! | `question_comment` | `QUESTION#<question_id>` / `COMMENT#<comment_id>` | — | the review discussion, oldest first |
+//! | `question_listing` | `QLIST#<status>#<facet>#<value>` / `<difficulty>#<type>#<question_id>` | — | `GET /v1/questions` filters and the moderation queue |
+//!
+//! **Why a question's item collection.** Head, versions and comments share `QUESTION#<id>`, so the history and the
+//! comments are one query each, and an edit writes the new head and the new version in one transaction (the head
+//! conditioned on the version the author read).
+//!
+//! **Why listings are items, not indexes.** A question is filtered by topic, course, course level, subject, tag,
+//! difficulty, type and status, and only two GSIs exist. So each question writes a small summary item into one
+//! partition per facet value it has (`topic`, `course`, `level`, `subject`, each `tag`, and `all`), each partition
+//! holding one status; the sort key starts with difficulty then type. A list picks the most selective facet it was
+//! given (topic, then course, tag, subject, level, else `all`) as its partition and the difficulty (and type) as a
+//! sort-key prefix; the other filters are checked on the summaries it reads, a bounded number per request (see
+//! [`questions::listing`]). Changing a question's status or facets rewrites its listings in the same transaction
+//! as the head (at most 2 × 16 items, within DynamoDB's 100).
+//!
+//! **Why counters guard deletes.** A node counts its children (child nodes, and a topic its questions); a child is
+//! added in a transaction with the count, and a delete requires the count to be 0 (see [`hierarchy`]).
+
+pub mod disclosure;
+pub mod errors;
+pub mod hierarchy;
+pub mod questions;
+pub mod schema;
+pub mod text;
+pub mod viewer;
+
+use lectern_shared::Platform;
+use lectern_shared::table::{Entity, EntityInfo, Table};
+
+pub use errors::ExamError;
+pub use viewer::{Tier, Viewer};
+
+/// Every entity this domain stores. `tests/architecture/keys.rs` checks them together with every other crate's.
+pub const ENTITIES: &[EntityInfo] = &[
+    hierarchy::Node::INFO,
+    questions::store::Question::INFO,
+    questions::store::QuestionVersion::INFO,
+    questions::store::Comment::INFO,
+    questions::store::Listing::INFO,
+];
+
+/// Everything the exams use cases need, built once per process. Cheap to clone.
+#[derive(Clone)]
+pub struct Exams {
+    pub platform: Platform,
+}
+
+impl Exams {
+    pub fn new(platform: Platform) -> Self {
+        Self { platform }
+    }
+
+    fn table(&self) -> &dyn Table {
+        self.platform.table.as_ref()
+    }
+
+    /// Now, in epoch seconds, from the platform's clock.
+    pub fn epoch(&self) -> i64 {
+        self.platform.clock.epoch_seconds()
+    }
+}

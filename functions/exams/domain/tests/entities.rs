@@ -1,0 +1,148 @@
+//! Golden files of the items the exams domain stores: one per entity, the whole item, in `golden/<entity>.json`.
+//! Rewrite them with `LECTERN_UPDATE_GOLDEN=1` when a change of stored data is intended.
+
+use std::path::PathBuf;
+
+use lectern_exams::hierarchy::{Node, NodeKind};
+use lectern_exams::questions::model::{
+    AnswerKey, Choice, Content, Difficulty, QuestionType, Status,
+};
+use lectern_exams::questions::store::{Comment, Listing, Question, QuestionVersion};
+use lectern_shared::testing::golden::assert_stored;
+
+const NOW: i64 = 1_900_000_000;
+const AUTHOR: &str = "01JAD4LOVELACE0000000000AA";
+const QUESTION: &str = "01JQUEST10N000000000000000";
+const TOPIC: &str = "01JT0P1C000000000000000000";
+const COURSE: &str = "01JC0VRSE00000000000000000";
+
+fn golden() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+fn content() -> Content {
+    Content {
+        topic_id: TOPIC.into(),
+        course_id: COURSE.into(),
+        level: 200,
+        stem: "<p>Which are primes?</p>".into(),
+        explanation: Some("<p>2 and 3 have no divisors but 1 and themselves.</p>".into()),
+        difficulty: Difficulty::Medium,
+        subject: Some("number-theory".into()),
+        tags: vec!["primes".into()],
+        answer: AnswerKey::MultipleChoice {
+            options: vec![
+                Choice {
+                    id: "k3v9qa".into(),
+                    text: "2".into(),
+                },
+                Choice {
+                    id: "m2x7pd".into(),
+                    text: "3".into(),
+                },
+                Choice {
+                    id: "z8c4rt".into(),
+                    text: "4".into(),
+                },
+            ],
+            correct: vec!["k3v9qa".into(), "m2x7pd".into()],
+        },
+    }
+}
+
+fn question() -> Question {
+    Question {
+        question_id: QUESTION.into(),
+        version: 2,
+        status: Status::Rejected,
+        author_id: AUTHOR.into(),
+        content: content(),
+        created_at: NOW - 3_600,
+        updated_at: NOW,
+        reviewed_by: Some("01JM0DERAT0R00000000000000".into()),
+        reviewed_at: Some(NOW),
+        rejection_reason: Some("4 is listed twice".into()),
+    }
+}
+
+#[test]
+fn hierarchy_node() {
+    assert_stored(
+        &golden(),
+        &Node {
+            node_id: COURSE.into(),
+            kind: NodeKind::Course,
+            parent_id: Some("01JDEPARTMENT0000000000000".into()),
+            path: vec![
+                "01JNST1TVT10N0000000000000".into(),
+                "01JFACVLTY0000000000000000".into(),
+                "01JDEPARTMENT0000000000000".into(),
+            ],
+            name: "Discrete Mathematics".into(),
+            code: Some("MTH 201".into()),
+            description: None,
+            level: Some(200),
+            children: 4,
+            created_by: AUTHOR.into(),
+            created_at: NOW - 86_400,
+            updated_at: NOW,
+            version: 2,
+        },
+    );
+}
+
+#[test]
+fn question_head() {
+    assert_stored(&golden(), &question());
+}
+
+#[test]
+fn question_version() {
+    assert_stored(
+        &golden(),
+        &QuestionVersion {
+            question_id: QUESTION.into(),
+            version: 2,
+            content: Content {
+                answer: AnswerKey::Numeric {
+                    value: 9.81,
+                    tolerance: 0.05,
+                },
+                ..content()
+            },
+            edited_by: AUTHOR.into(),
+            edited_at: NOW,
+        },
+    );
+}
+
+#[test]
+fn question_comment() {
+    assert_stored(
+        &golden(),
+        &Comment {
+            question_id: QUESTION.into(),
+            comment_id: "01JC0MMENT0000000000000000".into(),
+            author_id: AUTHOR.into(),
+            body: "Option 3 is ambiguous.".into(),
+            version: 2,
+            created_at: NOW,
+        },
+    );
+}
+
+#[test]
+fn question_listing() {
+    let listings = Listing::of(&question());
+    assert_eq!(
+        listings.len(),
+        6,
+        "topic, course, level, all, subject and one tag"
+    );
+    let tag = listings
+        .into_iter()
+        .find(|l| l.facet == "tag")
+        .expect("a tag listing");
+    assert_eq!(tag.kind, QuestionType::MultipleChoice);
+    assert_stored(&golden(), &tag);
+}

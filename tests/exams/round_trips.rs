@@ -1,0 +1,77 @@
+//! Storage round trips per hot route of the exams domain, held at their budget (authentication is one read).
+
+use lectern_e2e::api::Api;
+use lectern_e2e::exams::{Cast, approved_question, course, question};
+use lectern_shared::testing::counting::Summary;
+
+fn budget(reads: usize, writes: usize) -> Summary {
+    Summary {
+        reads,
+        writes,
+        sends: 0,
+        blobs: 0,
+    }
+}
+
+#[tokio::test]
+async fn question_bank_routes_stay_within_their_round_trip_budget() {
+    let api = Api::start().await;
+    let cast = Cast::on(&api).await;
+    let built = course(&api, &cast.instructor, 100, 1).await;
+    let id = approved_question(
+        &api,
+        &cast,
+        question(&built.topics[0], "single_choice", "easy"),
+    )
+    .await;
+
+    let cases: Vec<(&str, Summary)> = vec![
+        ("GET /v1/questions/{id} (learner)", budget(2, 0)),
+        ("GET /v1/questions?topic= (filtered)", budget(2, 0)),
+        ("POST /v1/questions", budget(3, 1)),
+        ("GET /v1/hierarchy/nodes/{id}", budget(2, 0)),
+        ("POST /v1/hierarchy/nodes", budget(2, 1)),
+    ];
+    for (what, expected) in cases {
+        api.server.ops.reset();
+        match what {
+            "GET /v1/questions/{id} (learner)" => {
+                api.get(&format!("/v1/questions/{id}"), Some(&cast.learner.access))
+                    .await
+                    .expect_status(200);
+            }
+            "GET /v1/questions?topic= (filtered)" => {
+                let path = format!("/v1/questions?topic={}&difficulty=easy", built.topics[0]);
+                api.get(&path, Some(&cast.moderator.access))
+                    .await
+                    .expect_status(200);
+            }
+            "POST /v1/questions" => {
+                api.post(
+                    "/v1/questions",
+                    Some(&cast.instructor.access),
+                    question(&built.topics[0], "essay", "hard"),
+                )
+                .await
+                .expect_status(201);
+            }
+            "GET /v1/hierarchy/nodes/{id}" => {
+                api.get(
+                    &format!("/v1/hierarchy/nodes/{}", built.course),
+                    Some(&cast.learner.access),
+                )
+                .await
+                .expect_status(200);
+            }
+            _ => {
+                let body =
+                    serde_json::json!({"kind": "topic", "parent_id": built.course, "name": "More"});
+                api.post("/v1/hierarchy/nodes", Some(&cast.instructor.access), body)
+                    .await
+                    .expect_status(201);
+            }
+        }
+        let ops = api.server.ops.take();
+        assert_eq!(ops.summary(), expected, "{what}: {:?}", ops.names());
+    }
+}
