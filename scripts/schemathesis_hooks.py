@@ -102,6 +102,12 @@ NOT_A_SHAPE = {
         ("question.answer.correct", "one right option"),
     },
     ("GET", "/v1/questions"): {("query.cursor", "invalid or tampered cursor")},
+    # Exactly one of two parameters, and a mix naming a difficulty twice or weighing all at 0.
+    ("GET", "/v1/questions/random"): {
+        ("query.course", "exactly one of course and topic"),
+        ("query.mix", "each difficulty at most once"),
+        ("query.mix", "at least one weight above 0"),
+    },
     ("GET", "/v1/questions/{question_id}/history"): {("query.cursor", "invalid or tampered cursor")},
     ("GET", "/v1/questions/{question_id}/comments"): {("query.cursor", "invalid or tampered cursor")},
     ("GET", "/v1/admin/questions/pending"): {("query.cursor", "invalid or tampered cursor")},

@@ -5,4 +5,5 @@
 mod hierarchy;
 mod moderation;
 mod questions;
+mod random;
 mod round_trips;

@@ -30,6 +30,13 @@ async fn question_bank_routes_stay_within_their_round_trip_budget() {
         ("GET /v1/questions?topic= (filtered)", budget(2, 0)),
         ("POST /v1/questions", budget(3, 1)),
         ("GET /v1/hierarchy/nodes/{id}", budget(2, 0)),
+        // Sizes, the pool read from a random slot and wrapped round (a pool smaller than a probe), the learner's
+        // seen records, the heads; one transaction records the draw. The same for any size of pool (see the
+        // domain's selection test).
+        (
+            "GET /v1/questions/random?topic=&mix=easy:1 (learner)",
+            budget(6, 1),
+        ),
         ("POST /v1/hierarchy/nodes", budget(2, 1)),
     ];
     for (what, expected) in cases {
@@ -54,6 +61,15 @@ async fn question_bank_routes_stay_within_their_round_trip_budget() {
                 )
                 .await
                 .expect_status(201);
+            }
+            "GET /v1/questions/random?topic=&mix=easy:1 (learner)" => {
+                let path = format!(
+                    "/v1/questions/random?topic={}&count=1&mix=easy:1",
+                    built.topics[0]
+                );
+                api.get(&path, Some(&cast.learner.access))
+                    .await
+                    .expect_status(200);
             }
             "GET /v1/hierarchy/nodes/{id}" => {
                 api.get(

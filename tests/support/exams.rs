@@ -166,6 +166,42 @@ pub async fn approved_question(api: &Api, cast: &Cast, body: Value) -> String {
     id
 }
 
+/// Creates and submits `n` questions of each `(difficulty, n)` under `topic` (types in turn), then approves them all
+/// in batches; answers their ids.
+pub async fn approved_questions(
+    api: &Api,
+    cast: &Cast,
+    topic: &str,
+    counts: &[(&str, usize)],
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    for (difficulty, n) in counts {
+        for i in 0..*n {
+            let body = question(topic, TYPES[i % TYPES.len()], difficulty);
+            let id = create_question(api, &cast.instructor, body).await["question_id"]
+                .as_str()
+                .expect("id")
+                .to_string();
+            submit(api, &cast.instructor, &id).await.expect_status(200);
+            ids.push(id);
+        }
+    }
+    for batch in ids.chunks(50) {
+        let reply = api
+            .post(
+                "/v1/admin/questions/batch-approve",
+                Some(&cast.moderator.access),
+                json!({"ids": batch}),
+            )
+            .await
+            .expect_status(200);
+        for result in reply.body["results"].as_array().expect("results") {
+            assert_eq!(result["outcome"], "approved", "{reply}");
+        }
+    }
+    ids
+}
+
 /// `POST /v1/questions/{id}/submit`.
 pub async fn submit(api: &Api, who: &Signed, id: &str) -> Reply {
     api.send(

@@ -13,6 +13,10 @@
 //! | `question_version` | `QUESTION#<question_id>` / `VERSION#<nnnnnnnn>` | — | every version ever saved (history; exams keep pointing at the one they served) |
 //! | `question_comment` | `QUESTION#<question_id>` / `COMMENT#<comment_id>` | — | the review discussion, oldest first |
 //! | `question_listing` | `QLIST#<status>#<facet>#<value>` / `<difficulty>#<type>#<question_id>` | — | `GET /v1/questions` filters and the moderation queue |
+//! | `question_pool_entry` | `QPOOL#<facet>#<difficulty>#<value>` / `<slot>#<question_id>` | — | random selection: an approved question in its course and topic pools, at a pseudo-random slot |
+//! | `question_pool_size` | `QPOOLSIZE#<facet>#<value>` / `<difficulty>` | — | the exact size of each pool (changed in the approving transaction) |
+//! | `question_seen` | `SEEN#<user_id>` / `<question_id>` | gsi1 `SEENC#<user_id>#<difficulty>#<course_id>` / `<at>#<question_id>`, gsi2 `SEENT#…#<topic_id>` | whether and when a learner last saw a question; their least recently seen first |
+//! | `selection_session` | `RSESSION#<session_id>` / `RSESSION` | — | what a selection session has served |
 //!
 //! **Why a question's item collection.** Head, versions and comments share `QUESTION#<id>`, so the history and the
 //! comments are one query each, and an edit writes the new head and the new version in one transaction (the head
@@ -51,6 +55,10 @@ pub const ENTITIES: &[EntityInfo] = &[
     questions::store::QuestionVersion::INFO,
     questions::store::Comment::INFO,
     questions::store::Listing::INFO,
+    questions::pool::PoolEntry::INFO,
+    questions::pool::POOL_SIZE,
+    questions::pool::Seen::INFO,
+    questions::pool::SelectionSession::INFO,
 ];
 
 /// Everything the exams use cases need, built once per process. Cheap to clone.

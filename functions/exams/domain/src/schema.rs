@@ -137,6 +137,17 @@ pub fn answer_input() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>
     schema
 }
 
+/// A mix of difficulties (`selection::Mix::parse`).
+pub fn mix() -> Object {
+    string()
+        .pattern(Some(crate::questions::selection::MIX_PATTERN))
+        .description(Some(
+            "Weights by difficulty, e.g. `easy:30,medium:50,hard:20`: each difficulty at most once, weights 0 to \
+             1000, not all 0. Absent: in proportion to the pool.",
+        ))
+        .build()
+}
+
 /// A finite number.
 pub fn finite_number() -> Object {
     ObjectBuilder::new().schema_type(Type::Number).build()

@@ -7,8 +7,10 @@ use lectern_exams::hierarchy::{Node, NodeKind};
 use lectern_exams::questions::model::{
     AnswerKey, Choice, Content, Difficulty, QuestionType, Status,
 };
+use lectern_exams::questions::pool::{self, PoolEntry, Seen, SelectionSession};
 use lectern_exams::questions::store::{Comment, Listing, Question, QuestionVersion};
-use lectern_shared::testing::golden::assert_stored;
+use lectern_shared::table::{Condition, Table};
+use lectern_shared::testing::golden::{assert_stored, assert_stored_item};
 
 const NOW: i64 = 1_900_000_000;
 const AUTHOR: &str = "01JAD4LOVELACE0000000000AA";
@@ -145,4 +147,75 @@ fn question_listing() {
         .expect("a tag listing");
     assert_eq!(tag.kind, QuestionType::MultipleChoice);
     assert_stored(&golden(), &tag);
+}
+
+fn approved() -> Question {
+    Question {
+        status: Status::Approved,
+        rejection_reason: None,
+        ..question()
+    }
+}
+
+#[test]
+fn question_pool_entry() {
+    let entries = PoolEntry::of(&approved());
+    assert_eq!(entries.len(), 2, "one per pool: the course and the topic");
+    assert!(
+        PoolEntry::of(&question()).is_empty(),
+        "only approved questions are in a pool"
+    );
+    let topic = entries
+        .into_iter()
+        .find(|e| e.facet == "topic")
+        .expect("a topic entry");
+    assert_stored(&golden(), &topic);
+}
+
+#[tokio::test]
+async fn question_pool_size() {
+    let clock = lectern_shared::clock::ManualClock::new(
+        time::OffsetDateTime::from_unix_timestamp(NOW).unwrap(),
+    );
+    let (table, _dir) = lectern_shared::testing::embedded::table(std::sync::Arc::new(clock));
+    let key = pool::size_key("course", COURSE, Difficulty::Medium);
+    for by in [1, 1, -1, 1] {
+        table
+            .update(&key, pool::size_change(by), Condition::Always)
+            .await
+            .unwrap();
+    }
+    let item = table.get(&key).await.unwrap().expect("a size");
+    assert_eq!(item["size"], 2);
+    assert_stored_item(&golden(), &pool::POOL_SIZE, &item);
+}
+
+#[test]
+fn question_seen() {
+    assert_stored(
+        &golden(),
+        &Seen {
+            user_id: "01JLEARNER0000000000000000".into(),
+            question_id: QUESTION.into(),
+            course_id: COURSE.into(),
+            topic_id: TOPIC.into(),
+            difficulty: Difficulty::Hard,
+            last_seen_at: NOW,
+            times: 3,
+        },
+    );
+}
+
+#[test]
+fn selection_session() {
+    assert_stored(
+        &golden(),
+        &SelectionSession {
+            session_id: "01JSESS10N0000000000000000".into(),
+            user_id: "01JLEARNER0000000000000000".into(),
+            served: vec![QUESTION.into()],
+            version: 1,
+            updated_at: NOW,
+        },
+    );
 }

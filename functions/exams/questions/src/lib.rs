@@ -3,6 +3,7 @@
 //! approved questions without their answers. Thin wrappers over `lectern_exams::questions`.
 
 mod bank;
+mod random;
 mod review;
 
 use std::sync::Arc;
@@ -31,6 +32,7 @@ struct ApiDoc;
 pub fn routes() -> Routes<Exams> {
     let routes = OpenApiRouter::new()
         .routes(routes!(bank::list_questions, bank::create_question))
+        .routes(routes!(random::random_questions))
         .routes(routes!(bank::get_question, bank::edit_question))
         .routes(routes!(bank::submit_question))
         .routes(routes!(bank::question_history))

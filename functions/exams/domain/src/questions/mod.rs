@@ -11,7 +11,10 @@
 pub mod listing;
 pub mod model;
 pub mod moderation;
+pub mod pool;
+pub mod random;
 pub mod sanitize;
+pub mod selection;
 pub mod store;
 
 use lectern_shared::table::{Condition, Entity, TableError, TxOp};
@@ -21,6 +24,7 @@ use crate::disclosure::{self, LearnerQuestion, Stage};
 use crate::errors::{ExamError, Result};
 use crate::hierarchy::{Node, NodeKind};
 use crate::questions::model::{Content, QuestionInput, Status, check_rich_text, check_tags};
+use crate::questions::pool::PoolEntry;
 use crate::questions::store::{Comment, Listing, Question, QuestionVersion};
 use crate::{Exams, Viewer, text};
 
@@ -255,6 +259,30 @@ impl Exams {
         for listing in Listing::of(new) {
             ops.push(TxOp::Put {
                 item: listing.to_item()?,
+                condition: Condition::Always,
+            });
+        }
+        // The random-selection pools and their sizes follow the approved status, in the same transaction.
+        let (was, is) = (PoolEntry::of(old), PoolEntry::of(new));
+        for entry in was.iter().filter(|e| !is.contains(e)) {
+            ops.push(TxOp::Delete {
+                key: entry.key(),
+                condition: Condition::Always,
+            });
+            ops.push(TxOp::Update {
+                key: pool::size_key(&entry.facet, &entry.value, entry.difficulty),
+                update: pool::size_change(-1),
+                condition: Condition::Always,
+            });
+        }
+        for entry in is.iter().filter(|e| !was.contains(e)) {
+            ops.push(TxOp::Put {
+                item: entry.to_item()?,
+                condition: Condition::Always,
+            });
+            ops.push(TxOp::Update {
+                key: pool::size_key(&entry.facet, &entry.value, entry.difficulty),
+                update: pool::size_change(1),
                 condition: Condition::Always,
             });
         }
