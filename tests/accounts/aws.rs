@@ -114,6 +114,7 @@ async fn stack() -> Option<AwsStack> {
     let secret = config.signing_secret.clone().expect("test signing secret");
     let platform = Platform {
         cursors: CursorCodec::new(secret.as_bytes()),
+        outbox_key: lectern_shared::queue::outbox::OutboxKey::derive(secret.as_bytes()),
         limiter: Arc::new(
             RateLimiter::new(table.clone(), shared.clone(), config.rate_limits.clone())
                 .with_secret(secret.as_bytes()),

@@ -161,6 +161,16 @@ pub fn document_common_responses(doc: &mut OpenApi, class: Option<RouteClass>) {
     }
 }
 
+/// Whether an operation lists the API-key security scheme (the routes API keys may call).
+pub fn accepts_api_keys(operation: &Operation) -> bool {
+    operation.security.iter().flatten().any(|requirement| {
+        serde_json::to_value(requirement)
+            .ok()
+            .and_then(|v| v.as_object().map(|o| o.contains_key(API_KEY)))
+            .unwrap_or(false)
+    })
+}
+
 fn add_common(operation: &mut Operation, class: Option<RouteClass>) {
     let has_body = operation.request_body.is_some();
     let has_params = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
@@ -184,11 +194,33 @@ fn add_common(operation: &mut Operation, class: Option<RouteClass>) {
     if secured || class.is_some() {
         statuses.push("500");
     }
+    let session_only = secured && !accepts_api_keys(operation);
     let responses = &mut operation.responses.responses;
     for status in statuses {
         responses
             .entry(status.to_string())
             .or_insert_with(|| shared_ref(status));
+    }
+    // A secured route that does not list the API-key scheme refuses keys with 403 (`SessionIdentity`): say so,
+    // beside whatever else the route answers 403 for.
+    if session_only {
+        const KEYS: &str = "an API key was sent: this route needs a signed-in session";
+        match responses.get_mut("403") {
+            Some(RefOr::T(response)) if !response.description.contains(KEYS) => {
+                response.description = format!("{}; or {KEYS}", response.description);
+            }
+            Some(_) => {}
+            None => {
+                responses.insert(
+                    "403".to_string(),
+                    RefOr::T(
+                        ResponseBuilder::new()
+                            .description(format!("`forbidden`: {KEYS}"))
+                            .build(),
+                    ),
+                );
+            }
+        }
     }
     // A handler's own error answers (`(status = 404, description = "...")`) carry no body in its attribute;
     // every error body is a problem.

@@ -143,8 +143,9 @@ pub enum RefreshError {
     /// Unknown, expired or revoked token or session.
     #[error("refresh token is invalid or expired")]
     Invalid,
-    /// The token was already rotated; the family has been revoked. `user_id`/`session_id` are for the audit log.
-    #[error("refresh token was already used; the session has been revoked")]
+    /// The token was already rotated: the family must be revoked (the caller ends the session together with the
+    /// audit record of the reuse).
+    #[error("refresh token was already used; the session must be revoked")]
     Reused { user_id: String, session_id: String },
     /// Another refresh of the same token won a moment ago (within the grace period).
     #[error("refresh token was just used by another request")]
@@ -165,13 +166,14 @@ impl Sessions {
         Self { table, policy }
     }
 
-    /// Starts a session; returns it and its first refresh token.
-    pub async fn start(
+    /// A new session: the session, its first refresh token, and the writes that store both (for the transaction
+    /// that also audits the sign-in).
+    pub fn start_ops(
         &self,
         user_id: &str,
         origin: &Origin,
         now: i64,
-    ) -> TableResult<(Session, String)> {
+    ) -> TableResult<(Session, String, Vec<TxOp>)> {
         let token = random_token(REFRESH_TOKEN_PREFIX, 32);
         let hash = token_hash(&token);
         let session = Session {
@@ -186,18 +188,28 @@ impl Sessions {
             user_agent: origin.user_agent.clone(),
             current_hash: hash.clone(),
         };
-        self.table
-            .transact(vec![
-                TxOp::Put {
-                    item: session.to_item()?,
-                    condition: Condition::NotExists,
-                },
-                TxOp::Put {
-                    item: session.refresh_record(&hash).to_item()?,
-                    condition: Condition::NotExists,
-                },
-            ])
-            .await?;
+        let ops = vec![
+            TxOp::Put {
+                item: session.to_item()?,
+                condition: Condition::NotExists,
+            },
+            TxOp::Put {
+                item: session.refresh_record(&hash).to_item()?,
+                condition: Condition::NotExists,
+            },
+        ];
+        Ok((session, token, ops))
+    }
+
+    /// Starts a session on its own (operator tooling; sign-in commits [`Sessions::start_ops`] with its audit).
+    pub async fn start(
+        &self,
+        user_id: &str,
+        origin: &Origin,
+        now: i64,
+    ) -> TableResult<(Session, String)> {
+        let (session, token, ops) = self.start_ops(user_id, origin, now)?;
+        self.table.transact(ops).await?;
         Ok((session, token))
     }
 
@@ -288,7 +300,6 @@ impl Sessions {
         if rotated_at.is_some_and(|t| now - t <= self.policy.reuse_grace_secs) {
             return Ok(RefreshError::Raced);
         }
-        self.end(&record.user_id, &record.session_id).await?;
         Ok(RefreshError::Reused {
             user_id: record.user_id.clone(),
             session_id: record.session_id.clone(),
@@ -308,17 +319,16 @@ impl Sessions {
         }
     }
 
-    /// Ends every session of a user, except `keep` if given; returns how many ended.
-    pub async fn end_all(&self, user_id: &str, keep: Option<&str>) -> TableResult<usize> {
-        let mut ended = 0;
-        for session in self.list(user_id, i64::MIN).await? {
-            if Some(session.session_id.as_str()) != keep
-                && self.end(user_id, &session.session_id).await?
-            {
-                ended += 1;
-            }
-        }
-        Ok(ended)
+    /// The keys of every stored session of a user except `keep`, for a change that ends them (see
+    /// [`crate::change::Change::end_sessions`]).
+    pub async fn keys(&self, user_id: &str, keep: Option<&str>) -> TableResult<Vec<Key>> {
+        Ok(self
+            .list(user_id, i64::MIN)
+            .await?
+            .into_iter()
+            .filter(|s| Some(s.session_id.as_str()) != keep)
+            .map(|s| s.key())
+            .collect())
     }
 
     /// Sessions of a user that are live at `now` (pass `i64::MIN` for every stored one), newest first.
