@@ -51,7 +51,11 @@ fn exams_routers(accounts: Arc<Accounts>) -> Router {
             exams.clone(),
             accounts.clone(),
         ))
-        .merge(lectern_exams_questions::router(exams, accounts))
+        .merge(lectern_exams_questions::router(
+            exams.clone(),
+            accounts.clone(),
+        ))
+        .merge(lectern_exams_exams::router(exams, accounts))
 }
 
 /// The workers of each queue. The `jobs` queue has no handlers yet: its jobs are retried and dead-lettered,

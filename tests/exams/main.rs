@@ -2,8 +2,10 @@
 //! uses the cheap test Argon2 parameters and has its rate limits off; time moves only through the server's
 //! `ManualClock`.
 
+mod aws;
 mod hierarchy;
 mod moderation;
 mod questions;
 mod random;
 mod round_trips;
+mod sittings;

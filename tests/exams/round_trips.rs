@@ -91,3 +91,92 @@ async fn question_bank_routes_stay_within_their_round_trip_budget() {
         assert_eq!(ops.summary(), expected, "{what}: {:?}", ops.names());
     }
 }
+
+#[tokio::test]
+async fn exam_routes_stay_within_their_round_trip_budget() {
+    let api = Api::start().await;
+    let cast = Cast::on(&api).await;
+    let built = course(&api, &cast.instructor, 100, 1).await;
+    let ids =
+        lectern_e2e::exams::approved_questions(&api, &cast, &built.topics[0], &[("easy", 3)]).await;
+    let learner = &cast.learner;
+    let start = |source: serde_json::Value| serde_json::json!({"mode": "timed", "source": source, "count": 2, "time_limit_seconds": 600});
+
+    // A drawn exam: the pool sizes, the pool read from a random slot and wrapped round, the learner's seen
+    // records, the heads, the versions served; the exam, then the sightings in one transaction.
+    api.server.ops.reset();
+    let drawn = lectern_e2e::exams::start_exam(
+        &api,
+        learner,
+        start(serde_json::json!({"topics": [built.topics[0]]})),
+    )
+    .await
+    .expect_status(201)
+    .body;
+    let ops = api.server.ops.take();
+    assert_eq!(
+        ops.summary(),
+        budget(7, 2),
+        "POST /v1/exams/start (drawn): {:?}",
+        ops.names()
+    );
+
+    // A listed exam: the heads, the versions; the exam.
+    api.server.ops.reset();
+    lectern_e2e::exams::start_exam(
+        &api,
+        learner,
+        start(serde_json::json!({"questions": &ids[..2]})),
+    )
+    .await
+    .expect_status(201);
+    let ops = api.server.ops.take();
+    assert_eq!(
+        ops.summary(),
+        budget(3, 1),
+        "POST /v1/exams/start (listed): {:?}",
+        ops.names()
+    );
+
+    let exam_id = drawn["exam_id"].as_str().unwrap();
+    let item = &drawn["items"][0];
+    let question_id = item["question"]["question_id"].as_str().unwrap();
+    let response = lectern_e2e::exams::right_response(&item["question"]);
+    let cases: Vec<(&str, Summary)> = vec![
+        // The exam, the version answered, an earlier answer; one transaction.
+        ("POST /v1/exams/{id}/answer", budget(4, 1)),
+        // The exam, its answers, the versions it serves.
+        ("GET /v1/exams/{id}", budget(4, 0)),
+        // The same, and the result written conditioned on the revision read.
+        ("POST /v1/exams/{id}/submit", budget(4, 1)),
+        ("GET /v1/exams/{id}/summary", budget(4, 0)),
+        ("GET /v1/exams/history", budget(2, 0)),
+    ];
+    for (what, expected) in cases {
+        api.server.ops.reset();
+        let reply = match what {
+            "POST /v1/exams/{id}/answer" => {
+                lectern_e2e::exams::answer(&api, learner, exam_id, question_id, response.clone())
+                    .await
+            }
+            "GET /v1/exams/{id}" => {
+                api.get(&format!("/v1/exams/{exam_id}"), Some(&learner.access))
+                    .await
+            }
+            "POST /v1/exams/{id}/submit" => {
+                lectern_e2e::exams::submit_exam(&api, learner, exam_id).await
+            }
+            "GET /v1/exams/{id}/summary" => {
+                api.get(
+                    &format!("/v1/exams/{exam_id}/summary"),
+                    Some(&learner.access),
+                )
+                .await
+            }
+            _ => api.get("/v1/exams/history", Some(&learner.access)).await,
+        };
+        reply.expect_status(200);
+        let ops = api.server.ops.take();
+        assert_eq!(ops.summary(), expected, "{what}: {:?}", ops.names());
+    }
+}

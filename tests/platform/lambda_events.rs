@@ -247,6 +247,7 @@ fn function_router(
         "admin" => lectern_accounts_admin::router(accounts.clone()),
         "hierarchy" => lectern_exams_catalog::router(exams(accounts), accounts.clone()),
         "questions" => lectern_exams_questions::router(exams(accounts), accounts.clone()),
+        "exams" => lectern_exams_exams::router(exams(accounts), accounts.clone()),
         other => panic!("{other} is not an HTTP function; teach this test its entry point"),
     };
     layers::api(routes, &platform.config)
@@ -273,11 +274,14 @@ async fn answer(
             let response = lectern_shared::lambda::handle_sqs_batch(&worker, batch).await;
             serde_json::to_value(response).expect("answer serializes")
         }
-        schedule @ ("housekeeping" | "outbox") => {
+        schedule @ ("housekeeping" | "outbox" | "exam-deadlines") => {
             let _: EventBridgeEvent<Value> =
                 serde_json::from_str(&filled).expect("schedule parses");
             let report = match schedule {
                 "housekeeping" => lectern_platform_housekeeping::run(platform)
+                    .await
+                    .map(serde_json::to_value),
+                "exam-deadlines" => lectern_exams_deadlines::run(platform)
                     .await
                     .map(serde_json::to_value),
                 _ => lectern_platform_outbox::run(platform)
@@ -346,7 +350,7 @@ fn the_manifest_covers_every_event_file_and_every_deployed_function() {
         assert!(
             e.status.is_some()
                 || e.batch_item_failures.is_some()
-                || ["housekeeping", "outbox"].contains(&e.function.as_str()),
+                || ["housekeeping", "outbox", "exam-deadlines"].contains(&e.function.as_str()),
             "{} documents no answer",
             e.event
         );

@@ -212,3 +212,76 @@ pub async fn submit(api: &Api, who: &Signed, id: &str) -> Reply {
     )
     .await
 }
+
+/// `POST /v1/exams/start` as `who`.
+pub async fn start_exam(api: &Api, who: &Signed, body: Value) -> Reply {
+    api.post("/v1/exams/start", Some(&who.access), body).await
+}
+
+/// `POST /v1/exams/{id}/answer` as `who`.
+pub async fn answer(
+    api: &Api,
+    who: &Signed,
+    exam_id: &str,
+    question_id: &str,
+    response: Value,
+) -> Reply {
+    api.post(
+        &format!("/v1/exams/{exam_id}/answer"),
+        Some(&who.access),
+        json!({"question_id": question_id, "response": response}),
+    )
+    .await
+}
+
+/// `POST /v1/exams/{id}/submit` as `who`.
+pub async fn submit_exam(api: &Api, who: &Signed, exam_id: &str) -> Reply {
+    api.send(
+        Method::POST,
+        &format!("/v1/exams/{exam_id}/submit"),
+        (&who.access).into(),
+        Body::Empty,
+    )
+    .await
+}
+
+/// The id of the option of a learner's view of a question whose text is `text`.
+fn option(question: &Value, text: &str) -> String {
+    question["options"]
+        .as_array()
+        .expect("options")
+        .iter()
+        .find(|o| o["text"] == text)
+        .unwrap_or_else(|| panic!("no option {text} in {question}"))["id"]
+        .as_str()
+        .expect("option id")
+        .to_string()
+}
+
+/// The right response to a question built by [`question`] (its learner view), or for an essay some text.
+pub fn right_response(question: &Value) -> Value {
+    match question["type"].as_str().expect("type") {
+        kind @ "single_choice" => json!({"type": kind, "choice": option(question, "4")}),
+        kind @ "multiple_choice" => {
+            json!({"type": kind, "choices": [option(question, "2"), option(question, "3")]})
+        }
+        kind @ "true_false" => json!({"type": kind, "value": true}),
+        kind @ "numeric" => json!({"type": kind, "value": 9.84}),
+        kind @ "short_text" => json!({"type": kind, "text": "  city of   LIGHT "}),
+        kind @ "essay" => json!({"type": kind, "text": "On the one hand; on the other."}),
+        other => panic!("no question type {other}"),
+    }
+}
+
+/// A wrong response to a question built by [`question`]: half right for multiple choice (one right option of two).
+pub fn wrong_response(question: &Value) -> Value {
+    match question["type"].as_str().expect("type") {
+        kind @ "single_choice" => json!({"type": kind, "choice": option(question, "22")}),
+        kind @ "multiple_choice" => json!({"type": kind, "choices": [option(question, "2")]}),
+        kind @ "true_false" => json!({"type": kind, "value": false}),
+        kind @ "numeric" => json!({"type": kind, "value": 9.9}),
+        kind @ "short_text" => json!({"type": kind, "text": "Lyon"}),
+        kind @ "essay" => json!({"type": kind, "text": "No."}),
+        other => panic!("no question type {other}"),
+    }
+}

@@ -15,6 +15,8 @@ pub mod perm {
     pub const CONTENT_WRITE: &str = "content:write";
     /// Review questions (approve, reject, comment); hide or restore user-generated content.
     pub const CONTENT_MODERATE: &str = "content:moderate";
+    /// Grade learners' essays in submitted exams.
+    pub const EXAMS_GRADE: &str = "exams:grade";
     /// Look up any account.
     pub const USERS_READ: &str = "users:read";
     /// Suspend, activate and force-logout accounts.
@@ -25,12 +27,13 @@ pub mod perm {
     pub const AUDIT_READ: &str = "audit:read";
 
     /// Every permission (API key scopes are drawn from these).
-    pub const ALL: [&str; 9] = [
+    pub const ALL: [&str; 10] = [
         SELF_MANAGE,
         CONTENT_READ,
         CHILDREN_READ,
         CONTENT_WRITE,
         CONTENT_MODERATE,
+        EXAMS_GRADE,
         USERS_READ,
         USERS_MANAGE,
         ROLES_ASSIGN,
@@ -83,7 +86,7 @@ impl Role {
         match self {
             Role::Learner => &[SELF_MANAGE, CONTENT_READ],
             Role::Parent => &[SELF_MANAGE, CONTENT_READ, CHILDREN_READ],
-            Role::Instructor => &[SELF_MANAGE, CONTENT_READ, CONTENT_WRITE],
+            Role::Instructor => &[SELF_MANAGE, CONTENT_READ, CONTENT_WRITE, EXAMS_GRADE],
             Role::Moderator => &[SELF_MANAGE, CONTENT_READ, CONTENT_MODERATE, USERS_READ],
             Role::Admin => &ALL,
         }

@@ -25,6 +25,24 @@ pub enum ExamError {
     /// The resource is not in a state that allows this (e.g. approving a draft).
     #[error("invalid transition: {0}")]
     InvalidState(String),
+    /// An exam asked for more questions than its source holds.
+    #[error("not enough questions")]
+    NotEnough { asked: usize, available: usize },
+    /// An answer after a timed exam's deadline (the exam has been submitted as it stood).
+    #[error("deadline passed")]
+    DeadlinePassed,
+    /// An answer to a submitted exam.
+    #[error("exam submitted")]
+    ExamClosed,
+    /// A different answer to a question whose answer is final.
+    #[error("already answered")]
+    AlreadyAnswered,
+    /// A sequential exam's questions are answered in order.
+    #[error("out of order")]
+    OutOfOrder { next: usize, asked: usize },
+    /// Too many concurrent changes to one item; safe to retry.
+    #[error("busy")]
+    Busy,
     #[error("store: {0}")]
     Store(#[from] TableError),
     #[error("internal: {0}")]
@@ -65,6 +83,19 @@ impl From<ExamError> for Problem {
                 .detail(format!("it changed since you read it; the current version is {current}: read it again and retry"))
                 .field("version", format!("the current version is {current}")),
             ExamError::InvalidState(d) => Problem::new(StatusCode::CONFLICT, "invalid-state", "Not allowed in this state").detail(d),
+            ExamError::NotEnough { asked, available } => {
+                Problem::new(StatusCode::CONFLICT, "not-enough-questions", "Not enough questions")
+                    .detail(format!("{asked} question(s) were asked for but only {available} approved question(s) can be drawn for this selection: ask for fewer, or widen the source or the mix"))
+            }
+            ExamError::DeadlinePassed => Problem::new(StatusCode::CONFLICT, "deadline-passed", "The time is up")
+                .detail("the exam's deadline has passed: it was submitted as it stood then; read its summary"),
+            ExamError::ExamClosed => Problem::new(StatusCode::CONFLICT, "exam-submitted", "Exam submitted")
+                .detail("the exam has been submitted: answers are no longer accepted"),
+            ExamError::AlreadyAnswered => Problem::new(StatusCode::CONFLICT, "already-answered", "Already answered")
+                .detail("this question already has a different answer, and answers in practice and in sequential exams are final"),
+            ExamError::OutOfOrder { next, asked } => Problem::new(StatusCode::CONFLICT, "out-of-order", "Answer in order")
+                .detail(format!("this exam is sequential: the question to answer is at position {next} (this one is at {asked}); there is no going back or skipping ahead")),
+            ExamError::Busy => TableError::Retryable("the exam changed repeatedly while it was being submitted".into()).into(),
             ExamError::Store(e) => e.into(),
             ExamError::Internal(e) => {
                 tracing::error!(error = %e, "internal failure");

@@ -17,6 +17,8 @@
 //! | `question_pool_size` | `QPOOLSIZE#<facet>#<value>` / `<difficulty>` | — | the exact size of each pool (changed in the approving transaction) |
 //! | `question_seen` | `SEEN#<user_id>` / `<question_id>` | gsi1 `SEENC#<user_id>#<difficulty>#<course_id>` / `<at>#<question_id>`, gsi2 `SEENT#…#<topic_id>` | whether and when a learner last saw a question; their least recently seen first |
 //! | `selection_session` | `RSESSION#<session_id>` / `RSESSION` | — | what a selection session has served |
+//! | `exam` | `EXAM#<exam_id>` / `EXAM` | gsi1 `EXAMS#<user_id>` / `<started_at>#<exam_id>`; gsi2 (sparse, while a timed exam runs) `EXAMDUE` / `<deadline>#<exam_id>` | an exam with its fixed question list and result; a learner's history, newest first; overdue exams for the deadline job |
+//! | `exam_answer` | `EXAM#<exam_id>` / `ANSWER#<nnn>` | — | the response to the question at position `nnn`, its mark and time |
 //!
 //! **Why a question's item collection.** Head, versions and comments share `QUESTION#<id>`, so the history and the
 //! comments are one query each, and an edit writes the new head and the new version in one transaction (the head
@@ -31,11 +33,17 @@
 //! [`questions::listing`]). Changing a question's status or facets rewrites its listings in the same transaction
 //! as the head (at most 2 × 16 items, within DynamoDB's 100).
 //!
+//! **Why exams keep their answers beside them.** An exam and its answers share `EXAM#<id>`: one query reads every
+//! answer (at most 100), and each answer is written in one transaction with an update of the exam conditioned on it
+//! being in progress (see [`exams`]). The deadline index is one fixed gsi2 partition holding only running timed
+//! exams (submitting rewrites the exam without it), read oldest deadline first by a job that runs every minute.
+//!
 //! **Why counters guard deletes.** A node counts its children (child nodes, and a topic its questions); a child is
 //! added in a transaction with the count, and a delete requires the count to be 0 (see [`hierarchy`]).
 
 pub mod disclosure;
 pub mod errors;
+pub mod exams;
 pub mod hierarchy;
 pub mod questions;
 pub mod schema;
@@ -59,6 +67,8 @@ pub const ENTITIES: &[EntityInfo] = &[
     questions::pool::POOL_SIZE,
     questions::pool::Seen::INFO,
     questions::pool::SelectionSession::INFO,
+    exams::store::Exam::INFO,
+    exams::store::AnswerRecord::INFO,
 ];
 
 /// Everything the exams use cases need, built once per process. Cheap to clone.

@@ -122,10 +122,20 @@ pub fn correct_positions() -> Array {
 /// The answer part of a question: [`AnswerInput`]'s own schema, each variant closed to other properties (as
 /// `deny_unknown_fields` closes it; utoipa states that only for structs).
 pub fn answer_input() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    use utoipa::PartialSchema;
+    closed_variants(<AnswerInput as utoipa::PartialSchema>::schema())
+}
+
+/// A learner's response in an exam: [`crate::exams::scoring::Response`]'s schema, each variant closed.
+pub fn exam_response() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    closed_variants(<crate::exams::scoring::Response as utoipa::PartialSchema>::schema())
+}
+
+/// A `oneOf` schema with each object variant closed to other properties.
+fn closed_variants(
+    mut schema: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     use utoipa::openapi::RefOr;
     use utoipa::openapi::schema::{AdditionalProperties, Schema};
-    let mut schema = AnswerInput::schema();
     if let RefOr::T(Schema::OneOf(one_of)) = &mut schema {
         for item in &mut one_of.items {
             if let RefOr::T(Schema::Object(object)) = item {
@@ -145,6 +155,87 @@ pub fn mix() -> Object {
             "Weights by difficulty, e.g. `easy:30,medium:50,hard:20`: each difficulty at most once, weights 0 to \
              1000, not all 0. Absent: in proportion to the pool.",
         ))
+        .build()
+}
+
+/// [`mix`] or `null`.
+pub fn mix_or_null() -> Object {
+    or_null(mix())
+}
+
+/// An option id of a choice question.
+pub fn option_id() -> Object {
+    string()
+        .pattern(Some("^[a-z0-9]{6}$"))
+        .description(Some("An option id from the question's `options`."))
+        .build()
+}
+
+/// Option ids of a choice question.
+pub fn option_ids() -> Array {
+    ArrayBuilder::new()
+        .items(option_id())
+        .max_items(Some(MAX_OPTIONS))
+        .description(Some(
+            "Option ids from the question's `options`; duplicates count once.",
+        ))
+        .build()
+}
+
+/// A short-text response (`scoring::Response::checked`).
+pub fn short_text_response() -> Object {
+    string()
+        .max_length(Some(crate::exams::scoring::MAX_SHORT_TEXT))
+        .build()
+}
+
+/// An essay (`scoring::Response::checked`): at most [`crate::exams::scoring::MAX_ESSAY`] characters once trimmed,
+/// and the question's `max_words`.
+pub fn essay_response() -> Object {
+    string()
+        .max_length(Some(crate::exams::scoring::MAX_ESSAY))
+        .description(Some("Plain text, within the question's `max_words`."))
+        .build()
+}
+
+/// Topic ids of an exam's source, or `null`.
+pub fn topic_ids() -> Array {
+    nullable_ids(crate::exams::model::MAX_TOPICS, "Distinct topic ids.")
+}
+
+/// Question ids of an exam's source, or `null`.
+pub fn question_ids() -> Array {
+    nullable_ids(
+        crate::exams::model::MAX_QUESTIONS,
+        "Distinct ids of approved questions.",
+    )
+}
+
+fn nullable_ids(max: usize, description: &str) -> Array {
+    use utoipa::openapi::schema::SchemaType;
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(constraints::id())
+        .min_items(Some(1))
+        .max_items(Some(max))
+        .description(Some(description))
+        .build()
+}
+
+/// Grading feedback, or `null`.
+pub fn feedback() -> Object {
+    or_null(constraints::trimmed_text(
+        crate::exams::model::MAX_FEEDBACK,
+        "A note for the learner.",
+    ))
+}
+
+/// The grades of one request.
+pub fn grades() -> Array {
+    ArrayBuilder::new()
+        .items(<crate::exams::model::Grade as utoipa::PartialSchema>::schema())
+        .min_items(Some(1))
+        .max_items(Some(crate::exams::model::MAX_GRADES))
         .build()
 }
 

@@ -219,3 +219,81 @@ fn selection_session() {
         },
     );
 }
+
+fn exam() -> lectern_exams::exams::store::Exam {
+    use lectern_exams::exams::model::{Mode, Navigation};
+    use lectern_exams::exams::store::{Exam, ExamStatus, Slot};
+    Exam {
+        exam_id: "01JEXAM0000000000000000000".into(),
+        user_id: "01JLEARNER0000000000000000".into(),
+        mode: Mode::Timed,
+        navigation: Navigation::Sequential,
+        pass_mark: 60,
+        time_limit_seconds: Some(1800),
+        started_at: NOW,
+        deadline: Some(NOW + 1800),
+        questions: vec![Slot {
+            question_id: QUESTION.into(),
+            version: 2,
+            kind: QuestionType::MultipleChoice,
+            difficulty: Difficulty::Medium,
+            topic_id: TOPIC.into(),
+            options: Some(vec!["z8c4rt".into(), "k3v9qa".into(), "m2x7pd".into()]),
+        }],
+        status: ExamStatus::InProgress,
+        answered: 1,
+        last_answer_at: NOW + 40,
+        revision: 1,
+        outcome: None,
+    }
+}
+
+#[test]
+fn exam_in_progress() {
+    // In progress with a deadline: on the overdue index (gsi2) too.
+    let item = lectern_shared::table::Entity::to_item(&exam()).unwrap();
+    assert_eq!(item["gsi2pk"], "EXAMDUE");
+    assert_stored(&golden(), &exam());
+}
+
+#[test]
+fn a_submitted_exam_leaves_the_overdue_index() {
+    use lectern_exams::exams::store::{ExamStatus, Outcome, SubmittedBy};
+    let done = lectern_exams::exams::store::Exam {
+        status: ExamStatus::Completed,
+        outcome: Some(Outcome {
+            submitted_at: NOW + 1800,
+            submitted_by: SubmittedBy::Deadline,
+            score: 0.5,
+            pending_grading: 0,
+        }),
+        ..exam()
+    };
+    let item = lectern_shared::table::Entity::to_item(&done).unwrap();
+    assert!(
+        item.get("gsi2pk").is_none() && item.get("gsi1pk").is_some(),
+        "{item:?}"
+    );
+}
+
+#[test]
+fn exam_answer() {
+    use lectern_exams::exams::scoring::Response;
+    use lectern_exams::exams::store::AnswerRecord;
+    assert_stored(
+        &golden(),
+        &AnswerRecord {
+            exam_id: "01JEXAM0000000000000000000".into(),
+            position: 0,
+            question_id: QUESTION.into(),
+            response: Response::MultipleChoice {
+                choices: vec!["k3v9qa".into()],
+            },
+            mark: Some(0.5),
+            answered_at: NOW + 40,
+            seconds: 40,
+            feedback: None,
+            graded_by: None,
+        },
+    );
+}

@@ -1,21 +1,22 @@
-//! The review queue: pending questions, batch approval and rejection (moderators).
+//! The review queue: pending questions, batch approval and rejection (moderators). Administration: a signed-in
+//! session only, never an API key (`SessionIdentity`).
 
 use axum::extract::State;
 use lectern_exams::questions::moderation::{BatchAnswer, BatchApprove, BatchReject};
 use lectern_exams::questions::store::Listing;
-use lectern_shared::http::auth::Identity;
+use lectern_shared::http::auth::SessionIdentity;
 use lectern_shared::http::{Json, PageParams, Paginated, Query};
 
 use crate::{Ex, Result, reader};
 
 /// Questions waiting for review.
-#[utoipa::path(get, path = "/v1/admin/questions/pending", tag = "questions", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(get, path = "/v1/admin/questions/pending", tag = "questions", security(("bearer" = [])),
     params(PageParams), responses(
     (status = 200, body = Paginated<Listing>),
     (status = 403, description = "`forbidden`: this needs `content:moderate`")))]
 pub(crate) async fn pending_questions(
     State(exams): Ex,
-    who: Identity,
+    who: SessionIdentity,
     Query(q): Query<PageParams>,
 ) -> Result<Json<Paginated<Listing>>> {
     let viewer = reader(&who)?;
@@ -29,13 +30,13 @@ pub(crate) async fn pending_questions(
 
 /// Approve pending questions; each id is answered on its own (`approved`, `not_found`, `not_pending`,
 /// `conflict`), so one bad id never fails the others.
-#[utoipa::path(post, path = "/v1/admin/questions/batch-approve", tag = "questions", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(post, path = "/v1/admin/questions/batch-approve", tag = "questions", security(("bearer" = [])),
     request_body = BatchApprove, responses(
     (status = 200, body = BatchAnswer),
     (status = 403, description = "`forbidden`: this needs `content:moderate`")))]
 pub(crate) async fn batch_approve(
     State(exams): Ex,
-    who: Identity,
+    who: SessionIdentity,
     Json(input): Json<BatchApprove>,
 ) -> Result<Json<BatchAnswer>> {
     let viewer = reader(&who)?;
@@ -43,13 +44,13 @@ pub(crate) async fn batch_approve(
 }
 
 /// Reject pending questions with a reason their authors read; each id is answered on its own.
-#[utoipa::path(post, path = "/v1/admin/questions/batch-reject", tag = "questions", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(post, path = "/v1/admin/questions/batch-reject", tag = "questions", security(("bearer" = [])),
     request_body = BatchReject, responses(
     (status = 200, body = BatchAnswer),
     (status = 403, description = "`forbidden`: this needs `content:moderate`")))]
 pub(crate) async fn batch_reject(
     State(exams): Ex,
-    who: Identity,
+    who: SessionIdentity,
     Json(input): Json<BatchReject>,
 ) -> Result<Json<BatchAnswer>> {
     let viewer = reader(&who)?;

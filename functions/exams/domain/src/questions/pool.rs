@@ -173,6 +173,19 @@ impl Seen {
     pub fn key_of(user_id: &str, question_id: &str) -> Key {
         Self::INFO.key(&[user_id], &[question_id])
     }
+
+    /// The record of `user_id` seeing a pool entry's question at `now`, after `times` earlier sights.
+    pub fn sighting(user_id: &str, entry: &PoolEntry, times: u64, now: i64) -> Seen {
+        Seen {
+            user_id: user_id.to_string(),
+            question_id: entry.question_id.clone(),
+            course_id: entry.course_id.clone(),
+            topic_id: entry.topic_id.clone(),
+            difficulty: entry.difficulty,
+            last_seen_at: now,
+            times: times + 1,
+        }
+    }
 }
 
 /// Most questions one selection session serves.

@@ -187,17 +187,8 @@ impl Exams {
             condition,
         }];
         for (entry, times) in picked {
-            let seen = Seen {
-                user_id: viewer.user_id.clone(),
-                question_id: entry.question_id.clone(),
-                course_id: entry.course_id.clone(),
-                topic_id: entry.topic_id.clone(),
-                difficulty: entry.difficulty,
-                last_seen_at: now,
-                times: times + 1,
-            };
             ops.push(TxOp::Put {
-                item: seen.to_item()?,
+                item: Seen::sighting(&viewer.user_id, entry, *times, now).to_item()?,
                 condition: Condition::Always,
             });
         }

@@ -1,0 +1,15 @@
+//! Lambda entry of the exams function.
+
+use lectern_accounts::service::Accounts;
+use lectern_exams::Exams;
+use lectern_shared::{Config, Platform, http, lambda, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda::Error> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    let platform = Platform::from_config(config.clone()).await?;
+    let accounts = Accounts::from_env(platform.clone())?;
+    let router = lectern_exams_exams::router(Exams::new(platform), accounts);
+    lambda::run_http(http::layers::api(router, &config)).await
+}
