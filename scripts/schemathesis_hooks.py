@@ -128,6 +128,11 @@ NOT_A_SHAPE = {
         ("source.topics[*]", "listed twice"),
     },
     ("GET", "/v1/exams/history"): {("query.cursor", "invalid or tampered cursor")},
+    ("GET", "/v1/users/me/abilities"): {("query.cursor", "invalid or tampered cursor")},
+    ("GET", "/v1/questions/most-missed"): {
+        ("query.course", "exactly one of course and topic"),
+        ("query.cursor", "invalid or tampered cursor"),
+    },
 }
 
 # Operations that act as the admin: the admin routes, and the exams domain's authoring routes (the admin holds

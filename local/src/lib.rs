@@ -58,8 +58,8 @@ fn exams_routers(accounts: Arc<Accounts>) -> Router {
         .merge(lectern_exams_exams::router(exams, accounts))
 }
 
-/// The workers of each queue. The `jobs` queue has no handlers yet: its jobs are retried and dead-lettered,
-/// which is what a deployment that does not know a job kind should do.
+/// The workers of each queue. A job kind no handler takes is retried and dead-lettered, which is what a deployment
+/// that does not know a job kind should do.
 pub fn workers(platform: &Platform) -> Vec<(&'static str, Arc<Worker>)> {
     vec![
         (
@@ -68,7 +68,10 @@ pub fn workers(platform: &Platform) -> Vec<(&'static str, Arc<Worker>)> {
         ),
         (
             queues::JOBS,
-            Arc::new(Worker::new(platform.table.clone(), platform.clock.clone())),
+            Arc::new(
+                Worker::new(platform.table.clone(), platform.clock.clone())
+                    .with(lectern_exams_statistics::handler(platform)),
+            ),
         ),
     ]
 }

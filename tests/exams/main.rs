@@ -9,3 +9,4 @@ mod questions;
 mod random;
 mod round_trips;
 mod sittings;
+mod statistics;

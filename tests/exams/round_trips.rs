@@ -94,25 +94,26 @@ async fn question_bank_routes_stay_within_their_round_trip_budget() {
 
 #[tokio::test]
 async fn exam_routes_stay_within_their_round_trip_budget() {
+    use lectern_e2e::exams::{answer, approved_questions, right_response, start_exam, submit_exam};
+    use serde_json::json;
+
     let api = Api::start().await;
     let cast = Cast::on(&api).await;
-    let built = course(&api, &cast.instructor, 100, 1).await;
-    let ids =
-        lectern_e2e::exams::approved_questions(&api, &cast, &built.topics[0], &[("easy", 3)]).await;
+    let built = course(&api, &cast.instructor, 100, 2).await;
+    // Topic 0: single choice, multiple choice, true/false. Topic 1: an essay, which keeps an exam ungraded (no
+    // statistics job, so no background work lands in a measurement below).
+    let ids = approved_questions(&api, &cast, &built.topics[0], &[("easy", 3)]).await;
+    let essay = approved_question(&api, &cast, question(&built.topics[1], "essay", "easy")).await;
     let learner = &cast.learner;
-    let start = |source: serde_json::Value| serde_json::json!({"mode": "timed", "source": source, "count": 2, "time_limit_seconds": 600});
+    let timed = |source: serde_json::Value| json!({"mode": "timed", "source": source, "count": 2, "time_limit_seconds": 600, "shuffle_questions": false});
 
     // A drawn exam: the pool sizes, the pool read from a random slot and wrapped round, the learner's seen
     // records, the heads, the versions served; the exam, then the sightings in one transaction.
     api.server.ops.reset();
-    let drawn = lectern_e2e::exams::start_exam(
-        &api,
-        learner,
-        start(serde_json::json!({"topics": [built.topics[0]]})),
-    )
-    .await
-    .expect_status(201)
-    .body;
+    let drawn = start_exam(&api, learner, timed(json!({"topics": [built.topics[0]]})))
+        .await
+        .expect_status(201)
+        .body;
     let ops = api.server.ops.take();
     assert_eq!(
         ops.summary(),
@@ -123,13 +124,10 @@ async fn exam_routes_stay_within_their_round_trip_budget() {
 
     // A listed exam: the heads, the versions; the exam.
     api.server.ops.reset();
-    lectern_e2e::exams::start_exam(
-        &api,
-        learner,
-        start(serde_json::json!({"questions": &ids[..2]})),
-    )
-    .await
-    .expect_status(201);
+    let listed = start_exam(&api, learner, timed(json!({"questions": [ids[0], essay]})))
+        .await
+        .expect_status(201)
+        .body;
     let ops = api.server.ops.take();
     assert_eq!(
         ops.summary(),
@@ -138,33 +136,55 @@ async fn exam_routes_stay_within_their_round_trip_budget() {
         ops.names()
     );
 
-    let exam_id = drawn["exam_id"].as_str().unwrap();
-    let item = &drawn["items"][0];
+    let exam_id = listed["exam_id"].as_str().unwrap();
+    // The essay answered (so it waits for a grade), in exam order: the listed order, unshuffled.
+    let essay_item = &listed["items"][1];
+    assert_eq!(essay_item["question"]["type"], "essay");
+    answer(
+        &api,
+        learner,
+        exam_id,
+        &essay,
+        right_response(&essay_item["question"]),
+    )
+    .await
+    .expect_status(200);
+    let item = &listed["items"][0];
     let question_id = item["question"]["question_id"].as_str().unwrap();
-    let response = lectern_e2e::exams::right_response(&item["question"]);
+    let response = right_response(&item["question"]);
     let cases: Vec<(&str, Summary)> = vec![
         // The exam, the version answered, an earlier answer; one transaction.
         ("POST /v1/exams/{id}/answer", budget(4, 1)),
         // The exam, its answers, the versions it serves.
         ("GET /v1/exams/{id}", budget(4, 0)),
-        // The same, and the result written conditioned on the revision read.
-        ("POST /v1/exams/{id}/submit", budget(4, 1)),
+        // The same, and the result written conditioned on the revision read (an essay waits: no job).
+        ("POST /v1/exams/{id}/submit (essay ungraded)", budget(4, 1)),
         ("GET /v1/exams/{id}/summary", budget(4, 0)),
         ("GET /v1/exams/history", budget(2, 0)),
+        // Complete on submit: the result and its statistics job in one transaction; then the job sent and its
+        // outbox entry removed. Last, so the worker's run after it lands in no measurement.
+        (
+            "POST /v1/exams/{id}/submit (complete)",
+            Summary {
+                reads: 4,
+                writes: 2,
+                sends: 1,
+                blobs: 0,
+            },
+        ),
     ];
     for (what, expected) in cases {
         api.server.ops.reset();
         let reply = match what {
             "POST /v1/exams/{id}/answer" => {
-                lectern_e2e::exams::answer(&api, learner, exam_id, question_id, response.clone())
-                    .await
+                answer(&api, learner, exam_id, question_id, response.clone()).await
             }
             "GET /v1/exams/{id}" => {
                 api.get(&format!("/v1/exams/{exam_id}"), Some(&learner.access))
                     .await
             }
-            "POST /v1/exams/{id}/submit" => {
-                lectern_e2e::exams::submit_exam(&api, learner, exam_id).await
+            "POST /v1/exams/{id}/submit (essay ungraded)" => {
+                submit_exam(&api, learner, exam_id).await
             }
             "GET /v1/exams/{id}/summary" => {
                 api.get(
@@ -173,7 +193,8 @@ async fn exam_routes_stay_within_their_round_trip_budget() {
                 )
                 .await
             }
-            _ => api.get("/v1/exams/history", Some(&learner.access)).await,
+            "GET /v1/exams/history" => api.get("/v1/exams/history", Some(&learner.access)).await,
+            _ => submit_exam(&api, learner, drawn["exam_id"].as_str().unwrap()).await,
         };
         reply.expect_status(200);
         let ops = api.server.ops.take();

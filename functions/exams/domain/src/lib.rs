@@ -19,6 +19,9 @@
 //! | `selection_session` | `RSESSION#<session_id>` / `RSESSION` | — | what a selection session has served |
 //! | `exam` | `EXAM#<exam_id>` / `EXAM` | gsi1 `EXAMS#<user_id>` / `<started_at>#<exam_id>`; gsi2 (sparse, while a timed exam runs) `EXAMDUE` / `<deadline>#<exam_id>` | an exam with its fixed question list and result; a learner's history, newest first; overdue exams for the deadline job |
 //! | `exam_answer` | `EXAM#<exam_id>` / `ANSWER#<nnn>` | — | the response to the question at position `nnn`, its mark and time |
+//! | `question_stats` | `QSTATS#<question_id>` / `STATS` | gsi1 `QMISSC#<course_id>`, gsi2 `QMISST#<topic_id>`, both `/ <success per 10,000>#<question_id>` | attempts, item analysis sums, Elo difficulty; the most missed questions of a course or topic first |
+//! | `ability` | `ABILITY#<user_id>` / `<topic_id>` | — | a learner's Elo ability per topic |
+//! | `stats_applied` | `QSTATDONE#<exam_id>` / `<nnn>` | — | an answer already taken into the statistics (a redelivered job moves nothing twice) |
 //!
 //! **Why a question's item collection.** Head, versions and comments share `QUESTION#<id>`, so the history and the
 //! comments are one query each, and an edit writes the new head and the new version in one transaction (the head
@@ -69,6 +72,9 @@ pub const ENTITIES: &[EntityInfo] = &[
     questions::pool::SelectionSession::INFO,
     exams::store::Exam::INFO,
     exams::store::AnswerRecord::INFO,
+    exams::statistics::QuestionStats::INFO,
+    exams::statistics::Ability::INFO,
+    exams::statistics::Applied::INFO,
 ];
 
 /// Everything the exams use cases need, built once per process. Cheap to clone.

@@ -238,6 +238,7 @@ fn exam() -> lectern_exams::exams::store::Exam {
             kind: QuestionType::MultipleChoice,
             difficulty: Difficulty::Medium,
             topic_id: TOPIC.into(),
+            course_id: COURSE.into(),
             options: Some(vec!["z8c4rt".into(), "k3v9qa".into(), "m2x7pd".into()]),
         }],
         status: ExamStatus::InProgress,
@@ -294,6 +295,62 @@ fn exam_answer() {
             seconds: 40,
             feedback: None,
             graded_by: None,
+        },
+    );
+}
+
+#[test]
+fn question_stats() {
+    use lectern_exams::exams::statistics::QuestionStats;
+    assert_stored(
+        &golden(),
+        &QuestionStats {
+            question_id: QUESTION.into(),
+            course_id: COURSE.into(),
+            topic_id: TOPIC.into(),
+            attempts: 4,
+            correct: 1,
+            incorrect: 3,
+            mark_sum: 1.5,
+            seconds_sum: 120,
+            pairs: 4,
+            sum_x: 1.5,
+            sum_y: 2.25,
+            sum_xx: 1.25,
+            sum_yy: 1.5,
+            sum_xy: 1.0,
+            difficulty: 0.75,
+            difficulty_answers: 4,
+            version: 4,
+        },
+    );
+}
+
+#[test]
+fn ability() {
+    use lectern_exams::exams::statistics::Ability;
+    assert_stored(
+        &golden(),
+        &Ability {
+            user_id: "01JLEARNER0000000000000000".into(),
+            topic_id: TOPIC.into(),
+            course_id: COURSE.into(),
+            theta: -0.5,
+            answers: 7,
+            version: 7,
+        },
+    );
+}
+
+#[test]
+fn stats_applied() {
+    use lectern_exams::exams::statistics::Applied;
+    assert_stored(
+        &golden(),
+        &Applied {
+            exam_id: "01JEXAM0000000000000000000".into(),
+            position: "003".into(),
+            applied_at: NOW,
         },
     );
 }

@@ -37,7 +37,8 @@ pub fn routes() -> Routes<Exams> {
         .routes(routes!(sittings::answer))
         .routes(routes!(sittings::submit))
         .routes(routes!(sittings::summary))
-        .routes(routes!(grading::grade));
+        .routes(routes!(grading::grade))
+        .routes(routes!(sittings::abilities));
     Routes::new(ApiDoc::openapi())
         .limited(RouteClass::Expensive, expensive)
         .limited(RouteClass::General, general)

@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use lectern_exams::exams::model::{AnswerInput, StartExam};
+use lectern_exams::exams::statistics::Ability;
 use lectern_exams::exams::views::{AnswerOutcome, ExamView, HistoryRow, Summary};
 use lectern_shared::http::auth::SessionIdentity;
 use lectern_shared::http::{Json, PageParams, Paginated, Path, Query};
@@ -114,4 +115,24 @@ pub(crate) async fn summary(
 ) -> Result<Json<Summary>> {
     let viewer = learner(&who)?;
     Ok(Json(exams.summary(&viewer, exam_id.as_str()).await?))
+}
+
+/// The caller's ability estimates by topic (Elo θ: 0 is even odds on a question of difficulty 0), from their
+/// completed exams.
+#[utoipa::path(get, path = "/v1/users/me/abilities", tag = "exams", security(("bearer" = [])),
+    params(PageParams), responses(
+    (status = 200, body = Paginated<Ability>),
+    (status = 403, description = "`forbidden`: this needs `content:read`")))]
+pub(crate) async fn abilities(
+    State(exams): Ex,
+    who: SessionIdentity,
+    Query(q): Query<PageParams>,
+) -> Result<Json<Paginated<Ability>>> {
+    let viewer = learner(&who)?;
+    let limit = q.limit()?;
+    let scope = format!("abilities:{}", viewer.user_id);
+    let codec = &exams.platform.cursors;
+    let after = codec.decode_opt(&scope, q.cursor.as_deref())?;
+    let (items, next) = exams.abilities(&viewer, limit, after).await?;
+    Ok(Json(codec.page(&scope, items, next)))
 }

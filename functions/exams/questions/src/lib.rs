@@ -5,6 +5,7 @@
 mod bank;
 mod random;
 mod review;
+mod stats;
 
 use std::sync::Arc;
 
@@ -33,6 +34,8 @@ pub fn routes() -> Routes<Exams> {
     let routes = OpenApiRouter::new()
         .routes(routes!(bank::list_questions, bank::create_question))
         .routes(routes!(random::random_questions))
+        .routes(routes!(stats::most_missed))
+        .routes(routes!(stats::question_stats))
         .routes(routes!(bank::get_question, bank::edit_question))
         .routes(routes!(bank::submit_question))
         .routes(routes!(bank::question_history))

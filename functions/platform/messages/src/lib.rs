@@ -5,5 +5,6 @@
 //! may still be in a queue when a new deployment reads it.
 
 pub mod email;
+pub mod exams;
 
 pub use email::{NotifyEmail, SendEmail, Template};

@@ -16,13 +16,18 @@
 //! - **What learners see** is always built by `disclosure::learner_view`: nothing right before answering; in
 //!   practice, after answering, what was right (the explanation on premium accounts); everything once submitted.
 
+pub mod calibration;
 pub mod model;
 pub mod scoring;
+pub mod statistics;
 pub mod store;
 pub mod views;
 
 use std::collections::{BTreeMap, HashMap};
 
+use lectern_messages::exams::ExamCompleted;
+use lectern_shared::queue::NewJob;
+use lectern_shared::queue::outbox::{self, OutboxEntry};
 use lectern_shared::table::{Condition, Entity, SortKey, TableError, TxOp};
 use rand::seq::SliceRandom;
 
@@ -104,6 +109,7 @@ impl Exams {
                     kind: q.content.answer.kind(),
                     difficulty: q.content.difficulty,
                     topic_id: q.content.topic_id.clone(),
+                    course_id: q.content.course_id.clone(),
                     options,
                 }
             })
@@ -549,12 +555,24 @@ impl Exams {
                 Condition::equals("revision", read_revision),
                 Condition::equals("status", ExamStatus::InProgress.as_str()),
             ]);
-            match self.table().put(closed.to_item()?, condition).await {
+            let mut ops = vec![TxOp::Put {
+                item: closed.to_item()?,
+                condition,
+            }];
+            let completion = self.completion(&closed)?;
+            ops.extend(
+                completion
+                    .iter()
+                    .map(OutboxEntry::put)
+                    .collect::<std::result::Result<Vec<_>, _>>()?,
+            );
+            match self.table().transact(ops).await {
                 Ok(()) => {
                     tracing::info!(exam_id = %closed.exam_id, by = ?by, "exam submitted");
+                    self.send_committed(&completion).await;
                     return Ok((closed, answers));
                 }
-                Err(TableError::ConditionFailed) => {
+                Err(TableError::TransactionCancelled { index: Some(0), .. }) => {
                     exam = self.exam(&exam.exam_id).await?;
                     answers = self.answers(&exam.exam_id).await?;
                 }
@@ -702,6 +720,7 @@ impl Exams {
             .clone()
             .ok_or_else(|| ExamError::Internal("a submitted exam without outcome".into()))?;
         let read_revision = exam.revision;
+        let was = exam.status;
         let regraded = with_outcome(exam, &answers, outcome.submitted_at, outcome.submitted_by);
         let mut ops = vec![TxOp::Put {
             item: regraded.to_item()?,
@@ -713,8 +732,18 @@ impl Exams {
                 condition: Condition::Exists,
             });
         }
+        // Statistics take in an exam once, when it becomes complete; a later change of grade does not feed them
+        // again.
+        let completion = if was == ExamStatus::Grading {
+            self.completion(&regraded)?
+        } else {
+            Vec::new()
+        };
+        for entry in &completion {
+            ops.push(entry.put()?);
+        }
         match self.table().transact(ops).await {
-            Ok(()) => {}
+            Ok(()) => self.send_committed(&completion).await,
             Err(TableError::TransactionCancelled { index: Some(0), .. }) => {
                 return Err(ExamError::InvalidState(
                     "another grade of this exam landed at the same time: read it and retry".into(),
@@ -725,6 +754,40 @@ impl Exams {
         let versions = self.versions_of(&regraded).await?;
         let view = views::exam_view(&regraded, &answers, &versions, crate::Tier::Premium, now);
         Ok(views::summary(&regraded, view))
+    }
+}
+
+impl Exams {
+    /// The job a completed exam causes (its statistics), for the outbox of the transaction that completes it.
+    fn completion(&self, exam: &Exam) -> Result<Vec<OutboxEntry>> {
+        if exam.status != ExamStatus::Completed {
+            return Ok(Vec::new());
+        }
+        let mut job = NewJob::new(&ExamCompleted {
+            exam_id: exam.exam_id.clone(),
+        })
+        .map_err(|e| ExamError::Internal(e.to_string()))?;
+        // One completion per exam: a second copy (the fast path and the relay both sent it) is skipped.
+        job.job.idempotency_key = Some(format!("exam-completed:{}", exam.exam_id));
+        let entry = OutboxEntry::new::<ExamCompleted>(job, self.epoch(), &self.platform.outbox_key)
+            .map_err(|e| ExamError::Internal(e.to_string()))?;
+        Ok(vec![entry])
+    }
+
+    /// Sends committed outbox entries now (what this does not finish, the relay sends).
+    async fn send_committed(&self, entries: &[OutboxEntry]) {
+        if entries.is_empty() {
+            return;
+        }
+        let p = &self.platform;
+        outbox::deliver(
+            p.table.as_ref(),
+            p.queue.as_ref(),
+            &p.outbox_key,
+            entries,
+            self.epoch(),
+        )
+        .await;
     }
 }
 

@@ -9,6 +9,8 @@
 //! - `short_text`: 1 when equal to an accepted answer once both are normalized (trimmed, inner white space as one
 //!   space, lowercased unless the question is case sensitive), as `model::normalize_text` does.
 //! - `essay`: no mark until an instructor grades it (0 to 1).
+//!
+//! A question left blank scores 0, an essay included: there is nothing to grade.
 
 use std::collections::BTreeSet;
 

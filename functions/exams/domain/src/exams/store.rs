@@ -59,6 +59,7 @@ pub struct Slot {
     pub kind: QuestionType,
     pub difficulty: Difficulty,
     pub topic_id: String,
+    pub course_id: String,
     /// Choice questions: the option ids in the order shown to this learner.
     pub options: Option<Vec<String>>,
 }
