@@ -34,6 +34,7 @@ pub const ENTITIES: &[EntityInfo] = &[
     sessions::RefreshRecord::INFO,
     onetime::OneTimeToken::INFO,
     lockout::COUNTER,
+    lockout::SOURCE_COUNTER,
     audit::StoredEvent::INFO,
     apikeys::ApiKeyLookup::INFO,
     apikeys::ApiKeyListing::INFO,

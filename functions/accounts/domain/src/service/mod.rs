@@ -179,6 +179,20 @@ impl Accounts {
         Ok(())
     }
 
+    /// The per-IP half of [`Accounts::limit_expensive`], for routes whose per-address budget is spent silently
+    /// (forgot-password: an owner must never be refused recovery because someone else asked too often).
+    pub async fn limit_expensive_network(
+        &self,
+        client: &ClientInfo,
+    ) -> Result<(), lectern_shared::http::Problem> {
+        use lectern_shared::ratelimit::{RouteClass, Subject};
+        self.platform
+            .limiter
+            .enforce(RouteClass::Expensive, &Subject::ip(client.ip))
+            .await?;
+        Ok(())
+    }
+
     /// Loads an account that must exist.
     pub async fn user(&self, user_id: &str) -> Result<User, AccountError> {
         self.users.get(user_id).await?.ok_or(AccountError::NotFound)
