@@ -58,8 +58,7 @@ fn exams_routers(accounts: Arc<Accounts>) -> Router {
         .merge(lectern_exams_exams::router(exams, accounts))
 }
 
-/// The workers of each queue. A job kind no handler takes is retried and dead-lettered, which is what a deployment
-/// that does not know a job kind should do.
+/// The workers of each queue, as the `notifications` and `jobs` Lambdas run them.
 pub fn workers(platform: &Platform) -> Vec<(&'static str, Arc<Worker>)> {
     vec![
         (
@@ -68,10 +67,7 @@ pub fn workers(platform: &Platform) -> Vec<(&'static str, Arc<Worker>)> {
         ),
         (
             queues::JOBS,
-            Arc::new(
-                Worker::new(platform.table.clone(), platform.clock.clone())
-                    .with(lectern_exams_statistics::handler(platform)),
-            ),
+            Arc::new(lectern_platform_jobs::worker(platform)),
         ),
     ]
 }

@@ -268,12 +268,15 @@ async fn answer(
         .await
         .expect("placeholders filled");
     match expected.function.as_str() {
-        worker @ ("notifications" | "exam-statistics") => {
+        "notifications" => {
             let batch: SqsEvent = serde_json::from_str(&filled).expect("SQS event parses");
-            let worker = match worker {
-                "notifications" => lectern_platform_notifications::worker(platform),
-                _ => lectern_exams_statistics::worker(platform),
-            };
+            let worker = lectern_platform_notifications::worker(platform);
+            let response = lectern_shared::lambda::handle_sqs_batch(&worker, batch).await;
+            serde_json::to_value(response).expect("answer serializes")
+        }
+        "jobs" => {
+            let batch: SqsEvent = serde_json::from_str(&filled).expect("SQS event parses");
+            let worker = lectern_platform_jobs::worker(platform);
             let response = lectern_shared::lambda::handle_sqs_batch(&worker, batch).await;
             serde_json::to_value(response).expect("answer serializes")
         }

@@ -8,6 +8,7 @@ pub mod authenticator;
 pub mod change;
 pub mod config;
 pub mod crypto;
+pub mod erasure;
 pub mod errors;
 pub mod lockout;
 pub mod notify;
@@ -33,6 +34,7 @@ pub const ENTITIES: &[EntityInfo] = &[
     sessions::RefreshRecord::INFO,
     onetime::OneTimeToken::INFO,
     lockout::COUNTER,
+    lockout::SOURCE_COUNTER,
     audit::StoredEvent::INFO,
     apikeys::ApiKeyLookup::INFO,
     apikeys::ApiKeyListing::INFO,

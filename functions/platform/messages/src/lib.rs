@@ -4,7 +4,9 @@
 //! kind and queue ([`lectern_shared::queue::JobKind`]); the wire shape is pinned by tests, because an old message
 //! may still be in a queue when a new deployment reads it.
 
+pub mod accounts;
 pub mod email;
 pub mod exams;
 
+pub use accounts::PurgeAccount;
 pub use email::{NotifyEmail, SendEmail, Template};

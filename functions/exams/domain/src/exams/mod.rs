@@ -17,6 +17,7 @@
 //!   practice, after answering, what was right (the explanation on premium accounts); everything once submitted.
 
 pub mod calibration;
+pub mod jobs;
 pub mod model;
 pub mod scoring;
 pub mod statistics;

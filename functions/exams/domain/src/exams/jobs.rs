@@ -1,18 +1,16 @@
-//! The exam statistics worker: takes each completed exam's answers into the question statistics, the item
-//! analysis and the Elo estimates (`lectern_exams::exams::statistics`). The job carries an idempotency key per
-//! exam, and every answer is taken in with a marker in the same transaction, so a redelivered or duplicated job
-//! moves nothing twice.
-
-use std::sync::Arc;
+//! The exams domain's job handlers, run by the `jobs` worker (`functions/platform/jobs`).
 
 use async_trait::async_trait;
-use lectern_exams::Exams;
 use lectern_messages::exams::ExamCompleted;
 use lectern_shared::Platform;
-use lectern_shared::queue::worker::{JobError, JobHandler, Worker};
+use lectern_shared::queue::worker::{JobError, JobHandler};
 use lectern_shared::queue::{Job, JobKind};
 
-/// Handles `exams.exam-completed`.
+use crate::Exams;
+
+/// `exams.exam-completed`: takes the exam's answers into the statistics and estimates. The job carries an
+/// idempotency key per exam, and every answer is taken in with a marker in the same transaction, so a redelivered
+/// or duplicated job moves nothing twice.
 pub struct ExamCompletedHandler {
     exams: Exams,
 }
@@ -42,15 +40,4 @@ impl JobHandler for ExamCompletedHandler {
         tracing::info!(exam_id = %exam_id, applied, "exam statistics updated");
         Ok(())
     }
-}
-
-/// The worker of the `jobs` queue with the exams' handler (the Lambda's; the dev server adds the handler to its
-/// own `jobs` worker).
-pub fn worker(platform: &Platform) -> Worker {
-    Worker::new(platform.table.clone(), platform.clock.clone()).with(handler(platform))
-}
-
-/// The handler, for a worker that runs several.
-pub fn handler(platform: &Platform) -> Arc<dyn JobHandler> {
-    Arc::new(ExamCompletedHandler::new(platform))
 }
