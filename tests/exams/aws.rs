@@ -199,6 +199,7 @@ async fn core_exam_flow_on_dynamodb() {
         scope: Scope::Topic(topic.clone()),
         count: 4,
         mix: None,
+        adaptive: false,
         session_id: None,
     };
     let first = exams
@@ -210,6 +211,7 @@ async fn core_exam_flow_on_dynamodb() {
         scope: Scope::Topic(topic.clone()),
         count: 4,
         mix: None,
+        adaptive: false,
         session_id: Some(first.session_id.clone()),
     };
     let second = exams

@@ -8,5 +8,6 @@ mod moderation;
 mod questions;
 mod random;
 mod round_trips;
+mod seed;
 mod sittings;
 mod statistics;

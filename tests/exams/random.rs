@@ -194,4 +194,16 @@ async fn bad_draws_are_refused_plainly() {
         (empty["complete"].clone(), ids(&empty).len()),
         (Value::Bool(false), 0)
     );
+    // `mix=adaptive` weighs by the caller's ability: 0 before any completed exam.
+    let adaptive = api
+        .get(
+            &format!("/v1/questions/random?topic={topic}&count=5&mix=adaptive"),
+            learner,
+        )
+        .await
+        .expect_status(200)
+        .body;
+    assert_eq!(adaptive["ability"], 0.0);
+    let mixed = format!("/v1/questions/random?topic={topic}&count=5&mix=adaptive,easy:1");
+    assert_problem(&api.get(&mixed, learner).await, 400, "validation");
 }

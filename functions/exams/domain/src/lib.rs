@@ -50,6 +50,7 @@ pub mod exams;
 pub mod hierarchy;
 pub mod questions;
 pub mod schema;
+pub mod seed;
 pub mod text;
 pub mod viewer;
 

@@ -158,6 +158,22 @@ pub fn mix() -> Object {
         .build()
 }
 
+/// A mix or `adaptive` (`GET /v1/questions/random`): `^(?:adaptive|<MIX_PATTERN without its anchors>)$`, written
+/// out (a `const` cannot be formatted); a test holds it to `MIX_PATTERN`.
+pub const RANDOM_MIX_PATTERN: &str = "^(?:adaptive|(?:easy|medium|hard):(?:1000|[1-9][0-9]{0,2}|0)(?:,(?:easy|medium|hard):(?:1000|[1-9][0-9]{0,2}|0)){0,2})$";
+
+/// The `mix` of a random draw: a mix, or `adaptive`.
+pub fn random_mix() -> Object {
+    string()
+        .pattern(Some(RANDOM_MIX_PATTERN))
+        .description(Some(
+            "Weights by difficulty, e.g. `easy:30,medium:50,hard:20` (each difficulty at most once, weights 0 to \
+             1000, not all 0), or `adaptive`: weights from your ability in the topic (the mean over the course's \
+             topics for a course), aiming at a 70% success rate. Absent: in proportion to the pool.",
+        ))
+        .build()
+}
+
 /// [`mix`] or `null`.
 pub fn mix_or_null() -> Object {
     or_null(mix())

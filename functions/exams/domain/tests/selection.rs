@@ -123,6 +123,7 @@ async fn draw(
         scope: Scope::Course(b.course.clone()),
         count,
         mix: mix.map(|m| Mix::parse("mix", m).unwrap()),
+        adaptive: false,
         session_id: session.map(str::to_string),
     };
     b.exams
@@ -231,6 +232,7 @@ async fn a_short_pool_is_said_plainly() {
         scope: Scope::Topic(b.topic.clone()),
         count: 2,
         mix: Some(Mix::parse("m", "hard:1").unwrap()),
+        adaptive: false,
         session_id: None,
     };
     let none = b.exams.random_questions(&learner(), topic).await.unwrap();
@@ -248,6 +250,7 @@ async fn a_draw_reads_the_same_whatever_the_size_of_the_pool() {
             scope: Scope::Course(b.course.clone()),
             count: 10,
             mix: None,
+            adaptive: false,
             session_id: None,
         };
         exams.random_questions(&learner(), request).await.unwrap();
@@ -259,4 +262,60 @@ async fn a_draw_reads_the_same_whatever_the_size_of_the_pool() {
         assert!(summary.reads <= 11, "{summary:?}");
         assert_eq!(summary.writes, 1, "one transaction records the draw");
     }
+}
+
+#[tokio::test]
+async fn adaptive_draws_lean_toward_the_learners_ability() {
+    use lectern_exams::exams::statistics::Ability;
+    use lectern_shared::table::{Condition, Entity};
+    let b = bank([30, 30, 30]).await;
+    let mut counts = Vec::new();
+    for theta in [-3.0, 3.0] {
+        let ability = Ability {
+            user_id: learner().user_id,
+            topic_id: b.topic.clone(),
+            course_id: b.course.clone(),
+            theta,
+            answers: 40,
+            version: 1,
+        };
+        b.exams
+            .platform
+            .table
+            .put(ability.to_item().unwrap(), Condition::Always)
+            .await
+            .unwrap();
+        let request = RandomRequest {
+            scope: Scope::Topic(b.topic.clone()),
+            count: 12,
+            mix: None,
+            adaptive: true,
+            session_id: None,
+        };
+        let answer = b.exams.random_questions(&learner(), request).await.unwrap();
+        assert_eq!(answer.ability, Some(theta));
+        let of = |d: Difficulty| answer.items.iter().filter(|q| q.difficulty == d).count();
+        counts.push((of(Difficulty::Easy), of(Difficulty::Hard)));
+        // The course's ability is the mean of its topics' (one topic here).
+        let course = RandomRequest {
+            scope: Scope::Course(b.course.clone()),
+            count: 1,
+            mix: None,
+            adaptive: true,
+            session_id: None,
+        };
+        assert_eq!(
+            b.exams
+                .random_questions(&learner(), course)
+                .await
+                .unwrap()
+                .ability,
+            Some(theta)
+        );
+    }
+    let ((weak_easy, weak_hard), (strong_easy, strong_hard)) = (counts[0], counts[1]);
+    assert!(
+        weak_easy > weak_hard && strong_hard > strong_easy,
+        "{counts:?}"
+    );
 }

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use lectern_exams::questions::random::{RandomAnswer, RandomRequest};
-use lectern_exams::questions::selection::{Mix, Scope};
+use lectern_exams::questions::selection::{ADAPTIVE, Mix, Scope};
 use lectern_shared::http::auth::Identity;
 use lectern_shared::http::{Json, Problem, Query};
 use lectern_shared::ids::Id;
@@ -24,7 +24,7 @@ pub struct RandomQuery {
     /// How many, 1 to 50.
     #[param(minimum = 1, maximum = 50)]
     pub count: u16,
-    #[param(schema_with = lectern_exams::schema::mix)]
+    #[param(schema_with = lectern_exams::schema::random_mix)]
     pub mix: Option<String>,
     /// A `session_id` from an earlier draw: nothing it served comes back.
     #[param(value_type = Option<String>, schema_with = lectern_shared::http::constraints::id)]
@@ -55,15 +55,16 @@ pub(crate) async fn random_questions(
                 .field("query.course", "exactly one of course and topic"));
         }
     };
-    let mix = q
-        .mix
-        .as_deref()
-        .map(|m| Mix::parse("query.mix", m))
-        .transpose()?;
+    let adaptive = q.mix.as_deref() == Some(ADAPTIVE);
+    let mix = match q.mix.as_deref() {
+        Some(ADAPTIVE) | None => None,
+        Some(m) => Some(Mix::parse("query.mix", m)?),
+    };
     let request = RandomRequest {
         scope,
         count: usize::from(q.count),
         mix,
+        adaptive,
         session_id: q.session.map(|s| s.to_string()),
     };
     Ok(Json(exams.random_questions(&viewer, request).await?))

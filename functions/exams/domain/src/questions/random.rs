@@ -8,9 +8,10 @@ use serde::Serialize;
 
 use crate::disclosure::{self, LearnerQuestion, Stage};
 use crate::errors::{ExamError, Result};
+use crate::exams::statistics::Ability;
 use crate::questions::model::Difficulty;
 use crate::questions::pool::{MAX_SERVED, PoolEntry, Seen, SelectionSession};
-use crate::questions::selection::{Draw, Mix, Scope};
+use crate::questions::selection::{Draw, Mix, Scope, adaptive_mix};
 use crate::questions::store::Question;
 use crate::{Exams, Viewer};
 
@@ -23,6 +24,8 @@ pub struct RandomRequest {
     pub scope: Scope,
     pub count: usize,
     pub mix: Option<Mix>,
+    /// Weigh difficulties by the caller's ability instead (`mix=adaptive`; `mix` is then ignored).
+    pub adaptive: bool,
     /// The selection session to continue; a new one when `None`.
     pub session_id: Option<String>,
 }
@@ -60,6 +63,8 @@ pub struct RandomAnswer {
     pub message: Option<String>,
     /// Approved questions in the course or topic, by difficulty.
     pub available: PoolSizes,
+    /// `mix=adaptive`: the ability the weights were chosen for (0 before any completed exam).
+    pub ability: Option<f64>,
 }
 
 impl Exams {
@@ -94,10 +99,14 @@ impl Exams {
                 served.len()
             )));
         }
+        let ability = match request.adaptive {
+            true => Some(self.ability_in(&viewer.user_id, &request.scope).await?),
+            false => None,
+        };
         let draw = Draw {
             scope: request.scope.clone(),
             count: request.count,
-            mix: request.mix.clone(),
+            mix: ability.map(adaptive_mix).or_else(|| request.mix.clone()),
             exclude: served.clone(),
         };
         let drawn = self.draw(&viewer.user_id, &draw).await?;
@@ -156,7 +165,44 @@ impl Exams {
             complete,
             message,
             available: PoolSizes::from(&drawn.available),
+            ability,
         })
+    }
+
+    /// The caller's ability in a topic, or the mean of their topics' abilities in a course (weighted by answers);
+    /// 0 before any completed exam there.
+    async fn ability_in(&self, user_id: &str, scope: &Scope) -> Result<f64> {
+        let abilities: Vec<Ability> = match scope {
+            Scope::Topic(topic) => self
+                .table()
+                .get(&Ability::key_of(user_id, topic))
+                .await?
+                .map(Ability::from_item)
+                .transpose()?
+                .into_iter()
+                .collect(),
+            Scope::Course(course) => {
+                // One partition per learner, one item per topic they answered in.
+                let page = self
+                    .table()
+                    .query(Ability::INFO.query(&[user_id]).limit(1000))
+                    .await?;
+                page.items
+                    .into_iter()
+                    .map(Ability::from_item)
+                    .filter(|a| a.as_ref().map_or(true, |a| &a.course_id == course))
+                    .collect::<std::result::Result<_, _>>()?
+            }
+        };
+        let answers: u64 = abilities.iter().map(|a| a.answers).sum();
+        if answers == 0 {
+            return Ok(0.0);
+        }
+        Ok(abilities
+            .iter()
+            .map(|a| a.theta * a.answers as f64)
+            .sum::<f64>()
+            / answers as f64)
     }
 
     /// Adds what was served to the session (conditioned on the version read, so two draws in one session

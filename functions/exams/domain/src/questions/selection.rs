@@ -108,6 +108,37 @@ impl Mix {
     }
 }
 
+/// `mix=adaptive`: weights chosen from the learner's ability instead of given.
+pub const ADAPTIVE: &str = "adaptive";
+
+/// The success rate an adaptive draw aims at: hard enough to teach, easy enough to keep going (the "desirable
+/// difficulty" of adaptive practice systems).
+pub const ADAPTIVE_TARGET: f64 = 0.7;
+
+/// The mix for a learner of ability `theta`: each difficulty weighed by how close its expected success rate
+/// (`σ(θ − d)`, with `d` the difficulty's starting estimate −1, 0, +1, see `exams::calibration`) comes to
+/// [`ADAPTIVE_TARGET`] — a Gaussian of width 0.15 on the rate, scaled so the best difficulty weighs
+/// [`MAX_WEIGHT`] and every difficulty at least 1 (a pool short of the best one still gives the next best).
+pub fn adaptive_mix(theta: f64) -> Mix {
+    let closeness = |d: Difficulty| {
+        let p = crate::exams::calibration::p_correct(theta, crate::exams::calibration::prior(d));
+        (-((p - ADAPTIVE_TARGET) / 0.15).powi(2)).exp()
+    };
+    let best = Difficulty::ALL
+        .iter()
+        .map(|d| closeness(*d))
+        .fold(f64::MIN, f64::max);
+    Mix(Difficulty::ALL
+        .iter()
+        .map(|d| {
+            (
+                *d,
+                ((closeness(*d) / best * f64::from(MAX_WEIGHT)).round() as u32).max(1),
+            )
+        })
+        .collect())
+}
+
 /// How many of each difficulty to draw: `count` shared by `weights` (largest remainder), each capped by what
 /// is `available`, the shortfall handed on by weight to difficulties with room (and weight). The total is
 /// `count`, or everything available with a weight when that is less.
@@ -476,6 +507,40 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn adaptive_mixes_follow_the_ability() {
+        let weak = adaptive_mix(-2.0).0;
+        let even = adaptive_mix(0.0).0;
+        let strong = adaptive_mix(2.0).0;
+        assert!(
+            weak[&Difficulty::Easy] > weak[&Difficulty::Medium]
+                && weak[&Difficulty::Medium] >= weak[&Difficulty::Hard]
+        );
+        assert!(
+            strong[&Difficulty::Hard] > strong[&Difficulty::Medium]
+                && strong[&Difficulty::Medium] >= strong[&Difficulty::Easy]
+        );
+        assert_eq!(
+            even[&Difficulty::Easy],
+            MAX_WEIGHT,
+            "at 0, easy questions (σ(1) ≈ 0.73) are nearest the target"
+        );
+        for mix in [weak, even, strong] {
+            assert!(mix.values().all(|w| (1..=MAX_WEIGHT).contains(w)));
+        }
+        let inner = MIX_PATTERN.trim_start_matches('^').trim_end_matches('$');
+        assert_eq!(
+            crate::schema::RANDOM_MIX_PATTERN,
+            format!("^(?:adaptive|{inner})$")
+        );
+        let schema = regex::Regex::new(crate::schema::RANDOM_MIX_PATTERN).unwrap();
+        assert!(
+            schema.is_match("adaptive")
+                && schema.is_match("easy:1")
+                && !schema.is_match("adaptive,easy:1")
+        );
     }
 
     #[test]
