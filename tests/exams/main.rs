@@ -3,6 +3,7 @@
 //! `ManualClock`.
 
 mod aws;
+mod erasure;
 mod hierarchy;
 mod moderation;
 mod questions;

@@ -45,6 +45,7 @@
 //! added in a transaction with the count, and a delete requires the count to be 0 (see [`hierarchy`]).
 
 pub mod disclosure;
+pub mod erasure;
 pub mod errors;
 pub mod exams;
 pub mod hierarchy;

@@ -13,9 +13,9 @@ use lectern_shared::erasure::Eraser;
 use lectern_shared::queue::worker::Worker;
 
 /// The erasers of every domain but accounts, run (in this order) before the accounts' own, which deletes the
-/// account last. Empty until a second domain keeps data about accounts.
-pub fn erasers(_platform: &Platform) -> Vec<Arc<dyn Eraser>> {
-    Vec::new()
+/// account last.
+pub fn erasers(platform: &Platform) -> Vec<Arc<dyn Eraser>> {
+    vec![Arc::new(lectern_exams::erasure::ExamsEraser::new(platform))]
 }
 
 /// The worker for the `jobs` queue.

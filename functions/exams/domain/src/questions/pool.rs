@@ -191,8 +191,12 @@ impl Seen {
 /// Most questions one selection session serves.
 pub const MAX_SERVED: usize = 500;
 
+/// How long a selection session lasts after its last draw: a day of practice. (Its expiry also spares the
+/// account eraser a search: it ends well inside the deletion grace period.)
+pub const SESSION_TTL_SECS: i64 = 86_400;
+
 /// What a selection session has served, so later draws in it never repeat (`RSESSION#<session_id>` /
-/// `RSESSION`). Belongs to one learner.
+/// `RSESSION`). Belongs to one learner; expires [`SESSION_TTL_SECS`] after its last draw.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SelectionSession {
     pub session_id: String,
@@ -214,6 +218,10 @@ impl Entity for SelectionSession {
 
     fn key(&self) -> Key {
         Self::key_of(&self.session_id)
+    }
+
+    fn ttl(&self) -> Option<i64> {
+        Some(self.updated_at + SESSION_TTL_SECS)
     }
 }
 
