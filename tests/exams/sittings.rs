@@ -669,3 +669,62 @@ async fn bad_starts_are_refused_plainly() {
     assert_problem(&with_key, 403, "forbidden");
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submits_and_answers_racing_the_deadline_job_leave_one_result() {
+    let api = Api::start().await;
+    let cast = Cast::on(&api).await;
+    let built = course(&api, &cast.instructor, 100, 1).await;
+    approved_questions(&api, &cast, &built.topics[0], &[("easy", 3)]).await;
+    let body = json!({"mode": "timed", "source": {"course": built.course}, "count": 3, "time_limit_seconds": 60});
+    for _ in 0..3 {
+        let exam = start_exam(&api, &cast.learner, body.clone())
+            .await
+            .expect_status(201)
+            .body;
+        let exam_id = exam["exam_id"].as_str().unwrap().to_string();
+        let first = items(&exam)[0].clone();
+        answer(
+            &api,
+            &cast.learner,
+            &exam_id,
+            &qid(&first),
+            right_response(&first["question"]),
+        )
+        .await
+        .expect_status(200);
+        let late = items(&exam)[1].clone();
+        let late_id = qid(&late);
+        api.clock().advance(Duration::from_secs(61));
+        let platform = api.server.platform.clone();
+        let (job, submitted, answered) = tokio::join!(
+            lectern_exams_deadlines::run(&platform),
+            submit_exam(&api, &cast.learner, &exam_id),
+            answer(
+                &api,
+                &cast.learner,
+                &exam_id,
+                &late_id,
+                right_response(&late["question"])
+            ),
+        );
+        assert!(job.expect("the job runs") <= 1);
+        let submitted = submitted.expect_status(200).body;
+        assert_eq!(
+            submitted["result"]["submitted_by"], "deadline",
+            "past the deadline, whoever submits"
+        );
+        assert_eq!(submitted["answered"], 1, "the late answer is not in it");
+        assert_eq!(answered.status, 409, "{answered}");
+        let summary = api
+            .get(
+                &format!("/v1/exams/{exam_id}/summary"),
+                Some(&cast.learner.access),
+            )
+            .await
+            .expect_status(200)
+            .body;
+        assert_eq!(summary["result"], submitted["result"], "one result");
+    }
+    api.stop().await;
+}
