@@ -786,6 +786,20 @@ impl Api {
         )
     }
 
+    /// An account as stored (to look at what a dump of the table would show).
+    pub async fn stored_user(&self, user_id: &str) -> lectern_accounts::users::User {
+        use lectern_shared::table::Entity;
+        let item = self
+            .server
+            .platform
+            .table
+            .get(&lectern_accounts::users::User::key_of(user_id))
+            .await
+            .expect("the store answers")
+            .expect("the account");
+        lectern_accounts::users::User::from_item(item).expect("an account item")
+    }
+
     /// The server's clock, which only the test moves.
     pub fn clock(&self) -> &lectern_shared::clock::ManualClock {
         &self.server.clock
