@@ -1,11 +1,14 @@
 //! Random selection on the embedded store, through the domain: counts, no repeats, the mix, unseen before seen
 //! and least recently seen next, a plain answer when the pool is short, and reads that do not grow with the pool.
 
+mod common;
+
+use common::{id, node, staff};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lectern_exams::hierarchy::{NewNode, NodeKind};
+use lectern_exams::hierarchy::NodeKind;
 use lectern_exams::questions::model::{AnswerInput, Difficulty, QuestionInput};
 use lectern_exams::questions::moderation::BatchApprove;
 use lectern_exams::questions::random::RandomRequest;
@@ -20,35 +23,6 @@ struct Bank {
     course: String,
     topic: String,
     _dir: tempfile::TempDir,
-}
-
-fn staff() -> Viewer {
-    Viewer {
-        user_id: "01JSTAFF000000000000000000".into(),
-        author: true,
-        moderator: true,
-        tier: Tier::Premium,
-    }
-}
-
-fn id(s: &str) -> lectern_shared::ids::Id {
-    serde_json::from_value(serde_json::json!(s)).expect("an id")
-}
-
-async fn node(exams: &Exams, kind: NodeKind, parent: Option<&str>) -> String {
-    let input = NewNode {
-        kind,
-        parent_id: parent.map(id),
-        name: format!("{kind:?}"),
-        code: None,
-        description: None,
-        level: (kind == NodeKind::Course).then_some(200),
-    };
-    exams
-        .create_node(&staff(), input)
-        .await
-        .expect("node")
-        .node_id
 }
 
 /// A course with one topic holding `per` approved questions of each difficulty.

@@ -3,6 +3,9 @@
 //! completed exam is taken in (twice, as a redelivered job would be); then every figure is recomputed from the
 //! exams themselves and compared.
 
+mod common;
+
+use common::{id, node, staff};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +14,7 @@ use lectern_exams::exams::calibration;
 use lectern_exams::exams::model::{AnswerInput, Mode, Navigation, Source, StartExam};
 use lectern_exams::exams::scoring::Response;
 use lectern_exams::exams::statistics::QuestionStats;
-use lectern_exams::hierarchy::{NewNode, NodeKind};
+use lectern_exams::hierarchy::NodeKind;
 use lectern_exams::questions::model::{AnswerInput as Key, AnswerKey, Difficulty, QuestionInput};
 use lectern_exams::questions::moderation::BatchApprove;
 use lectern_exams::questions::selection::Scope;
@@ -20,35 +23,6 @@ use lectern_shared::clock::ManualClock;
 use lectern_shared::{Config, Platform};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-fn id(s: &str) -> lectern_shared::ids::Id {
-    serde_json::from_value(serde_json::json!(s)).expect("an id")
-}
-
-fn staff() -> Viewer {
-    Viewer {
-        user_id: "01JSTAFF000000000000000000".into(),
-        author: true,
-        moderator: true,
-        tier: Tier::Premium,
-    }
-}
-
-async fn node(exams: &Exams, kind: NodeKind, parent: Option<&str>) -> String {
-    let input = NewNode {
-        kind,
-        parent_id: parent.map(id),
-        name: format!("{kind:?}"),
-        code: None,
-        description: None,
-        level: (kind == NodeKind::Course).then_some(100),
-    };
-    exams
-        .create_node(&staff(), input)
-        .await
-        .expect("node")
-        .node_id
-}
 
 #[derive(Default, Debug)]
 struct Expected {

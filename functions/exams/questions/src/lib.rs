@@ -14,9 +14,11 @@ use axum::extract::State;
 use lectern_accounts::authenticator::AccountsAuthenticator;
 use lectern_accounts::permissions::perm;
 use lectern_accounts::service::Accounts;
+use lectern_exams::questions::selection::Scope;
 use lectern_exams::{Exams, Viewer};
 use lectern_shared::http::auth::{self, Identity};
 use lectern_shared::http::{Problem, Routes};
+use lectern_shared::ids::Id;
 use lectern_shared::ratelimit::RouteClass;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -52,6 +54,16 @@ pub fn router(exams: Exams, accounts: Arc<Accounts>) -> Router {
         .router(&exams.platform.limiter)
         .layer(auth::layer(Arc::new(AccountsAuthenticator::new(accounts))))
         .with_state(exams)
+}
+
+/// A course or a topic, from query parameters of which exactly one is given.
+fn scope(course: Option<Id>, topic: Option<Id>) -> Result<Scope> {
+    match (course, topic) {
+        (Some(course), None) => Ok(Scope::Course(course.to_string())),
+        (None, Some(topic)) => Ok(Scope::Topic(topic.to_string())),
+        _ => Err(Problem::validation("give exactly one of course and topic")
+            .field("query.course", "exactly one of course and topic")),
+    }
 }
 
 /// The caller, after checking they may read content at all.

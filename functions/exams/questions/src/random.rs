@@ -2,9 +2,9 @@
 
 use axum::extract::State;
 use lectern_exams::questions::random::{RandomAnswer, RandomRequest};
-use lectern_exams::questions::selection::{ADAPTIVE, Mix, Scope};
+use lectern_exams::questions::selection::{ADAPTIVE, Mix};
 use lectern_shared::http::auth::Identity;
-use lectern_shared::http::{Json, Problem, Query};
+use lectern_shared::http::{Json, Query};
 use lectern_shared::ids::Id;
 use serde::Deserialize;
 
@@ -47,14 +47,7 @@ pub(crate) async fn random_questions(
     Query(q): Query<RandomQuery>,
 ) -> Result<Json<RandomAnswer>> {
     let viewer = reader(&who)?;
-    let scope = match (q.course, q.topic) {
-        (Some(course), None) => Scope::Course(course.to_string()),
-        (None, Some(topic)) => Scope::Topic(topic.to_string()),
-        _ => {
-            return Err(Problem::validation("give exactly one of course and topic")
-                .field("query.course", "exactly one of course and topic"));
-        }
-    };
+    let scope = crate::scope(q.course, q.topic)?;
     let adaptive = q.mix.as_deref() == Some(ADAPTIVE);
     let mix = match q.mix.as_deref() {
         Some(ADAPTIVE) | None => None,

@@ -2,10 +2,9 @@
 
 use axum::extract::State;
 use lectern_exams::exams::statistics::QuestionStatsView;
-use lectern_exams::questions::selection::Scope;
 use lectern_shared::http::auth::Identity;
 use lectern_shared::http::pagination::{cursor_schema, limit_schema};
-use lectern_shared::http::{Json, PageParams, Paginated, Path, Problem, Query};
+use lectern_shared::http::{Json, PageParams, Paginated, Path, Query};
 use lectern_shared::ids::Id;
 use serde::Deserialize;
 
@@ -56,14 +55,7 @@ pub(crate) async fn most_missed(
     Query(q): Query<MissedQuery>,
 ) -> Result<Json<Paginated<QuestionStatsView>>> {
     let viewer = reader(&who)?;
-    let scope = match (q.course, q.topic) {
-        (Some(course), None) => Scope::Course(course.to_string()),
-        (None, Some(topic)) => Scope::Topic(topic.to_string()),
-        _ => {
-            return Err(Problem::validation("give exactly one of course and topic")
-                .field("query.course", "exactly one of course and topic"));
-        }
-    };
+    let scope = crate::scope(q.course, q.topic)?;
     let limit = PageParams {
         limit: q.limit,
         cursor: None,
