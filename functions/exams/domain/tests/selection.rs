@@ -293,3 +293,41 @@ async fn adaptive_draws_lean_toward_the_learners_ability() {
         "{counts:?}"
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(6))]
+
+    /// Whatever the pools and the mix: as many as asked or everything the mix can reach, never one twice, and
+    /// each difficulty exactly its quota (`selection::quotas`, whose own property test holds it to the mix).
+    #[test]
+    fn draws_hold_their_count_never_repeat_and_follow_the_quotas(
+        per in proptest::array::uniform3(0usize..10),
+        count in 1usize..25,
+        weights in proptest::array::uniform3(0u32..4),
+    ) {
+        proptest::prop_assume!(weights.iter().sum::<u32>() > 0);
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime.block_on(async {
+            let b = bank(per).await;
+            let mix = Difficulty::ALL
+                .iter()
+                .zip(weights)
+                .map(|(d, w)| format!("{}:{w}", d.as_str()))
+                .collect::<Vec<_>>()
+                .join(",");
+            let answer = draw(&b, count, Some(&mix), None).await;
+            let weights_by = Difficulty::ALL.into_iter().zip(weights).collect();
+            let sizes_by = Difficulty::ALL.into_iter().zip(per.map(|n| n as u64)).collect();
+            let quotas = lectern_exams::questions::selection::quotas(count, &weights_by, &sizes_by);
+            let reachable: usize = per.iter().zip(weights).filter(|(_, w)| *w > 0).map(|(n, _)| *n).sum();
+            assert_eq!(answer.items.len(), count.min(reachable), "{per:?} {mix} {count}");
+            assert_eq!(answer.complete, count <= reachable);
+            let unique: BTreeSet<&str> = answer.items.iter().map(|q| q.question_id.as_str()).collect();
+            assert_eq!(unique.len(), answer.items.len(), "no duplicates");
+            for d in Difficulty::ALL {
+                let got = answer.items.iter().filter(|q| q.difficulty == d).count();
+                assert_eq!(got, quotas.get(&d).copied().unwrap_or(0), "{d:?}: {per:?} {mix} {count}");
+            }
+        });
+    }
+}
