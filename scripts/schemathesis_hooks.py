@@ -76,7 +76,34 @@ NOT_A_SHAPE = {
         ("query.cursor", "invalid or tampered cursor"),
         ("query.action", "not with user_id"),
     },
+    # Learner profiles: rules of the calendar (a birth year after this one, a child older than 17), of the time
+    # zone database (a well-formed name it does not know), of the JSON's encoded size and depth, and of consent
+    # across two fields (a child needs it, an own profile takes none).
+    ("POST", "/v1/profiles"): {
+        ("birth_year", "is in the future"),
+        ("birth_year", "a child profile is for ages"),
+        ("timezone", "not a known IANA time zone"),
+        ("preferences", "at most"),
+        ("parental_consent", "must be true"),
+        ("parental_consent", "only for a child profile"),
+    },
+    ("PATCH", "/v1/profiles/{profile_id}"): {
+        ("birth_year", "is in the future"),
+        ("birth_year", "a child profile is for ages"),
+        ("timezone", "not a known IANA time zone"),
+        ("preferences", "at most"),
+    },
+    ("POST", "/v1/profiles/{profile_id}/avatar/confirm"): {
+        ("key", "not an avatar upload of this profile"),
+        ("key", "nothing was uploaded"),
+    },
+    # Not the parent's PIN, or none set.
+    ("POST", "/v1/family/pin/switch"): {("pin", "is not correct"), ("pin", "no parent PIN is set")},
 }
+
+# Operations served to a parent (the learning routes), and the one served to a child's device session.
+PARENT_PREFIXES = ("/v1/profiles", "/v1/family")
+DEVICE_OPERATIONS = {"/v1/family/pin/switch"}
 
 
 def refused_for_state_not_shape(method: str, path: str, status: int, body) -> bool:
@@ -130,17 +157,28 @@ def mailed_token(outbox: Path, to: str, page: str, timeout: float = 30.0) -> str
     raise RuntimeError(f"no {page} link was mailed to {to} within {timeout:.0f} s")
 
 
-def sign_up(base: str, outbox: Path, address: str) -> None:
-    """Registers `address` with [`PASSWORD`] and verifies it through the mailed link."""
-    status, body = call(
-        base, "POST", "/v1/auth/register", {"email": address, "password": PASSWORD, "display_name": "Schemathesis"}
-    )
+def sign_up(base: str, outbox: Path, address: str, role: str = "learner") -> None:
+    """Registers `address` with [`PASSWORD`] and `role` and verifies it through the mailed link."""
+    registration = {"email": address, "password": PASSWORD, "display_name": "Schemathesis", "role": role}
+    status, body = call(base, "POST", "/v1/auth/register", registration)
     if status != 202:
         raise RuntimeError(f"registering {address}: {status} {body}")
     token = mailed_token(outbox, address, "verify-email")
     status, body = call(base, "POST", "/v1/auth/verify-email", {"token": token})
     if status != 204:
         raise RuntimeError(f"verifying {address}: {status} {body}")
+
+
+def device_token(base: str, parent_token: str) -> str:
+    """An access token of a device session acting as a new child of the parent signed in with `parent_token`."""
+    child = {"display_name": "St child", "birth_year": time.gmtime().tm_year - 5, "parental_consent": True}
+    status, body = call(base, "POST", "/v1/profiles", child, token=parent_token)
+    if status != 201:
+        raise RuntimeError(f"creating a child profile: {status} {body}")
+    status, body = call(base, "POST", f"/v1/profiles/{body['profile_id']}/device-sessions", token=parent_token)
+    if status != 201:
+        raise RuntimeError(f"minting a device session: {status} {body}")
+    return body["access_token"]
 
 
 def sign_in(base: str, address: str) -> str | None:
@@ -206,11 +244,14 @@ if "LECTERN_ST_BASE_URL" in os.environ:
             token = sign_in(self.base, address) if address else None
             if token is None:
                 address = self._fresh_address(key)
-                sign_up(self.base, self.outbox, address)
+                parent = case.operation.path.startswith(PARENT_PREFIXES)
+                sign_up(self.base, self.outbox, address, "parent" if parent else "learner")
                 token = sign_in(self.base, address)
                 if token is None:
                     raise RuntimeError(f"{address} cannot sign in right after signing up")
                 self.addresses[key] = address
+            if case.operation.path in DEVICE_OPERATIONS:
+                return device_token(self.base, token)
             return token
 
         def set(self, case, data: str, ctx) -> None:

@@ -199,6 +199,9 @@ fn function_router(
         "auth" => lectern_accounts_auth::router(accounts.clone()),
         "users" => lectern_accounts_users::router(accounts.clone()),
         "admin" => lectern_accounts_admin::router(accounts.clone()),
+        "profiles" => {
+            lectern_learning_profiles::router(lectern_local::learning(accounts), accounts.clone())
+        }
         other => panic!("{other} is not an HTTP function; teach this test its entry point"),
     };
     layers::api(routes, &platform.config)
@@ -302,7 +305,7 @@ fn the_manifest_covers_every_event_file_and_every_deployed_function() {
         "every deployed function has an event, and only those"
     );
     // Every HTTP function has an event with a signed-in caller and one without, where it has protected routes.
-    for function in ["auth", "users", "admin"] {
+    for function in ["auth", "users", "admin", "profiles"] {
         let with_token = manifest
             .iter()
             .filter(|e| e.function == function)

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod encoding;
+pub mod learning;
 pub mod mail;
 pub mod openapi;
 pub mod two_factor;

@@ -31,6 +31,9 @@ pub struct Identity {
     pub email_verified: bool,
     /// When the caller last proved who they are (epoch seconds), for actions that need recent re-authentication.
     pub auth_time: Option<i64>,
+    /// A profile (device) session acts as this one learner profile of the account only, with narrowed
+    /// `permissions`; `None` for the account itself.
+    pub profile_id: Option<String>,
 }
 
 impl Identity {

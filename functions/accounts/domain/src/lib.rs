@@ -7,6 +7,7 @@ pub mod audit;
 pub mod authenticator;
 pub mod config;
 pub mod crypto;
+pub mod device_sessions;
 pub mod errors;
 pub mod lockout;
 pub mod notify;
@@ -37,4 +38,6 @@ pub const ENTITIES: &[EntityInfo] = &[
     apikeys::ApiKeyListing::INFO,
     service::admin::ADMIN_COUNT,
     twofactor::challenges::SpentChallenge::INFO,
+    device_sessions::ParentPin::INFO,
+    device_sessions::PIN_ATTEMPTS_COUNTER,
 ];

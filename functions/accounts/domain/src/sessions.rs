@@ -52,6 +52,9 @@ pub struct Session {
     pub user_agent: Option<String>,
     /// Hash of the one live refresh token of this family.
     pub current_hash: String,
+    /// A profile (device) session acts only as this learner profile of the account (see `device_sessions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_id: Option<String>,
 }
 
 impl Session {
@@ -172,6 +175,19 @@ impl Sessions {
         origin: &Origin,
         now: i64,
     ) -> TableResult<(Session, String)> {
+        self.start_as(user_id, None, now, origin, now).await
+    }
+
+    /// Starts a session of `user_id` that acts as `profile_id` only when one is given (a device session), whose
+    /// owner last proved who they are at `auth_time`.
+    pub async fn start_as(
+        &self,
+        user_id: &str,
+        profile_id: Option<&str>,
+        auth_time: i64,
+        origin: &Origin,
+        now: i64,
+    ) -> TableResult<(Session, String)> {
         let token = random_token(REFRESH_TOKEN_PREFIX, 32);
         let hash = token_hash(&token);
         let session = Session {
@@ -179,12 +195,13 @@ impl Sessions {
             user_id: user_id.to_string(),
             created_at: now,
             last_used_at: now,
-            auth_time: now,
+            auth_time,
             idle_expires_at: now + self.policy.idle_secs,
             absolute_expires_at: now + self.policy.absolute_secs,
             ip: origin.ip.clone(),
             user_agent: origin.user_agent.clone(),
             current_hash: hash.clone(),
+            profile_id: profile_id.map(str::to_string),
         };
         self.table
             .transact(vec![

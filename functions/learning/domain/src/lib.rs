@@ -1,0 +1,40 @@
+//! The learning domain: learner profiles and families, and (as the issue lands) the catalog, progress,
+//! achievements, controls and leaderboards. Written once on the ports, so it runs on Lambda and in the dev server
+//! alike. It depends on `lectern-shared` and `lectern-messages` only: the function crates check the caller's
+//! permissions (named by the accounts domain) and hand this crate a [`access::Viewer`].
+//!
+//! # Key design
+//!
+//! One table, keys declared once per entity (`shared/src/table/entity.rs`). Every request path is a `get`, a
+//! `batch_get` or a `query` of one partition; none scans.
+//!
+//! | entity | pk / sk | index | access pattern |
+//! |---|---|---|---|
+//! | `learner_profile` | `LEARNER#<profile_id>` / `PROFILE` | gsi1 `FAMILY#<owner_id>` / `PROFILE#<profile_id>` | every profile-scoped route reads the profile by id first (ownership and the profile's zone in one get); a family's profiles are one gsi1 query |
+//! | `family` (counter) | `FAMILY#<owner_id>` / `FAMILY` | — | the profile limit: every create and delete moves its `version` in the same transaction as the profile, conditional on the version read, so concurrent creates cannot pass the limit |
+//! | `parental_consent` | `FAMILY#<owner_id>` / `CONSENT#<profile_id>` | — | written with a child profile; read with the family (`GET /v1/family`); kept when the profile is deleted |
+//!
+//! Why the profile lives under its own id and not under the family: the routes name only the profile
+//! (`/v1/profiles/{id}`, and a device session knows only its profile), so the id must reach the item in one
+//! read; the family view is the index. Profile ids are ULIDs, so a family's profiles list in creation order.
+
+pub mod access;
+pub mod config;
+pub mod errors;
+pub mod profiles;
+pub mod schema;
+pub mod service;
+pub mod validate;
+
+pub use access::Viewer;
+pub use errors::{LearningError, LearningResult};
+pub use service::Learning;
+
+use lectern_shared::table::{Entity, EntityInfo};
+
+/// Every entity this domain stores (checked with every other crate's by `tests/architecture/keys.rs`).
+pub const ENTITIES: &[EntityInfo] = &[
+    profiles::Profile::INFO,
+    profiles::FAMILY_COUNTER,
+    profiles::Consent::INFO,
+];

@@ -1,0 +1,155 @@
+//! How the fields of the learning request types look in the OpenAPI document (`#[schema(schema_with = ...)]`).
+//! Each schema states what its validator in [`crate::validate`] or the use case accepts; the tests below hold the
+//! patterns to the validators. Rules that depend on the date or on stored state (a birth year in the future, a
+//! zone name the database does not know) are stated in the descriptions.
+
+use lectern_shared::http::constraints::{self, or_null, string};
+use serde_json::json;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+
+use crate::profiles::{
+    AVATAR_TYPES, MAX_BIRTH_YEAR, MAX_CHILD_AGE, MAX_PROFILE_NAME, MIN_BIRTH_YEAR,
+};
+use crate::validate::{
+    LOCALE_PATTERN, MAX_LOCALE, MAX_PREFERENCES_BYTES, MAX_PREFERENCES_DEPTH, MAX_TIMEZONE,
+    TIMEZONE_PATTERN,
+};
+
+/// A profile's display name.
+pub fn profile_name() -> Object {
+    constraints::trimmed_text(MAX_PROFILE_NAME, "The name shown for the profile.")
+}
+
+/// [`profile_name`] or `null` (unchanged).
+pub fn profile_name_or_null() -> Object {
+    or_null(profile_name())
+}
+
+/// A birth year (only the year is kept).
+pub fn birth_year() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(MIN_BIRTH_YEAR))
+        .maximum(Some(MAX_BIRTH_YEAR))
+        .description(Some(format!(
+            "Year of birth; only the year is kept. Refused (400 on this field) when after the current year, or, \
+             for a child profile, more than {MAX_CHILD_AGE} years before it."
+        )))
+        .examples([json!(2020)])
+        .build()
+}
+
+/// [`birth_year`] or `null` (unchanged).
+pub fn birth_year_or_null() -> Object {
+    or_null(birth_year())
+}
+
+/// A locale or `null`.
+pub fn locale_or_null() -> Object {
+    or_null(
+        string()
+            .pattern(Some(LOCALE_PATTERN))
+            .max_length(Some(MAX_LOCALE))
+            .description(Some("BCP 47 language tag, e.g. `en` or `pt-BR`."))
+            .build(),
+    )
+}
+
+/// A time zone or `null` (UTC when creating; unchanged when updating).
+pub fn timezone_or_null() -> Object {
+    or_null(
+        string()
+            .pattern(Some(TIMEZONE_PATTERN))
+            .min_length(Some(1))
+            .max_length(Some(MAX_TIMEZONE))
+            .description(Some(
+                "IANA time zone, e.g. `Europe/Paris`: the profile's days (streaks, allowed hours) are counted \
+                 in it. A well-formed name the time zone database does not know is refused (400 on this field).",
+            ))
+            .examples([json!("Europe/Paris")])
+            .build(),
+    )
+}
+
+/// Preferences or `null`.
+pub fn preferences_or_null() -> Object {
+    or_null(
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(format!(
+                "The app's settings for this profile, any JSON object: at most {MAX_PREFERENCES_BYTES} bytes as \
+                 compact JSON and {MAX_PREFERENCES_DEPTH} levels deep (400 on this field beyond). Replaces the \
+                 whole object."
+            )))
+            .examples([json!({"sound": true, "reading": {"font": "large"}})])
+            .build(),
+    )
+}
+
+/// An avatar's media type.
+pub fn avatar_type() -> Object {
+    string().enum_values(Some(AVATAR_TYPES.to_vec())).build()
+}
+
+#[cfg(test)]
+mod tests {
+    use lectern_shared::testing::string_schema_accepts;
+
+    use super::*;
+    use crate::validate::{timezone_shape, trimmed_text, valid_locale};
+
+    fn samples() -> Vec<String> {
+        let mut all: Vec<String> = [
+            "",
+            " ",
+            "a",
+            "en",
+            "pt-BR",
+            "zh-Hant-TW",
+            "en-",
+            "-en",
+            "engl",
+            "en_US",
+            "Europe/Paris",
+            "America/Argentina/Buenos_Aires",
+            "/Europe",
+            "Europe//Paris",
+            "Europe/",
+            "Etc/GMT+5",
+            "UTC",
+            " Ada ",
+            "Ada\tB",
+            "\u{a0}Ada",
+            "Ada\u{1c}",
+            "été",
+        ]
+        .map(String::from)
+        .to_vec();
+        for n in [39, 40, 41, 63, 64, 65] {
+            all.push("n".repeat(n));
+            all.push(format!(" {} ", "é".repeat(n)));
+            all.push("A/".repeat(n / 2));
+        }
+        all
+    }
+
+    #[test]
+    fn string_schemas_are_their_validators() {
+        let name_ok = |s: &str| trimmed_text(s, MAX_PROFILE_NAME).is_some();
+        type Check<'a> = &'a dyn Fn(&str) -> bool;
+        let pairs: [(&str, Object, Check); 3] = [
+            ("locale", locale_or_null(), &valid_locale),
+            ("timezone", timezone_or_null(), &timezone_shape),
+            ("name", profile_name(), &name_ok),
+        ];
+        for (what, schema, check) in pairs {
+            for s in samples() {
+                assert_eq!(
+                    string_schema_accepts(&schema, &s),
+                    check(&s),
+                    "{what}: {s:?}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! Golden files of the items the learning domain stores: one per entity, the whole item, in
+//! `golden/<entity>.json`. Rewrite them with `LECTERN_UPDATE_GOLDEN=1` when a change of stored data is intended.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use lectern_learning::Viewer;
+use lectern_learning::config::LearningConfig;
+use lectern_learning::profiles::{Consent, FAMILY_COUNTER, NewProfile, Profile, ProfileKind};
+use lectern_learning::service::Learning;
+use lectern_shared::clock::ManualClock;
+use lectern_shared::table::Entity;
+use lectern_shared::testing::golden::{assert_stored, assert_stored_item};
+use lectern_shared::{Config, Platform};
+use serde_json::json;
+use time::OffsetDateTime;
+
+const NOW: i64 = 1_900_000_000;
+const OWNER: &str = "01JAD4LOVELACE0000000000AA";
+const PROFILE: &str = "01JPROF1LE0000000000000000";
+
+fn golden() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+async fn learning() -> (Arc<Learning>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(OffsetDateTime::from_unix_timestamp(NOW).unwrap());
+    let platform = Platform::with_clock(Config::for_tests(dir.path().into()), Arc::new(clock))
+        .await
+        .unwrap();
+    (
+        Learning::new(platform, LearningConfig::from_lookup(|_| None).unwrap()),
+        dir,
+    )
+}
+
+#[test]
+fn learner_profile() {
+    assert_stored(
+        &golden(),
+        &Profile {
+            profile_id: PROFILE.into(),
+            owner_id: OWNER.into(),
+            kind: ProfileKind::Child,
+            display_name: "Byron".into(),
+            birth_year: 2021,
+            locale: Some("en-GB".into()),
+            timezone: "Europe/London".into(),
+            avatar_key: Some(format!(
+                "profile-avatars/{PROFILE}/01JAVATAR00000000000000000"
+            )),
+            preferences: json!({"sound": false}).as_object().unwrap().clone(),
+            created_at: NOW - 86_400,
+            updated_at: NOW,
+            version: 2,
+        },
+    );
+}
+
+#[test]
+fn parental_consent() {
+    assert_stored(
+        &golden(),
+        &Consent {
+            owner_id: OWNER.into(),
+            profile_id: PROFILE.into(),
+            method: "verified_account_attestation".into(),
+            policy_version: "2025-01".into(),
+            consented_at: NOW,
+            ip: Some("192.0.2.7".into()),
+            profile_deleted_at: Some(NOW + 60),
+        },
+    );
+}
+
+#[tokio::test]
+async fn family_counter() {
+    let (learning, _dir) = learning().await;
+    let viewer = Viewer {
+        user_id: OWNER.into(),
+        acting_profile: None,
+        every_profile: false,
+        manages_children: true,
+        manages_own: true,
+    };
+    let input = NewProfile {
+        kind: None,
+        display_name: "Byron".into(),
+        birth_year: 2021,
+        locale: None,
+        timezone: None,
+        preferences: None,
+        parental_consent: Some(true),
+    };
+    learning
+        .create_profile(&viewer, ProfileKind::Child, input, None)
+        .await
+        .unwrap();
+    let key = FAMILY_COUNTER.key(&[OWNER], &[]);
+    let item = learning.platform.table.get(&key).await.unwrap();
+    assert_stored_item(&golden(), &FAMILY_COUNTER, &item.expect("a counter"));
+    let profile = learning.profiles(&viewer).await.unwrap();
+    assert_eq!(profile.len(), 1);
+    assert!(Profile::INFO.name == "learner_profile");
+}

@@ -1,0 +1,6 @@
+//! The learning domain from the outside, over real HTTP on the dev server: one module per route group. Each
+//! server uses the cheap test Argon2 parameters and has its rate limits off; time moves only through the
+//! server's `ManualClock`.
+
+mod devices;
+mod profiles;

@@ -1,0 +1,140 @@
+//! The learning routes as the tests use them: one helper per route (on [`Client`]), and the families the tests
+//! build (a verified parent, their children, a device session).
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::api::{Api, Auth, Body, Client, PASSWORD, Reply, Signed};
+
+impl Client {
+    // --- /v1/profiles ----------------------------------------------------------------------------------------
+
+    pub async fn profiles<'t>(&self, auth: impl Into<Auth<'t>>) -> Reply {
+        self.send(Method::GET, "/v1/profiles", auth.into(), Body::Empty)
+            .await
+    }
+
+    pub async fn create_profile<'t>(&self, auth: impl Into<Auth<'t>>, body: Value) -> Reply {
+        self.send(Method::POST, "/v1/profiles", auth.into(), Body::Json(body))
+            .await
+    }
+
+    pub async fn profile<'t>(&self, auth: impl Into<Auth<'t>>, id: &str) -> Reply {
+        self.send(
+            Method::GET,
+            &format!("/v1/profiles/{id}"),
+            auth.into(),
+            Body::Empty,
+        )
+        .await
+    }
+
+    pub async fn patch_profile<'t>(
+        &self,
+        auth: impl Into<Auth<'t>>,
+        id: &str,
+        body: Value,
+    ) -> Reply {
+        let path = format!("/v1/profiles/{id}");
+        self.send(Method::PATCH, &path, auth.into(), Body::Json(body))
+            .await
+    }
+
+    pub async fn delete_profile<'t>(&self, auth: impl Into<Auth<'t>>, id: &str) -> Reply {
+        let path = format!("/v1/profiles/{id}");
+        self.send(Method::DELETE, &path, auth.into(), Body::Empty)
+            .await
+    }
+
+    pub async fn profile_avatar_upload<'t>(
+        &self,
+        auth: impl Into<Auth<'t>>,
+        id: &str,
+        content_type: &str,
+    ) -> Reply {
+        let path = format!("/v1/profiles/{id}/avatar");
+        let body = Body::Json(json!({ "content_type": content_type }));
+        self.send(Method::POST, &path, auth.into(), body).await
+    }
+
+    pub async fn profile_avatar_confirm<'t>(
+        &self,
+        auth: impl Into<Auth<'t>>,
+        id: &str,
+        key: &str,
+    ) -> Reply {
+        let path = format!("/v1/profiles/{id}/avatar/confirm");
+        let body = Body::Json(json!({ "key": key, "content_type": "image/png" }));
+        self.send(Method::POST, &path, auth.into(), body).await
+    }
+
+    pub async fn device_session<'t>(&self, auth: impl Into<Auth<'t>>, id: &str) -> Reply {
+        let path = format!("/v1/profiles/{id}/device-sessions");
+        self.send(Method::POST, &path, auth.into(), Body::Empty)
+            .await
+    }
+
+    // --- /v1/family ------------------------------------------------------------------------------------------
+
+    pub async fn family<'t>(&self, auth: impl Into<Auth<'t>>) -> Reply {
+        self.send(Method::GET, "/v1/family", auth.into(), Body::Empty)
+            .await
+    }
+
+    pub async fn set_pin<'t>(&self, auth: impl Into<Auth<'t>>, pin: &str) -> Reply {
+        let body = Body::Json(json!({ "pin": pin }));
+        self.send(Method::PUT, "/v1/family/pin", auth.into(), body)
+            .await
+    }
+
+    pub async fn clear_pin<'t>(&self, auth: impl Into<Auth<'t>>) -> Reply {
+        self.send(Method::DELETE, "/v1/family/pin", auth.into(), Body::Empty)
+            .await
+    }
+
+    pub async fn switch_to_parent<'t>(&self, auth: impl Into<Auth<'t>>, pin: &str) -> Reply {
+        let body = Body::Json(json!({ "pin": pin }));
+        self.send(Method::POST, "/v1/family/pin/switch", auth.into(), body)
+            .await
+    }
+}
+
+/// A child profile's creation body (with consent).
+pub fn child(name: &str, birth_year: i32) -> Value {
+    json!({ "display_name": name, "birth_year": birth_year, "parental_consent": true })
+}
+
+impl Api {
+    /// A verified parent, signed in.
+    pub async fn parent(&self, email: &str) -> Signed {
+        self.sign_up(json!({
+            "email": email, "password": PASSWORD, "display_name": "Parent", "role": "parent"
+        }))
+        .await
+    }
+
+    /// A child of `parent` born `age` years before this year; answers its profile id.
+    pub async fn child_of(&self, parent: &Signed, name: &str, age: i32) -> String {
+        let year = self.clock_year() - age;
+        self.create_profile(&parent.access, child(name, year))
+            .await
+            .expect_status(201)
+            .text("profile_id")
+    }
+
+    /// A device session of `parent` acting as `profile_id`, as [`Signed`] tokens.
+    pub async fn device_of(&self, parent: &Signed, profile_id: &str) -> Signed {
+        let reply = self
+            .device_session(&parent.access, profile_id)
+            .await
+            .expect_status(201);
+        assert_eq!(reply.text("profile_id"), profile_id);
+        Signed::from_tokens(&parent.email, &parent.user_id, &reply.body)
+    }
+
+    /// The server clock's calendar year.
+    pub fn clock_year(&self) -> i32 {
+        use lectern_shared::clock::Clock;
+        self.clock().now().year()
+    }
+}
