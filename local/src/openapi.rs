@@ -4,13 +4,14 @@
 use utoipa::openapi::{InfoBuilder, LicenseBuilder, OpenApi, ServerBuilder};
 
 /// Every HTTP function's OpenAPI fragment, each built from the routes it serves.
-fn functions() -> [OpenApi; 5] {
+fn functions() -> [OpenApi; 6] {
     [
         lectern_platform_health::routes().openapi(),
         lectern_accounts_auth::routes().openapi(),
         lectern_accounts_users::routes().openapi(),
         lectern_accounts_admin::routes().openapi(),
         lectern_learning_profiles::routes().openapi(),
+        lectern_learning_catalog::routes().openapi(),
     ]
 }
 

@@ -99,6 +99,75 @@ impl Client {
     }
 }
 
+impl Client {
+    // --- /v1/games -------------------------------------------------------------------------------------------
+
+    pub async fn games<'t>(&self, auth: impl Into<Auth<'t>>, query: &str) -> Reply {
+        let path = if query.is_empty() {
+            "/v1/games".to_string()
+        } else {
+            format!("/v1/games?{query}")
+        };
+        self.send(Method::GET, &path, auth.into(), Body::Empty)
+            .await
+    }
+
+    pub async fn game<'t>(&self, auth: impl Into<Auth<'t>>, id: &str, query: &str) -> Reply {
+        let path = format!("/v1/games/{id}?{query}");
+        self.send(Method::GET, &path, auth.into(), Body::Empty)
+            .await
+    }
+
+    pub async fn create_game<'t>(&self, auth: impl Into<Auth<'t>>, body: Value) -> Reply {
+        self.send(Method::POST, "/v1/games", auth.into(), Body::Json(body))
+            .await
+    }
+
+    pub async fn replace_game<'t>(
+        &self,
+        auth: impl Into<Auth<'t>>,
+        id: &str,
+        body: Value,
+    ) -> Reply {
+        let path = format!("/v1/games/{id}");
+        self.send(Method::PUT, &path, auth.into(), Body::Json(body))
+            .await
+    }
+
+    pub async fn delete_game<'t>(&self, auth: impl Into<Auth<'t>>, id: &str) -> Reply {
+        let path = format!("/v1/games/{id}");
+        self.send(Method::DELETE, &path, auth.into(), Body::Empty)
+            .await
+    }
+
+    /// `POST /v1/games/{id}/publish` or `/unpublish`.
+    pub async fn game_action<'t>(
+        &self,
+        auth: impl Into<Auth<'t>>,
+        id: &str,
+        action: &str,
+    ) -> Reply {
+        let path = format!("/v1/games/{id}/{action}");
+        self.send(Method::POST, &path, auth.into(), Body::Empty)
+            .await
+    }
+}
+
+/// A game's body: `title` for ages `min..=max`, in `category`, training `skills`.
+pub fn game(
+    title: &str,
+    ages: (i32, i32),
+    category: &str,
+    skills: &[&str],
+    difficulty: &str,
+) -> Value {
+    json!({
+        "title": title, "description": format!("About {title}."), "rules": "Play.",
+        "min_age": ages.0, "max_age": ages.1, "category": category, "skills": skills,
+        "difficulty": difficulty, "estimated_minutes": 5
+    })
+}
+
 /// A child profile's creation body (with consent).
 pub fn child(name: &str, birth_year: i32) -> Value {
     json!({ "display_name": name, "birth_year": birth_year, "parental_consent": true })
@@ -130,6 +199,30 @@ impl Api {
             .expect_status(201);
         assert_eq!(reply.text("profile_id"), profile_id);
         Signed::from_tokens(&parent.email, &parent.user_id, &reply.body)
+    }
+
+    /// Creates and publishes a game as `author`; answers its id.
+    pub async fn published_game(&self, author: &Signed, body: Value) -> String {
+        let id = self
+            .create_game(&author.access, body)
+            .await
+            .expect_status(201)
+            .text("game_id");
+        self.game_action(&author.access, &id, "publish")
+            .await
+            .expect_status(200);
+        id
+    }
+
+    /// The titles of a catalog page.
+    pub async fn game_titles<'t>(&self, auth: impl Into<Auth<'t>>, query: &str) -> Vec<String> {
+        self.games(auth, query)
+            .await
+            .expect_status(200)
+            .items()
+            .iter()
+            .map(|g| g["title"].as_str().expect("title").to_string())
+            .collect()
     }
 
     /// The server clock's calendar year.

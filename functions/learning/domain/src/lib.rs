@@ -13,12 +13,15 @@
 //! | `learner_profile` | `LEARNER#<profile_id>` / `PROFILE` | gsi1 `FAMILY#<owner_id>` / `PROFILE#<profile_id>` | every profile-scoped route reads the profile by id first (ownership and the profile's zone in one get); a family's profiles are one gsi1 query |
 //! | `family` (counter) | `FAMILY#<owner_id>` / `FAMILY` | — | the profile limit: every create and delete moves its `version` in the same transaction as the profile, conditional on the version read, so concurrent creates cannot pass the limit |
 //! | `parental_consent` | `FAMILY#<owner_id>` / `CONSENT#<profile_id>` | — | written with a child profile; read with the family (`GET /v1/family`); kept when the profile is deleted |
+//! | `game` | `GAME#<game_id>` / `GAME` | — | a game by id, any status (authors), published only for learners |
+//! | `catalog_entry` | `CATALOG#<facets>` / `<published_at>#<game_id>` | gsi1 `CATALOG_TITLE#<facets>` / `<title_key>#<game_id>`; gsi2 `CATALOG_POPULAR#<facets>` / `<popularity>#<title_key>#<game_id>` | a filtered, sorted catalog page is one query of one facet partition (see [`catalog`] for the fan-out and its numbers) |
 //!
 //! Why the profile lives under its own id and not under the family: the routes name only the profile
 //! (`/v1/profiles/{id}`, and a device session knows only its profile), so the id must reach the item in one
 //! read; the family view is the index. Profile ids are ULIDs, so a family's profiles list in creation order.
 
 pub mod access;
+pub mod catalog;
 pub mod config;
 pub mod errors;
 pub mod profiles;
@@ -37,4 +40,6 @@ pub const ENTITIES: &[EntityInfo] = &[
     profiles::Profile::INFO,
     profiles::FAMILY_COUNTER,
     profiles::Consent::INFO,
+    catalog::Game::INFO,
+    catalog::CatalogEntry::INFO,
 ];

@@ -276,6 +276,7 @@ pub struct NewProfile {
     pub kind: Option<ProfileKind>,
     #[schema(schema_with = crate::schema::profile_name)]
     pub display_name: String,
+    #[serde(deserialize_with = "validate::whole")]
     #[schema(schema_with = crate::schema::birth_year)]
     pub birth_year: i32,
     #[serde(default)]
@@ -301,6 +302,10 @@ pub struct NewProfile {
 pub struct ProfilePatch {
     #[schema(schema_with = crate::schema::profile_name_or_null)]
     pub display_name: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lectern_shared::http::extract::whole_number"
+    )]
     #[schema(schema_with = crate::schema::birth_year_or_null)]
     pub birth_year: Option<i32>,
     #[schema(schema_with = crate::schema::locale_or_null)]

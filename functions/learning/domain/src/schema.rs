@@ -86,6 +86,38 @@ pub fn preferences_or_null() -> Object {
     )
 }
 
+/// A game's title.
+pub fn game_title() -> Object {
+    constraints::trimmed_text(crate::catalog::MAX_TITLE, "The game's title.")
+}
+
+/// A game's skills.
+pub fn skills() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(string().pattern(Some(crate::catalog::SLUG_PATTERN)))
+        .min_items(Some(1))
+        .max_items(Some(crate::catalog::MAX_SKILLS))
+        .description(Some(
+            "Skills the game trains (slugs); duplicates count once.",
+        ))
+        .build()
+}
+
+/// A game's texts by locale.
+pub fn locales() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .max_properties(Some(crate::catalog::MAX_LOCALES))
+        .property_names(Some(
+            string()
+                .pattern(Some(LOCALE_PATTERN))
+                .max_length(Some(MAX_LOCALE)),
+        ))
+        .additional_properties(Some(utoipa::openapi::Ref::from_schema_name("LocaleText")))
+        .description(Some("Texts by BCP 47 locale."))
+        .build()
+}
+
 /// An avatar's media type.
 pub fn avatar_type() -> Object {
     string().enum_values(Some(AVATAR_TYPES.to_vec())).build()
@@ -131,6 +163,51 @@ mod tests {
             all.push("A/".repeat(n / 2));
         }
         all
+    }
+
+    #[test]
+    fn slugs_and_terms_are_their_validators() {
+        use crate::catalog::{SLUG_PATTERN, TERM_PATTERN, normalize_term};
+        let slug = string().pattern(Some(SLUG_PATTERN)).build();
+        let term = string().pattern(Some(TERM_PATTERN)).build();
+        let slug_of = |s: &str| {
+            crate::catalog::validate_game(crate::catalog::GameInput {
+                title: "T".into(),
+                description: String::new(),
+                rules: String::new(),
+                min_age: 1,
+                max_age: 2,
+                category: s.into(),
+                skills: vec!["x".into()],
+                difficulty: crate::catalog::Difficulty::Easy,
+                estimated_minutes: 1,
+                assets: vec![],
+                locales: Default::default(),
+                variants: vec![],
+            })
+            .is_ok()
+        };
+        for s in [
+            "a",
+            "ab",
+            "a-b",
+            "-a",
+            "a-",
+            "A",
+            "a_b",
+            "",
+            "abcdefghijabcdefghijabcdefghijab",
+            "abcdefghijabcdefghijabcdefghijabc",
+            "9",
+            "é",
+        ] {
+            assert_eq!(string_schema_accepts(&slug, s), slug_of(s), "slug {s:?}");
+            assert_eq!(
+                string_schema_accepts(&term, s),
+                normalize_term(s).is_some(),
+                "term {s:?}"
+            );
+        }
     }
 
     #[test]

@@ -16,6 +16,17 @@ pub const MAX_PREFERENCES_BYTES: usize = 2048;
 /// Deepest nesting of a preferences object (the object itself is depth 1).
 pub const MAX_PREFERENCES_DEPTH: usize = 4;
 
+/// `#[serde(deserialize_with = "validate::whole")]` for a required integer of a request body: `3.0` is the integer
+/// 3, as JSON Schema counts it (see `lectern_shared::http::extract::whole_number`).
+pub fn whole<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    lectern_shared::http::extract::whole_number(deserializer)?
+        .ok_or_else(|| serde::de::Error::custom("expected a whole number, not null"))
+}
+
 /// Text that, trimmed, has 1..=`max` characters and no control character; answers it trimmed.
 pub fn trimmed_text(value: &str, max: usize) -> Option<String> {
     let t = value.trim();

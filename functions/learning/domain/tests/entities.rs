@@ -104,3 +104,69 @@ async fn family_counter() {
     assert_eq!(profile.len(), 1);
     assert!(Profile::INFO.name == "learner_profile");
 }
+
+fn sample_game() -> lectern_learning::catalog::Game {
+    use lectern_learning::catalog::*;
+    Game {
+        game_id: "01JGAME0000000000000000000".into(),
+        content: GameInput {
+            title: "Letters and Sounds".into(),
+            description: "Match each letter to its sound.".into(),
+            rules: "Tap the letter you hear.".into(),
+            min_age: 4,
+            max_age: 5,
+            category: "alphabets".into(),
+            skills: vec!["phonics".into()],
+            difficulty: Difficulty::Easy,
+            estimated_minutes: 5,
+            assets: vec![Asset {
+                kind: AssetKind::Image,
+                url: "https://cdn.example.com/letters.png".into(),
+            }],
+            locales: [(
+                "fr".to_string(),
+                LocaleText {
+                    title: "Lettres et sons".into(),
+                    description: String::new(),
+                    rules: String::new(),
+                },
+            )]
+            .into(),
+            variants: vec![Variant {
+                key: "big-buttons".into(),
+                weight: 50,
+                overrides: json!({"button_scale": 1.5}).as_object().unwrap().clone(),
+            }],
+        },
+        status: GameStatus::Published,
+        published_at: Some(NOW),
+        plays: 12,
+        created_by: OWNER.into(),
+        created_at: NOW - 60,
+        updated_at: NOW,
+        version: 3,
+    }
+}
+
+#[test]
+fn game() {
+    assert_stored(&golden(), &sample_game());
+}
+
+#[test]
+fn catalog_entry() {
+    let entry = sample_game()
+        .entries()
+        .into_iter()
+        .find(|e| e.facets == "a=4-5,c=alphabets,d=easy,s=phonics")
+        .expect("listed under its every facet");
+    let item = entry.to_item().unwrap();
+    assert_stored_item(
+        &golden(),
+        &lectern_learning::catalog::CatalogEntry::INFO,
+        &item,
+    );
+    let back = lectern_learning::catalog::CatalogEntry::from_item(item).unwrap();
+    assert_eq!(back.game_id, entry.game_id);
+    assert_eq!(back.facets, entry.facets);
+}

@@ -1,0 +1,79 @@
+//! Storage round trips of the learning routes, held at their budget. Authentication is one read (the session and
+//! the account in one batch) on every request; the budgets below include it.
+
+use lectern_e2e::api::Api;
+use lectern_e2e::learning::game;
+use lectern_shared::testing::counting::Summary;
+
+fn budget(reads: usize, writes: usize, blobs: usize) -> Summary {
+    Summary {
+        reads,
+        writes,
+        sends: 0,
+        blobs,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filtered_catalog_page_is_one_read_however_big_the_catalog() {
+    let api = Api::start().await;
+    let admin = api.admin("admin@example.com").await;
+    let learner = api.signed_up("learner@example.com").await;
+    let query = "age=4-5&category=alphabets&difficulty=easy&skill=phonics&limit=20";
+    let mut published = 0;
+    let mut cost = Vec::new();
+    for size in [3, 40] {
+        while published < size {
+            let title = format!("Phonics Game {published}");
+            api.published_game(
+                &admin,
+                game(&title, (4, 6), "alphabets", &["phonics"], "easy"),
+            )
+            .await;
+            published += 1;
+        }
+        api.server.ops.reset();
+        let page = api.games(&learner.access, query).await.expect_status(200);
+        cost.push(api.server.ops.take().summary());
+        assert_eq!(page.items().len(), size.min(20));
+    }
+    assert_eq!(cost[0], budget(2, 0, 0), "auth + one query, with 3 games");
+    assert_eq!(cost[1], cost[0], "and the same with 40");
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_routes_stay_within_their_budget() {
+    let api = Api::start().await;
+    let parent = api.parent("budget@example.com").await;
+    let kid = api.child_of(&parent, "Kid", 5).await;
+    let device = api.device_of(&parent, &kid).await;
+    let cases: [(&str, Summary); 3] = [
+        ("GET /v1/profiles/{id} (parent)", budget(2, 0, 0)),
+        ("GET /v1/profiles/{id} (device)", budget(2, 0, 0)),
+        ("GET /v1/profiles (parent)", budget(2, 0, 0)),
+    ];
+    for (what, expected) in cases {
+        api.server.ops.reset();
+        match what {
+            "GET /v1/profiles/{id} (parent)" => api.profile(&parent.access, &kid).await,
+            "GET /v1/profiles/{id} (device)" => api.profile(&device.access, &kid).await,
+            _ => api.profiles(&parent.access).await,
+        }
+        .expect_status(200);
+        assert_eq!(api.server.ops.take().summary(), expected, "{what}");
+    }
+    api.server.ops.reset();
+    api.create_profile(
+        &parent.access,
+        lectern_e2e::learning::child("New", api.clock_year() - 4),
+    )
+    .await
+    .expect_status(201);
+    assert_eq!(
+        api.server.ops.take().summary(),
+        budget(2, 1, 0),
+        "POST /v1/profiles: auth, the family counter, one transaction"
+    );
+    api.stop().await;
+}
