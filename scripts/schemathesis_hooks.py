@@ -102,6 +102,15 @@ NOT_A_SHAPE = {
     ("POST", "/v1/games"): {("max_age", "at least min_age"), ("variants", "distinct slug keys")},
     ("PUT", "/v1/games/{game_id}"): {("max_age", "at least min_age"), ("variants", "distinct slug keys")},
     ("GET", "/v1/games"): {("query.cursor", "invalid or tampered cursor"), ("query.q", "search within a skill")},
+    # Results: the device's clock against the server's (a result from the future or over a year old), a game that
+    # is not published, a variant the game does not have.
+    ("POST", "/v1/profiles/{profile_id}/progress"): {
+        ("played_at", "is in the future"),
+        ("played_at", "more than a year ago"),
+        ("game_id", "no such published game"),
+        ("variant", "not a variant of this game"),
+    },
+    ("GET", "/v1/profiles/{profile_id}/progress"): {("query.cursor", "invalid or tampered cursor")},
     # Not the parent's PIN, or none set.
     ("POST", "/v1/family/pin/switch"): {("pin", "is not correct"), ("pin", "no parent PIN is set")},
 }

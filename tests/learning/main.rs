@@ -5,4 +5,5 @@
 mod catalog;
 mod devices;
 mod profiles;
+mod progress;
 mod round_trips;

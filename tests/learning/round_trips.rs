@@ -77,3 +77,43 @@ async fn profile_routes_stay_within_their_budget() {
     );
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recording_a_result_is_one_read_and_one_transaction() {
+    let api = Api::start().await;
+    let admin = api.admin("admin@example.com").await;
+    let id = api
+        .published_game(
+            &admin,
+            game("Budget Game", (4, 6), "numbers", &["counting"], "easy"),
+        )
+        .await;
+    let parent = api.parent("budget@example.com").await;
+    let kid = api.child_of(&parent, "Kid", 5).await;
+    let device = api.device_of(&parent, &kid).await;
+    let body = lectern_e2e::learning::result(&id, 10, 1, &api.at(-5));
+    for (n, what) in ["first", "replayed"].iter().enumerate() {
+        api.server.ops.reset();
+        api.record(&device.access, &kid, "budget-key-0001", body.clone())
+            .await
+            .expect_status(201);
+        let expected = if n == 0 {
+            budget(2, 1, 0)
+        } else {
+            budget(2, 0, 0)
+        };
+        assert_eq!(
+            api.server.ops.take().summary(),
+            expected,
+            "{what}: auth, one batch read, one transaction"
+        );
+    }
+    api.server.ops.reset();
+    api.stats(&device.access, &kid).await.expect_status(200);
+    assert_eq!(
+        api.server.ops.take().summary(),
+        budget(2, 0, 0),
+        "stats: auth and one batch read"
+    );
+    api.stop().await;
+}

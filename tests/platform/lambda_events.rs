@@ -205,6 +205,9 @@ fn function_router(
         "catalog" => {
             lectern_learning_catalog::router(lectern_local::learning(accounts), accounts.clone())
         }
+        "progress" => {
+            lectern_learning_progress::router(lectern_local::learning(accounts), accounts.clone())
+        }
         other => panic!("{other} is not an HTTP function; teach this test its entry point"),
     };
     layers::api(routes, &platform.config)
@@ -308,7 +311,7 @@ fn the_manifest_covers_every_event_file_and_every_deployed_function() {
         "every deployed function has an event, and only those"
     );
     // Every HTTP function has an event with a signed-in caller and one without, where it has protected routes.
-    for function in ["auth", "users", "admin", "profiles", "catalog"] {
+    for function in ["auth", "users", "admin", "profiles", "catalog", "progress"] {
         let with_token = manifest
             .iter()
             .filter(|e| e.function == function)

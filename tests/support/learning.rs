@@ -153,6 +153,65 @@ impl Client {
     }
 }
 
+impl Client {
+    // --- /v1/profiles/{id}/progress --------------------------------------------------------------------------
+
+    /// Records a result with an `Idempotency-Key`.
+    pub async fn record<'t>(
+        &self,
+        auth: impl Into<Auth<'t>>,
+        profile: &str,
+        key: &str,
+        body: Value,
+    ) -> Reply {
+        let path = format!("/v1/profiles/{profile}/progress");
+        self.send_with(
+            Method::POST,
+            &path,
+            auth.into(),
+            Body::Json(body),
+            &[("Idempotency-Key", key)],
+        )
+        .await
+    }
+
+    pub async fn record_batch<'t>(
+        &self,
+        auth: impl Into<Auth<'t>>,
+        profile: &str,
+        body: Value,
+    ) -> Reply {
+        let path = format!("/v1/profiles/{profile}/progress/batch");
+        self.send(Method::POST, &path, auth.into(), Body::Json(body))
+            .await
+    }
+
+    pub async fn results<'t>(
+        &self,
+        auth: impl Into<Auth<'t>>,
+        profile: &str,
+        query: &str,
+    ) -> Reply {
+        let path = format!("/v1/profiles/{profile}/progress?{query}");
+        self.send(Method::GET, &path, auth.into(), Body::Empty)
+            .await
+    }
+
+    pub async fn stats<'t>(&self, auth: impl Into<Auth<'t>>, profile: &str) -> Reply {
+        let path = format!("/v1/profiles/{profile}/progress/stats");
+        self.send(Method::GET, &path, auth.into(), Body::Empty)
+            .await
+    }
+}
+
+/// A result's body: `score` and `stars` in `game`, completed, played at `played_at` (RFC 3339).
+pub fn result(game: &str, score: i64, stars: i64, played_at: &str) -> Value {
+    json!({
+        "game_id": game, "score": score, "stars": stars, "duration_secs": 120, "completed": true,
+        "played_at": played_at
+    })
+}
+
 /// A game's body: `title` for ages `min..=max`, in `category`, training `skills`.
 pub fn game(
     title: &str,
@@ -223,6 +282,14 @@ impl Api {
             .iter()
             .map(|g| g["title"].as_str().expect("title").to_string())
             .collect()
+    }
+
+    /// The server clock's time as RFC 3339, `offset_secs` from now.
+    pub fn at(&self, offset_secs: i64) -> String {
+        use lectern_shared::clock::Clock;
+        let t = self.clock().now() + time::Duration::seconds(offset_secs);
+        t.format(&time::format_description::well_known::Rfc3339)
+            .expect("formats")
     }
 
     /// The server clock's calendar year.

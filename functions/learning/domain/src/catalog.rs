@@ -252,22 +252,32 @@ impl Game {
 
     /// The variant a profile gets, if the game has variants.
     pub fn variant_for(&self, profile_id: &str) -> Option<&Variant> {
-        let total: i64 = self.content.variants.iter().map(|v| v.weight).sum();
-        if total <= 0 {
-            return None;
-        }
-        let digest = sha2::Sha256::digest(format!("{}/{profile_id}", self.game_id).as_bytes());
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&digest[..8]);
-        let mut point = (u64::from_be_bytes(first) % total as u64) as i64;
-        for v in &self.content.variants {
-            if point < v.weight {
-                return Some(v);
-            }
-            point -= v.weight;
-        }
-        self.content.variants.last()
+        assign_variant(&self.game_id, profile_id, &self.content.variants)
     }
+}
+
+/// The variant of `variants` a profile gets in a game: SHA-256 of `game_id/profile_id`, modulo the total weight,
+/// picks it — the same every time, without storing anything.
+pub fn assign_variant<'v>(
+    game_id: &str,
+    profile_id: &str,
+    variants: &'v [Variant],
+) -> Option<&'v Variant> {
+    let total: i64 = variants.iter().map(|v| v.weight).sum();
+    if total <= 0 {
+        return None;
+    }
+    let digest = sha2::Sha256::digest(format!("{game_id}/{profile_id}").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    let mut point = (u64::from_be_bytes(first) % total as u64) as i64;
+    for v in variants {
+        if point < v.weight {
+            return Some(v);
+        }
+        point -= v.weight;
+    }
+    variants.last()
 }
 
 impl Entity for Game {

@@ -19,6 +19,9 @@ pub enum LearningError {
     /// A family already has as many profiles of a kind as it may.
     #[error("profile limit reached: {0}")]
     ProfileLimit(String),
+    /// An idempotency key came back with a different body.
+    #[error("idempotency key reused")]
+    KeyReused,
     /// The write lost a race with another one; retrying is safe.
     #[error("conflict: {0}")]
     Conflict(String),
@@ -57,6 +60,13 @@ impl From<LearningError> for Problem {
                 "Profile limit reached",
             )
             .detail(d),
+            LearningError::KeyReused => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency key reused",
+            )
+            .detail("this Idempotency-Key was used with a different body; use a new key for a new result")
+            .field("header.idempotency-key", "already used with another body"),
             LearningError::Conflict(d) => Problem::conflict(d),
             LearningError::Store(e) => e.into(),
             LearningError::Internal(e) => {

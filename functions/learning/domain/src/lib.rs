@@ -13,6 +13,9 @@
 //! | `learner_profile` | `LEARNER#<profile_id>` / `PROFILE` | gsi1 `FAMILY#<owner_id>` / `PROFILE#<profile_id>` | every profile-scoped route reads the profile by id first (ownership and the profile's zone in one get); a family's profiles are one gsi1 query |
 //! | `family` (counter) | `FAMILY#<owner_id>` / `FAMILY` | — | the profile limit: every create and delete moves its `version` in the same transaction as the profile, conditional on the version read, so concurrent creates cannot pass the limit |
 //! | `parental_consent` | `FAMILY#<owner_id>` / `CONSENT#<profile_id>` | — | written with a child profile; read with the family (`GET /v1/family`); kept when the profile is deleted |
+//! | `game_result` | `LEARNER#<profile_id>` / `RESULT#<played_at>#<result_id>` | gsi1 `PLAYS#<profile_id>#<game_id>` / `<played_at>#<result_id>` | a profile's results by time (a date range is a `Between`), or one game's |
+//! | `progress_key` | `LEARNER#<profile_id>` / `IDEMPOTENCY#<key>` (TTL 90 days) | — | read with the profile, game and stats in one batch; put `NotExists` in the result's transaction: a key counts once |
+//! | `learner_stats` | `LEARNER#<profile_id>` / `STATS` | — | totals, per game, per skill, days played: `GET .../stats` is one read; updated in the result's transaction (optimistic version) |
 //! | `game` | `GAME#<game_id>` / `GAME` | — | a game by id, any status (authors), published only for learners |
 //! | `catalog_entry` | `CATALOG#<facets>` / `<published_at>#<game_id>` | gsi1 `CATALOG_TITLE#<facets>` / `<title_key>#<game_id>`; gsi2 `CATALOG_POPULAR#<facets>` / `<popularity>#<title_key>#<game_id>` | a filtered, sorted catalog page is one query of one facet partition (see [`catalog`] for the fan-out and its numbers) |
 //!
@@ -25,6 +28,7 @@ pub mod catalog;
 pub mod config;
 pub mod errors;
 pub mod profiles;
+pub mod progress;
 pub mod schema;
 pub mod service;
 pub mod validate;
@@ -42,4 +46,7 @@ pub const ENTITIES: &[EntityInfo] = &[
     profiles::Consent::INFO,
     catalog::Game::INFO,
     catalog::CatalogEntry::INFO,
+    progress::GameResult::INFO,
+    progress::ProgressKey::INFO,
+    progress::LearnerStats::INFO,
 ];

@@ -170,3 +170,75 @@ fn catalog_entry() {
     assert_eq!(back.game_id, entry.game_id);
     assert_eq!(back.facets, entry.facets);
 }
+
+fn sample_result() -> lectern_learning::progress::GameResult {
+    lectern_learning::progress::GameResult {
+        result_id: "01JRESULT00000000000000000".into(),
+        profile_id: PROFILE.into(),
+        game_id: "01JGAME0000000000000000000".into(),
+        variant: Some("big-buttons".into()),
+        score: 870,
+        stars: 3,
+        duration_secs: 240,
+        completed: true,
+        played_at: NOW - 300,
+        recorded_at: NOW,
+        day: "2030-03-17".into(),
+    }
+}
+
+#[test]
+fn game_result() {
+    assert_stored(&golden(), &sample_result());
+}
+
+#[test]
+fn progress_key() {
+    assert_stored(
+        &golden(),
+        &lectern_learning::progress::ProgressKey {
+            profile_id: PROFILE.into(),
+            key: "device-7-result-0042".into(),
+            body_hash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+            result: sample_result(),
+            expires_at: NOW + 90 * 86_400,
+        },
+    );
+}
+
+#[test]
+fn learner_stats() {
+    use lectern_learning::progress::{GameStats, LearnerStats, SkillStats};
+    assert_stored(
+        &golden(),
+        &LearnerStats {
+            profile_id: PROFILE.into(),
+            results: 4,
+            completed: 3,
+            seconds: 900,
+            games: [(
+                "01JGAME0000000000000000000".to_string(),
+                GameStats {
+                    plays: 4,
+                    completions: 3,
+                    best_score: 870,
+                    total_score: 2900,
+                    best_stars: 3,
+                    seconds: 900,
+                },
+            )]
+            .into(),
+            skills: [(
+                "phonics".to_string(),
+                SkillStats {
+                    results: 4,
+                    stars: 9,
+                },
+            )]
+            .into(),
+            days: vec![20_529, 20_530, 20_532],
+            longest_dropped: 0,
+            version: 4,
+        },
+    );
+}
