@@ -185,11 +185,28 @@ impl Operation {
             kind => kind.clone(),
         };
         match kind.as_str() {
+            // An id-shaped string: serde reads a body field by field, so a non-id here would be refused before
+            // a malformed body's end is even seen.
+            Some("string")
+                if schema["pattern"] == lectern_shared::http::constraints::ID_PATTERN =>
+            {
+                json!("01JSAMP1E0000000000000000A")
+            }
             Some("string") => json!("sample"),
             Some("integer") | Some("number") => json!(1),
             Some("boolean") => json!(true),
             Some("array") => json!([self.sample(&schema["items"])]),
-            Some("object") => json!({}),
+            // An object's required fields, so that a nested object is complete too (serde refuses an incomplete
+            // one as soon as it closes, before a malformed body's end).
+            Some("object") => Value::Object(
+                schema["required"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(|name| (name.to_string(), self.sample(&schema["properties"][name])))
+                    .collect(),
+            ),
             _ => panic!("{self}: no sample for the schema {schema}"),
         }
     }
