@@ -102,6 +102,9 @@ NOT_A_SHAPE = {
     ("POST", "/v1/games"): {("max_age", "at least min_age"), ("variants", "distinct slug keys")},
     ("PUT", "/v1/games/{game_id}"): {("max_age", "at least min_age"), ("variants", "distinct slug keys")},
     ("GET", "/v1/games"): {("query.cursor", "invalid or tampered cursor"), ("query.q", "search within a skill")},
+    # Curriculum modules: games and prerequisite modules that do not exist (stored state).
+    ("POST", "/v1/curriculum"): {("games", "no such game"), ("prerequisites", "no such module")},
+    ("PUT", "/v1/curriculum/{module_id}"): {("games", "no such game"), ("prerequisites", "no such module")},
     # Results: the device's clock against the server's (a result from the future or over a year old), a game that
     # is not published, a variant the game does not have.
     ("POST", "/v1/profiles/{profile_id}/progress"): {
@@ -225,8 +228,8 @@ if "LECTERN_ST_BASE_URL" in os.environ:
 
     def _account_key(case, _ctx) -> str:
         path = case.operation.path
-        # Authoring the catalog needs `content:write`: the admin writes games.
-        authoring = path.startswith("/v1/games") and case.method.upper() != "GET"
+        # Authoring the catalog and the curriculum needs `content:write`: the admin writes them.
+        authoring = path.startswith(("/v1/games", "/v1/curriculum")) and case.method.upper() != "GET"
         return "admin" if path.startswith(ADMIN_PREFIX) or authoring else case.operation.label
 
     @schemathesis.auth(cache_by_key=_account_key)

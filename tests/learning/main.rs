@@ -3,6 +3,7 @@
 //! server's `ManualClock`.
 
 mod catalog;
+mod curriculum;
 mod devices;
 mod profiles;
 mod progress;

@@ -117,3 +117,63 @@ async fn recording_a_result_is_one_read_and_one_transaction() {
     );
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_curriculum_is_one_read_and_a_profiles_place_in_it_one_batch() {
+    let api = Api::start().await;
+    let admin = api.admin("admin@example.com").await;
+    let mut games = Vec::new();
+    for n in 0..3 {
+        games.push(
+            api.published_game(
+                &admin,
+                game(
+                    &format!("Game {n}"),
+                    (4, 6),
+                    "numbers",
+                    &["counting"],
+                    "easy",
+                ),
+            )
+            .await,
+        );
+    }
+    let mut previous: Vec<String> = Vec::new();
+    for n in 0..5 {
+        let refs: Vec<&str> = games.iter().map(String::as_str).collect();
+        let prereqs: Vec<&str> = previous.iter().map(String::as_str).collect();
+        let body = lectern_e2e::learning::module(&format!("M{n}"), "path", n, &refs, &prereqs);
+        api.server.ops.reset();
+        let id = api
+            .create_module(&admin.access, body)
+            .await
+            .expect_status(201)
+            .text("module_id");
+        assert_eq!(
+            api.server.ops.take().summary(),
+            budget(3, 1, 0),
+            "POST /v1/curriculum: auth, the curriculum, its games in one batch; one conditional put"
+        );
+        previous = vec![id];
+    }
+    let parent = api.parent("budget@example.com").await;
+    let kid = api.child_of(&parent, "Kid", 5).await;
+    let device = api.device_of(&parent, &kid).await;
+    api.server.ops.reset();
+    api.curriculum(&device.access).await.expect_status(200);
+    assert_eq!(
+        api.server.ops.take().summary(),
+        budget(2, 0, 0),
+        "GET /v1/curriculum"
+    );
+    api.server.ops.reset();
+    api.profile_curriculum(&device.access, &kid)
+        .await
+        .expect_status(200);
+    assert_eq!(
+        api.server.ops.take().summary(),
+        budget(2, 0, 0),
+        "GET /v1/profiles/{{id}}/curriculum: auth, then profile, stats and curriculum in one batch"
+    );
+    api.stop().await;
+}

@@ -154,6 +154,54 @@ impl Client {
 }
 
 impl Client {
+    // --- /v1/curriculum --------------------------------------------------------------------------------------
+
+    pub async fn curriculum<'t>(&self, auth: impl Into<Auth<'t>>) -> Reply {
+        self.send(Method::GET, "/v1/curriculum", auth.into(), Body::Empty)
+            .await
+    }
+
+    pub async fn module<'t>(&self, auth: impl Into<Auth<'t>>, id: &str) -> Reply {
+        let path = format!("/v1/curriculum/{id}");
+        self.send(Method::GET, &path, auth.into(), Body::Empty)
+            .await
+    }
+
+    pub async fn create_module<'t>(&self, auth: impl Into<Auth<'t>>, body: Value) -> Reply {
+        self.send(
+            Method::POST,
+            "/v1/curriculum",
+            auth.into(),
+            Body::Json(body),
+        )
+        .await
+    }
+
+    pub async fn replace_module<'t>(
+        &self,
+        auth: impl Into<Auth<'t>>,
+        id: &str,
+        body: Value,
+    ) -> Reply {
+        let path = format!("/v1/curriculum/{id}");
+        self.send(Method::PUT, &path, auth.into(), Body::Json(body))
+            .await
+    }
+
+    pub async fn delete_module<'t>(&self, auth: impl Into<Auth<'t>>, id: &str) -> Reply {
+        let path = format!("/v1/curriculum/{id}");
+        self.send(Method::DELETE, &path, auth.into(), Body::Empty)
+            .await
+    }
+
+    pub async fn profile_curriculum<'t>(&self, auth: impl Into<Auth<'t>>, profile: &str) -> Reply {
+        let path = format!("/v1/profiles/{profile}/curriculum");
+        self.send(Method::GET, &path, auth.into(), Body::Empty)
+            .await
+    }
+}
+
+impl Client {
     // --- /v1/profiles/{id}/progress --------------------------------------------------------------------------
 
     /// Records a result with an `Idempotency-Key`.
@@ -209,6 +257,20 @@ pub fn result(game: &str, score: i64, stars: i64, played_at: &str) -> Value {
     json!({
         "game_id": game, "score": score, "stars": stars, "duration_secs": 120, "completed": true,
         "played_at": played_at
+    })
+}
+
+/// A curriculum module's body: `title` in `path` at `order`, completing `games` after `prerequisites`.
+pub fn module(
+    title: &str,
+    path: &str,
+    order: i32,
+    games: &[&str],
+    prerequisites: &[&str],
+) -> Value {
+    json!({
+        "path": path, "title": title, "order": order, "games": games, "prerequisites": prerequisites,
+        "min_stars": 2
     })
 }
 

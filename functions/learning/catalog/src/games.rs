@@ -178,7 +178,7 @@ pub(crate) async fn replace(
     (status = 204, description = "Deleted"),
     (status = 403, description = "`forbidden`: without `content:write`"),
     (status = 404, description = "No such game"),
-    (status = 409, description = "`conflict`: the game changed meanwhile; retry")))]
+    (status = 409, description = "`game-in-curriculum`: a curriculum module lists it; `conflict`: the game changed meanwhile, retry")))]
 pub(crate) async fn delete(
     State(learning): St,
     who: Identity,

@@ -1,7 +1,11 @@
-//! The activity catalog (`/v1/games`): published games for everyone who reads content (a child's device
-//! included), filtered and sorted in pages that each cost one query; drafts, changes, publication and soft
-//! deletion for authors (`content:write`). Thin wrappers over the learning domain's `catalog`.
+//! The content of the learning domain: the activity catalog (`/v1/games`) — published games for everyone who
+//! reads content (a child's device included), filtered and sorted in pages that each cost one query; drafts,
+//! changes, publication and soft deletion for authors (`content:write`) — and the curriculum (`/v1/curriculum`,
+//! modules in learning paths, and `/v1/profiles/{id}/curriculum`, where a profile stands). Both are authored
+//! content with the same readers and authors, so they share one function. Thin wrappers over the learning
+//! domain's `catalog` and `curriculum`.
 
+mod curriculum;
 mod games;
 
 use std::sync::Arc;
@@ -22,7 +26,7 @@ type St = axum::extract::State<Arc<Learning>>;
 type Result<T> = std::result::Result<T, Problem>;
 
 #[derive(OpenApi)]
-#[openapi(tags((name = "catalog", description = "Games as data: the published catalog, filtered and sorted; authoring for instructors and admins")))]
+#[openapi(tags((name = "catalog", description = "Games as data: the published catalog, filtered and sorted; the curriculum of modules in learning paths; authoring for instructors and admins")))]
 struct ApiDoc;
 
 /// The routes and their OpenAPI description.
@@ -31,7 +35,14 @@ pub fn routes() -> Routes<Arc<Learning>> {
         .routes(routes!(games::list, games::create))
         .routes(routes!(games::get_one, games::replace, games::delete))
         .routes(routes!(games::publish))
-        .routes(routes!(games::unpublish));
+        .routes(routes!(games::unpublish))
+        .routes(routes!(curriculum::list, curriculum::create))
+        .routes(routes!(
+            curriculum::get_one,
+            curriculum::replace,
+            curriculum::delete
+        ))
+        .routes(routes!(curriculum::of_profile));
     Routes::new(ApiDoc::openapi()).limited(RouteClass::General, general)
 }
 

@@ -710,8 +710,26 @@ impl Learning {
         self.unlist(game_id, GameStatus::Draft).await
     }
 
-    /// Soft-deletes a game: out of every list and read, kept for the results that name it.
+    /// Soft-deletes a game: out of every list and read, kept for the results that name it. Refused while a
+    /// curriculum module lists it (the module could never be completed).
     pub async fn delete_game(&self, game_id: &str) -> LearningResult<Game> {
+        let curriculum = self.load_curriculum().await?;
+        let modules: Vec<&str> = curriculum
+            .listing_game(game_id)
+            .into_iter()
+            .map(|m| m.module_id.as_str())
+            .collect();
+        if !modules.is_empty() {
+            return Err(LearningError::Refused {
+                status: axum::http::StatusCode::CONFLICT,
+                kind: "game-in-curriculum",
+                title: "A curriculum module lists this game",
+                detail: format!(
+                    "modules {} list this game; take it out of them first",
+                    modules.join(", ")
+                ),
+            });
+        }
         self.unlist(game_id, GameStatus::Deleted).await
     }
 

@@ -22,6 +22,14 @@ pub enum LearningError {
     /// An idempotency key came back with a different body.
     #[error("idempotency key reused")]
     KeyReused,
+    /// A rule of the domain refuses this in the current state, with its own problem type.
+    #[error("{kind}: {detail}")]
+    Refused {
+        status: StatusCode,
+        kind: &'static str,
+        title: &'static str,
+        detail: String,
+    },
     /// The write lost a race with another one; retrying is safe.
     #[error("conflict: {0}")]
     Conflict(String),
@@ -67,6 +75,12 @@ impl From<LearningError> for Problem {
             )
             .detail("this Idempotency-Key was used with a different body; use a new key for a new result")
             .field("header.idempotency-key", "already used with another body"),
+            LearningError::Refused {
+                status,
+                kind,
+                title,
+                detail,
+            } => Problem::new(status, kind, title).detail(detail),
             LearningError::Conflict(d) => Problem::conflict(d),
             LearningError::Store(e) => e.into(),
             LearningError::Internal(e) => {

@@ -17,6 +17,7 @@
 //! | `progress_key` | `LEARNER#<profile_id>` / `IDEMPOTENCY#<key>` (TTL 90 days) | — | read with the profile, game and stats in one batch; put `NotExists` in the result's transaction: a key counts once |
 //! | `learner_stats` | `LEARNER#<profile_id>` / `STATS` | — | totals, per game, per skill, days played: `GET .../stats` is one read; updated in the result's transaction (optimistic version) |
 //! | `game` | `GAME#<game_id>` / `GAME` | — | a game by id, any status (authors), published only for learners |
+//! | `curriculum` | `CURRICULUM` / `CURRICULUM` | — | the whole curriculum in one versioned item: a cycle check sees the whole graph and a racing write fails its condition; every read is one get (see [`curriculum`] for the bounds) |
 //! | `catalog_entry` | `CATALOG#<facets>` / `<published_at>#<game_id>` | gsi1 `CATALOG_TITLE#<facets>` / `<title_key>#<game_id>`; gsi2 `CATALOG_POPULAR#<facets>` / `<popularity>#<title_key>#<game_id>` | a filtered, sorted catalog page is one query of one facet partition (see [`catalog`] for the fan-out and its numbers) |
 //!
 //! Why the profile lives under its own id and not under the family: the routes name only the profile
@@ -26,6 +27,7 @@
 pub mod access;
 pub mod catalog;
 pub mod config;
+pub mod curriculum;
 pub mod errors;
 pub mod profiles;
 pub mod progress;
@@ -49,4 +51,5 @@ pub const ENTITIES: &[EntityInfo] = &[
     progress::GameResult::INFO,
     progress::ProgressKey::INFO,
     progress::LearnerStats::INFO,
+    curriculum::Curriculum::INFO,
 ];

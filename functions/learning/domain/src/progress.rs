@@ -188,6 +188,9 @@ pub struct GameStats {
     pub total_score: i64,
     pub best_stars: i32,
     pub seconds: i64,
+    /// Best stars of a completed result (what curriculum modules ask for).
+    #[serde(default)]
+    pub completed_stars: i32,
 }
 
 /// A skill's numbers for one profile.
@@ -234,6 +237,9 @@ impl LearnerStats {
         g.total_score += r.score;
         g.best_stars = g.best_stars.max(r.stars);
         g.seconds += r.duration_secs;
+        if r.completed {
+            g.completed_stars = g.completed_stars.max(r.stars);
+        }
         for skill in skills {
             let s = self.skills.entry(skill.clone()).or_default();
             s.results += 1;

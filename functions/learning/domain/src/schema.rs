@@ -118,6 +118,41 @@ pub fn locales() -> Object {
         .build()
 }
 
+/// A curriculum module's title.
+pub fn module_title() -> Object {
+    constraints::trimmed_text(crate::curriculum::MAX_MODULE_TITLE, "The module's title.")
+}
+
+/// Ids, as a list of `min..=max` (duplicates count once).
+fn ids(min: usize, max: usize, description: &str) -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(string().pattern(Some(constraints::ID_PATTERN)))
+        .min_items(Some(min))
+        .max_items(Some(max))
+        .description(Some(description))
+        .build()
+}
+
+/// A module's games.
+pub fn module_games() -> utoipa::openapi::schema::Array {
+    ids(
+        1,
+        crate::curriculum::MAX_MODULE_GAMES,
+        "Ids of the games to complete: existing games, not deleted (400 on this field otherwise); duplicates \
+         count once.",
+    )
+}
+
+/// A module's prerequisites.
+pub fn prerequisites() -> utoipa::openapi::schema::Array {
+    ids(
+        0,
+        crate::curriculum::MAX_PREREQUISITES,
+        "Ids of the modules to complete first: existing modules (400 on this field otherwise), never forming a \
+         cycle (409 `prerequisite-cycle`); duplicates count once.",
+    )
+}
+
 /// An avatar's media type.
 pub fn avatar_type() -> Object {
     string().enum_values(Some(AVATAR_TYPES.to_vec())).build()

@@ -225,6 +225,7 @@ fn learner_stats() {
                     total_score: 2900,
                     best_stars: 3,
                     seconds: 900,
+                    completed_stars: 3,
                 },
             )]
             .into(),
@@ -239,6 +240,31 @@ fn learner_stats() {
             days: vec![20_529, 20_530, 20_532],
             longest_dropped: 0,
             version: 4,
+        },
+    );
+}
+
+#[test]
+fn curriculum() {
+    use lectern_learning::curriculum::{Curriculum, Module, ModuleInput};
+    assert_stored(
+        &golden(),
+        &Curriculum {
+            modules: vec![Module {
+                module_id: "01JMODULE00000000000000001".into(),
+                content: ModuleInput {
+                    path: "reading".into(),
+                    title: "First letters".into(),
+                    description: "A, B and C.".into(),
+                    order: 1,
+                    games: vec!["01JGAME0000000000000000000".into()],
+                    prerequisites: vec![],
+                    min_stars: 2,
+                },
+                created_at: NOW,
+                updated_at: NOW,
+            }],
+            version: 3,
         },
     );
 }
