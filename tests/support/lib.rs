@@ -6,6 +6,7 @@ pub mod api;
 pub mod encoding;
 pub mod learning;
 pub mod mail;
+pub mod moto_stack;
 pub mod openapi;
 pub mod two_factor;
 
