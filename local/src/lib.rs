@@ -32,11 +32,16 @@ pub const ENTITIES: &[EntityInfo] = &[seed::SeedMarker::INFO];
 /// The learning service over the platform the accounts service uses (in tests: the counting one), configured
 /// from the environment; a bad setting is logged and the defaults are used, as `lectern serve` checks them first.
 pub fn learning(accounts: &Accounts) -> Arc<Learning> {
+    learning_on(&accounts.platform)
+}
+
+/// The learning service over `platform`, configured from the environment (see [`learning`]).
+pub fn learning_on(platform: &Platform) -> Arc<Learning> {
     let config = LearningConfig::from_env().unwrap_or_else(|e| {
         tracing::error!(error = %e, "learning settings refused; using the defaults");
         LearningConfig::from_lookup(|_| None).unwrap_or_else(|_| unreachable!("defaults are valid"))
     });
-    Learning::new(accounts.platform.clone(), config)
+    Learning::new(platform.clone(), config)
 }
 
 /// Every function's routes, layered exactly as each Lambda layers its own, plus the local blob routes.
@@ -54,6 +59,10 @@ pub fn app(platform: &Platform, accounts: Arc<Accounts>) -> Router {
             accounts.clone(),
         ))
         .merge(lectern_learning_progress::router(
+            learning(&accounts),
+            accounts.clone(),
+        ))
+        .merge(lectern_learning_achievements::router(
             learning(&accounts),
             accounts.clone(),
         ))
@@ -77,6 +86,13 @@ pub fn workers(platform: &Platform) -> Vec<(&'static str, Arc<Worker>)> {
         (
             queues::JOBS,
             Arc::new(Worker::new(platform.table.clone(), platform.clock.clone())),
+        ),
+        (
+            queues::LEARNING,
+            Arc::new(lectern_learning_worker::worker(
+                platform,
+                learning_on(platform),
+            )),
         ),
     ]
 }

@@ -1,13 +1,16 @@
 //! The learning domain's core flow on the AWS adapters (DynamoDB, S3, SQS on moto): a parent with two children and
 //! a device session, a published game found through its facet partition, a result recorded once however often it is
-//! retried, an offline batch, statistics and the curriculum from them, and a sibling's device and another family
-//! kept out. Skipped when moto is not available (unless `LECTERN_REQUIRE_AWS=1`).
+//! retried, an offline batch, statistics and the curriculum from them, the learning worker earning an achievement
+//! once from jobs read off SQS and delivered twice, and a sibling's device and another family kept out. Skipped when moto is not available (unless `LECTERN_REQUIRE_AWS=1`).
 
 use lectern_accounts::permissions::Role;
 use lectern_e2e::api::{PASSWORD, Signed, assert_problem};
-use lectern_e2e::learning::{child, game, module, result};
+use std::time::Duration;
+
+use lectern_e2e::learning::{achievement, child, game, module, result};
 use lectern_e2e::moto_stack::MotoStack;
 use lectern_shared::clock::Clock;
+use lectern_shared::queue::queues;
 use serde_json::json;
 
 /// An account provisioned verified with `role`, signed in.
@@ -78,6 +81,15 @@ async fn core_learning_flow_on_dynamodb() {
         .await
         .expect_status(201)
         .text("module_id");
+
+    let first_win = api
+        .create_achievement(
+            &admin.access,
+            achievement("First win", json!({"kind": "first_completion"})),
+        )
+        .await
+        .expect_status(201)
+        .text("achievement_id");
 
     // Two children and a device session for each.
     let kid = api
@@ -185,9 +197,61 @@ async fn core_learning_flow_on_dynamodb() {
     assert_eq!(listed.items().len(), 3);
     assert_eq!(listed.items()[0]["score"], 80, "newest first");
 
+    // The learning worker evaluates the jobs SQS holds (no poller runs here): each delivered twice, one earned.
+    let mut jobs = Vec::new();
+    for _ in 0..20 {
+        let got = stack
+            .platform
+            .queue
+            .receive(queues::LEARNING, 10, Duration::from_secs(600))
+            .await
+            .expect("receive");
+        if got.is_empty() && !jobs.is_empty() {
+            break;
+        }
+        jobs.extend(got);
+    }
+    assert_eq!(jobs.len(), 2, "one job for the result, one for the batch");
+    assert!(
+        jobs.iter()
+            .all(|d| d.job.kind == "learning.results_recorded")
+    );
+    let worker = lectern_learning_worker::worker(
+        &stack.platform,
+        lectern_local::learning_on(&stack.platform),
+    );
+    // At once: a duplicate finds its job running and is handed back for later (SQS would redeliver it).
+    let twice: Vec<_> = jobs.iter().chain(jobs.iter()).cloned().collect();
+    let outcome = worker.process_batch(twice).await;
+    assert_eq!(outcome.done.len() + outcome.failed.len(), 4);
+    assert!(outcome.done.len() >= 2, "{outcome:?}");
+    // Redelivered later: the finished jobs are acknowledged without running again.
+    let outcome = worker.process_batch(jobs.clone()).await;
+    assert_eq!(outcome.failed, Vec::<String>::new());
+    let earned = api.earned(&device, &kid, "").await.expect_status(200);
+    assert_eq!(earned.items().len(), 1);
+    assert_eq!(earned.items()[0]["achievement_id"], first_win);
+    // The parent's notification is queued under one idempotency key (its consumer sends it once).
+    let notified = stack
+        .platform
+        .queue
+        .receive(queues::NOTIFICATIONS, 10, Duration::from_secs(600))
+        .await
+        .expect("receive");
+    let keys: std::collections::BTreeSet<_> = notified
+        .iter()
+        .filter(|d| d.job.kind == "learning.achievement_earned")
+        .map(|d| d.job.idempotency_key.clone())
+        .collect();
+    assert_eq!(
+        keys.into_iter().collect::<Vec<_>>(),
+        [Some(format!("achievement:{kid}:{first_win}"))]
+    );
+
     // A sibling's device and another family reach none of it.
     for token in [&sibling_device, &stranger.access] {
         assert_problem(&api.stats(token, &kid).await, 404, "not-found");
+        assert_problem(&api.earned(token, &kid, "").await, 404, "not-found");
         assert_problem(&api.profile(token, &kid).await, 404, "not-found");
         assert_problem(
             &api.record(

@@ -2,6 +2,7 @@
 //! server uses the cheap test Argon2 parameters and has its rate limits off; time moves only through the
 //! server's `ManualClock`.
 
+mod achievements;
 mod aws;
 mod catalog;
 mod curriculum;

@@ -98,14 +98,17 @@ async fn recording_a_result_is_one_read_and_one_transaction() {
             .await
             .expect_status(201);
         let expected = if n == 0 {
-            budget(2, 1, 0)
+            Summary {
+                sends: 1,
+                ..budget(2, 1, 0)
+            }
         } else {
             budget(2, 0, 0)
         };
         assert_eq!(
             api.server.ops.take().summary(),
             expected,
-            "{what}: auth, one batch read, one transaction"
+            "{what}: auth, one batch read, one transaction, the worker's job (a replay sends nothing)"
         );
     }
     api.server.ops.reset();
@@ -174,6 +177,92 @@ async fn the_curriculum_is_one_read_and_a_profiles_place_in_it_one_batch() {
         api.server.ops.take().summary(),
         budget(2, 0, 0),
         "GET /v1/profiles/{{id}}/curriculum: auth, then profile, stats and curriculum in one batch"
+    );
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_batch_costs_one_read_and_one_transaction_per_result_and_one_job() {
+    let api = Api::start().await;
+    let admin = api.admin("admin@example.com").await;
+    let id = api
+        .published_game(
+            &admin,
+            game("Batch Game", (4, 6), "numbers", &["counting"], "easy"),
+        )
+        .await;
+    let parent = api.parent("budget@example.com").await;
+    let kid = api.child_of(&parent, "Kid", 5).await;
+    let device = api.device_of(&parent, &kid).await;
+    let items: Vec<_> = (0..10)
+        .map(|n| {
+            serde_json::json!({
+                "idempotency_key": format!("batch-budget-{n:04}"),
+                "result": lectern_e2e::learning::result(&id, n, 1, &api.at(-600 + n)),
+            })
+        })
+        .collect();
+    let body = serde_json::json!({ "items": items });
+    api.server.ops.reset();
+    api.record_batch(&device.access, &kid, body.clone())
+        .await
+        .expect_status(200);
+    assert_eq!(
+        api.server.ops.take().summary(),
+        Summary {
+            sends: 1,
+            ..budget(2 + 10, 10, 0)
+        },
+        "auth, the profile, then per result one batch read and one transaction; one job for the batch"
+    );
+    api.server.ops.reset();
+    api.record_batch(&device.access, &kid, body)
+        .await
+        .expect_status(200);
+    assert_eq!(
+        api.server.ops.take().summary(),
+        budget(2 + 10, 0, 0),
+        "replayed: reads only, no job"
+    );
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn achievements_are_one_read_each() {
+    let api = Api::start().await;
+    let admin = api.admin("admin@example.com").await;
+    let parent = api.parent("budget@example.com").await;
+    let kid = api.child_of(&parent, "Kid", 5).await;
+    let device = api.device_of(&parent, &kid).await;
+    for n in 0..3 {
+        let body = lectern_e2e::learning::achievement(
+            &format!("A{n}"),
+            serde_json::json!({"kind": "first_completion"}),
+        );
+        let id = api
+            .create_achievement(&admin.access, body)
+            .await
+            .expect_status(201)
+            .text("achievement_id");
+        api.award(&admin.access, &kid, &id).await.expect_status(201);
+    }
+    api.server.ops.reset();
+    api.achievements(&device.access).await.expect_status(200);
+    assert_eq!(
+        api.server.ops.take().summary(),
+        budget(2, 0, 0),
+        "GET /v1/achievements"
+    );
+    api.server.ops.reset();
+    let earned = api
+        .earned(&device.access, &kid, "")
+        .await
+        .expect_status(200);
+    assert_eq!(earned.items().len(), 3);
+    assert_eq!(
+        api.server.ops.take().summary(),
+        budget(3, 0, 0),
+        "GET /v1/profiles/{{id}}/achievements: auth, the profile, one query"
     );
     api.stop().await;
 }

@@ -208,6 +208,10 @@ fn function_router(
         "progress" => {
             lectern_learning_progress::router(lectern_local::learning(accounts), accounts.clone())
         }
+        "achievements" => lectern_learning_achievements::router(
+            lectern_local::learning(accounts),
+            accounts.clone(),
+        ),
         other => panic!("{other} is not an HTTP function; teach this test its entry point"),
     };
     layers::api(routes, &platform.config)
@@ -226,6 +230,13 @@ async fn answer(
         "notifications" => {
             let batch: SqsEvent = serde_json::from_str(&filled).expect("SQS event parses");
             let worker = lectern_platform_notifications::worker(platform);
+            let response = lectern_shared::lambda::handle_sqs_batch(&worker, batch).await;
+            serde_json::to_value(response).expect("answer serializes")
+        }
+        "learning-worker" => {
+            let batch: SqsEvent = serde_json::from_str(&filled).expect("SQS event parses");
+            let worker =
+                lectern_learning_worker::worker(platform, lectern_local::learning_on(platform));
             let response = lectern_shared::lambda::handle_sqs_batch(&worker, batch).await;
             serde_json::to_value(response).expect("answer serializes")
         }
@@ -311,7 +322,15 @@ fn the_manifest_covers_every_event_file_and_every_deployed_function() {
         "every deployed function has an event, and only those"
     );
     // Every HTTP function has an event with a signed-in caller and one without, where it has protected routes.
-    for function in ["auth", "users", "admin", "profiles", "catalog", "progress"] {
+    for function in [
+        "auth",
+        "users",
+        "admin",
+        "profiles",
+        "catalog",
+        "progress",
+        "achievements",
+    ] {
         let with_token = manifest
             .iter()
             .filter(|e| e.function == function)

@@ -202,6 +202,93 @@ impl Client {
 }
 
 impl Client {
+    // --- /v1/achievements ------------------------------------------------------------------------------------
+
+    pub async fn achievements<'t>(&self, auth: impl Into<Auth<'t>>) -> Reply {
+        self.send(Method::GET, "/v1/achievements", auth.into(), Body::Empty)
+            .await
+    }
+
+    pub async fn achievement<'t>(&self, auth: impl Into<Auth<'t>>, id: &str) -> Reply {
+        let path = format!("/v1/achievements/{id}");
+        self.send(Method::GET, &path, auth.into(), Body::Empty)
+            .await
+    }
+
+    pub async fn create_achievement<'t>(&self, auth: impl Into<Auth<'t>>, body: Value) -> Reply {
+        self.send(
+            Method::POST,
+            "/v1/achievements",
+            auth.into(),
+            Body::Json(body),
+        )
+        .await
+    }
+
+    pub async fn replace_achievement<'t>(
+        &self,
+        auth: impl Into<Auth<'t>>,
+        id: &str,
+        body: Value,
+    ) -> Reply {
+        let path = format!("/v1/achievements/{id}");
+        self.send(Method::PUT, &path, auth.into(), Body::Json(body))
+            .await
+    }
+
+    pub async fn delete_achievement<'t>(&self, auth: impl Into<Auth<'t>>, id: &str) -> Reply {
+        let path = format!("/v1/achievements/{id}");
+        self.send(Method::DELETE, &path, auth.into(), Body::Empty)
+            .await
+    }
+
+    pub async fn earned<'t>(&self, auth: impl Into<Auth<'t>>, profile: &str, query: &str) -> Reply {
+        let path = format!("/v1/profiles/{profile}/achievements?{query}");
+        self.send(Method::GET, &path, auth.into(), Body::Empty)
+            .await
+    }
+
+    pub async fn award<'t>(
+        &self,
+        auth: impl Into<Auth<'t>>,
+        profile: &str,
+        achievement: &str,
+    ) -> Reply {
+        let path = format!("/v1/profiles/{profile}/achievements/{achievement}");
+        self.send(Method::POST, &path, auth.into(), Body::Empty)
+            .await
+    }
+}
+
+/// An achievement's body: `name`, earned by `rule`.
+pub fn achievement(name: &str, rule: Value) -> Value {
+    json!({ "name": name, "description": format!("{name}!"), "icon": "icons/star.png", "rule": rule })
+}
+
+/// The achievement ids a profile earned, as `auth` sees them (one page of 100).
+pub async fn earned_ids<'t>(
+    client: &Client,
+    auth: impl Into<Auth<'t>>,
+    profile: &str,
+) -> Vec<String> {
+    let mut ids: Vec<String> = client
+        .earned(auth, profile, "limit=100")
+        .await
+        .expect_status(200)
+        .items()
+        .iter()
+        .map(|e| {
+            e["achievement_id"]
+                .as_str()
+                .expect("achievement_id")
+                .to_string()
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+impl Client {
     // --- /v1/profiles/{id}/progress --------------------------------------------------------------------------
 
     /// Records a result with an `Idempotency-Key`.

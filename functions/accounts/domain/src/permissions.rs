@@ -32,12 +32,14 @@ pub mod perm {
     pub const PROFILES_ANY: &str = "profiles:any";
     /// Award an achievement to a learner by hand.
     pub const ACHIEVEMENTS_AWARD: &str = "achievements:award";
+    /// Create, change and delete achievement definitions.
+    pub const ACHIEVEMENTS_MANAGE: &str = "achievements:manage";
 
     /// What a profile (device) session may do, at most: act as its one profile and read content.
     pub const PROFILE_SESSION: [&str; 2] = [CONTENT_READ, LEARNING_PLAY];
 
     /// Every permission (API key scopes are drawn from these).
-    pub const ALL: [&str; 13] = [
+    pub const ALL: [&str; 14] = [
         SELF_MANAGE,
         CONTENT_READ,
         CHILDREN_READ,
@@ -51,6 +53,7 @@ pub mod perm {
         CHILDREN_MANAGE,
         PROFILES_ANY,
         ACHIEVEMENTS_AWARD,
+        ACHIEVEMENTS_MANAGE,
     ];
 }
 
@@ -155,6 +158,7 @@ mod tests {
         };
         assert_eq!(holders(perm::CHILDREN_MANAGE), [Role::Parent, Role::Admin]);
         assert_eq!(holders(perm::PROFILES_ANY), [Role::Admin]);
+        assert_eq!(holders(perm::ACHIEVEMENTS_MANAGE), [Role::Admin]);
         assert_eq!(
             holders(perm::CONTENT_WRITE),
             [Role::Instructor, Role::Admin]

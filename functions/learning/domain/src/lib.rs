@@ -18,6 +18,8 @@
 //! | `learner_stats` | `LEARNER#<profile_id>` / `STATS` | — | totals, per game, per skill, days played: `GET .../stats` is one read; updated in the result's transaction (optimistic version) |
 //! | `game` | `GAME#<game_id>` / `GAME` | — | a game by id, any status (authors), published only for learners |
 //! | `curriculum` | `CURRICULUM` / `CURRICULUM` | — | the whole curriculum in one versioned item: a cycle check sees the whole graph and a racing write fails its condition; every read is one get (see [`curriculum`] for the bounds) |
+//! | `achievement` | `ACHIEVEMENTS` / `ACHIEVEMENT#<achievement_id>` | — | every definition (at most 200) in one query, per `GET /v1/achievements` and per evaluation |
+//! | `earned_achievement` | `LEARNER#<profile_id>` / `ACHIEVEMENT#<achievement_id>` | — | put `NotExists`: earned exactly once however the evaluation races; a profile's are one query |
 //! | `catalog_entry` | `CATALOG#<facets>` / `<published_at>#<game_id>` | gsi1 `CATALOG_TITLE#<facets>` / `<title_key>#<game_id>`; gsi2 `CATALOG_POPULAR#<facets>` / `<popularity>#<title_key>#<game_id>` | a filtered, sorted catalog page is one query of one facet partition (see [`catalog`] for the fan-out and its numbers) |
 //!
 //! Why the profile lives under its own id and not under the family: the routes name only the profile
@@ -25,6 +27,7 @@
 //! read; the family view is the index. Profile ids are ULIDs, so a family's profiles list in creation order.
 
 pub mod access;
+pub mod achievements;
 pub mod catalog;
 pub mod config;
 pub mod curriculum;
@@ -52,4 +55,6 @@ pub const ENTITIES: &[EntityInfo] = &[
     progress::ProgressKey::INFO,
     progress::LearnerStats::INFO,
     curriculum::Curriculum::INFO,
+    achievements::Achievement::INFO,
+    achievements::Earned::INFO,
 ];

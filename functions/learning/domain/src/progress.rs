@@ -28,6 +28,9 @@ use lectern_shared::table::{
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
+use lectern_messages::ResultsRecorded;
+use lectern_shared::queue::{NewJob, enqueue};
+
 use crate::access::Viewer;
 use crate::catalog::{Game, GameStatus};
 use crate::errors::{LearningError, LearningResult};
@@ -267,7 +270,7 @@ impl Entity for LearnerStats {
 }
 
 /// The longest run of consecutive days.
-fn longest_run(days: &[i32]) -> i32 {
+pub fn longest_run(days: &[i32]) -> i32 {
     let mut best = 0;
     let mut run = 0;
     for (i, d) in days.iter().enumerate() {
@@ -377,8 +380,52 @@ pub struct ResultFilter {
 }
 
 impl Learning {
-    /// Records one result for a profile the viewer may act as.
+    /// Records one result for a profile the viewer may act as, and queues what follows from it.
     pub async fn record_result(
+        &self,
+        viewer: &Viewer,
+        profile_id: &str,
+        key: &str,
+        input: ResultInput,
+    ) -> LearningResult<Recorded> {
+        let recorded = self
+            .record_result_only(viewer, profile_id, key, input)
+            .await?;
+        if !recorded.replayed {
+            self.announce_results(profile_id, vec![recorded.result.result_id.clone()])
+                .await;
+        }
+        Ok(recorded)
+    }
+
+    /// Queues the evaluation of what newly recorded results earned (one job for any number of results of one
+    /// profile). A job that cannot be queued is logged, not failed: the result is recorded, and the evaluation
+    /// reads the profile's state, so the profile's next result makes good what this one would have earned.
+    pub async fn announce_results(&self, profile_id: &str, result_ids: Vec<String>) {
+        let Some(first) = result_ids.first().cloned() else {
+            return;
+        };
+        let job = ResultsRecorded {
+            profile_id: profile_id.to_string(),
+            result_ids,
+        };
+        let sent = match NewJob::new(&job) {
+            Ok(job) => {
+                enqueue::<ResultsRecorded>(
+                    self.platform.queue.as_ref(),
+                    job.idempotency_key(format!("results:{first}")),
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
+            tracing::error!(error = %e, "the evaluation of recorded results was not queued");
+        }
+    }
+
+    /// Records one result without queueing anything (an offline batch queues one job for all of its results).
+    pub async fn record_result_only(
         &self,
         viewer: &Viewer,
         profile_id: &str,

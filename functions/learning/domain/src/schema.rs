@@ -118,6 +118,14 @@ pub fn locales() -> Object {
         .build()
 }
 
+/// An achievement's name.
+pub fn achievement_name() -> Object {
+    constraints::trimmed_text(
+        crate::achievements::MAX_ACHIEVEMENT_NAME,
+        "The achievement's name.",
+    )
+}
+
 /// A curriculum module's title.
 pub fn module_title() -> Object {
     constraints::trimmed_text(crate::curriculum::MAX_MODULE_TITLE, "The module's title.")

@@ -268,3 +268,44 @@ fn curriculum() {
         },
     );
 }
+
+#[test]
+fn achievement() {
+    use lectern_learning::achievements::{Achievement, AchievementInput, Rule};
+    assert_stored(
+        &golden(),
+        &Achievement {
+            achievement_id: "01JACHIEVE0000000000000001".into(),
+            content: AchievementInput {
+                name: "High score".into(),
+                description: "90 points in Add It Up.".into(),
+                icon: "icons/star.png".into(),
+                rule: Rule::ScoreAtLeast {
+                    game_id: "01JGAME0000000000000000000".into(),
+                    score: 90,
+                },
+            },
+            created_at: NOW,
+            updated_at: NOW,
+            version: 2,
+        },
+    );
+}
+
+#[test]
+fn earned_achievement() {
+    use lectern_learning::achievements::{Earned, EarnedBy};
+    assert_stored(
+        &golden(),
+        &Earned {
+            profile_id: PROFILE.into(),
+            achievement_id: "01JACHIEVE0000000000000001".into(),
+            name: "High score".into(),
+            icon: "icons/star.png".into(),
+            earned_at: NOW,
+            earned_by: EarnedBy::Rule,
+            awarded_by: None,
+            notify_pending: false,
+        },
+    );
+}

@@ -126,20 +126,29 @@ pub(crate) async fn record_batch(
         .visible_profile(&viewer, profile_id.as_str())
         .await?;
     let mut items = Vec::with_capacity(batch.items.len());
+    let mut new = Vec::new();
     for item in batch.items {
         let key = item.idempotency_key;
         let answer = match learning
-            .record_result(&viewer, profile_id.as_str(), &key, item.result)
+            .record_result_only(&viewer, profile_id.as_str(), &key, item.result)
             .await
         {
-            Ok(recorded) => BatchAnswer {
-                idempotency_key: key,
-                status: 201,
-                replayed: recorded.replayed,
-                result: Some(recorded.result),
-                problem: None,
-            },
-            Err(LearningError::Store(e)) => return Err(e.into()),
+            Ok(recorded) => {
+                if !recorded.replayed {
+                    new.push(recorded.result.result_id.clone());
+                }
+                BatchAnswer {
+                    idempotency_key: key,
+                    status: 201,
+                    replayed: recorded.replayed,
+                    result: Some(recorded.result),
+                    problem: None,
+                }
+            }
+            Err(LearningError::Store(e)) => {
+                learning.announce_results(profile_id.as_str(), new).await;
+                return Err(e.into());
+            }
             Err(e) => {
                 let problem = Problem::from(e);
                 BatchAnswer {
@@ -153,6 +162,8 @@ pub(crate) async fn record_batch(
         };
         items.push(answer);
     }
+    // One evaluation for the whole batch: it reads the profile's state, whatever results caused it.
+    learning.announce_results(profile_id.as_str(), new).await;
     Ok(Json(BatchAnswers { items }))
 }
 

@@ -5,5 +5,7 @@
 //! may still be in a queue when a new deployment reads it.
 
 pub mod email;
+pub mod learning;
 
 pub use email::{NotifyEmail, SendEmail, Template};
+pub use learning::{AchievementEarned, ResultsRecorded};

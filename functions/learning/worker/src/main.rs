@@ -1,0 +1,15 @@
+//! Lambda entry of the learning worker (SQS, the learning queue, with ReportBatchItemFailures).
+
+use lectern_learning::Learning;
+use lectern_shared::{Config, Platform, lambda, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda::Error> {
+    telemetry::init();
+    let platform = Platform::from_config(Config::from_env()?).await?;
+    let learning = Learning::from_env(platform.clone())?;
+    lambda::run_sqs_worker(std::sync::Arc::new(lectern_learning_worker::worker(
+        &platform, learning,
+    )))
+    .await
+}
