@@ -114,6 +114,7 @@ NOT_A_SHAPE = {
         ("variant", "not a variant of this game"),
     },
     ("GET", "/v1/profiles/{profile_id}/progress"): {("query.cursor", "invalid or tampered cursor")},
+    ("GET", "/v1/profiles/{profile_id}/achievements"): {("query.cursor", "invalid or tampered cursor")},
     # Not the parent's PIN, or none set.
     ("POST", "/v1/family/pin/switch"): {("pin", "is not correct"), ("pin", "no parent PIN is set")},
 }

@@ -3,6 +3,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use lectern_accounts::service::Accounts;
+use lectern_accounts::service::admin::AdminBootstrap;
 use lectern_shared::{Config, Platform, telemetry};
 use tokio::net::TcpListener;
 
@@ -31,11 +32,18 @@ enum Command {
     Openapi,
     /// Print a new Ed25519 access-token signing key as `kid:base64(PKCS#8)`, for LECTERN_JWT_KEYS.
     JwtKey,
-    /// Make the registered account with this email an admin (only while there is no active admin).
+    /// Make the registered account with this email an admin (only while there is no active admin, and only when
+    /// its address was verified through the emailed link).
     MakeAdmin {
         /// The account's email address.
         email: String,
+        /// Promote the account even though its address is not verified (you vouch for who holds it).
+        #[arg(long)]
+        allow_unverified: bool,
     },
+    /// Upgrade every account's stored backup codes from unkeyed SHA-256 hashes to keyed ones (idempotent; the
+    /// codes themselves keep working). Run once after upgrading from a version that stored them unkeyed.
+    MigrateBackupCodes,
     /// Print an event from `events/` with its `{{token:<role>}}` placeholders replaced by fresh access tokens of
     /// demo accounts, minted in the store the function will read (its own folder under a Lambda emulator, or AWS
     /// when configured). Run it before the function's first invoke: the embedded store admits one process.
@@ -167,15 +175,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             server.stop_token().cancelled().await;
             server.shutdown().await;
         }
-        Command::MakeAdmin { email } => {
+        Command::MakeAdmin {
+            email,
+            allow_unverified,
+        } => {
             let accounts = Accounts::from_env(platform)?;
-            match accounts.bootstrap_admin(&email).await {
+            let policy = match allow_unverified {
+                true => AdminBootstrap::AllowUnverified,
+                false => AdminBootstrap::RequireVerified,
+            };
+            match accounts.bootstrap_admin(&email, policy).await {
                 Ok(true) => println!("{email} is now an admin"),
                 Ok(false) => anyhow::bail!(
                     "an active admin already exists; use PATCH /v1/admin/users/{{id}}/role"
                 ),
+                Err(lectern_accounts::errors::AccountError::Forbidden(_)) => anyhow::bail!(
+                    "{email} has not verified its address through the emailed link; verify it first, or pass \
+                     --allow-unverified if you know who holds the account"
+                ),
                 Err(e) => anyhow::bail!("could not promote {email}: {e}"),
             }
+        }
+        Command::MigrateBackupCodes => {
+            let accounts = Accounts::from_env(platform)?;
+            let migrated = accounts.migrate_backup_codes().await?;
+            println!("upgraded the backup codes of {migrated} account(s)");
         }
         Command::Event { file, .. } => {
             let accounts = Accounts::from_env(platform)?;

@@ -3,22 +3,34 @@
 use std::time::Duration;
 
 use lectern_shared::Platform;
+use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 /// How often housekeeping runs (the SAM schedule is `rate(1 hour)` too).
 pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(3600);
+/// How often the outbox relay runs. On AWS it is every minute, EventBridge's shortest rate; here a few seconds,
+/// so an email a request could not send itself arrives about as soon as the grace period allows.
+pub const RELAY_EVERY: Duration = Duration::from_secs(2);
 
-/// Runs scheduled jobs until stopped. The first run waits a minute so start-up stays quick.
+/// Runs scheduled jobs until stopped. Housekeeping first runs after a minute so start-up stays quick.
 pub async fn run(platform: Platform, stop: CancellationToken) {
-    let mut next = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut housekeeping = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut relay = tokio::time::interval(RELAY_EVERY);
+    relay.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
-            _ = tokio::time::sleep_until(next) => {}
+            _ = relay.tick() => {
+                if let Err(e) = lectern_platform_outbox::run(&platform).await {
+                    tracing::warn!(error = %e, "outbox relay failed; will try again next time");
+                }
+            }
+            _ = tokio::time::sleep_until(housekeeping) => {
+                if let Err(e) = lectern_platform_housekeeping::run(&platform).await {
+                    tracing::warn!(error = %e, "housekeeping failed; will try again next time");
+                }
+                housekeeping += HOUSEKEEPING_EVERY;
+            }
         }
-        if let Err(e) = lectern_platform_housekeeping::run(&platform).await {
-            tracing::warn!(error = %e, "housekeeping failed; will try again next time");
-        }
-        next += HOUSEKEEPING_EVERY;
     }
 }

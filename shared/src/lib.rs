@@ -24,4 +24,8 @@ use table::{Entity, EntityInfo};
 
 /// Every entity this crate stores. Each crate that stores items lists its own, and `tests/architecture/keys.rs`
 /// checks all of them together: no two may share a key, and every declared entity must be listed.
-pub const ENTITIES: &[EntityInfo] = &[queue::claims::JobClaim::INFO, ratelimit::COUNTER];
+pub const ENTITIES: &[EntityInfo] = &[
+    queue::claims::JobClaim::INFO,
+    queue::outbox::OutboxEntry::INFO,
+    ratelimit::COUNTER,
+];

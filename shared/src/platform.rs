@@ -15,6 +15,7 @@ use crate::mail::embedded::EmbeddedMailer;
 use crate::mail::ses::SesMailer;
 use crate::queue::Queue;
 use crate::queue::embedded::EmbeddedQueue;
+use crate::queue::outbox::OutboxKey;
 use crate::queue::sqs::SqsQueue;
 use crate::ratelimit::RateLimiter;
 use crate::table::Table;
@@ -35,6 +36,8 @@ pub struct Platform {
     pub embedded_blobs: Option<Arc<EmbeddedBlobs>>,
     /// Rate limits on the table, keyed with the signing secret so stored keys reveal no IPs or emails.
     pub limiter: Arc<RateLimiter>,
+    /// Seals the jobs waiting in the table's outbox (derived from the signing secret).
+    pub outbox_key: OutboxKey,
 }
 
 impl Platform {
@@ -94,6 +97,7 @@ impl Platform {
         let table: Arc<dyn Table> = Arc::new(table);
         Ok(Self {
             cursors: CursorCodec::new(secret.as_bytes()),
+            outbox_key: OutboxKey::derive(secret.as_bytes()),
             limiter: limiter(&table, &clock, &config, &secret),
             table,
             blobs: blobs.clone(),
@@ -126,6 +130,7 @@ impl Platform {
         let table: Arc<dyn Table> = Arc::new(table);
         Ok(Self {
             cursors: CursorCodec::new(secret.as_bytes()),
+            outbox_key: OutboxKey::derive(secret.as_bytes()),
             limiter: limiter(&table, &clock, &config, &secret),
             table,
             blobs: Arc::new(blobs),

@@ -598,6 +598,25 @@ impl RateLimiter {
         }
     }
 
+    /// Counts a request of the [`RouteClass::Expensive`] class — one that costs real money or time: a presigned
+    /// upload, a new API key, an email to an address the request names, a write fanned out over many items — per
+    /// client IP and per `account` (`user:<id>` once signed in, the normalized email before), so neither many
+    /// accounts behind one IP nor one account behind many IPs can run up the bill. 429 over either limit.
+    pub async fn enforce_expensive(
+        &self,
+        ip: Option<IpAddr>,
+        account: &str,
+    ) -> Result<(), Problem> {
+        self.enforce(RouteClass::Expensive, &Subject::ip(ip))
+            .await?;
+        self.enforce(
+            RouteClass::Expensive,
+            &Subject::Account(account.to_string()),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// This instance's lease of a counter, created empty; leases of ended windows are dropped once many are held.
     fn lease(&self, key: &Key, window_end: i64, now: i64) -> Arc<tokio::sync::Mutex<Lease>> {
         let mut leases = self

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use lectern_shared::clock::ManualClock;
 use lectern_shared::queue::claims::JobClaim;
+use lectern_shared::queue::outbox::OutboxEntry;
 use lectern_shared::ratelimit::{self, RateLimitConfig, RateLimiter, RouteClass, Subject};
 use lectern_shared::table::Table;
 use lectern_shared::testing::embedded;
@@ -40,4 +41,20 @@ async fn rate_limit() {
     let item = table.get(&key).await.unwrap();
     let item = item.expect("the counter is stored under the declared key");
     assert_stored_item(&golden(), &ratelimit::COUNTER, &item);
+}
+
+#[test]
+fn outbox_entry() {
+    // Built field by field: a sealed job is different at every sealing (a fresh nonce).
+    let entry = OutboxEntry {
+        shard: "05".into(),
+        at: "001900000000".into(),
+        entry_id: "01J9ZQ7K3M8N2P4R6T8V0W2X4Y".into(),
+        queue: "notifications".into(),
+        kind: "email.notify".into(),
+        sealed_job: "v1.q83vEjRWeJq83vEj.c2VhbGVkIGpvYiBhbmQgaXRzIHRhZw".into(),
+        delay_secs: 0,
+        expires_at: 1_900_604_800,
+    };
+    assert_stored(&golden(), &entry);
 }

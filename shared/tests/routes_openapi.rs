@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
 use lectern_shared::clock::SystemClock;
-use lectern_shared::http::auth::Identity;
+use lectern_shared::http::auth::SessionIdentity;
 use lectern_shared::http::extract::{parse_json, whole_number};
 use lectern_shared::http::openapi::add_shared_components;
 use lectern_shared::http::{Json, Path, Routes};
@@ -37,7 +37,7 @@ async fn write(Json(_note): Json<Note>) -> StatusCode {
 /// Read a note of the caller's.
 #[utoipa::path(get, path = "/v1/notes/{id}", params(("id" = inline(Id), Path)), security(("bearer" = [])),
     responses((status = 200), (status = 404, description = "No such note")))]
-async fn read(_who: Identity, Path(_id): Path<Id>) -> StatusCode {
+async fn read(_who: SessionIdentity, Path(_id): Path<Id>) -> StatusCode {
     StatusCode::OK
 }
 
@@ -83,10 +83,11 @@ fn each_operation_documents_what_its_layers_and_extractors_answer() {
         statuses(&doc, "/v1/notes", "post"),
         ["204", "400", "413", "415", "429", "500", "503"]
     );
-    // A path parameter: 400; security: 401 and 503; the General class fails open, so its 503 is security's.
+    // A path parameter: 400; security: 401 and 503; a session-only route (no `api_key` scheme) refuses keys: 403;
+    // the General class fails open, so its 503 is security's.
     assert_eq!(
         statuses(&doc, "/v1/notes/{id}", "get"),
-        ["200", "400", "401", "404", "429", "500", "503"]
+        ["200", "400", "401", "403", "404", "429", "500", "503"]
     );
     // Nothing around it can fail.
     assert_eq!(statuses(&doc, "/v1/ping", "get"), ["200"]);

@@ -240,3 +240,86 @@ async fn the_admin_user_list_refuses_mixed_filters_and_binds_cursors_to_them() {
     );
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_admin_bootstrap_promotes_only_an_address_verified_through_its_link() {
+    use lectern_accounts::errors::AccountError;
+    use lectern_accounts::service::admin::AdminBootstrap::{AllowUnverified, RequireVerified};
+
+    let api = Api::start().await;
+    let accounts = lectern_e2e::test_accounts(api.server.platform.clone());
+    // Someone registers the bootstrap address before its owner: the link went to the owner, so it is unverified.
+    let squatter = "boss@example.com";
+    api.register(squatter, PASSWORD).await.expect_status(202);
+    let refused = accounts.bootstrap_admin(squatter, RequireVerified).await;
+    assert!(
+        matches!(refused, Err(AccountError::Forbidden(_))),
+        "{refused:?}"
+    );
+    let profile = api.me(&api.login(squatter).await.access).await;
+    assert_eq!(profile.body["role"], "learner");
+    assert_eq!(
+        profile.body["email_verified"], false,
+        "the bootstrap never sets the flag"
+    );
+
+    // Someone moves their own verified account to the bootstrap address: it is unverified again until the link
+    // mailed to that address is opened.
+    let mover = api.signed_up("mover@example.com").await;
+    api.change_email(&mover.access, "ops@example.com", PASSWORD)
+        .await
+        .expect_status(202);
+    let refused = accounts
+        .bootstrap_admin("ops@example.com", RequireVerified)
+        .await;
+    assert!(
+        matches!(refused, Err(AccountError::Forbidden(_))),
+        "{refused:?}"
+    );
+    let profile = api.me(&api.fresh_access(&mover).await).await;
+    assert_eq!(profile.body["role"], "learner");
+    assert_eq!(profile.body["email_verified"], false);
+
+    // An account whose current address was verified through its link is promoted, once, and it is audited.
+    let owner = api.signed_up("owner@example.com").await;
+    assert!(matches!(
+        accounts
+            .bootstrap_admin(&owner.email, RequireVerified)
+            .await,
+        Ok(true)
+    ));
+    assert!(matches!(
+        accounts
+            .bootstrap_admin(&owner.email, RequireVerified)
+            .await,
+        Ok(false)
+    ));
+    let admin = api.login(&owner.email).await;
+    let log = api
+        .audit_logs(&admin.access, "action=role_changed&limit=10")
+        .await
+        .expect_status(200);
+    let event = log.event("role_changed");
+    assert_eq!(event["target_id"], owner.user_id.as_str());
+    assert_eq!(event["actor_id"], serde_json::Value::Null);
+    assert_eq!(event["details"]["via"], "bootstrap");
+    assert_eq!(event["details"]["to"], "admin");
+    api.stop().await;
+
+    // An operator may vouch for an unverified account (`make-admin --allow-unverified`); it stays unverified.
+    let api = Api::start().await;
+    let accounts = lectern_e2e::test_accounts(api.server.platform.clone());
+    api.register("vouched@example.com", PASSWORD)
+        .await
+        .expect_status(202);
+    assert!(matches!(
+        accounts
+            .bootstrap_admin("vouched@example.com", AllowUnverified)
+            .await,
+        Ok(true)
+    ));
+    let profile = api.me(&api.login("vouched@example.com").await.access).await;
+    assert_eq!(profile.body["role"], "admin");
+    assert_eq!(profile.body["email_verified"], false);
+    api.stop().await;
+}

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use lectern_e2e::api::{Api, Auth, PASSWORD, assert_problem, assert_validation};
+use lectern_e2e::api::{Api, Auth, Body, PASSWORD, assert_problem, assert_validation};
+use lectern_e2e::openapi::operations;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -172,5 +173,48 @@ async fn an_account_holds_at_most_25_keys() {
         .expect_status(204);
     let reply = api.create_key(&user.access, key_named("room again")).await;
     assert_eq!(reply.status, 201, "revoking frees a slot: {reply}");
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_reach_only_the_routes_documented_for_them_whatever_their_scopes() {
+    let api = Api::start().await;
+    // An admin's key with every scope there is: only the kind of credential can stop it.
+    let admin = api.admin("keyholder@example.com").await;
+    let target = api.signed_up("target@example.com").await;
+    let scopes = lectern_accounts::permissions::perm::ALL;
+    let (key, key_id) = api
+        .new_key(&admin.access, json!({"name": "all", "scopes": scopes}))
+        .await;
+    let mut refused = 0;
+    for op in operations().iter().filter(|op| op.authenticated()) {
+        // Real ids, so a missing check would have something to act on.
+        let path = op.path_with(|param| match param {
+            "user_id" => target.user_id.clone(),
+            "key_id" => key_id.clone(),
+            "session_id" => admin.session_id.clone(),
+            _ => lectern_shared::ids::new_id(),
+        });
+        let body = match op.json_body {
+            Some(_) => Body::Json(op.sample_body()),
+            None => Body::Empty,
+        };
+        let reply = api
+            .send(op.method.clone(), &path, Auth::Key(&key), body)
+            .await;
+        if op.security.iter().any(|scheme| scheme == "api_key") {
+            assert!(reply.status.is_success(), "{op} takes API keys: {reply}");
+        } else {
+            assert_problem(&reply, 403, "forbidden");
+            refused += 1;
+        }
+    }
+    assert!(refused >= 20, "only {refused} session-only routes walked");
+    // Nothing happened: the admin is signed in with its one key, the target is an active learner.
+    assert_eq!(api.me(&admin.access).await.body["role"], "admin");
+    assert_eq!(api.api_keys(&admin.access).await.list().len(), 1);
+    let profile = api.me(&target.access).await.expect_status(200);
+    assert_eq!(profile.body["role"], "learner");
+    assert_eq!(profile.body["tier"], "free");
     api.stop().await;
 }

@@ -204,3 +204,74 @@ async fn the_audit_log_paginates_filters_and_refuses_bad_queries() {
     assert_eq!(reply.status, 200, "the untouched cursor works");
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_security_events_cursor_works_only_with_the_time_window_it_was_made_for() {
+    let api = Api::start().await;
+    let user = api.signed_up("windows@example.com").await;
+    let start = now(&api);
+    for _ in 0..3 {
+        api.clock().advance(Duration::from_secs(60));
+        api.login(&user.email).await;
+    }
+    let access = api.fresh_access(&user).await;
+    let events = async |query: &str| api.security_events(&access, query).await;
+    let first = events(&format!("limit=1&from={start}"))
+        .await
+        .expect_status(200);
+    let cursor = first.text("next_cursor");
+    // Reused without its window, or with another one, it would page a different list.
+    for other in [
+        format!("limit=1&cursor={cursor}"),
+        format!("limit=1&from={}&cursor={cursor}", now(&api)),
+        format!("limit=1&from={start}&to={}&cursor={cursor}", now(&api)),
+    ] {
+        assert_validation(&events(&other).await, "query.cursor");
+    }
+    let next = events(&format!("limit=1&from={start}&cursor={cursor}"))
+        .await
+        .expect_status(200);
+    assert_ne!(
+        next.items(),
+        first.items(),
+        "the next page of the same window"
+    );
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_records_keep_the_servers_request_id_beside_a_client_chosen_one() {
+    let api = Api::start().await;
+    let user = api.signed_up("ids@example.com").await;
+    let body =
+        lectern_e2e::api::Body::Json(json!({"email": user.email, "password": "wrong password"}));
+    let reply = api
+        .send_with(
+            reqwest::Method::POST,
+            "/v1/auth/login",
+            lectern_e2e::api::Auth::Anonymous,
+            body,
+            &[("x-request-id", "borrowed-id-42")],
+        )
+        .await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(
+        reply.header("x-request-id"),
+        "borrowed-id-42",
+        "echoed as sent"
+    );
+    let events = api
+        .security_events(&user.access, "limit=10")
+        .await
+        .expect_status(200);
+    let failed = events.event("login_failed");
+    assert_eq!(failed["request_id"], "borrowed-id-42");
+    let own = failed["server_request_id"]
+        .as_str()
+        .expect("the server's own id");
+    assert!(lectern_shared::ids::is_id(own), "{own}");
+    // Without a header both are the server's.
+    let signed_in = events.event("login_succeeded");
+    assert_eq!(signed_in["request_id"], signed_in["server_request_id"]);
+    api.stop().await;
+}

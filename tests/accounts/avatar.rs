@@ -98,3 +98,23 @@ async fn avatars_are_checked_before_they_are_accepted() {
     assert!(profile.body["avatar_url"].is_string());
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirming_the_current_avatar_again_keeps_it() {
+    let api = Api::start().await;
+    let user = api.signed_up("twice@example.com").await;
+    let image = png(200);
+    let key = upload_avatar(&api, &user, image.clone()).await;
+    api.confirm_avatar(&user.access, &key, "image/png")
+        .await
+        .expect_status(200);
+    // A retried confirmation (a double click, a client retrying after a timeout).
+    let reply = api
+        .confirm_avatar(&user.access, &key, "image/png")
+        .await
+        .expect_status(200);
+    let download = reqwest::get(&reply.text("avatar_url")).await.unwrap();
+    assert_eq!(download.status(), 200, "the avatar is still there");
+    assert_eq!(download.bytes().await.unwrap().to_vec(), image);
+    api.stop().await;
+}

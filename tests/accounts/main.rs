@@ -8,6 +8,7 @@ mod api_keys;
 mod audit;
 mod avatar;
 mod aws;
+mod delivery;
 mod every_route;
 mod flow;
 mod login;

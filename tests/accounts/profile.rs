@@ -111,7 +111,7 @@ async fn deleting_the_account_and_changing_email_need_a_recent_sign_in() {
     assert_eq!(profile.body["email"], "stale@example.com");
     assert_eq!(profile.body["status"], "active");
 
-    // An API key never counts as a recent sign-in.
+    // An API key is never a signed-in session.
     let (key, _) = api
         .new_key(
             &user.access,
@@ -119,7 +119,7 @@ async fn deleting_the_account_and_changing_email_need_a_recent_sign_in() {
         )
         .await;
     let reply = api.delete_me(Auth::Key(&key)).await;
-    assert_problem(&reply, 403, "reauthentication-required");
+    assert_problem(&reply, 403, "forbidden");
 
     // Signing in again makes both possible.
     let fresh = api.login("stale@example.com").await;
@@ -181,5 +181,20 @@ async fn changing_the_password_checks_both_passwords_and_ends_other_sessions() {
     api.login_with(email, new_password).await.expect_status(200);
 
     api.mail_containing(email, "password was changed").await;
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_the_account_tells_the_owner_how_to_restore_it() {
+    let api = Api::start().await;
+    let user = api.signed_up("leaving@example.com").await;
+    let purge_after = api.delete_me(&user.access).await.expect_status(202).body["purge_after"]
+        .as_i64()
+        .expect("purge_after");
+    let mail = api.mail_containing(&user.email, "was deleted").await;
+    let until = time::OffsetDateTime::from_unix_timestamp(purge_after).unwrap();
+    let day = format!("{} {} {}", until.day(), until.month(), until.year());
+    assert!(mail.contains(&day), "says until when ({day}): {mail}");
+    assert!(mail.contains("sign in before"), "{mail}");
     api.stop().await;
 }

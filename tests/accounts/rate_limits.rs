@@ -171,3 +171,77 @@ async fn one_account_cannot_exceed_its_general_share_from_any_ip() {
     );
     api.stop().await;
 }
+
+/// Rate limits on, with `expensive` limits per IP and per account over 60 s windows (other classes at their
+/// defaults).
+fn expensive_limits(per_ip: u32, per_account: u32) -> RateLimitConfig {
+    let defaults = RateLimitConfig::default();
+    RateLimitConfig {
+        enabled: true,
+        per_ip: ClassLimits {
+            expensive: Limit::per_minute(per_ip),
+            ..defaults.per_ip
+        },
+        per_account: ClassLimits {
+            expensive: Limit::per_minute(per_account),
+            ..defaults.per_account
+        },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_new_keys_and_mail_to_named_addresses_share_an_accounts_expensive_budget() {
+    let api = Api::start_with_limits(expensive_limits(100, 2)).await;
+    let user = api.signed_up("costly@example.com").await;
+    for _ in 0..2 {
+        api.request_avatar_upload(&user.access, "image/png")
+            .await
+            .expect_status(200);
+    }
+    let reply = api.request_avatar_upload(&user.access, "image/png").await;
+    assert_problem(&reply, 429, "rate-limited");
+    let reply = api
+        .create_key(
+            &user.access,
+            json!({"name": "k", "scopes": ["content:read"]}),
+        )
+        .await;
+    assert_problem(&reply, 429, "rate-limited");
+    assert_eq!(api.api_keys(&user.access).await.list().len(), 0);
+    let reply = api
+        .change_email(&user.access, "elsewhere@example.com", PASSWORD)
+        .await;
+    assert_problem(&reply, 429, "rate-limited");
+
+    // Before sign-in, per address: two reset emails a minute to one address, whoever asks.
+    for _ in 0..2 {
+        api.forgot_password("victim@example.com")
+            .await
+            .expect_status(202);
+    }
+    assert_problem(
+        &api.forgot_password("victim@example.com").await,
+        429,
+        "rate-limited",
+    );
+    assert_problem(
+        &api.resend_verification("victim@example.com").await,
+        429,
+        "rate-limited",
+    );
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_ip_cannot_send_mail_to_many_addresses_past_the_expensive_limit() {
+    let api = Api::start_with_limits(expensive_limits(2, 100)).await;
+    for email in ["one@example.com", "two@example.com"] {
+        api.register(email, PASSWORD).await.expect_status(202);
+    }
+    let reply = api.register("three@example.com", PASSWORD).await;
+    assert_problem(&reply, 429, "rate-limited");
+    assert!(reply.header("retry-after").parse::<u64>().is_ok());
+    let reply = api.forgot_password("four@example.com").await;
+    assert_problem(&reply, 429, "rate-limited");
+    api.stop().await;
+}

@@ -46,3 +46,27 @@ async fn rate_limits_cost_a_tenth_of_a_write_per_request_at_steady_state() {
         ops.writes
     );
 }
+
+#[tokio::test]
+async fn a_change_its_audit_record_and_its_email_commit_in_one_write_then_go_out_in_one_send() {
+    let api = Api::start().await;
+    let user = api.signed_up("outbox-budget@example.com").await;
+    api.server.ops.reset();
+    api.forgot_password(&user.email).await.expect_status(202);
+    let ops = api.server.ops.take();
+    // Reads: the email claim and the account. Writes: the token, the audit record and the outbox entry in one
+    // transaction, then the entry's removal once sent. One send.
+    assert_eq!(
+        ops.summary(),
+        budget(2, 2, 1),
+        "POST /v1/auth/forgot-password: {:?}",
+        ops.0
+    );
+    assert!(
+        ops.0
+            .iter()
+            .any(|op| op.name == "table.transact" && op.size == 3),
+        "{:?}",
+        ops.0
+    );
+}

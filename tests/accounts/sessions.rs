@@ -105,3 +105,20 @@ async fn other_users_sessions_and_keys_cannot_be_revoked_by_guessing_ids() {
     );
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_key_cannot_sign_its_owner_out() {
+    let api = Api::start().await;
+    let user = api.signed_up("reader@example.com").await;
+    let (key, _) = api
+        .new_key(
+            &user.access,
+            serde_json::json!({"name": "reader", "scopes": ["content:read"]}),
+        )
+        .await;
+    let reply = api.logout_all(Auth::Key(&key)).await;
+    assert_problem(&reply, 403, "forbidden");
+    assert_problem(&api.logout(Auth::Key(&key)).await, 403, "forbidden");
+    assert_eq!(api.me(&user.access).await.status, 200, "still signed in");
+    api.stop().await;
+}

@@ -160,3 +160,171 @@ async fn one_challenge_verified_twice_at_once_starts_one_session() {
     }
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_factor_disable_needs_a_recent_sign_in_like_every_other_two_factor_change() {
+    let api = Api::start().await;
+    let (user, enrolled, stale) = api.two_factor_user("oldsession@example.com").await;
+    // Ten minutes after signing in, the access token still works but the sign-in is no longer recent.
+    api.clock().advance(Duration::from_secs(601));
+    assert_eq!(api.me(&stale).await.status, 200);
+    let reply = api
+        .disable_2fa(&stale, PASSWORD, &api.totp_now(&enrolled.secret))
+        .await;
+    assert_problem(&reply, 403, "reauthentication-required");
+    // Still on: signing in asks for a code.
+    api.challenge(&user.email).await;
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_account_is_restored_only_once_its_second_factor_checks_out() {
+    let api = Api::start().await;
+    let admin = api.admin("admin@example.com").await;
+    let (user, enrolled, access) = api.two_factor_user("gone@example.com").await;
+    api.delete_me(&access).await.expect_status(202);
+    let status = async || {
+        api.admin_user(&admin.access, &user.user_id)
+            .await
+            .expect_status(200)
+            .body["status"]
+            .clone()
+    };
+
+    // The password alone answers a challenge and restores nothing.
+    let challenge = api.challenge(&user.email).await;
+    assert_eq!(status().await, "deleted");
+    let reply = api
+        .verify_2fa(&challenge, &api.wrong_code(&enrolled.secret))
+        .await;
+    assert_problem(&reply, 401, "invalid-code");
+    assert_eq!(status().await, "deleted");
+
+    // The second factor completes the sign-in, and that restores the account.
+    let reply = api
+        .verify_2fa(&challenge, &api.totp_now(&enrolled.secret))
+        .await
+        .expect_status(200);
+    assert_eq!(status().await, "active");
+    let me = api.me(&reply.text("access_token")).await.expect_status(200);
+    assert_eq!(me.body["status"], "active");
+    let log = api
+        .audit_logs(&admin.access, &format!("user_id={}&limit=20", user.user_id))
+        .await
+        .expect_status(200);
+    let actions = log.actions();
+    let restored = actions.iter().position(|a| a == "account_restored");
+    let signed_in = actions.iter().position(|a| a == "login_succeeded");
+    assert!(restored.is_some() && signed_in.is_some(), "{actions:?}");
+    api.stop().await;
+}
+
+/// The stored backup-code entries of an account.
+async fn stored_codes(api: &Api, user_id: &str) -> Vec<String> {
+    use lectern_accounts::users::User;
+    use lectern_shared::table::Entity;
+    let item = api
+        .server
+        .platform
+        .table
+        .get(&User::key_of(user_id))
+        .await
+        .unwrap()
+        .expect("the account");
+    let user = User::from_item(item).unwrap();
+    user.two_factor.expect("2FA on").backup_codes
+}
+
+/// Rewrites an account's backup codes as an older version stored them: unkeyed SHA-256 of each code.
+async fn store_unkeyed(api: &Api, user_id: &str, codes: &[String]) {
+    use lectern_accounts::twofactor::backup_codes::digest;
+    use lectern_accounts::users::User;
+    use lectern_shared::table::{Condition, Entity};
+    let table = &api.server.platform.table;
+    let mut user =
+        User::from_item(table.get(&User::key_of(user_id)).await.unwrap().unwrap()).unwrap();
+    let tf = user.two_factor.as_mut().expect("2FA on");
+    tf.backup_codes = codes.iter().map(|c| digest(c)).collect();
+    table
+        .put(user.to_item().unwrap(), Condition::Always)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_codes_are_stored_under_a_key_that_is_not_in_the_table() {
+    use lectern_accounts::twofactor::backup_codes::{digest, normalize};
+    let api = Api::start().await;
+    let (user, enrolled, _) = api.two_factor_user("dumped@example.com").await;
+    let stored = stored_codes(&api, &user.user_id).await;
+    assert_eq!(stored.len(), enrolled.backup_codes.len());
+    // What a table dump shows: neither a code nor a fast hash of it that could be searched for 40 bits.
+    for code in &enrolled.backup_codes {
+        for entry in &stored {
+            assert_ne!(
+                entry,
+                &digest(code),
+                "an unkeyed SHA-256 of a code is stored"
+            );
+            assert!(!entry.contains(&normalize(code)));
+        }
+    }
+    assert!(stored.iter().all(|e| e.starts_with("hk:")), "{stored:?}");
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_codes_stored_unkeyed_by_an_older_version_keep_working_and_are_upgraded() {
+    let api = Api::start().await;
+    // An account that signs in again: its next 2FA sign-in upgrades the entries it keeps.
+    let (user, enrolled, _) = api.two_factor_user("older@example.com").await;
+    let codes = &enrolled.backup_codes;
+    store_unkeyed(&api, &user.user_id, codes).await;
+    api.login_2fa(&user.email, &codes[0])
+        .await
+        .expect_status(200);
+    let stored = stored_codes(&api, &user.user_id).await;
+    assert_eq!(stored[0], "", "used");
+    assert!(
+        stored[1..].iter().all(|e| e.starts_with("hk:")),
+        "{stored:?}"
+    );
+    api.login_2fa(&user.email, &codes[1])
+        .await
+        .expect_status(200);
+
+    // A dormant account: the operator's migration upgrades it, and its codes still work.
+    let (dormant, enrolled, _) = api.two_factor_user("dormant@example.com").await;
+    store_unkeyed(&api, &dormant.user_id, &enrolled.backup_codes).await;
+    let accounts = lectern_e2e::test_accounts(api.server.platform.clone());
+    assert_eq!(accounts.migrate_backup_codes().await.unwrap(), 1);
+    assert_eq!(
+        accounts.migrate_backup_codes().await.unwrap(),
+        0,
+        "idempotent"
+    );
+    let stored = stored_codes(&api, &dormant.user_id).await;
+    assert!(stored.iter().all(|e| e.starts_with("hk:")), "{stored:?}");
+    api.login_2fa(&dormant.email, &enrolled.backup_codes[4])
+        .await
+        .expect_status(200);
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_totp_code_typed_as_shown_with_a_space_signs_in() {
+    let api = Api::start().await;
+    let (user, enrolled, _) = api.two_factor_user("spaced@example.com").await;
+    let code = api.totp_now(&enrolled.secret);
+    let spaced = format!("{} {}", &code[..3], &code[3..]);
+    let reply = api.login_2fa(&user.email, &spaced).await;
+    assert_eq!(reply.status, 200, "{spaced:?}: {reply}");
+    // A wrong code typed the same way is a wrong TOTP code, nothing else.
+    api.next_totp_step();
+    let wrong = api.wrong_code(&enrolled.secret);
+    let reply = api
+        .login_2fa(&user.email, &format!("{} {}", &wrong[..3], &wrong[3..]))
+        .await;
+    assert_problem(&reply, 401, "invalid-code");
+    api.stop().await;
+}

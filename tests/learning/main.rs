@@ -5,6 +5,7 @@
 mod achievements;
 mod aws;
 mod catalog;
+mod credentials;
 mod curriculum;
 mod devices;
 mod profiles;

@@ -188,6 +188,52 @@ async fn register_event_answers_202_and_queues_the_verification_email() {
     assert_eq!(queued[0].job.payload["template"], "verify_email");
 }
 
+#[tokio::test]
+async fn audit_records_keep_api_gateways_request_id_beside_the_clients() {
+    let (platform, _, _dir) = embedded_platform().await;
+    let accounts = lectern_e2e::test_accounts(platform.clone());
+    let router = layers::api(
+        lectern_accounts_auth::router(accounts.clone()),
+        &platform.config,
+    );
+    // A client that names its request after someone else's.
+    let mut event: Value = serde_json::from_str(&event("auth-register-post.json")).unwrap();
+    event["headers"]["x-request-id"] = "someone-elses-request".into();
+    let payload: LambdaRequest = serde_json::from_value(event.clone()).expect("event parses");
+    let response = Adapter::from(router)
+        .call(LambdaEvent::new(payload, Context::default()))
+        .await
+        .expect("infallible router");
+    let response = serde_json::to_value(&response).unwrap();
+    assert_eq!(response["statusCode"], 202, "{response}");
+
+    let page = accounts
+        .audit
+        .all(
+            Some(lectern_accounts::audit::Action::Register),
+            &Default::default(),
+            10,
+            None,
+        )
+        .await
+        .unwrap();
+    let events: Vec<lectern_accounts::audit::Event> = page
+        .items
+        .into_iter()
+        .map(|i| lectern_shared::table::from_item(i).unwrap())
+        .collect();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0].request_id.as_deref(),
+        Some("someone-elses-request")
+    );
+    assert_eq!(
+        events[0].server_request_id.as_deref(),
+        event["requestContext"]["requestId"].as_str(),
+        "API Gateway's own id, which the client cannot choose"
+    );
+}
+
 /// The HTTP router a function's `main.rs` serves, on a shared platform (every function shares the table on AWS).
 fn function_router(
     function: &str,
@@ -240,13 +286,20 @@ async fn answer(
             let response = lectern_shared::lambda::handle_sqs_batch(&worker, batch).await;
             serde_json::to_value(response).expect("answer serializes")
         }
-        "housekeeping" => {
+        schedule @ ("housekeeping" | "outbox") => {
             let _: EventBridgeEvent<Value> =
                 serde_json::from_str(&filled).expect("schedule parses");
-            let report = lectern_platform_housekeeping::run(platform)
-                .await
-                .expect("housekeeping runs");
-            serde_json::to_value(report).expect("report serializes")
+            let report = match schedule {
+                "housekeeping" => lectern_platform_housekeeping::run(platform)
+                    .await
+                    .map(serde_json::to_value),
+                _ => lectern_platform_outbox::run(platform)
+                    .await
+                    .map(serde_json::to_value),
+            };
+            report
+                .expect("the scheduled job runs")
+                .expect("report serializes")
         }
         function => {
             let payload: LambdaRequest =
@@ -304,7 +357,9 @@ fn the_manifest_covers_every_event_file_and_every_deployed_function() {
     );
     for e in &manifest {
         assert!(
-            e.status.is_some() || e.batch_item_failures.is_some() || e.function == "housekeeping",
+            e.status.is_some()
+                || e.batch_item_failures.is_some()
+                || ["housekeeping", "outbox"].contains(&e.function.as_str()),
             "{} documents no answer",
             e.event
         );

@@ -798,7 +798,10 @@ impl Api {
         let accounts = crate::test_accounts(self.server.platform.clone());
         assert!(
             accounts
-                .bootstrap_admin(email)
+                .bootstrap_admin(
+                    email,
+                    lectern_accounts::service::admin::AdminBootstrap::RequireVerified
+                )
                 .await
                 .expect("bootstrap admin"),
             "no admin existed yet"

@@ -13,6 +13,7 @@ pub mod two_factor;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use lectern_accounts::config::AccountsConfig;
 use lectern_shared::clock::ManualClock;
 use lectern_shared::{Config, Platform};
 use tokio::net::TcpListener;
@@ -74,8 +75,17 @@ fn accounts_hashing(
     platform: Platform,
     argon: lectern_accounts::password::Argon2Params,
 ) -> Arc<lectern_accounts::service::Accounts> {
-    let config = lectern_accounts::config::AccountsConfig::from_lookup(&platform.config, |_| None)
-        .expect("accounts config");
+    accounts_configured(platform, argon, |_| {})
+}
+
+fn accounts_configured(
+    platform: Platform,
+    argon: lectern_accounts::password::Argon2Params,
+    adjust: impl FnOnce(&mut AccountsConfig),
+) -> Arc<lectern_accounts::service::Accounts> {
+    let mut config =
+        AccountsConfig::from_lookup(&platform.config, |_| None).expect("accounts config");
+    adjust(&mut config);
     lectern_accounts::service::Accounts::new(platform, config, argon).expect("accounts")
 }
 
@@ -88,6 +98,8 @@ pub struct DevServer {
     pub dir: tempfile::TempDir,
     /// Every storage and queue round trip the routes make (not the background workers'), for budget tests.
     pub ops: lectern_shared::testing::counting::OpLog,
+    /// Makes the queue's `send` fail, for the routes and the background alike (receiving still works).
+    pub queue_faults: lectern_shared::testing::faults::QueueFaults,
 }
 
 impl DevServer {
@@ -124,6 +136,29 @@ impl DevServer {
         adjust: impl FnOnce(&mut Config),
         argon: lectern_accounts::password::Argon2Params,
     ) -> Self {
+        Self::start_accounts(dir, adjust, argon, |_| {}).await
+    }
+
+    /// A server over a fresh data dir whose requests never send the emails they commit themselves, as if each
+    /// died right after its commit: only the outbox relay sends them, once the clock is past the grace period.
+    pub async fn start_crashing_after_commit() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_accounts(
+            dir,
+            |_| {},
+            test_argon(),
+            |accounts| accounts.outbox_fast_path = false,
+        )
+        .await
+    }
+
+    /// [`DevServer::start_hashing`] with the accounts configuration adjusted too.
+    pub async fn start_accounts(
+        dir: tempfile::TempDir,
+        adjust: impl FnOnce(&mut Config),
+        argon: lectern_accounts::password::Argon2Params,
+        adjust_accounts: impl FnOnce(&mut AccountsConfig),
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let mut config = Config::for_tests(dir.path().to_path_buf());
@@ -133,10 +168,11 @@ impl DevServer {
         adjust(&mut config);
         let clock = ManualClock::starting_now();
         let platform = open_platform(config, &clock).await;
+        let (platform, queue_faults) = lectern_shared::testing::faults::wrap(platform);
         // The routes see counting adapters; the queue pollers and the scheduler keep the plain ones, so a budget
         // counts what a request does and nothing the background happens to do meanwhile.
         let (counted, ops) = lectern_shared::testing::counting::wrap(platform.clone());
-        let accounts = accounts_hashing(counted, argon);
+        let accounts = accounts_configured(counted, argon, adjust_accounts);
         let server = lectern_local::Server::start_with(listener, platform.clone(), accounts)
             .await
             .expect("server");
@@ -147,6 +183,7 @@ impl DevServer {
             server,
             dir,
             ops,
+            queue_faults,
         }
     }
 

@@ -25,7 +25,8 @@ pub struct MotoStack {
     pub platform: Platform,
     pub accounts: Arc<Accounts>,
     pub clock: ManualClock,
-    _dir: tempfile::TempDir,
+    /// The data dir (the signing key); removed when dropped.
+    pub dir: tempfile::TempDir,
 }
 
 /// The table port answering one call at a time. moto carries out a conditional write or a transaction as a check
@@ -107,6 +108,7 @@ impl MotoStack {
         let secret = config.signing_secret.clone().expect("test signing secret");
         let platform = Platform {
             cursors: CursorCodec::new(secret.as_bytes()),
+            outbox_key: lectern_shared::queue::outbox::OutboxKey::derive(secret.as_bytes()),
             limiter: Arc::new(
                 RateLimiter::new(table.clone(), shared.clone(), config.rate_limits.clone())
                     .with_secret(secret.as_bytes()),
@@ -145,7 +147,7 @@ impl MotoStack {
             platform,
             accounts,
             clock,
-            _dir: dir,
+            dir,
         })
     }
 }

@@ -286,6 +286,15 @@ impl Blobs for S3Blobs {
     }
 }
 
+/// Whether an S3 answer means "no such object" although it says 403: without `s3:ListBucket`, S3 answers a HEAD of
+/// a missing key with 403 so as not to reveal which keys exist (and a HEAD response has no body to tell the two
+/// apart). The template grants ListBucket on the prefixes HEAD is used on; should a role lack it anyway, the object
+/// cannot be read either way, and "missing" (a 400 to the client) is the truthful answer, where "unavailable" would
+/// be a 500 for every confirmation of an upload that never happened.
+fn missing_behind_403(op: &str, status: Option<u16>) -> bool {
+    op == "HeadObject" && status == Some(403)
+}
+
 /// Maps S3 errors onto the port's kinds; a 404 for an object (not the bucket) is `NotFound`.
 fn map_err<E>(op: &'static str, err: SdkError<E, HttpResponse>) -> BlobError
 where
@@ -297,6 +306,13 @@ where
         message,
         detail,
     } = crate::aws::SdkFailure::of(&err);
+    if missing_behind_403(op, status) {
+        tracing::warn!(
+            op,
+            "HeadObject answered 403: the role may lack s3:ListBucket on this prefix; treated as missing"
+        );
+        return BlobError::NotFound;
+    }
     match code.as_str() {
         "NoSuchKey" | "NotFound" => BlobError::NotFound,
         "NoSuchBucket" => {
@@ -314,5 +330,19 @@ where
             tracing::error!(op, error = %detail, "s3 call failed");
             BlobError::Unavailable(format!("{op}: {detail}"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::missing_behind_403;
+
+    #[test]
+    fn only_a_forbidden_head_of_an_object_reads_as_missing() {
+        assert!(missing_behind_403("HeadObject", Some(403)));
+        assert!(!missing_behind_403("HeadObject", Some(500)));
+        assert!(!missing_behind_403("GetObject", Some(403)));
+        assert!(!missing_behind_403("HeadBucket", Some(403)));
+        assert!(!missing_behind_403("HeadObject", None));
     }
 }

@@ -83,6 +83,47 @@ impl Identity {
     }
 }
 
+impl Identity {
+    /// 403 unless the caller signed in (a session), i.e. unless this is not an API key; answers the session id.
+    /// See [`SessionIdentity`].
+    pub fn require_session(&self) -> Result<&str, Problem> {
+        match (&self.session_id, &self.api_key_id) {
+            (Some(session), None) => Ok(session),
+            _ => Err(Problem::forbidden(
+                "API keys cannot use this route: it needs a signed-in session",
+            )),
+        }
+    }
+}
+
+/// A caller who signed in with a password (a session), never an API key: the extractor of every route that
+/// changes how an account is secured or reached (password, email, 2FA, sessions, API keys, deletion, sign-out) and
+/// of administration. An API key answers 403 here, whatever its scopes: keys are for scripts and integrations
+/// acting on data, and a leaked key must not be able to lock its owner out, mint more keys or act as an admin.
+/// Which routes take which extractor is checked against the OpenAPI document: a route documents the `api_key`
+/// scheme exactly when it takes a plain [`Identity`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionIdentity(pub Identity);
+
+impl std::ops::Deref for SessionIdentity {
+    type Target = Identity;
+
+    fn deref(&self) -> &Identity {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SessionIdentity {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // Missing or bad credentials answer 401 as everywhere; only a valid API key is refused, with 403.
+        let identity = Identity::from_request_parts(parts, state).await?;
+        identity.require_session()?;
+        Ok(SessionIdentity(identity))
+    }
+}
+
 /// Turns request credentials into an identity.
 #[async_trait]
 pub trait Authenticator: Send + Sync + 'static {

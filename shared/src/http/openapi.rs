@@ -161,6 +161,61 @@ pub fn document_common_responses(doc: &mut OpenApi, class: Option<RouteClass>) {
     }
 }
 
+/// A view that flattens a request type (`#[serde(flatten)]` of a `deny_unknown_fields` body, as a game's view
+/// flattens what its author wrote) is described as `allOf` that request's schema and the view's own fields; the
+/// request's `additionalProperties: false` would then refuse the view's own fields in every answer. Each such
+/// member becomes an inline copy of the request schema without that restriction (requests keep it).
+pub fn open_flattened_requests(doc: &mut OpenApi) {
+    let Ok(serde_json::Value::Object(mut json)) = serde_json::to_value(&*doc) else {
+        return;
+    };
+    let Some(schemas) = json
+        .get_mut("components")
+        .and_then(|c| c.get_mut("schemas"))
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return;
+    };
+    let closed: std::collections::BTreeMap<String, serde_json::Value> = schemas
+        .iter()
+        .filter(|(_, s)| s["additionalProperties"] == serde_json::Value::Bool(false))
+        .map(|(name, s)| {
+            let mut open = s.clone();
+            if let Some(o) = open.as_object_mut() {
+                o.remove("additionalProperties");
+            }
+            (format!("#/components/schemas/{name}"), open)
+        })
+        .collect();
+    let mut changed = false;
+    for schema in schemas.values_mut() {
+        for member in schema
+            .get_mut("allOf")
+            .and_then(serde_json::Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(open) = member["$ref"].as_str().and_then(|r| closed.get(r)) {
+                *member = open.clone();
+                changed = true;
+            }
+        }
+    }
+    if changed && let Ok(opened) = serde_json::from_value(serde_json::Value::Object(json)) {
+        *doc = opened;
+    }
+}
+
+/// Whether an operation lists the API-key security scheme (the routes API keys may call).
+pub fn accepts_api_keys(operation: &Operation) -> bool {
+    operation.security.iter().flatten().any(|requirement| {
+        serde_json::to_value(requirement)
+            .ok()
+            .and_then(|v| v.as_object().map(|o| o.contains_key(API_KEY)))
+            .unwrap_or(false)
+    })
+}
+
 fn add_common(operation: &mut Operation, class: Option<RouteClass>) {
     let has_body = operation.request_body.is_some();
     let has_params = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
@@ -184,11 +239,33 @@ fn add_common(operation: &mut Operation, class: Option<RouteClass>) {
     if secured || class.is_some() {
         statuses.push("500");
     }
+    let session_only = secured && !accepts_api_keys(operation);
     let responses = &mut operation.responses.responses;
     for status in statuses {
         responses
             .entry(status.to_string())
             .or_insert_with(|| shared_ref(status));
+    }
+    // A secured route that does not list the API-key scheme refuses keys with 403 (`SessionIdentity`): say so,
+    // beside whatever else the route answers 403 for.
+    if session_only {
+        const KEYS: &str = "an API key was sent: this route needs a signed-in session";
+        match responses.get_mut("403") {
+            Some(RefOr::T(response)) if !response.description.contains(KEYS) => {
+                response.description = format!("{}; or {KEYS}", response.description);
+            }
+            Some(_) => {}
+            None => {
+                responses.insert(
+                    "403".to_string(),
+                    RefOr::T(
+                        ResponseBuilder::new()
+                            .description(format!("`forbidden`: {KEYS}"))
+                            .build(),
+                    ),
+                );
+            }
+        }
     }
     // A handler's own error answers (`(status = 404, description = "...")`) carry no body in its attribute;
     // every error body is a problem.

@@ -7,6 +7,7 @@
 
 pub mod claims;
 pub mod embedded;
+pub mod outbox;
 pub mod sqs;
 pub mod worker;
 

@@ -5,6 +5,7 @@ pub mod aws;
 pub mod contract;
 pub mod counting;
 pub mod embedded;
+pub mod faults;
 pub mod golden;
 pub mod moto;
 

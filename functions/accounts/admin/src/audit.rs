@@ -3,7 +3,7 @@
 use axum::extract::State;
 use lectern_accounts::audit::{Action, Event, TimeRange};
 use lectern_accounts::permissions::perm;
-use lectern_shared::http::auth::Identity;
+use lectern_shared::http::auth::SessionIdentity;
 use lectern_shared::http::pagination::{cursor_schema, limit_schema};
 use lectern_shared::http::{Json, PageParams, Paginated, Problem, Query};
 use lectern_shared::ids::Id;
@@ -34,13 +34,13 @@ pub struct AuditQuery {
 }
 
 /// The audit log, newest first, by account or by action, within an optional time range. Needs `audit:read`.
-#[utoipa::path(get, path = "/v1/admin/audit-logs", tag = "admin", security(("bearer" = []), ("api_key" = [])), params(AuditQuery), responses(
+#[utoipa::path(get, path = "/v1/admin/audit-logs", tag = "admin", security(("bearer" = [])), params(AuditQuery), responses(
     (status = 200, body = Paginated<Event>),
     (status = 400, description = "`validation`: a parameter of the wrong shape, a cursor of another list, or both `user_id` and `action`"),
     (status = 403, description = "`forbidden`: needs `audit:read`")))]
 pub(crate) async fn audit_logs(
     State(accounts): Accts,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Paginated<Event>>> {
     who.require(perm::AUDIT_READ)?;

@@ -1,6 +1,7 @@
 //! Lambda entry of the admin function.
 
 use lectern_accounts::service::Accounts;
+use lectern_accounts::service::admin::AdminBootstrap;
 use lectern_shared::{Config, Platform, http, lambda, telemetry};
 
 #[tokio::main]
@@ -9,10 +10,13 @@ async fn main() -> Result<(), lambda::Error> {
     let config = Config::from_env()?;
     let platform = Platform::from_config(config.clone()).await?;
     let accounts = Accounts::from_env(platform)?;
-    // The documented way to get the first admin on AWS: set LECTERN_BOOTSTRAP_ADMIN_EMAIL to a registered
-    // account's address. It is promoted only while no active admin exists, so leaving it set is harmless.
+    // The first admin on AWS: LECTERN_BOOTSTRAP_ADMIN_EMAIL names a registered account whose address was verified
+    // through the emailed link; it is promoted (and audited) only while no active admin exists.
     if let Some(email) = accounts.config.bootstrap_admin_email.clone() {
-        match accounts.bootstrap_admin(&email).await {
+        match accounts
+            .bootstrap_admin(&email, AdminBootstrap::RequireVerified)
+            .await
+        {
             Ok(true) => tracing::info!("bootstrap admin promoted"),
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "bootstrap admin not promoted"),

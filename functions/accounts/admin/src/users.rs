@@ -4,7 +4,7 @@ use axum::extract::State;
 use lectern_accounts::permissions::{Role, perm};
 use lectern_accounts::service::admin::{AdminUserView, UserFilter};
 use lectern_accounts::users::{Status, Tier};
-use lectern_shared::http::auth::Identity;
+use lectern_shared::http::auth::SessionIdentity;
 use lectern_shared::http::client::ClientInfo;
 use lectern_shared::http::pagination::{cursor_schema, limit_schema};
 use lectern_shared::http::{Json, PageParams, Paginated, Path, Query};
@@ -31,13 +31,13 @@ pub struct UserQuery {
 }
 
 /// Search accounts by email prefix, or filter by role (and status). Needs `users:read`.
-#[utoipa::path(get, path = "/v1/admin/users", tag = "admin", security(("bearer" = []), ("api_key" = [])), params(UserQuery), responses(
+#[utoipa::path(get, path = "/v1/admin/users", tag = "admin", security(("bearer" = [])), params(UserQuery), responses(
     (status = 200, body = Paginated<AdminUserView>),
     (status = 400, description = "`validation`: a parameter of the wrong shape, a cursor of another list, or filters that do not combine"),
     (status = 403, description = "`forbidden`: needs `users:read`")))]
 pub(crate) async fn list_users(
     State(accounts): Accts,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Query(q): Query<UserQuery>,
 ) -> Result<Json<Paginated<AdminUserView>>> {
     who.require(perm::USERS_READ)?;
@@ -63,14 +63,14 @@ pub(crate) async fn list_users(
 }
 
 /// One account. Needs `users:read`.
-#[utoipa::path(get, path = "/v1/admin/users/{user_id}", tag = "admin", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(get, path = "/v1/admin/users/{user_id}", tag = "admin", security(("bearer" = [])),
     params(("user_id" = inline(Id), Path)), responses(
     (status = 200, body = AdminUserView),
     (status = 403, description = "`forbidden`: needs `users:read`"),
     (status = 404, description = "No such account")))]
 pub(crate) async fn get_user(
     State(accounts): Accts,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
 ) -> Result<Json<AdminUserView>> {
     who.require(perm::USERS_READ)?;
@@ -85,7 +85,7 @@ pub struct RoleChange {
 }
 
 /// Change an account's role (never leaving the system without an active admin). Needs `roles:assign`.
-#[utoipa::path(patch, path = "/v1/admin/users/{user_id}/role", tag = "admin", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(patch, path = "/v1/admin/users/{user_id}/role", tag = "admin", security(("bearer" = [])),
     params(("user_id" = inline(Id), Path)), request_body = RoleChange, responses(
     (status = 200, body = AdminUserView),
     (status = 403, description = "`forbidden`: needs `roles:assign`"),
@@ -94,7 +94,7 @@ pub struct RoleChange {
 pub(crate) async fn set_role(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
     Json(input): Json<RoleChange>,
 ) -> Result<Json<AdminUserView>> {
@@ -114,7 +114,7 @@ pub struct TierChange {
 }
 
 /// Change an account's subscription tier (`free` or `premium`). Needs `users:manage`.
-#[utoipa::path(patch, path = "/v1/admin/users/{user_id}/tier", tag = "admin", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(patch, path = "/v1/admin/users/{user_id}/tier", tag = "admin", security(("bearer" = [])),
     params(("user_id" = inline(Id), Path)), request_body = TierChange, responses(
     (status = 200, body = AdminUserView),
     (status = 403, description = "`forbidden`: needs `users:manage`"),
@@ -123,7 +123,7 @@ pub struct TierChange {
 pub(crate) async fn set_tier(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
     Json(input): Json<TierChange>,
 ) -> Result<Json<AdminUserView>> {
@@ -136,7 +136,7 @@ pub(crate) async fn set_tier(
 }
 
 /// Suspend an account: its sessions and API keys stop working at once. Needs `users:manage`.
-#[utoipa::path(post, path = "/v1/admin/users/{user_id}/suspend", tag = "admin", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(post, path = "/v1/admin/users/{user_id}/suspend", tag = "admin", security(("bearer" = [])),
     params(("user_id" = inline(Id), Path)), responses(
     (status = 200, body = AdminUserView),
     (status = 403, description = "`forbidden`: needs `users:manage`"),
@@ -145,7 +145,7 @@ pub(crate) async fn set_tier(
 pub(crate) async fn suspend(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
 ) -> Result<Json<AdminUserView>> {
     who.require(perm::USERS_MANAGE)?;
@@ -155,7 +155,7 @@ pub(crate) async fn suspend(
 }
 
 /// Lift a suspension. Needs `users:manage`.
-#[utoipa::path(post, path = "/v1/admin/users/{user_id}/activate", tag = "admin", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(post, path = "/v1/admin/users/{user_id}/activate", tag = "admin", security(("bearer" = [])),
     params(("user_id" = inline(Id), Path)), responses(
     (status = 200, body = AdminUserView),
     (status = 403, description = "`forbidden`: needs `users:manage`"),
@@ -164,7 +164,7 @@ pub(crate) async fn suspend(
 pub(crate) async fn activate(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
 ) -> Result<Json<AdminUserView>> {
     who.require(perm::USERS_MANAGE)?;
@@ -182,7 +182,7 @@ pub struct SessionsEnded {
 }
 
 /// End every session of an account. Needs `users:manage`.
-#[utoipa::path(post, path = "/v1/admin/users/{user_id}/force-logout", tag = "admin", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(post, path = "/v1/admin/users/{user_id}/force-logout", tag = "admin", security(("bearer" = [])),
     params(("user_id" = inline(Id), Path)), responses(
     (status = 200, body = SessionsEnded),
     (status = 403, description = "`forbidden`: needs `users:manage`"),
@@ -190,7 +190,7 @@ pub struct SessionsEnded {
 pub(crate) async fn force_logout(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
 ) -> Result<Json<SessionsEnded>> {
     who.require(perm::USERS_MANAGE)?;

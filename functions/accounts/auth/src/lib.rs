@@ -15,6 +15,7 @@ use lectern_accounts::authenticator::AccountsAuthenticator;
 use lectern_accounts::service::Accounts;
 use lectern_accounts::signing_keys::Jwks;
 use lectern_shared::http::auth;
+use lectern_shared::http::client::ClientInfo;
 use lectern_shared::http::{Json, Problem, Routes};
 use lectern_shared::ratelimit::{RouteClass, Subject};
 use serde::Serialize;
@@ -89,6 +90,12 @@ async fn per_account(accounts: &Accounts, email: &str) -> Result<()> {
         .enforce(RouteClass::Auth, &subject)
         .await?;
     Ok(())
+}
+
+/// The `expensive` class of routes that email an address the request names (per IP and per that address).
+async fn expensive(accounts: &Accounts, client: &ClientInfo, email: &str) -> Result<()> {
+    let account = lectern_accounts::users::email_key(email);
+    accounts.limit_expensive(client, &account).await
 }
 
 /// The public keys that verify access tokens.

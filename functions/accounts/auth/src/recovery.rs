@@ -9,7 +9,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::signup::EmailRequest;
-use crate::{Accepted, Accts, Result, accepted, per_account};
+use crate::{Accepted, Accts, Result, accepted, expensive, per_account};
 
 /// Email a password reset link. Always 202 for a well-formed address.
 #[utoipa::path(post, path = "/v1/auth/forgot-password", tag = "auth", request_body = EmailRequest, responses(
@@ -20,6 +20,7 @@ pub(crate) async fn forgot_password(
     Json(input): Json<EmailRequest>,
 ) -> Result<impl IntoResponse> {
     per_account(&accounts, &input.email).await?;
+    expensive(&accounts, &client, &input.email).await?;
     accounts.forgot_password(&input.email, &client).await?;
     Ok(accepted(
         "if the address belongs to an account, a reset link is on its way",

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use lectern_accounts::service::{LoginOutcome, TokenPair};
-use lectern_shared::http::auth::Identity;
+use lectern_shared::http::auth::SessionIdentity;
 use lectern_shared::http::client::ClientInfo;
 use lectern_shared::http::{Json, Problem};
 use serde::Deserialize;
@@ -62,12 +62,11 @@ pub(crate) async fn refresh(
 
 /// End this session.
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])), responses(
-    (status = 204, description = "Signed out"),
-    (status = 403, description = "`forbidden`: an API key has no session")))]
+    (status = 204, description = "Signed out")))]
 pub(crate) async fn logout(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
 ) -> Result<StatusCode> {
     let session = who
         .session_id
@@ -83,7 +82,7 @@ pub(crate) async fn logout(
 pub(crate) async fn logout_all(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
 ) -> Result<StatusCode> {
     accounts.logout_all(&who.user_id, &client).await?;
     Ok(StatusCode::NO_CONTENT)

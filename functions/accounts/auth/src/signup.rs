@@ -9,7 +9,7 @@ use lectern_shared::http::client::ClientInfo;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::{Accepted, Accts, Result, accepted, per_account};
+use crate::{Accepted, Accts, Result, accepted, expensive, per_account};
 
 /// Register an account (learner or parent). Always 202 for a well-formed request, whether or not the email was
 /// already registered; a verification link is emailed.
@@ -22,6 +22,7 @@ pub(crate) async fn register(
     Json(input): Json<Registration>,
 ) -> Result<impl IntoResponse> {
     per_account(&accounts, &input.email).await?;
+    expensive(&accounts, &client, &input.email).await?;
     accounts.register(input, &client).await?;
     Ok(accepted(
         "if the address can be registered, a verification link is on its way",
@@ -62,9 +63,11 @@ pub struct EmailRequest {
     (status = 202, body = Accepted)))]
 pub(crate) async fn resend_verification(
     State(accounts): Accts,
+    client: ClientInfo,
     Json(input): Json<EmailRequest>,
 ) -> Result<impl IntoResponse> {
     per_account(&accounts, &input.email).await?;
+    expensive(&accounts, &client, &input.email).await?;
     accounts.resend_verification(&input.email).await?;
     Ok(accepted(
         "if the address belongs to an unverified account, a new link is on its way",

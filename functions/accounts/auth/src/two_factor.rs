@@ -5,14 +5,14 @@ use axum::http::StatusCode;
 use lectern_accounts::service::{Accounts, TokenPair};
 use lectern_accounts::twofactor::Enrolment;
 use lectern_shared::http::Json;
-use lectern_shared::http::auth::Identity;
+use lectern_shared::http::auth::SessionIdentity;
 use lectern_shared::http::client::ClientInfo;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{Accts, Result};
 
-fn require_recent(accounts: &Accounts, who: &Identity) -> Result<()> {
+fn require_recent(accounts: &Accounts, who: &lectern_shared::http::auth::Identity) -> Result<()> {
     who.require_recent_auth(accounts.epoch(), accounts.config.reauth_max_age_secs)
 }
 
@@ -23,7 +23,7 @@ fn require_recent(accounts: &Accounts, who: &Identity) -> Result<()> {
     (status = 409, description = "2FA is already on")))]
 pub(crate) async fn two_factor_setup(
     State(accounts): Accts,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
 ) -> Result<Json<Enrolment>> {
     require_recent(&accounts, &who)?;
     Ok(Json(accounts.setup_two_factor(&who.user_id).await?))
@@ -52,7 +52,7 @@ pub struct BackupCodes {
 pub(crate) async fn two_factor_enable(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Json(input): Json<CodeRequest>,
 ) -> Result<Json<BackupCodes>> {
     require_recent(&accounts, &who)?;
@@ -72,18 +72,21 @@ pub struct DisableRequest {
     pub code: String,
 }
 
-/// Turn 2FA off with the password and a code.
+/// Turn 2FA off with the password and a code. Needs a recent sign-in.
 #[utoipa::path(post, path = "/v1/auth/2fa/disable", tag = "auth", security(("bearer" = [])), request_body = DisableRequest, responses(
     (status = 204, description = "2FA is off"),
     (status = 400, description = "`validation`: the password is not correct (or another invalid input)"),
     (status = 401, description = "`invalid-code` (or `unauthenticated`)"),
+    (status = 403, description = "`reauthentication-required`: sign in again first"),
     (status = 409, description = "2FA is not on")))]
 pub(crate) async fn two_factor_disable(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Json(input): Json<DisableRequest>,
 ) -> Result<StatusCode> {
+    // Like every other 2FA change: a stolen session must not be enough to turn the second factor off.
+    require_recent(&accounts, &who)?;
     accounts
         .disable_two_factor(&who.user_id, &input.password, &input.code, &client)
         .await?;

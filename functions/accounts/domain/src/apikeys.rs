@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::Action;
 use crate::authenticator::identity_of;
+use crate::change::Change;
 use crate::crypto::{random_token, token_hash};
 use crate::errors::AccountError;
 use crate::permissions::perm;
@@ -173,6 +174,7 @@ impl Accounts {
                 "at most {MAX_KEYS_PER_USER} keys; revoke one first"
             )));
         }
+        let user = self.user(&owner.user_id).await?;
         let secret = random_token(KEY_PREFIX, 32);
         let hash = token_hash(&secret);
         let api_key = ApiKey {
@@ -188,40 +190,34 @@ impl Accounts {
             user_id: owner.user_id.clone(),
             hash,
         };
-        self.platform
-            .table
-            .transact(vec![
-                TxOp::Put {
-                    item: ApiKeyLookup(stored.clone()).to_item()?,
-                    condition: Condition::NotExists,
-                },
-                TxOp::Put {
-                    item: ApiKeyListing(stored).to_item()?,
-                    condition: Condition::NotExists,
-                },
-            ])
-            .await?;
+        // Both records, the audit record and the owner's notice: a key never exists unannounced.
         let mut details = serde_json::Map::new();
         details.insert("key_id".into(), api_key.key_id.clone().into());
-        self.audit_with(
+        let mut change = Change::new();
+        change.op(TxOp::Put {
+            item: ApiKeyLookup(stored.clone()).to_item()?,
+            condition: Condition::NotExists,
+        });
+        change.op(TxOp::Put {
+            item: ApiKeyListing(stored).to_item()?,
+            condition: Condition::NotExists,
+        });
+        change.audit(self.event_with(
             Action::ApiKeyCreated,
             Some(&owner.user_id),
             &owner.user_id,
             client,
             details,
-        )
-        .await;
-        if let Ok(user) = self.user(&owner.user_id).await {
-            self.notify(
-                &user,
-                None,
-                Template::ApiKeyCreated {
-                    name: api_key.name.clone(),
-                },
-                &api_key.key_id,
-            )
-            .await;
-        }
+        ));
+        change.send(self.email(
+            &user,
+            None,
+            Template::ApiKeyCreated {
+                name: api_key.name.clone(),
+            },
+            &api_key.key_id,
+        )?);
+        self.commit(change).await?;
         Ok(CreatedApiKey {
             key: secret,
             api_key,
@@ -265,33 +261,29 @@ impl Accounts {
             .await?
             .ok_or(AccountError::NotFound)?;
         let stored = ApiKeyListing::from_item(item)?.0;
-        self.platform
-            .table
-            .transact(vec![
-                TxOp::Delete {
-                    key: listing,
-                    condition: Condition::Exists,
-                },
-                TxOp::Delete {
-                    key: ApiKeyLookup::key_of(&stored.hash),
-                    condition: Condition::Always,
-                },
-            ])
-            .await
-            .map_err(|e| match e {
-                TableError::TransactionCancelled { .. } => AccountError::NotFound,
-                other => other.into(),
-            })?;
         let mut details = serde_json::Map::new();
         details.insert("key_id".into(), key_id.into());
-        self.audit_with(
+        let mut change = Change::new();
+        change.op(TxOp::Delete {
+            key: listing,
+            condition: Condition::Exists,
+        });
+        change.op(TxOp::Delete {
+            key: ApiKeyLookup::key_of(&stored.hash),
+            condition: Condition::Always,
+        });
+        change.audit(self.event_with(
             Action::ApiKeyRevoked,
             Some(user_id),
             user_id,
             client,
             details,
-        )
-        .await;
+        ));
+        self.commit(change).await.map_err(|e| match e {
+            // Revoked by a request just before this one.
+            TableError::TransactionCancelled { .. } => AccountError::NotFound,
+            other => other.into(),
+        })?;
         Ok(())
     }
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use lectern_shared::http::client::ClientInfo;
 use lectern_shared::table::{
-    Condition, Entity, EntityInfo, Index, IndexKey, IndexLayout, Key, KeyLayout, Page, Shape,
-    SortKey, Table, TableResult,
+    Entity, EntityInfo, Index, IndexKey, IndexLayout, Key, KeyLayout, Page, Shape, SortKey, Table,
+    TableResult,
 };
 use serde::{Deserialize, Serialize};
 
@@ -81,7 +81,12 @@ pub struct Event {
     pub target_id: String,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The request's id as the client saw it: its own `X-Request-Id` when it sent one, so it proves nothing.
     pub request_id: Option<String>,
+    /// The request's id that no client chose: API Gateway's request id (as in its access logs) on Lambda, one the
+    /// server generated elsewhere.
+    #[serde(default)]
+    pub server_request_id: Option<String>,
     /// RFC 3339 time.
     pub at: String,
     /// Small, non-secret details (e.g. `{"role": "admin"}`).
@@ -152,16 +157,16 @@ impl AuditLog {
         Self { table }
     }
 
-    /// Records an event. Failure to audit is logged loudly but does not undo the action it describes.
-    pub async fn record(
-        &self,
+    /// An event at `now`, ready to be committed with the change it describes (see [`crate::change::Change`]): an
+    /// audit record is written in the same transaction as what it records, so neither exists without the other.
+    pub fn event(
         action: Action,
         actor_id: Option<&str>,
         target_id: &str,
         client: &ClientInfo,
         now: time::OffsetDateTime,
         details: serde_json::Map<String, serde_json::Value>,
-    ) {
+    ) -> StoredEvent {
         let event = Event {
             event_id: lectern_shared::ids::new_id(),
             action,
@@ -170,23 +175,14 @@ impl AuditLog {
             ip: client.ip.map(|ip| ip.to_string()),
             user_agent: client.user_agent.clone(),
             request_id: lectern_shared::http::request_id::current(),
+            server_request_id: lectern_shared::http::request_id::server_id(),
             at: timestamp(now),
             details,
         };
-        tracing::info!(action = %action.as_str(), target_id, actor_id, "audit");
-        let stored = StoredEvent {
+        StoredEvent {
             event,
             expires_at: now.unix_timestamp() + RETENTION_SECS,
-        };
-        if let Err(e) = self.write(&stored).await {
-            tracing::error!(error = %e, action = %action.as_str(), target_id, "could not write audit event");
         }
-    }
-
-    async fn write(&self, stored: &StoredEvent) -> TableResult<()> {
-        self.table
-            .put(stored.to_item()?, Condition::NotExists)
-            .await
     }
 
     /// Events about one account, newest first, optionally within `[from, to]` (RFC 3339 strings).

@@ -31,6 +31,10 @@ pub struct AccountsConfig {
     pub totp_issuer: String,
     /// Email of the account to promote to admin at start-up (bootstrap on AWS).
     pub bootstrap_admin_email: Option<String>,
+    /// Whether a request sends the emails it committed right away (the outbox's fast path). Always on in service;
+    /// tests turn it off to stand for a process that died between the commit and the send, leaving the emails to
+    /// the relay.
+    pub outbox_fast_path: bool,
 }
 
 impl AccountsConfig {
@@ -91,6 +95,7 @@ impl AccountsConfig {
                 .to_string(),
             totp_issuer: var("LECTERN_PRODUCT_NAME").unwrap_or_else(|| "Lectern".into()),
             bootstrap_admin_email: var("LECTERN_BOOTSTRAP_ADMIN_EMAIL"),
+            outbox_fast_path: true,
         })
     }
 }

@@ -5,6 +5,7 @@
 pub mod apikeys;
 pub mod audit;
 pub mod authenticator;
+pub mod change;
 pub mod config;
 pub mod crypto;
 pub mod device_sessions;

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use lectern_shared::table::{
-    Condition, EntityInfo, Key, KeyLayout, Shape, TTL, Table, TableResult,
+    Condition, EntityInfo, Key, KeyLayout, Shape, TTL, Table, TableResult, TxOp,
 };
 use serde_json::Value;
 
@@ -31,13 +31,33 @@ pub struct LockoutPolicy {
 pub enum AfterFailure {
     /// Still below the threshold.
     Counted,
-    /// This failure locked the account until the given time (epoch seconds).
-    LockedNow(i64),
+    /// This failure reached the threshold: the account is to be locked until the given time (epoch seconds), by
+    /// committing [`lock_op`] together with the audit record and the owner's email.
+    Reached(i64),
 }
 
 /// The counter's key.
 pub fn key(user_id: &str) -> Key {
     COUNTER.key(&[user_id], &[])
+}
+
+/// The write that locks an account until `until` (epoch seconds), for the transaction that also audits the lock
+/// and emails the owner: the lock and its email exist together or not at all.
+pub fn lock_op(user_id: &str, until: i64) -> TxOp {
+    TxOp::Update {
+        key: key(user_id),
+        update: COUNTER.update().set("locked_until", until).set(TTL, until),
+        // Of two failures locking at once, one commits (with its one audit record and one email).
+        condition: Condition::AttributeNotExists("locked_until".into()),
+    }
+}
+
+/// The write that clears the counter after a successful sign-in or a password reset.
+pub fn clear_op(user_id: &str) -> TxOp {
+    TxOp::Delete {
+        key: key(user_id),
+        condition: Condition::Always,
+    }
 }
 
 /// Tracks failed sign-ins.
@@ -60,7 +80,7 @@ impl Lockout {
             .filter(|until| *until > now))
     }
 
-    /// Counts a failure (atomically) and locks the account when it reaches the threshold.
+    /// Counts a failure (atomically); says when it reaches the threshold (the caller commits the lock).
     pub async fn record_failure(&self, user_id: &str, now: i64) -> TableResult<AfterFailure> {
         let item = self
             .table
@@ -74,17 +94,11 @@ impl Lockout {
             )
             .await?;
         let failures = item.get("failures").and_then(Value::as_i64).unwrap_or(0);
-        // Exactly the failure that reaches the threshold locks (and notifies); later ones find it locked.
-        if failures == self.policy.threshold {
-            let until = now + self.policy.duration_secs;
-            self.table
-                .update(
-                    &key(user_id),
-                    COUNTER.update().set("locked_until", until).set(TTL, until),
-                    Condition::Exists,
-                )
-                .await?;
-            return Ok(AfterFailure::LockedNow(until));
+        // A failure at or over the threshold of an account not locked yet locks it. Usually that is exactly the
+        // failure that reaches the threshold; should its lock not have been committed (the store failed), the next
+        // failure locks instead of the account staying open forever. `lock_op` lets one of racing lockers win.
+        if failures >= self.policy.threshold && !item.contains_key("locked_until") {
+            return Ok(AfterFailure::Reached(now + self.policy.duration_secs));
         }
         Ok(AfterFailure::Counted)
     }

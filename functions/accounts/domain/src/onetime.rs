@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use lectern_shared::table::{
-    Condition, Entity, EntityInfo, Key, KeyLayout, Shape, Table, TableError, TableResult,
+    Condition, Entity, EntityInfo, Key, KeyLayout, Shape, Table, TableError, TableResult, TxOp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +62,14 @@ impl OneTimeToken {
     pub fn key_of(hash: &str) -> Key {
         Self::INFO.key(&[hash], &[])
     }
+
+    /// The write that stores a fresh token (its random hash never exists yet).
+    pub fn put(&self) -> TableResult<TxOp> {
+        Ok(TxOp::Put {
+            item: self.to_item()?,
+            condition: Condition::NotExists,
+        })
+    }
 }
 
 impl Entity for OneTimeToken {
@@ -90,14 +98,14 @@ impl OneTimeTokens {
         Self { table }
     }
 
-    /// Issues a token for `user_id`, valid until `expires_at`; returns the token to put in the email.
-    pub async fn issue(
-        &self,
+    /// A new token for `user_id`, valid until `expires_at`: the token to put in the email and the record to
+    /// store (with [`OneTimeToken::put`], in the transaction of the change that mails it).
+    pub fn mint(
         purpose: Purpose,
         user_id: &str,
         email: &str,
         expires_at: i64,
-    ) -> TableResult<String> {
+    ) -> (String, OneTimeToken) {
         let token = random_token(purpose.prefix(), 32);
         let stored = OneTimeToken {
             hash: token_hash(&token),
@@ -106,10 +114,16 @@ impl OneTimeTokens {
             email: email.into(),
             expires_at,
         };
-        self.table
-            .put(stored.to_item()?, Condition::NotExists)
-            .await?;
-        Ok(token)
+        (token, stored)
+    }
+
+    /// The write that uses a token up, for a transaction: it fails (the transaction is cancelled) when the token is
+    /// gone — used by a racing request, expired — so of two requests with one token only one commits.
+    pub fn redeem_op(purpose: Purpose, token: &str) -> TxOp {
+        TxOp::Delete {
+            key: OneTimeToken::key_of(&token_hash(token)),
+            condition: Condition::equals("purpose", purpose.as_str()),
+        }
     }
 
     /// Reads a live token without using it (to validate the rest of a request before spending the token).

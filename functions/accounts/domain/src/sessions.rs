@@ -146,8 +146,9 @@ pub enum RefreshError {
     /// Unknown, expired or revoked token or session.
     #[error("refresh token is invalid or expired")]
     Invalid,
-    /// The token was already rotated; the family has been revoked. `user_id`/`session_id` are for the audit log.
-    #[error("refresh token was already used; the session has been revoked")]
+    /// The token was already rotated: the family must be revoked (the caller ends the session together with the
+    /// audit record of the reuse).
+    #[error("refresh token was already used; the session must be revoked")]
     Reused { user_id: String, session_id: String },
     /// Another refresh of the same token won a moment ago (within the grace period).
     #[error("refresh token was just used by another request")]
@@ -168,26 +169,27 @@ impl Sessions {
         Self { table, policy }
     }
 
-    /// Starts a session; returns it and its first refresh token.
-    pub async fn start(
+    /// A new session: the session, its first refresh token, and the writes that store both (for the transaction
+    /// that also audits the sign-in).
+    pub fn start_ops(
         &self,
         user_id: &str,
         origin: &Origin,
         now: i64,
-    ) -> TableResult<(Session, String)> {
-        self.start_as(user_id, None, now, origin, now).await
+    ) -> TableResult<(Session, String, Vec<TxOp>)> {
+        self.start_as_ops(user_id, None, now, origin, now)
     }
 
-    /// Starts a session of `user_id` that acts as `profile_id` only when one is given (a device session), whose
-    /// owner last proved who they are at `auth_time`.
-    pub async fn start_as(
+    /// [`Sessions::start_ops`] of a session of `user_id` that acts as `profile_id` only when one is given (a
+    /// device session), whose owner last proved who they are at `auth_time`.
+    pub fn start_as_ops(
         &self,
         user_id: &str,
         profile_id: Option<&str>,
         auth_time: i64,
         origin: &Origin,
         now: i64,
-    ) -> TableResult<(Session, String)> {
+    ) -> TableResult<(Session, String, Vec<TxOp>)> {
         let token = random_token(REFRESH_TOKEN_PREFIX, 32);
         let hash = token_hash(&token);
         let session = Session {
@@ -203,18 +205,44 @@ impl Sessions {
             current_hash: hash.clone(),
             profile_id: profile_id.map(str::to_string),
         };
-        self.table
-            .transact(vec![
-                TxOp::Put {
-                    item: session.to_item()?,
-                    condition: Condition::NotExists,
-                },
-                TxOp::Put {
-                    item: session.refresh_record(&hash).to_item()?,
-                    condition: Condition::NotExists,
-                },
-            ])
-            .await?;
+        let ops = vec![
+            TxOp::Put {
+                item: session.to_item()?,
+                condition: Condition::NotExists,
+            },
+            TxOp::Put {
+                item: session.refresh_record(&hash).to_item()?,
+                condition: Condition::NotExists,
+            },
+        ];
+        Ok((session, token, ops))
+    }
+
+    /// Starts a session of `user_id` acting as `profile_id` when one is given (a device session, or the parent's
+    /// session a device switches back to), on its own.
+    pub async fn start_as(
+        &self,
+        user_id: &str,
+        profile_id: Option<&str>,
+        auth_time: i64,
+        origin: &Origin,
+        now: i64,
+    ) -> TableResult<(Session, String)> {
+        let (session, token, ops) =
+            self.start_as_ops(user_id, profile_id, auth_time, origin, now)?;
+        self.table.transact(ops).await?;
+        Ok((session, token))
+    }
+
+    /// Starts a session on its own (operator tooling; sign-in commits [`Sessions::start_ops`] with its audit).
+    pub async fn start(
+        &self,
+        user_id: &str,
+        origin: &Origin,
+        now: i64,
+    ) -> TableResult<(Session, String)> {
+        let (session, token, ops) = self.start_ops(user_id, origin, now)?;
+        self.table.transact(ops).await?;
         Ok((session, token))
     }
 
@@ -305,7 +333,6 @@ impl Sessions {
         if rotated_at.is_some_and(|t| now - t <= self.policy.reuse_grace_secs) {
             return Ok(RefreshError::Raced);
         }
-        self.end(&record.user_id, &record.session_id).await?;
         Ok(RefreshError::Reused {
             user_id: record.user_id.clone(),
             session_id: record.session_id.clone(),
@@ -325,17 +352,16 @@ impl Sessions {
         }
     }
 
-    /// Ends every session of a user, except `keep` if given; returns how many ended.
-    pub async fn end_all(&self, user_id: &str, keep: Option<&str>) -> TableResult<usize> {
-        let mut ended = 0;
-        for session in self.list(user_id, i64::MIN).await? {
-            if Some(session.session_id.as_str()) != keep
-                && self.end(user_id, &session.session_id).await?
-            {
-                ended += 1;
-            }
-        }
-        Ok(ended)
+    /// The keys of every stored session of a user except `keep`, for a change that ends them (see
+    /// [`crate::change::Change::end_sessions`]).
+    pub async fn keys(&self, user_id: &str, keep: Option<&str>) -> TableResult<Vec<Key>> {
+        Ok(self
+            .list(user_id, i64::MIN)
+            .await?
+            .into_iter()
+            .filter(|s| Some(s.session_id.as_str()) != keep)
+            .map(|s| s.key())
+            .collect())
     }
 
     /// Sessions of a user that are live at `now` (pass `i64::MIN` for every stored one), newest first.

@@ -80,7 +80,8 @@ pub struct TwoFactor {
     /// Highest TOTP time step accepted so far (replay protection).
     #[serde(default)]
     pub last_step: Option<u64>,
-    /// SHA-256 of each unused backup code; a used code's slot becomes empty.
+    /// The keyed hash of each unused backup code (`hk:<key id>:<hex>`, see `twofactor::backup_codes`; older
+    /// accounts may still hold unkeyed SHA-256 entries until upgraded); a used code's slot becomes empty.
     #[serde(default)]
     pub backup_codes: Vec<String>,
 }
@@ -228,9 +229,10 @@ impl Users {
         Self { table }
     }
 
-    /// Creates an account and claims its email in one transaction.
-    pub async fn create(&self, user: &User) -> Result<(), UserWriteError> {
-        let ops = vec![
+    /// The writes that create an account and claim its email: the claim first, so a cancelled transaction naming
+    /// operation 0 means the address is taken.
+    pub fn create_ops(user: &User) -> TableResult<Vec<TxOp>> {
+        Ok(vec![
             TxOp::Put {
                 item: user.email_claim().to_item()?,
                 condition: Condition::NotExists,
@@ -239,8 +241,12 @@ impl Users {
                 item: user.to_item()?,
                 condition: Condition::NotExists,
             },
-        ];
-        match self.table.transact(ops).await {
+        ])
+    }
+
+    /// Creates an account and claims its email in one transaction.
+    pub async fn create(&self, user: &User) -> Result<(), UserWriteError> {
+        match self.table.transact(Self::create_ops(user)?).await {
             Ok(()) => Ok(()),
             Err(TableError::TransactionCancelled { index: Some(0), .. }) => {
                 Err(UserWriteError::EmailTaken)
@@ -266,6 +272,18 @@ impl Users {
         self.get(&EmailClaim::from_item(claim)?.user_id).await
     }
 
+    /// The write of a changed account, if nobody changed it since `user.version` was read: bumps `user.version`
+    /// and `updated_at` to what will be stored (a caller whose transaction fails reads the account again).
+    pub fn save_op(user: &mut User, now: i64) -> TableResult<TxOp> {
+        let expected = user.version;
+        user.version += 1;
+        user.updated_at = now;
+        Ok(TxOp::Put {
+            item: user.to_item()?,
+            condition: Condition::equals("version", expected),
+        })
+    }
+
     /// Writes a changed account if nobody changed it since `user.version` was read; bumps the version.
     pub async fn save(&self, user: &mut User, now: i64) -> Result<(), UserWriteError> {
         let expected = user.version;
@@ -288,16 +306,15 @@ impl Users {
         }
     }
 
-    /// Moves an account to a new email: claims the new address, releases the old one and saves the account,
-    /// all or nothing.
-    pub async fn change_email(
-        &self,
-        user: &mut User,
+    /// The writes that move an account to a new email: claim the new address (operation 0, so a cancelled
+    /// transaction naming it means the address is taken), release the old one, save the account (unverified: a
+    /// link to the new address must be opened). Answers the account as it will be stored.
+    pub fn change_email_ops(
+        user: &User,
         new_email: &str,
         now: i64,
-    ) -> Result<(), UserWriteError> {
+    ) -> TableResult<(User, Vec<TxOp>)> {
         let old_claim = EmailClaim::key_of(&user.email);
-        let expected = user.version;
         let mut next = user.clone();
         next.email = new_email.trim().to_string();
         next.email_verified = false;
@@ -314,19 +331,9 @@ impl Users {
             },
             TxOp::Put {
                 item: next.to_item()?,
-                condition: Condition::equals("version", expected),
+                condition: Condition::equals("version", user.version),
             },
         ];
-        match self.table.transact(ops).await {
-            Ok(()) => {
-                *user = next;
-                Ok(())
-            }
-            Err(TableError::TransactionCancelled { index: Some(0), .. }) => {
-                Err(UserWriteError::EmailTaken)
-            }
-            Err(TableError::TransactionCancelled { .. }) => Err(UserWriteError::Conflict),
-            Err(e) => Err(e.into()),
-        }
+        Ok((next, ops))
     }
 }

@@ -149,6 +149,7 @@ fn audit_event() {
                 ip: Some("203.0.113.7".into()),
                 user_agent: None,
                 request_id: Some("01JREQUEST0000000000000000".into()),
+                server_request_id: Some("Zk3mPhEJIAMEbcA=".into()),
                 at: "2030-03-17T17:46:40Z".into(),
                 details,
             },
@@ -203,7 +204,14 @@ async fn lockout_counter() {
     };
     let lockout = Lockout::new(table.clone(), policy);
     for _ in 0..policy.threshold {
-        lockout.record_failure(USER_ID, NOW).await.unwrap();
+        if let lockout::AfterFailure::Reached(until) =
+            lockout.record_failure(USER_ID, NOW).await.unwrap()
+        {
+            table
+                .transact(vec![lockout::lock_op(USER_ID, until)])
+                .await
+                .unwrap();
+        }
     }
     let item = table.get(&lockout::key(USER_ID)).await.unwrap();
     assert_stored_item(&golden(), &lockout::COUNTER, &item.expect("a counter"));

@@ -499,25 +499,64 @@ fn backup_codes_are_unique_and_well_shaped() {
 #[test]
 fn backup_codes_normalize_and_find() {
     assert_eq!(backup_codes::normalize(" AB1O-il23 \t"), "ab101123");
+    let hasher = backup_codes::CodeHasher::from_key([3; 32], "t1");
     let codes = backup_codes::generate(10);
-    let mut hashes: Vec<String> = codes.iter().map(|c| backup_codes::hash(c)).collect();
-    assert_eq!(
-        hashes[3],
-        crypto::token_hash(&backup_codes::normalize(&codes[3]))
-    );
+    let mut hashes: Vec<String> = codes.iter().map(|c| hasher.hash("u1", c)).collect();
 
-    assert_eq!(backup_codes::find(&hashes, &codes[3]), Some(3));
+    assert_eq!(hasher.find("u1", &hashes, &codes[3]), Some(3));
     let shouted = codes[7].to_uppercase().replace('-', " ");
-    assert_eq!(backup_codes::find(&hashes, &shouted), Some(7));
-    assert_eq!(backup_codes::find(&hashes, "zzzz-zzzz"), None);
-    assert_eq!(backup_codes::find(&hashes, ""), None);
-    assert_eq!(backup_codes::find(&[], &codes[0]), None);
+    assert_eq!(hasher.find("u1", &hashes, &shouted), Some(7));
+    assert_eq!(hasher.find("u1", &hashes, "zzzz-zzzz"), None);
+    assert_eq!(hasher.find("u1", &hashes, ""), None);
+    assert_eq!(hasher.find("u1", &[], &codes[0]), None);
 
     // Once used, the caller removes the hash and the code no longer works.
-    let used = backup_codes::find(&hashes, &codes[3]).unwrap();
+    let used = hasher.find("u1", &hashes, &codes[3]).unwrap();
     hashes.remove(used);
-    assert_eq!(backup_codes::find(&hashes, &codes[3]), None);
-    assert_eq!(backup_codes::find(&hashes, &codes[4]), Some(3));
+    assert_eq!(hasher.find("u1", &hashes, &codes[3]), None);
+    assert_eq!(hasher.find("u1", &hashes, &codes[4]), Some(3));
+}
+
+#[test]
+fn backup_codes_are_stored_under_a_key_not_in_the_table_and_bound_to_their_account() {
+    let hasher =
+        backup_codes::CodeHasher::derive(b"this deployment's secret 0123456789", "codes/v1", "d1");
+    let codes = backup_codes::generate(10);
+    let stored: Vec<String> = codes.iter().map(|c| hasher.hash("user-1", c)).collect();
+    for (code, entry) in codes.iter().zip(&stored) {
+        // A dump of the table shows neither the code nor its plain digest.
+        assert!(entry.starts_with("hk:d1:"), "{entry}");
+        assert!(!entry.contains(&backup_codes::digest(code)));
+        assert!(!entry.contains(&backup_codes::normalize(code)));
+    }
+    // Without the key (another deployment's, or none) nothing matches; nor for another account.
+    let elsewhere =
+        backup_codes::CodeHasher::derive(b"another deployment's secret 012345", "codes/v1", "d1");
+    assert_eq!(elsewhere.find("user-1", &stored, &codes[2]), None);
+    assert_eq!(hasher.find("user-2", &stored, &codes[2]), None);
+    assert_eq!(hasher.find("user-1", &stored, &codes[2]), Some(2));
+}
+
+#[test]
+fn unkeyed_backup_codes_keep_working_and_upgrade_in_place() {
+    let hasher = backup_codes::CodeHasher::from_key([9; 32], "d1");
+    let codes = backup_codes::generate(10);
+    // What older versions stored: SHA-256 of the normalized code.
+    let mut stored: Vec<String> = codes.iter().map(|c| backup_codes::digest(c)).collect();
+    assert_eq!(
+        stored[0],
+        crypto::token_hash(&backup_codes::normalize(&codes[0]))
+    );
+    stored[1].clear();
+    assert_eq!(hasher.find("u1", &stored, &codes[5]), Some(5));
+
+    // The keyed hash is taken over the old digest, so the upgrade needs no code and keeps every code valid.
+    assert!(hasher.upgrade("u1", &mut stored));
+    assert!(!hasher.upgrade("u1", &mut stored), "idempotent");
+    assert_eq!(stored[1], "", "a used slot stays used");
+    assert_eq!(stored[5], hasher.hash("u1", &codes[5]));
+    assert_eq!(hasher.find("u1", &stored, &codes[5]), Some(5));
+    assert_eq!(hasher.find("u1", &stored, &codes[1]), None);
 }
 
 // --- QR ----------------------------------------------------------------------------------------------------

@@ -2,13 +2,13 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use lectern_shared::http::auth::Identity;
+use lectern_shared::http::Json;
+use lectern_shared::http::auth::SessionIdentity;
 use lectern_shared::http::client::ClientInfo;
-use lectern_shared::http::{Json, Problem};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::{Accts, Result, owner, recent};
+use crate::{Accts, Result, expensive, owner, recent};
 
 /// The current password and the new one.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -24,18 +24,14 @@ pub struct PasswordChange {
 #[utoipa::path(post, path = "/v1/users/me/password", tag = "users", security(("bearer" = [])), request_body = PasswordChange, responses(
     (status = 204, description = "Changed; every other session ended"),
     (status = 400, description = "`validation`: the current password is not correct, or the new one is refused"),
-    (status = 403, description = "`forbidden`: API keys cannot change passwords"),
     (status = 409, description = "The account is busy; try again")))]
 pub(crate) async fn change_password(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Json(input): Json<PasswordChange>,
 ) -> Result<StatusCode> {
     owner(&who)?;
-    if who.api_key_id.is_some() {
-        return Err(Problem::forbidden("API keys cannot change passwords"));
-    }
     accounts
         .change_password(
             &who.user_id,
@@ -67,11 +63,12 @@ pub struct EmailChange {
 pub(crate) async fn change_email(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Json(input): Json<EmailChange>,
 ) -> Result<StatusCode> {
     owner(&who)?;
     recent(&accounts, &who)?;
+    expensive(&accounts, &client, &who).await?;
     accounts
         .change_email(&who.user_id, &input.new_email, &input.password, &client)
         .await?;

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use lectern_accounts::audit::{Event, TimeRange};
-use lectern_shared::http::auth::Identity;
+use lectern_shared::http::auth::SessionIdentity;
 use lectern_shared::http::pagination::{cursor_schema, limit_schema};
 use lectern_shared::http::{Json, PageParams, Paginated, Query};
 use serde::Deserialize;
@@ -27,12 +27,11 @@ pub struct EventQuery {
 }
 
 /// The caller's security events (sign-ins, password and 2FA changes...), newest first.
-#[utoipa::path(get, path = "/v1/users/me/security-events", tag = "users", security(("bearer" = []), ("api_key" = [])), params(EventQuery), responses(
-    (status = 200, body = Paginated<Event>),
-    (status = 403, description = "`forbidden`: an API key without the `self:manage` scope")))]
+#[utoipa::path(get, path = "/v1/users/me/security-events", tag = "users", security(("bearer" = [])), params(EventQuery), responses(
+    (status = 200, body = Paginated<Event>)))]
 pub(crate) async fn security_events(
     State(accounts): Accts,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Query(q): Query<EventQuery>,
 ) -> Result<Json<Paginated<Event>>> {
     owner(&who)?;
@@ -41,10 +40,14 @@ pub(crate) async fn security_events(
         cursor: None,
     }
     .limit()?;
-    let scope = format!("user:{}:security-events", who.user_id);
+    let range = TimeRange::parse(q.from.as_deref(), q.to.as_deref())?;
+    // The cursor is bound to the window it was made for: reused with another, it would page a different list.
+    let scope = format!(
+        "user:{}:security-events:{:?}:{:?}",
+        who.user_id, range.from, range.to
+    );
     let codec = &accounts.platform.cursors;
     let cursor = codec.decode_opt(&scope, q.cursor.as_deref())?;
-    let range = TimeRange::parse(q.from.as_deref(), q.to.as_deref())?;
     let page = accounts
         .audit
         .for_user(&who.user_id, &range, limit, cursor)

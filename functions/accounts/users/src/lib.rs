@@ -15,6 +15,7 @@ use lectern_accounts::authenticator::AccountsAuthenticator;
 use lectern_accounts::permissions::perm;
 use lectern_accounts::service::Accounts;
 use lectern_shared::http::auth::{self, Identity};
+use lectern_shared::http::client::ClientInfo;
 use lectern_shared::http::{Problem, Routes};
 use lectern_shared::ratelimit::RouteClass;
 use utoipa::OpenApi;
@@ -57,6 +58,13 @@ pub fn router(accounts: Arc<Accounts>) -> Router {
 /// 403 unless the caller may manage their own account (every role may; an API key only with that scope).
 fn owner(who: &Identity) -> Result<()> {
     who.require(perm::SELF_MANAGE)
+}
+
+/// The `expensive` class (presigned uploads, new keys, mail to a new address), per IP and per account.
+async fn expensive(accounts: &Accounts, client: &ClientInfo, who: &Identity) -> Result<()> {
+    accounts
+        .limit_expensive(client, &format!("user:{}", who.user_id))
+        .await
 }
 
 /// 403 unless the caller signed in recently (never through an API key).

@@ -6,12 +6,12 @@ use lectern_accounts::authenticator::SignedIn;
 use lectern_accounts::service::profile::{ProfilePatch, ProfileView};
 use lectern_shared::blobs::PresignedUpload;
 use lectern_shared::http::Json;
-use lectern_shared::http::auth::Identity;
+use lectern_shared::http::auth::SessionIdentity;
 use lectern_shared::http::client::ClientInfo;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::{Accts, Result, owner, recent};
+use crate::{Accts, Result, expensive, owner, recent};
 
 /// The caller's profile.
 #[utoipa::path(get, path = "/v1/users/me", tag = "users", security(("bearer" = []), ("api_key" = [])), responses(
@@ -24,13 +24,12 @@ pub(crate) async fn me(State(accounts): Accts, me: SignedIn) -> Result<Json<Prof
 }
 
 /// Change profile settings. Unknown or privileged fields (`role`, `email`, ...) are refused.
-#[utoipa::path(patch, path = "/v1/users/me", tag = "users", security(("bearer" = []), ("api_key" = [])), request_body = ProfilePatch, responses(
+#[utoipa::path(patch, path = "/v1/users/me", tag = "users", security(("bearer" = [])), request_body = ProfilePatch, responses(
     (status = 200, body = ProfileView),
-    (status = 403, description = "`forbidden`: an API key without the `self:manage` scope"),
     (status = 409, description = "The account is busy; try again")))]
 pub(crate) async fn update_me(
     State(accounts): Accts,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Json(patch): Json<ProfilePatch>,
 ) -> Result<Json<ProfileView>> {
     owner(&who)?;
@@ -52,7 +51,7 @@ pub struct Deleted {
 pub(crate) async fn delete_me(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
 ) -> Result<(StatusCode, Json<Deleted>)> {
     owner(&who)?;
     recent(&accounts, &who)?;
@@ -69,15 +68,16 @@ pub struct AvatarRequest {
 }
 
 /// A presigned form upload for a new avatar (at most 2 MiB); then call `/v1/users/me/avatar/confirm`.
-#[utoipa::path(post, path = "/v1/users/me/avatar", tag = "users", security(("bearer" = []), ("api_key" = [])), request_body = AvatarRequest, responses(
-    (status = 200, body = PresignedUpload),
-    (status = 403, description = "`forbidden`: an API key without the `self:manage` scope")))]
+#[utoipa::path(post, path = "/v1/users/me/avatar", tag = "users", security(("bearer" = [])), request_body = AvatarRequest, responses(
+    (status = 200, body = PresignedUpload)))]
 pub(crate) async fn avatar_upload(
     State(accounts): Accts,
-    who: Identity,
+    client: ClientInfo,
+    SessionIdentity(who): SessionIdentity,
     Json(input): Json<AvatarRequest>,
 ) -> Result<Json<PresignedUpload>> {
     owner(&who)?;
+    expensive(&accounts, &client, &who).await?;
     Ok(Json(
         accounts
             .avatar_upload(&who.user_id, &input.content_type)
@@ -96,14 +96,13 @@ pub struct AvatarConfirm {
 }
 
 /// Accept an uploaded avatar after checking its size and content.
-#[utoipa::path(post, path = "/v1/users/me/avatar/confirm", tag = "users", security(("bearer" = []), ("api_key" = [])), request_body = AvatarConfirm, responses(
+#[utoipa::path(post, path = "/v1/users/me/avatar/confirm", tag = "users", security(("bearer" = [])), request_body = AvatarConfirm, responses(
     (status = 200, body = ProfileView),
     (status = 400, description = "`validation`: not an upload of yours, nothing uploaded, too large or not the declared type"),
-    (status = 403, description = "`forbidden`: an API key without the `self:manage` scope"),
     (status = 409, description = "The account is busy; try again")))]
 pub(crate) async fn avatar_confirm(
     State(accounts): Accts,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Json(input): Json<AvatarConfirm>,
 ) -> Result<Json<ProfileView>> {
     owner(&who)?;

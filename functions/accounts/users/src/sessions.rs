@@ -2,8 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use lectern_accounts::audit::Action;
-use lectern_shared::http::auth::Identity;
+use lectern_shared::http::auth::SessionIdentity;
 use lectern_shared::http::client::ClientInfo;
 use lectern_shared::http::{Json, Path, Problem};
 use lectern_shared::ids::Id;
@@ -28,12 +27,11 @@ pub struct SessionView {
 }
 
 /// The caller's active sessions, newest first.
-#[utoipa::path(get, path = "/v1/users/me/sessions", tag = "users", security(("bearer" = []), ("api_key" = [])), responses(
-    (status = 200, body = Vec<SessionView>),
-    (status = 403, description = "`forbidden`: an API key without the `self:manage` scope")))]
+#[utoipa::path(get, path = "/v1/users/me/sessions", tag = "users", security(("bearer" = [])), responses(
+    (status = 200, body = Vec<SessionView>)))]
 pub(crate) async fn sessions(
     State(accounts): Accts,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
 ) -> Result<Json<Vec<SessionView>>> {
     owner(&who)?;
     let sessions = accounts
@@ -57,32 +55,21 @@ pub(crate) async fn sessions(
 }
 
 /// End one of the caller's sessions. Another user's session id is simply not found.
-#[utoipa::path(delete, path = "/v1/users/me/sessions/{session_id}", tag = "users", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(delete, path = "/v1/users/me/sessions/{session_id}", tag = "users", security(("bearer" = [])),
     params(("session_id" = inline(Id), Path)), responses(
     (status = 204, description = "Ended"),
-    (status = 403, description = "`forbidden`: an API key without the `self:manage` scope"),
     (status = 404, description = "No such session of yours")))]
 pub(crate) async fn revoke_session(
     State(accounts): Accts,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(session_id): Path<Id>,
 ) -> Result<StatusCode> {
     owner(&who)?;
-    if !accounts
-        .sessions
-        .end(&who.user_id, session_id.as_str())
-        .await?
-    {
+    // The session ends and its audit record is written in one transaction.
+    let revoked = accounts.revoke_session(&who.user_id, session_id.as_str(), &client);
+    if !revoked.await? {
         return Err(Problem::not_found("no such session"));
     }
-    accounts
-        .audit(
-            Action::SessionRevoked,
-            Some(&who.user_id),
-            &who.user_id,
-            &client,
-        )
-        .await;
     Ok(StatusCode::NO_CONTENT)
 }

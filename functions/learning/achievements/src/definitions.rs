@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use lectern_accounts::permissions::perm;
 use lectern_learning::achievements::{Achievement, AchievementInput};
-use lectern_shared::http::auth::Identity;
+use lectern_shared::http::auth::{Identity, SessionIdentity};
 use lectern_shared::http::{Json, Path};
 use lectern_shared::ids::Id;
 
@@ -20,14 +20,14 @@ pub(crate) async fn list(State(learning): St, who: Identity) -> Result<Json<Vec<
 }
 
 /// One definition.
-#[utoipa::path(get, path = "/v1/achievements/{achievement_id}", tag = "achievements", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(get, path = "/v1/achievements/{achievement_id}", tag = "achievements", security(("bearer" = [])),
     params(("achievement_id" = inline(Id), Path)), responses(
     (status = 200, body = Achievement),
-    (status = 403, description = "`forbidden`: an API key without the `content:read` scope"),
+    (status = 403, description = "`forbidden`: an API key (this route takes signed-in sessions only)"),
     (status = 404, description = "No such achievement")))]
 pub(crate) async fn get_one(
     State(learning): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
 ) -> Result<Json<Achievement>> {
     who.require(perm::CONTENT_READ)?;
@@ -35,14 +35,14 @@ pub(crate) async fn get_one(
 }
 
 /// Add a definition. Profiles whose state already meets its rule earn it with their next recorded result.
-#[utoipa::path(post, path = "/v1/achievements", tag = "achievements", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(post, path = "/v1/achievements", tag = "achievements", security(("bearer" = [])),
     request_body = AchievementInput, responses(
     (status = 201, body = Achievement),
     (status = 403, description = "`forbidden`: without `achievements:manage`"),
     (status = 409, description = "`achievements-full`: 200 definitions already")))]
 pub(crate) async fn create(
     State(learning): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Json(input): Json<AchievementInput>,
 ) -> Result<(StatusCode, Json<Achievement>)> {
     who.require(perm::ACHIEVEMENTS_MANAGE)?;
@@ -53,7 +53,7 @@ pub(crate) async fn create(
 }
 
 /// Replace a definition (achievements already earned keep the name and icon they were earned with).
-#[utoipa::path(put, path = "/v1/achievements/{achievement_id}", tag = "achievements", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(put, path = "/v1/achievements/{achievement_id}", tag = "achievements", security(("bearer" = [])),
     params(("achievement_id" = inline(Id), Path)), request_body = AchievementInput, responses(
     (status = 200, body = Achievement),
     (status = 403, description = "`forbidden`: without `achievements:manage`"),
@@ -61,7 +61,7 @@ pub(crate) async fn create(
     (status = 409, description = "`conflict`: the achievement changed meanwhile; retry")))]
 pub(crate) async fn replace(
     State(learning): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
     Json(input): Json<AchievementInput>,
 ) -> Result<Json<Achievement>> {
@@ -72,14 +72,14 @@ pub(crate) async fn replace(
 }
 
 /// Remove a definition; profiles that earned it keep it.
-#[utoipa::path(delete, path = "/v1/achievements/{achievement_id}", tag = "achievements", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(delete, path = "/v1/achievements/{achievement_id}", tag = "achievements", security(("bearer" = [])),
     params(("achievement_id" = inline(Id), Path)), responses(
     (status = 204, description = "Removed"),
     (status = 403, description = "`forbidden`: without `achievements:manage`"),
     (status = 404, description = "No such achievement")))]
 pub(crate) async fn delete(
     State(learning): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
 ) -> Result<StatusCode> {
     who.require(perm::ACHIEVEMENTS_MANAGE)?;

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use lectern_accounts::permissions::perm;
 use lectern_learning::achievements::EarnedView;
-use lectern_shared::http::auth::Identity;
+use lectern_shared::http::auth::SessionIdentity;
 use lectern_shared::http::pagination::{cursor_schema, limit_schema};
 use lectern_shared::http::{Json, PageParams, Paginated, Path, Problem, Query};
 use lectern_shared::ids::Id;
@@ -25,14 +25,14 @@ pub struct PageQuery {
 }
 
 /// The achievements a profile earned, by achievement id.
-#[utoipa::path(get, path = "/v1/profiles/{profile_id}/achievements", tag = "achievements", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(get, path = "/v1/profiles/{profile_id}/achievements", tag = "achievements", security(("bearer" = [])),
     params(("profile_id" = inline(Id), Path), PageQuery), responses(
     (status = 200, body = Paginated<EarnedView>),
-    (status = 403, description = "`forbidden`: an API key without the `learning:play` scope"),
+    (status = 403, description = "`forbidden`: an API key (this route takes signed-in sessions only)"),
     (status = 404, description = "No such profile you may see")))]
 pub(crate) async fn list(
     State(learning): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(profile_id): Path<Id>,
     Query(query): Query<PageQuery>,
 ) -> Result<Json<Paginated<EarnedView>>> {
@@ -53,7 +53,7 @@ pub(crate) async fn list(
 
 /// Award an achievement by hand (instructors, admins): 201 when this call awarded it, 200 with the achievement as
 /// it was when the profile had it already (earned once, whoever got there first). The parent is notified once.
-#[utoipa::path(post, path = "/v1/profiles/{profile_id}/achievements/{achievement_id}", tag = "achievements", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(post, path = "/v1/profiles/{profile_id}/achievements/{achievement_id}", tag = "achievements", security(("bearer" = [])),
     params(("profile_id" = inline(Id), Path), ("achievement_id" = inline(Id), Path)), responses(
     (status = 201, body = EarnedView, description = "Awarded"),
     (status = 200, body = EarnedView, description = "Earned before; unchanged"),
@@ -61,7 +61,7 @@ pub(crate) async fn list(
     (status = 404, description = "No such profile or achievement")))]
 pub(crate) async fn award(
     State(learning): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path((profile_id, achievement_id)): Path<(String, String)>,
 ) -> Result<(StatusCode, Json<EarnedView>)> {
     // Two ids: each is checked here so that the problem names the one at fault.

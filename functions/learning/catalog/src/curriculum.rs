@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use lectern_accounts::permissions::perm;
 use lectern_learning::curriculum::{CurriculumView, Module, ModuleInput, ProfileCurriculum};
-use lectern_shared::http::auth::Identity;
+use lectern_shared::http::auth::{Identity, SessionIdentity};
 use lectern_shared::http::{Json, Path};
 use lectern_shared::ids::Id;
 
@@ -21,14 +21,14 @@ pub(crate) async fn list(State(learning): St, who: Identity) -> Result<Json<Curr
 }
 
 /// One module.
-#[utoipa::path(get, path = "/v1/curriculum/{module_id}", tag = "catalog", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(get, path = "/v1/curriculum/{module_id}", tag = "catalog", security(("bearer" = [])),
     params(("module_id" = inline(Id), Path)), responses(
     (status = 200, body = Module),
-    (status = 403, description = "`forbidden`: an API key without the `content:read` scope"),
+    (status = 403, description = "`forbidden`: an API key (this route takes signed-in sessions only)"),
     (status = 404, description = "No such module")))]
 pub(crate) async fn get_one(
     State(learning): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
 ) -> Result<Json<Module>> {
     who.require(perm::CONTENT_READ)?;
@@ -36,7 +36,7 @@ pub(crate) async fn get_one(
 }
 
 /// Add a module.
-#[utoipa::path(post, path = "/v1/curriculum", tag = "catalog", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(post, path = "/v1/curriculum", tag = "catalog", security(("bearer" = [])),
     request_body = ModuleInput, responses(
     (status = 201, body = Module),
     (status = 400, description = "`validation`: also an unknown or deleted game, or an unknown prerequisite"),
@@ -44,7 +44,7 @@ pub(crate) async fn get_one(
     (status = 409, description = "`curriculum-full`: 200 modules already; `conflict`: the curriculum changed meanwhile, retry")))]
 pub(crate) async fn create(
     State(learning): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Json(input): Json<ModuleInput>,
 ) -> Result<(StatusCode, Json<Module>)> {
     who.require(perm::CONTENT_WRITE)?;
@@ -55,7 +55,7 @@ pub(crate) async fn create(
 }
 
 /// Replace a module.
-#[utoipa::path(put, path = "/v1/curriculum/{module_id}", tag = "catalog", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(put, path = "/v1/curriculum/{module_id}", tag = "catalog", security(("bearer" = [])),
     params(("module_id" = inline(Id), Path)), request_body = ModuleInput, responses(
     (status = 200, body = Module),
     (status = 400, description = "`validation`: also an unknown or deleted game, or an unknown prerequisite"),
@@ -64,7 +64,7 @@ pub(crate) async fn create(
     (status = 409, description = "`prerequisite-cycle`: the prerequisites would form a cycle; `curriculum-full`: too large; `conflict`: the curriculum changed meanwhile, retry")))]
 pub(crate) async fn replace(
     State(learning): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
     Json(input): Json<ModuleInput>,
 ) -> Result<Json<Module>> {
@@ -73,7 +73,7 @@ pub(crate) async fn replace(
 }
 
 /// Remove a module that no other module requires.
-#[utoipa::path(delete, path = "/v1/curriculum/{module_id}", tag = "catalog", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(delete, path = "/v1/curriculum/{module_id}", tag = "catalog", security(("bearer" = [])),
     params(("module_id" = inline(Id), Path)), responses(
     (status = 204, description = "Removed"),
     (status = 403, description = "`forbidden`: without `content:write`"),
@@ -81,7 +81,7 @@ pub(crate) async fn replace(
     (status = 409, description = "`module-required`: another module lists it as a prerequisite; `conflict`: the curriculum changed meanwhile, retry")))]
 pub(crate) async fn delete(
     State(learning): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
 ) -> Result<StatusCode> {
     who.require(perm::CONTENT_WRITE)?;
@@ -91,14 +91,14 @@ pub(crate) async fn delete(
 
 /// Where a profile stands in each module: `locked` (a prerequisite is not complete), `available`, `in_progress`
 /// or `complete` (every game completed with at least the module's `min_stars`), from its recorded results.
-#[utoipa::path(get, path = "/v1/profiles/{profile_id}/curriculum", tag = "catalog", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(get, path = "/v1/profiles/{profile_id}/curriculum", tag = "catalog", security(("bearer" = [])),
     params(("profile_id" = inline(Id), Path)), responses(
     (status = 200, body = ProfileCurriculum),
-    (status = 403, description = "`forbidden`: an API key without the `learning:play` scope"),
+    (status = 403, description = "`forbidden`: an API key (this route takes signed-in sessions only)"),
     (status = 404, description = "No such profile you may see")))]
 pub(crate) async fn of_profile(
     State(learning): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
 ) -> Result<Json<ProfileCurriculum>> {
     who.require(perm::LEARNING_PLAY)?;

@@ -7,7 +7,8 @@ use lectern_learning::catalog::{
     CatalogEntry, Difficulty, Filters, GameInput, GameView, Sort, normalize_term,
 };
 use lectern_learning::profiles::AgeBand;
-use lectern_shared::http::auth::Identity;
+use lectern_shared::http::auth::{Identity, SessionIdentity};
+use lectern_shared::http::client::ClientInfo;
 use lectern_shared::http::pagination::{cursor_schema, limit_schema};
 use lectern_shared::http::{Json, PageParams, Paginated, Path, Problem, Query};
 use lectern_shared::ids::Id;
@@ -111,14 +112,14 @@ pub struct GameQuery {
 
 /// One game: published for readers; any status but deleted for authors. With a profile (a device session's own,
 /// or `profile_id` of the family's), the profile's A/B variant.
-#[utoipa::path(get, path = "/v1/games/{game_id}", tag = "catalog", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(get, path = "/v1/games/{game_id}", tag = "catalog", security(("bearer" = [])),
     params(("game_id" = inline(Id), Path), GameQuery), responses(
     (status = 200, body = GameView),
-    (status = 403, description = "`forbidden`: an API key without the `content:read` scope"),
+    (status = 403, description = "`forbidden`: an API key (this route takes signed-in sessions only)"),
     (status = 404, description = "No such published game, or no such profile in your family")))]
 pub(crate) async fn get_one(
     State(learning): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
     Query(query): Query<GameQuery>,
 ) -> Result<Json<GameView>> {
@@ -140,13 +141,13 @@ pub(crate) async fn get_one(
 }
 
 /// Create a draft game.
-#[utoipa::path(post, path = "/v1/games", tag = "catalog", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(post, path = "/v1/games", tag = "catalog", security(("bearer" = [])),
     request_body = GameInput, responses(
     (status = 201, body = GameView),
     (status = 403, description = "`forbidden`: without `content:write`")))]
 pub(crate) async fn create(
     State(learning): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Json(input): Json<GameInput>,
 ) -> Result<(StatusCode, Json<GameView>)> {
     who.require(perm::CONTENT_WRITE)?;
@@ -155,7 +156,7 @@ pub(crate) async fn create(
 }
 
 /// Replace a game's content (a published game's catalog entries follow).
-#[utoipa::path(put, path = "/v1/games/{game_id}", tag = "catalog", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(put, path = "/v1/games/{game_id}", tag = "catalog", security(("bearer" = [])),
     params(("game_id" = inline(Id), Path)), request_body = GameInput, responses(
     (status = 200, body = GameView),
     (status = 403, description = "`forbidden`: without `content:write`"),
@@ -163,7 +164,7 @@ pub(crate) async fn create(
     (status = 409, description = "`conflict`: the game changed meanwhile; retry")))]
 pub(crate) async fn replace(
     State(learning): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
     Json(input): Json<GameInput>,
 ) -> Result<Json<GameView>> {
@@ -173,7 +174,7 @@ pub(crate) async fn replace(
 }
 
 /// Soft-delete a game: out of the catalog and every read; kept for the results that name it.
-#[utoipa::path(delete, path = "/v1/games/{game_id}", tag = "catalog", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(delete, path = "/v1/games/{game_id}", tag = "catalog", security(("bearer" = [])),
     params(("game_id" = inline(Id), Path)), responses(
     (status = 204, description = "Deleted"),
     (status = 403, description = "`forbidden`: without `content:write`"),
@@ -181,7 +182,7 @@ pub(crate) async fn replace(
     (status = 409, description = "`game-in-curriculum`: a curriculum module lists it; `conflict`: the game changed meanwhile, retry")))]
 pub(crate) async fn delete(
     State(learning): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
 ) -> Result<StatusCode> {
     who.require(perm::CONTENT_WRITE)?;
@@ -189,8 +190,9 @@ pub(crate) async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Publish a game (again: refreshes its catalog entries and popularity).
-#[utoipa::path(post, path = "/v1/games/{game_id}/publish", tag = "catalog", security(("bearer" = []), ("api_key" = [])),
+/// Publish a game (again: refreshes its catalog entries and popularity). Counted in the `expensive` rate-limit
+/// class.
+#[utoipa::path(post, path = "/v1/games/{game_id}/publish", tag = "catalog", security(("bearer" = [])),
     params(("game_id" = inline(Id), Path)), responses(
     (status = 200, body = GameView),
     (status = 403, description = "`forbidden`: without `content:write`"),
@@ -198,16 +200,23 @@ pub(crate) async fn delete(
     (status = 409, description = "`conflict`: the game changed meanwhile; retry")))]
 pub(crate) async fn publish(
     State(learning): St,
-    who: Identity,
+    client: ClientInfo,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
 ) -> Result<Json<GameView>> {
     who.require(perm::CONTENT_WRITE)?;
+    // About a hundred catalog entries written: the expensive class, per IP and per account.
+    learning
+        .platform
+        .limiter
+        .enforce_expensive(client.ip, &format!("user:{}", who.user_id))
+        .await?;
     let game = learning.publish_game(id.as_str()).await?;
     Ok(Json(learning.game_view(game, None)))
 }
 
 /// Take a game out of the catalog (it stays a draft).
-#[utoipa::path(post, path = "/v1/games/{game_id}/unpublish", tag = "catalog", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(post, path = "/v1/games/{game_id}/unpublish", tag = "catalog", security(("bearer" = [])),
     params(("game_id" = inline(Id), Path)), responses(
     (status = 200, body = GameView),
     (status = 403, description = "`forbidden`: without `content:write`"),
@@ -215,7 +224,7 @@ pub(crate) async fn publish(
     (status = 409, description = "`conflict`: the game changed meanwhile; retry")))]
 pub(crate) async fn unpublish(
     State(learning): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
 ) -> Result<Json<GameView>> {
     who.require(perm::CONTENT_WRITE)?;

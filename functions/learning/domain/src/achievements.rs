@@ -114,6 +114,7 @@ pub struct AchievementInput {
     #[serde(default)]
     #[schema(max_length = 500)]
     pub icon: String,
+    #[schema(schema_with = crate::schema::achievement_rule)]
     pub rule: Rule,
 }
 
@@ -127,7 +128,6 @@ pub struct Achievement {
     pub updated_at: i64,
     /// Moves on every write; writes are conditional on the version read.
     #[serde(default)]
-    #[schema(ignore)]
     pub version: i64,
 }
 

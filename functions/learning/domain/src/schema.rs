@@ -126,6 +126,36 @@ pub fn achievement_name() -> Object {
     )
 }
 
+/// An achievement's rule: one object per kind, each refusing fields of the others (as the deserializer does).
+pub fn achievement_rule() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use crate::achievements::MAX_RULE_NUMBER;
+    let number = json!({"type": "integer", "minimum": 1, "maximum": MAX_RULE_NUMBER});
+    let id = json!({"type": "string", "pattern": constraints::ID_PATTERN});
+    let slug = json!({"type": "string", "pattern": crate::catalog::SLUG_PATTERN});
+    let kind = |name: &str, fields: serde_json::Value| {
+        let mut properties = fields.as_object().cloned().unwrap_or_default();
+        properties.insert("kind".into(), json!({"type": "string", "enum": [name]}));
+        let mut required: Vec<String> = properties.keys().cloned().collect();
+        required.sort();
+        json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
+    };
+    let schema = json!({
+        "description": "What earns the achievement, by `kind`: `first_completion`; `completions` (`count`); \
+            `score_at_least` (`game_id`, `score`); `streak` of `days` consecutive days; `module_completed` \
+            (`module_id`); `total_time` (`seconds`); `category_complete` (every published game of `category`).",
+        "oneOf": [
+            kind("first_completion", json!({})),
+            kind("completions", json!({"count": number})),
+            kind("score_at_least", json!({"game_id": id, "score": number})),
+            kind("streak", json!({"days": number})),
+            kind("module_completed", json!({"module_id": id})),
+            kind("total_time", json!({"seconds": number})),
+            kind("category_complete", json!({"category": slug})),
+        ]
+    });
+    serde_json::from_value(schema).unwrap_or_else(|_| utoipa::openapi::RefOr::T(Default::default()))
+}
+
 /// A curriculum module's title.
 pub fn module_title() -> Object {
     constraints::trimmed_text(crate::curriculum::MAX_MODULE_TITLE, "The module's title.")
@@ -249,6 +279,29 @@ mod tests {
                 string_schema_accepts(&term, s),
                 normalize_term(s).is_some(),
                 "term {s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_rule_schema_has_one_closed_object_per_kind() {
+        let schema = serde_json::to_value(achievement_rule()).unwrap();
+        let kinds = schema["oneOf"].as_array().unwrap();
+        assert_eq!(kinds.len(), 7);
+        for kind in kinds {
+            assert_eq!(kind["additionalProperties"], false);
+            let name = kind["properties"]["kind"]["enum"][0].as_str().unwrap();
+            let sample = serde_json::json!({"kind": name, "count": 1, "score": 1, "days": 1, "seconds": 1,
+                "game_id": "01JGAME0000000000000000000", "module_id": "01JGAME0000000000000000000",
+                "category": "numbers"});
+            let mut only: serde_json::Map<String, serde_json::Value> = serde_json::Map::new();
+            for field in kind["required"].as_array().unwrap() {
+                let field = field.as_str().unwrap();
+                only.insert(field.into(), sample[field].clone());
+            }
+            assert!(
+                serde_json::from_value::<crate::achievements::Rule>(only.into()).is_ok(),
+                "{name}: the schema's fields are the deserializer's"
             );
         }
     }

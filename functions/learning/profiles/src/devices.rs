@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use lectern_accounts::service::TokenPair;
-use lectern_shared::http::auth::Identity;
+use lectern_shared::http::auth::SessionIdentity;
 use lectern_shared::http::client::ClientInfo;
 use lectern_shared::http::{Json, Path, Problem};
 use lectern_shared::ids::Id;
@@ -32,7 +32,7 @@ pub struct DeviceSession {
 pub(crate) async fn create_device_session(
     State(s): St,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
 ) -> Result<(StatusCode, Json<DeviceSession>)> {
     let profile = s

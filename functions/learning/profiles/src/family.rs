@@ -6,7 +6,7 @@ use lectern_accounts::device_sessions::PIN_PATTERN;
 use lectern_accounts::permissions::perm;
 use lectern_accounts::service::TokenPair;
 use lectern_learning::profiles::FamilyView;
-use lectern_shared::http::auth::Identity;
+use lectern_shared::http::auth::SessionIdentity;
 use lectern_shared::http::client::ClientInfo;
 use lectern_shared::http::{Json, Problem};
 use serde::Deserialize;
@@ -15,10 +15,13 @@ use utoipa::ToSchema;
 use crate::{Result, St, viewer};
 
 /// The account's family: how many profiles it has and may have, and every parental consent it gave.
-#[utoipa::path(get, path = "/v1/family", tag = "profiles", security(("bearer" = []), ("api_key" = [])), responses(
+#[utoipa::path(get, path = "/v1/family", tag = "profiles", security(("bearer" = [])), responses(
     (status = 200, body = FamilyView),
-    (status = 403, description = "`forbidden`: a profile session, or an API key without the `learning:play` scope")))]
-pub(crate) async fn family(State(s): St, who: Identity) -> Result<Json<FamilyView>> {
+    (status = 403, description = "`forbidden`: a profile session, or an API key (this route takes signed-in sessions only)")))]
+pub(crate) async fn family(
+    State(s): St,
+    SessionIdentity(who): SessionIdentity,
+) -> Result<Json<FamilyView>> {
     who.require(perm::LEARNING_PLAY)?;
     Ok(Json(s.learning.family(&viewer(&who)).await?))
 }
@@ -38,7 +41,7 @@ pub struct PinInput {
     (status = 403, description = "`forbidden`: without `children:manage` (a profile session never has it); `reauthentication-required`: sign in again first")))]
 pub(crate) async fn set_pin(
     State(s): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Json(input): Json<PinInput>,
 ) -> Result<StatusCode> {
     who.require(perm::CHILDREN_MANAGE)?;
@@ -49,11 +52,14 @@ pub(crate) async fn set_pin(
 }
 
 /// Remove the parent PIN.
-#[utoipa::path(delete, path = "/v1/family/pin", tag = "profiles", security(("bearer" = []), ("api_key" = [])), responses(
+#[utoipa::path(delete, path = "/v1/family/pin", tag = "profiles", security(("bearer" = [])), responses(
     (status = 204, description = "Removed"),
     (status = 403, description = "`forbidden`: without `children:manage` (a profile session never has it)"),
     (status = 404, description = "No PIN is set")))]
-pub(crate) async fn clear_pin(State(s): St, who: Identity) -> Result<StatusCode> {
+pub(crate) async fn clear_pin(
+    State(s): St,
+    SessionIdentity(who): SessionIdentity,
+) -> Result<StatusCode> {
     who.require(perm::CHILDREN_MANAGE)?;
     if s.accounts.clear_parent_pin(&who.user_id).await? {
         Ok(StatusCode::NO_CONTENT)
@@ -71,7 +77,7 @@ pub(crate) async fn clear_pin(State(s): St, who: Identity) -> Result<StatusCode>
 pub(crate) async fn switch_to_parent(
     State(s): St,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Json(input): Json<PinInput>,
 ) -> Result<Json<TokenPair>> {
     Ok(Json(

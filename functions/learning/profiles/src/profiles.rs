@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use lectern_accounts::permissions::perm;
 use lectern_learning::profiles::{NewProfile, ProfileKind, ProfilePatch, ProfileView};
 use lectern_shared::blobs::PresignedUpload;
-use lectern_shared::http::auth::Identity;
+use lectern_shared::http::auth::SessionIdentity;
 use lectern_shared::http::client::ClientInfo;
 use lectern_shared::http::{Json, Path};
 use lectern_shared::ids::Id;
@@ -15,24 +15,27 @@ use utoipa::ToSchema;
 use crate::{Result, St, viewer};
 
 /// The profiles the caller sees: the account's (a profile session: its own).
-#[utoipa::path(get, path = "/v1/profiles", tag = "profiles", security(("bearer" = []), ("api_key" = [])), responses(
+#[utoipa::path(get, path = "/v1/profiles", tag = "profiles", security(("bearer" = [])), responses(
     (status = 200, body = Vec<ProfileView>),
-    (status = 403, description = "`forbidden`: an API key without the `learning:play` scope")))]
-pub(crate) async fn list(State(s): St, who: Identity) -> Result<Json<Vec<ProfileView>>> {
+    (status = 403, description = "`forbidden`: an API key (this route takes signed-in sessions only)")))]
+pub(crate) async fn list(
+    State(s): St,
+    SessionIdentity(who): SessionIdentity,
+) -> Result<Json<Vec<ProfileView>>> {
     who.require(perm::LEARNING_PLAY)?;
     Ok(Json(s.learning.profiles(&viewer(&who)).await?))
 }
 
 /// Create a profile: a child's (parents; records the consent given with `parental_consent: true`) or the
 /// account's own (one per account).
-#[utoipa::path(post, path = "/v1/profiles", tag = "profiles", security(("bearer" = []), ("api_key" = [])), request_body = NewProfile, responses(
+#[utoipa::path(post, path = "/v1/profiles", tag = "profiles", security(("bearer" = [])), request_body = NewProfile, responses(
     (status = 201, body = ProfileView),
     (status = 403, description = "`forbidden`: a child profile without `children:manage`, or from a profile session; `email-unverified`: a child profile before the address is verified"),
     (status = 409, description = "`profile-limit-reached`: the account has as many profiles of this kind as it may; `conflict`: another was created at the same moment, retry")))]
 pub(crate) async fn create(
     State(s): St,
     client: ClientInfo,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Json(input): Json<NewProfile>,
 ) -> Result<(StatusCode, Json<ProfileView>)> {
     let kind = input.kind.unwrap_or(if who.can(perm::CHILDREN_MANAGE) {
@@ -56,14 +59,14 @@ pub(crate) async fn create(
 }
 
 /// One profile of the caller's family (admins: any).
-#[utoipa::path(get, path = "/v1/profiles/{profile_id}", tag = "profiles", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(get, path = "/v1/profiles/{profile_id}", tag = "profiles", security(("bearer" = [])),
     params(("profile_id" = inline(Id), Path)), responses(
     (status = 200, body = ProfileView),
-    (status = 403, description = "`forbidden`: an API key without the `learning:play` scope"),
+    (status = 403, description = "`forbidden`: an API key (this route takes signed-in sessions only)"),
     (status = 404, description = "No such profile in your family")))]
 pub(crate) async fn get_one(
     State(s): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
 ) -> Result<Json<ProfileView>> {
     who.require(perm::LEARNING_PLAY)?;
@@ -71,7 +74,7 @@ pub(crate) async fn get_one(
 }
 
 /// Change a profile. Not from a profile session.
-#[utoipa::path(patch, path = "/v1/profiles/{profile_id}", tag = "profiles", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(patch, path = "/v1/profiles/{profile_id}", tag = "profiles", security(("bearer" = [])),
     params(("profile_id" = inline(Id), Path)), request_body = ProfilePatch, responses(
     (status = 200, body = ProfileView),
     (status = 403, description = "`forbidden`: a profile session, or a child's profile without `children:manage`"),
@@ -79,7 +82,7 @@ pub(crate) async fn get_one(
     (status = 409, description = "`conflict`: the profile changed meanwhile; retry")))]
 pub(crate) async fn update(
     State(s): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
     Json(patch): Json<ProfilePatch>,
 ) -> Result<Json<ProfileView>> {
@@ -91,13 +94,17 @@ pub(crate) async fn update(
 }
 
 /// Delete a profile: its device sessions end; a child's consent record is kept, marked deleted.
-#[utoipa::path(delete, path = "/v1/profiles/{profile_id}", tag = "profiles", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(delete, path = "/v1/profiles/{profile_id}", tag = "profiles", security(("bearer" = [])),
     params(("profile_id" = inline(Id), Path)), responses(
     (status = 204, description = "Deleted"),
     (status = 403, description = "`forbidden`: a profile session, or a child's profile without `children:manage`"),
     (status = 404, description = "No such profile in your family"),
     (status = 409, description = "`conflict`: the profile changed meanwhile; retry")))]
-pub(crate) async fn delete(State(s): St, who: Identity, Path(id): Path<Id>) -> Result<StatusCode> {
+pub(crate) async fn delete(
+    State(s): St,
+    SessionIdentity(who): SessionIdentity,
+    Path(id): Path<Id>,
+) -> Result<StatusCode> {
     let deleted = s
         .learning
         .delete_profile(&viewer(&who), id.as_str())
@@ -117,18 +124,24 @@ pub struct AvatarRequest {
     pub content_type: String,
 }
 
-/// A presigned form upload for the profile's avatar (at most 1 MiB); then confirm it.
-#[utoipa::path(post, path = "/v1/profiles/{profile_id}/avatar", tag = "profiles", security(("bearer" = []), ("api_key" = [])),
+/// A presigned form upload for the profile's avatar (at most 1 MiB); then confirm it. Counted in the `expensive`
+/// rate-limit class.
+#[utoipa::path(post, path = "/v1/profiles/{profile_id}/avatar", tag = "profiles", security(("bearer" = [])),
     params(("profile_id" = inline(Id), Path)), request_body = AvatarRequest, responses(
     (status = 200, body = PresignedUpload),
     (status = 403, description = "`forbidden`: a profile session, or a child's profile without `children:manage`"),
     (status = 404, description = "No such profile in your family")))]
 pub(crate) async fn avatar_upload(
     State(s): St,
-    who: Identity,
+    client: ClientInfo,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
     Json(input): Json<AvatarRequest>,
 ) -> Result<Json<PresignedUpload>> {
+    // A presigned upload costs storage: the expensive class, per IP and per account.
+    s.accounts
+        .limit_expensive(&client, &format!("user:{}", who.user_id))
+        .await?;
     Ok(Json(
         s.learning
             .avatar_upload(&viewer(&who), id.as_str(), &input.content_type)
@@ -149,7 +162,7 @@ pub struct AvatarConfirm {
 }
 
 /// Accept the uploaded avatar after checking its size and content.
-#[utoipa::path(post, path = "/v1/profiles/{profile_id}/avatar/confirm", tag = "profiles", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(post, path = "/v1/profiles/{profile_id}/avatar/confirm", tag = "profiles", security(("bearer" = [])),
     params(("profile_id" = inline(Id), Path)), request_body = AvatarConfirm, responses(
     (status = 200, body = ProfileView),
     (status = 400, description = "`validation`: not an upload of this profile, nothing uploaded, too large or not the declared type"),
@@ -158,7 +171,7 @@ pub struct AvatarConfirm {
     (status = 409, description = "`conflict`: the profile changed meanwhile; retry")))]
 pub(crate) async fn avatar_confirm(
     State(s): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(id): Path<Id>,
     Json(input): Json<AvatarConfirm>,
 ) -> Result<Json<ProfileView>> {

@@ -5,7 +5,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use lectern_learning::LearningError;
 use lectern_learning::progress::{GameResult, MAX_BATCH, ResultFilter, ResultInput, StatsView};
-use lectern_shared::http::auth::Identity;
+use lectern_shared::http::auth::SessionIdentity;
+use lectern_shared::http::client::ClientInfo;
 use lectern_shared::http::pagination::{cursor_schema, limit_schema};
 use lectern_shared::http::{Json, PageParams, Paginated, Path, Problem, Query};
 use lectern_shared::ids::Id;
@@ -32,16 +33,16 @@ pub struct KeyHeader {
 }
 
 /// Record a result once: retries with the same `Idempotency-Key` never count twice.
-#[utoipa::path(post, path = "/v1/profiles/{profile_id}/progress", tag = "progress", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(post, path = "/v1/profiles/{profile_id}/progress", tag = "progress", security(("bearer" = [])),
     params(("profile_id" = inline(Id), Path), KeyHeader), request_body = ResultInput, responses(
     (status = 201, body = GameResult, description = "Recorded (or, with `Idempotent-Replayed: true`, recorded before under this key)"),
-    (status = 403, description = "`forbidden`: an API key without the `learning:play` scope"),
+    (status = 403, description = "`forbidden`: an API key (this route takes signed-in sessions only)"),
     (status = 404, description = "No such profile you may act as"),
     (status = 409, description = "`conflict`: too many results of this profile at once; retry"),
     (status = 422, description = "`idempotency-key-reused`: the key was used with another body")))]
 pub(crate) async fn record(
     State(learning): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(profile_id): Path<Id>,
     headers: HeaderMap,
     Json(input): Json<ResultInput>,
@@ -104,19 +105,26 @@ pub struct BatchAnswers {
 }
 
 /// Sync up to 100 results at once, each with its own key; each is answered on its own (one bad result does
-/// not refuse the others).
-#[utoipa::path(post, path = "/v1/profiles/{profile_id}/progress/batch", tag = "progress", security(("bearer" = []), ("api_key" = [])),
+/// not refuse the others). Counted in the `expensive` rate-limit class.
+#[utoipa::path(post, path = "/v1/profiles/{profile_id}/progress/batch", tag = "progress", security(("bearer" = [])),
     params(("profile_id" = inline(Id), Path)), request_body = Batch, responses(
     (status = 200, body = BatchAnswers),
-    (status = 403, description = "`forbidden`: an API key without the `learning:play` scope"),
+    (status = 403, description = "`forbidden`: an API key (this route takes signed-in sessions only)"),
     (status = 404, description = "No such profile you may act as")))]
 pub(crate) async fn record_batch(
     State(learning): St,
-    who: Identity,
+    client: ClientInfo,
+    SessionIdentity(who): SessionIdentity,
     Path(profile_id): Path<Id>,
     Json(batch): Json<Batch>,
 ) -> Result<Json<BatchAnswers>> {
     let viewer = player(&who)?;
+    // Up to 100 reads and transactions: the expensive class, per IP and per account (a family's devices share it).
+    learning
+        .platform
+        .limiter
+        .enforce_expensive(client.ip, &format!("user:{}", who.user_id))
+        .await?;
     if batch.items.is_empty() || batch.items.len() > MAX_BATCH {
         return Err(Problem::validation("1 to 100 results")
             .field("items", format!("1 to {MAX_BATCH} results")));
@@ -201,14 +209,14 @@ fn instant(field: &str, value: Option<&str>) -> Result<Option<i64>> {
 }
 
 /// A profile's results, newest first (by when they were played), of one game and within a time range.
-#[utoipa::path(get, path = "/v1/profiles/{profile_id}/progress", tag = "progress", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(get, path = "/v1/profiles/{profile_id}/progress", tag = "progress", security(("bearer" = [])),
     params(("profile_id" = inline(Id), Path), ResultsQuery), responses(
     (status = 200, body = Paginated<GameResult>),
-    (status = 403, description = "`forbidden`: an API key without the `learning:play` scope"),
+    (status = 403, description = "`forbidden`: an API key (this route takes signed-in sessions only)"),
     (status = 404, description = "No such profile you may see")))]
 pub(crate) async fn list(
     State(learning): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(profile_id): Path<Id>,
     Query(query): Query<ResultsQuery>,
 ) -> Result<Json<Paginated<GameResult>>> {
@@ -239,14 +247,14 @@ pub(crate) async fn list(
 
 /// A profile's statistics: totals, time, per game best and average, per skill mastery, and the current and
 /// longest daily streak in the profile's time zone.
-#[utoipa::path(get, path = "/v1/profiles/{profile_id}/progress/stats", tag = "progress", security(("bearer" = []), ("api_key" = [])),
+#[utoipa::path(get, path = "/v1/profiles/{profile_id}/progress/stats", tag = "progress", security(("bearer" = [])),
     params(("profile_id" = inline(Id), Path)), responses(
     (status = 200, body = StatsView),
-    (status = 403, description = "`forbidden`: an API key without the `learning:play` scope"),
+    (status = 403, description = "`forbidden`: an API key (this route takes signed-in sessions only)"),
     (status = 404, description = "No such profile you may see")))]
 pub(crate) async fn stats(
     State(learning): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Path(profile_id): Path<Id>,
 ) -> Result<Json<StatsView>> {
     let viewer = player(&who)?;

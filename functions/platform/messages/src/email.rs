@@ -146,6 +146,12 @@ pub enum Template {
         /// The key's label (never the key itself).
         name: String,
     },
+    /// Notice: the account was deleted; signing in before `restore_until` restores it.
+    AccountDeleted {
+        /// When the account is removed for good (RFC 3339 on the wire).
+        #[serde(with = "time::serde::rfc3339")]
+        restore_until: OffsetDateTime,
+    },
 }
 
 impl Template {
@@ -165,6 +171,7 @@ impl Template {
             Self::BackupCodeUsed { .. } => "backup_code_used",
             Self::RegistrationAttempt { .. } => "registration_attempt",
             Self::ApiKeyCreated { .. } => "api_key_created",
+            Self::AccountDeleted { .. } => "account_deleted",
         }
     }
 }

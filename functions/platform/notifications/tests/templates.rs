@@ -54,6 +54,9 @@ fn samples() -> Vec<(Template, Vec<&'static str>)> {
         Template::RegistrationAttempt {
             reset_link: LINK.into(),
         },
+        Template::AccountDeleted {
+            restore_until: datetime!(2025-04-02 14:05 UTC),
+        },
     ];
     all.into_iter()
         .map(|t| {
@@ -76,6 +79,9 @@ fn samples() -> Vec<(Template, Vec<&'static str>)> {
                 Template::ApiKeyCreated { .. } => vec!["CI deploy"],
                 Template::RegistrationAttempt { .. } => {
                     vec![LINK, "already belongs to your account"]
+                }
+                Template::AccountDeleted { .. } => {
+                    vec!["2 April 2025, 14:05 UTC", "restore"]
                 }
             };
             (t, expected)

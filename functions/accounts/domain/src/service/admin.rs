@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::Accounts;
 use crate::audit::Action;
+use crate::change::{Change, conflict};
 use crate::errors::AccountError;
 use crate::permissions::Role;
 use crate::users::{BY_EMAIL, BY_ROLE, Status, Tier, User, email_key};
@@ -134,9 +135,12 @@ impl Accounts {
             .unwrap_or(0))
     }
 
-    /// Saves a changed account, keeping the active-admin counter in step in the same transaction.
-    pub(crate) async fn save_guarded(
+    /// Adds to `change` the write of a changed account, keeping the active-admin counter in step in the same
+    /// transaction (the account's write is the change's next operation, the counter's the one after). Answers the
+    /// account as it will be stored. Refuses to take away the last active admin.
+    pub(crate) async fn guarded(
         &self,
+        change: &mut Change,
         before: &User,
         mut after: User,
     ) -> Result<User, AccountError> {
@@ -144,10 +148,10 @@ impl Accounts {
         let now = self.epoch();
         after.version = before.version + 1;
         after.updated_at = now;
-        let mut ops = vec![TxOp::Put {
+        change.op(TxOp::Put {
             item: after.to_item()?,
             condition: Condition::equals("version", before.version),
-        }];
+        });
         if delta < 0 {
             let n = self.admin_count().await?;
             if n <= 1 {
@@ -155,27 +159,31 @@ impl Accounts {
                     "this is the last admin; promote another admin first".into(),
                 ));
             }
-            ops.push(TxOp::Update {
+            change.op(TxOp::Update {
                 key: admins_key(),
                 update: ADMIN_COUNT.update().set("n", n - 1),
                 condition: Condition::equals("n", n),
             });
         } else if delta > 0 {
-            ops.push(TxOp::Update {
+            change.op(TxOp::Update {
                 key: admins_key(),
                 update: ADMIN_COUNT.update().add("n", 1),
                 condition: Condition::Always,
             });
         }
-        match self.platform.table.transact(ops).await {
-            Ok(()) => Ok(after),
-            Err(TableError::TransactionCancelled { .. }) | Err(TableError::Retryable(_)) => {
-                Err(AccountError::Conflict(
-                    "the account or the admin count changed meanwhile; try again".into(),
-                ))
-            }
-            Err(e) => Err(e.into()),
-        }
+        Ok(after)
+    }
+
+    /// Saves a changed account on its own, guarded (see [`Accounts::guarded`]).
+    pub(crate) async fn save_guarded(
+        &self,
+        before: &User,
+        after: User,
+    ) -> Result<User, AccountError> {
+        let mut change = Change::new();
+        let after = self.guarded(&mut change, before, after).await?;
+        self.commit(change).await.map_err(conflict)?;
+        Ok(after)
     }
 
     /// Changes an account's role.
@@ -211,27 +219,28 @@ impl Accounts {
     }
 
     /// Applies one admin change to an account (`change` returns the old and new value); a change to the same
-    /// value writes nothing, any other is saved guarded and audited with `from`/`to`.
+    /// value writes nothing, any other is saved guarded and audited with `from`/`to`, together.
     async fn change_field(
         &self,
         actor: &str,
         user_id: &str,
         client: &ClientInfo,
         action: Action,
-        change: impl FnOnce(&mut User) -> (Value, Value),
+        apply: impl FnOnce(&mut User) -> (Value, Value),
     ) -> Result<AdminUserView, AccountError> {
         let before = self.user(user_id).await?;
         let mut after = before.clone();
-        let (from, to) = change(&mut after);
+        let (from, to) = apply(&mut after);
         if from == to {
             return Ok(AdminUserView::from(&before));
         }
-        let after = self.save_guarded(&before, after).await?;
+        let mut change = Change::new();
+        let after = self.guarded(&mut change, &before, after).await?;
         let mut details = serde_json::Map::new();
         details.insert("from".into(), from);
         details.insert("to".into(), to);
-        self.audit_with(action, Some(actor), user_id, client, details)
-            .await;
+        change.audit(self.event_with(action, Some(actor), user_id, client, details));
+        self.commit(change).await.map_err(conflict)?;
         Ok(AdminUserView::from(&after))
     }
 
@@ -248,10 +257,11 @@ impl Accounts {
         }
         let mut after = before.clone();
         after.status = Status::Suspended;
-        let after = self.save_guarded(&before, after).await?;
-        self.sessions.end_all(user_id, None).await?;
-        self.audit(Action::Suspended, Some(actor), user_id, client)
-            .await;
+        let mut change = Change::new();
+        let after = self.guarded(&mut change, &before, after).await?;
+        change.end_sessions(self.sessions.keys(user_id, None).await?);
+        change.audit(self.event(Action::Suspended, Some(actor), user_id, client));
+        self.commit(change).await.map_err(conflict)?;
         Ok(AdminUserView::from(&after))
     }
 
@@ -270,9 +280,10 @@ impl Accounts {
         }
         let mut after = before.clone();
         after.status = Status::Active;
-        let after = self.save_guarded(&before, after).await?;
-        self.audit(Action::Activated, Some(actor), user_id, client)
-            .await;
+        let mut change = Change::new();
+        let after = self.guarded(&mut change, &before, after).await?;
+        change.audit(self.event(Action::Activated, Some(actor), user_id, client));
+        self.commit(change).await.map_err(conflict)?;
         Ok(AdminUserView::from(&after))
     }
 
@@ -284,17 +295,31 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<usize, AccountError> {
         self.user(user_id).await?;
-        let ended = self.sessions.end_all(user_id, None).await?;
-        self.audit(Action::ForceLogout, Some(actor), user_id, client)
-            .await;
-        Ok(ended)
+        self.end_every_session(Action::ForceLogout, actor, user_id, client)
+            .await
     }
 
-    /// Makes the account with this email an admin, but only while there is no active admin at all — safe to run
-    /// at every start-up (`LECTERN_BOOTSTRAP_ADMIN_EMAIL`) and from `lectern make-admin`. Returns whether it
+    /// Makes the account with this email the first admin, but only while there is no active admin at all — safe to
+    /// run at every start-up (`LECTERN_BOOTSTRAP_ADMIN_EMAIL`) and from `lectern make-admin`. Returns whether it
     /// promoted someone.
-    pub async fn bootstrap_admin(&self, email: &str) -> Result<bool, AccountError> {
-        if self.admin_count().await? > 0 {
+    ///
+    /// Whoever holds the address when this runs is promoted, so the address must be proven: only an account whose
+    /// *current* address was verified through the emailed link qualifies (changing the address clears
+    /// `email_verified` in the same transaction, and a link only verifies the address it was sent to). Anyone can
+    /// register an address or move their account to it; only its owner can open the link. The flag is never set
+    /// here. `AllowUnverified` is for an operator at the console who knows the account (`make-admin
+    /// --allow-unverified`). The promotion is logged and audited; the counter condition makes two concurrent
+    /// bootstraps promote one account.
+    pub async fn bootstrap_admin(
+        &self,
+        email: &str,
+        policy: AdminBootstrap,
+    ) -> Result<bool, AccountError> {
+        let counter = self.platform.table.get(&admins_key()).await?;
+        let admins = counter
+            .as_ref()
+            .and_then(|i| i.get("n").and_then(Value::as_i64));
+        if admins.is_some_and(|n| n > 0) {
             return Ok(false);
         }
         let before = self
@@ -305,19 +330,71 @@ impl Accounts {
         if before.status != Status::Active {
             return Err(AccountError::Conflict("the account is not active".into()));
         }
+        if !before.email_verified && policy == AdminBootstrap::RequireVerified {
+            tracing::warn!(user_id = %before.user_id, "bootstrap admin refused: the address is not verified");
+            return Err(AccountError::Forbidden(
+                "the account's address is not verified: open the emailed link first".into(),
+            ));
+        }
         let mut after = before.clone();
         after.role = Role::Admin;
-        after.email_verified = true;
-        self.save_guarded(&before, after).await?;
-        self.audit_with(
+        after.version = before.version + 1;
+        after.updated_at = self.epoch();
+        // Promote only while the counter still says what it said when read: zero or absent.
+        let no_admin = match (&counter, admins) {
+            (None, _) => Condition::NotExists,
+            (Some(_), Some(n)) => Condition::equals("n", n),
+            (Some(_), None) => Condition::AttributeNotExists("n".into()),
+        };
+        let mut details = serde_json::Map::new();
+        details.insert("from".into(), before.role.as_str().into());
+        details.insert("to".into(), Role::Admin.as_str().into());
+        details.insert("via".into(), "bootstrap".into());
+        details.insert("email_verified".into(), before.email_verified.into());
+        let mut change = Change::new();
+        change.op(TxOp::Put {
+            item: after.to_item()?,
+            condition: Condition::equals("version", before.version),
+        });
+        change.op(TxOp::Update {
+            key: admins_key(),
+            update: ADMIN_COUNT.update().set("n", 1),
+            condition: no_admin,
+        });
+        change.audit(self.event_with(
             Action::RoleChanged,
             None,
             &before.user_id,
             &ClientInfo::default(),
-            serde_json::Map::new(),
-        )
-        .await;
-        tracing::info!(user_id = %before.user_id, "bootstrapped the first admin");
+            details,
+        ));
+        match self.commit(change).await {
+            Ok(()) => {}
+            Err(TableError::TransactionCancelled { index: Some(0), .. }) => {
+                return Err(AccountError::Conflict(
+                    "the account changed meanwhile; try again".into(),
+                ));
+            }
+            // Another bootstrap or an admin change won meanwhile: there may be an admin now.
+            Err(TableError::TransactionCancelled { .. }) | Err(TableError::Retryable(_)) => {
+                return Ok(false);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tracing::warn!(
+            user_id = %before.user_id,
+            email_verified = before.email_verified,
+            "bootstrapped the first admin"
+        );
         Ok(true)
     }
+}
+
+/// Whether [`Accounts::bootstrap_admin`] may promote an account whose address is not verified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdminBootstrap {
+    /// The address must have been verified through the emailed link (start-up bootstrap, `make-admin`).
+    RequireVerified,
+    /// An operator vouches for the account (`make-admin --allow-unverified`); the address stays unverified.
+    AllowUnverified,
 }

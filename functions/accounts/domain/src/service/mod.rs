@@ -14,7 +14,7 @@ use lectern_shared::http::client::ClientInfo;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::audit::{Action, AuditLog};
+use crate::audit::AuditLog;
 use crate::config::AccountsConfig;
 use crate::crypto::SecretBox;
 use crate::errors::AccountError;
@@ -24,6 +24,7 @@ use crate::password::{Argon2Params, PasswordHasher};
 use crate::sessions::{Origin, Session, Sessions};
 use crate::signing_keys::KeyRing;
 use crate::tokens::{TokenKind, TokenService};
+use crate::twofactor::backup_codes::CodeHasher;
 use crate::users::{User, Users};
 
 pub use signin::LoginOutcome;
@@ -55,6 +56,7 @@ pub struct Accounts {
     pub audit: AuditLog,
     pub hasher: PasswordHasher,
     pub(crate) secrets: SecretBox,
+    pub(crate) backup_codes: CodeHasher,
 }
 
 impl Accounts {
@@ -92,6 +94,15 @@ impl Accounts {
             audit: AuditLog::new(table),
             hasher: PasswordHasher::new(argon)?,
             secrets: SecretBox::derive(master.trim().as_bytes(), "lectern/totp-secrets/v1"),
+            // SEAM (per-purpose keys with ids): like the TOTP key, this key is derived from the deployment secret
+            // and never stored. When a key ring with ids arrives, build it with `CodeHasher::from_key(<the ring's
+            // backup-code key>, <its id>)`; stored hashes name their key id, so entries under an older key are
+            // recognisable (they need that key, or a re-enrolment).
+            backup_codes: CodeHasher::derive(
+                master.trim().as_bytes(),
+                "lectern/backup-codes/v1",
+                "d1",
+            ),
             platform,
             config,
         }))
@@ -122,7 +133,11 @@ impl Accounts {
         Ok((token, self.config.access_ttl_secs))
     }
 
-    fn pair(&self, session: &Session, refresh_token: String) -> Result<TokenPair, AccountError> {
+    pub(crate) fn pair(
+        &self,
+        session: &Session,
+        refresh_token: String,
+    ) -> Result<TokenPair, AccountError> {
         let (access_token, expires_in) = self.access_token(session)?;
         Ok(TokenPair {
             access_token,
@@ -133,29 +148,17 @@ impl Accounts {
         })
     }
 
-    /// Records an audit event at the current time.
-    pub async fn audit(
+    /// Counts a request of the `expensive` class per client IP and per `account` (see
+    /// [`lectern_shared::ratelimit::RateLimiter::enforce_expensive`]).
+    pub async fn limit_expensive(
         &self,
-        action: Action,
-        actor: Option<&str>,
-        target: &str,
         client: &ClientInfo,
-    ) {
-        self.audit_with(action, actor, target, client, serde_json::Map::new())
-            .await;
-    }
-
-    pub async fn audit_with(
-        &self,
-        action: Action,
-        actor: Option<&str>,
-        target: &str,
-        client: &ClientInfo,
-        details: serde_json::Map<String, serde_json::Value>,
-    ) {
-        self.audit
-            .record(action, actor, target, client, self.now(), details)
-            .await;
+        account: &str,
+    ) -> Result<(), lectern_shared::http::Problem> {
+        self.platform
+            .limiter
+            .enforce_expensive(client.ip, account)
+            .await
     }
 
     /// Loads an account that must exist.

@@ -9,12 +9,15 @@ use lectern_shared::http::client::ClientInfo;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use lectern_shared::table::TableError;
+
 use super::Accounts;
 use super::signup::{valid_display_name, valid_email};
 use crate::audit::Action;
+use crate::change::{Change, conflict};
 use crate::errors::AccountError;
 use crate::permissions::Role;
-use crate::users::{Status, Tier, User, UserWriteError};
+use crate::users::{Status, Tier, User, UserWriteError, Users};
 
 /// Largest avatar accepted.
 pub const AVATAR_MAX_BYTES: u64 = 2 * 1024 * 1024;
@@ -257,7 +260,7 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
         let new_email = valid_email(new_email)?;
-        let mut user = self.user(user_id).await?;
+        let user = self.user(user_id).await?;
         self.confirm_password(&user, password, "password", client)
             .await?;
         if crate::users::email_key(&new_email) == crate::users::email_key(&user.email) {
@@ -266,35 +269,32 @@ impl Accounts {
                 "is already the account's address",
             ));
         }
-        let old = user.clone();
-        match self
-            .users
-            .change_email(&mut user, &new_email, self.epoch())
-            .await
-        {
-            Ok(()) => {}
-            // Same answer shape as any other refusal would leak that the address is in use; say it plainly only
-            // to a signed-in owner who also proved their password.
-            Err(UserWriteError::EmailTaken) => {
-                return Err(AccountError::field("email", "cannot be used"));
-            }
-            Err(UserWriteError::Conflict) => {
-                return Err(AccountError::Conflict("try again".into()));
-            }
-            Err(UserWriteError::Store(e)) => return Err(e.into()),
-        }
-        self.audit(Action::EmailChanged, Some(user_id), user_id, client)
-            .await;
-        self.notify(
-            &old,
-            Some(&old.email),
+        // The move, its audit record, the notice to the old address and the link to the new one: all or nothing.
+        let (moved, ops) = Users::change_email_ops(&user, &new_email, self.epoch())?;
+        let mut change = Change::new();
+        change.ops(ops);
+        change.audit(self.event(Action::EmailChanged, Some(user_id), user_id, client));
+        change.send(self.email(
+            &user,
+            Some(&user.email),
             Template::EmailChanged {
                 new_email: new_email.clone(),
             },
-            &user.version.to_string(),
-        )
-        .await;
-        self.send_verification(&user, &new_email).await
+            &moved.version.to_string(),
+        )?);
+        self.send_verification(&mut change, &moved, &new_email)?;
+        match self.commit(change).await {
+            Ok(()) => Ok(()),
+            // Operation 0 claims the new address. Saying it is taken would leak that it is in use, but only to a
+            // signed-in owner who also proved their password.
+            Err(TableError::TransactionCancelled { index: Some(0), .. }) => {
+                Err(AccountError::field("email", "cannot be used"))
+            }
+            Err(TableError::TransactionCancelled { .. }) => {
+                Err(AccountError::Conflict("try again".into()))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// A presigned upload for a new avatar image.
@@ -367,7 +367,8 @@ impl Accounts {
             .save(&mut user, self.epoch())
             .await
             .map_err(|e| AccountError::Conflict(e.to_string()))?;
-        if let Some(old) = previous
+        // Confirming the current avatar again must not delete it.
+        if let Some(old) = previous.filter(|old| old != key)
             && let Err(e) = self.platform.blobs.delete(&old).await
         {
             tracing::warn!(error = %e, "old avatar not deleted");
@@ -375,7 +376,8 @@ impl Accounts {
         self.profile(user_id).await
     }
 
-    /// Soft-deletes the account: sessions end now; signing in within the grace period restores it.
+    /// Soft-deletes the account: sessions end now, the owner is emailed; signing in within the grace period (with
+    /// every factor) restores it.
     pub async fn delete_account(
         &self,
         user_id: &str,
@@ -388,11 +390,16 @@ impl Accounts {
         after.status = Status::Deleted;
         after.deleted_at = Some(now);
         after.purge_after = Some(purge_after);
-        // Guarded like an admin action: the last admin cannot delete themselves.
-        self.save_guarded(&before, after).await?;
-        self.sessions.end_all(user_id, None).await?;
-        self.audit(Action::AccountDeleted, Some(user_id), user_id, client)
-            .await;
+        // Guarded like an admin action: the last admin cannot delete themselves. The account, its sessions and the
+        // audit record change together.
+        let mut change = Change::new();
+        let after = self.guarded(&mut change, &before, after).await?;
+        change.end_sessions(self.sessions.keys(user_id, None).await?);
+        change.audit(self.event(Action::AccountDeleted, Some(user_id), user_id, client));
+        let restore_until = time::OffsetDateTime::from_unix_timestamp(purge_after)
+            .map_err(|e| AccountError::Internal(format!("purge time out of range: {e}")))?;
+        change.send(self.notice(&after, Template::AccountDeleted { restore_until })?);
+        self.commit(change).await.map_err(conflict)?;
         Ok(purge_after)
     }
 }

@@ -2,13 +2,16 @@
 
 use lectern_messages::Template;
 use lectern_shared::http::client::ClientInfo;
+use lectern_shared::table::TableError;
 
 use super::Accounts;
 use super::signup::{valid_email, valid_password};
 use crate::audit::Action;
+use crate::change::{Change, conflict};
 use crate::errors::AccountError;
-use crate::onetime::Purpose;
-use crate::users::{Status, User, UserWriteError};
+use crate::lockout;
+use crate::onetime::{OneTimeTokens, Purpose};
+use crate::users::{Status, User, Users};
 
 impl Accounts {
     /// Emails a reset link if the address belongs to an active account. The caller always answers 202.
@@ -26,19 +29,18 @@ impl Accounts {
             return Ok(());
         }
         let expires = self.epoch() + self.config.reset_password_ttl_secs;
-        let token = self
-            .onetime
-            .issue(Purpose::ResetPassword, &user.user_id, &user.email, expires)
-            .await?;
+        let (token, stored) =
+            OneTimeTokens::mint(Purpose::ResetPassword, &user.user_id, &user.email, expires);
         let template = Template::PasswordReset {
             link: self.link("reset-password", &token),
             expires_minutes: (self.config.reset_password_ttl_secs / 60) as u32,
         };
-        self.notify(&user, None, template, &crate::crypto::token_hash(&token))
-            .await;
-        self.audit(Action::PasswordResetRequested, None, &user.user_id, client)
-            .await;
-        Ok(())
+        // The token, its email and the audit record commit together: a stored token always has its email.
+        let mut change = Change::new();
+        change.op(stored.put()?);
+        change.send(self.email(&user, None, template, &stored.hash)?);
+        change.audit(self.event(Action::PasswordResetRequested, None, &user.user_id, client));
+        Ok(self.commit(change).await?)
     }
 
     /// Sets a new password with an emailed reset token (single use); ends every session and notifies the owner.
@@ -63,21 +65,28 @@ impl Accounts {
             return Err(AccountError::InvalidToken);
         }
         valid_password(new_password, &user.email, "password")?;
-        self.onetime
-            .redeem(Purpose::ResetPassword, token)
-            .await?
-            .ok_or(AccountError::InvalidToken)?;
-        let user = self.set_password(user, new_password).await?;
-        self.sessions.end_all(&user.user_id, None).await?;
-        self.lockout.clear(&user.user_id).await?;
+        // One transaction: the token is spent, the password set, the lockout cleared, every session ended (as far
+        // as one transaction holds them), the reset audited and the owner's notice queued.
+        let mut change = Change::new();
+        change.op(OneTimeTokens::redeem_op(Purpose::ResetPassword, token));
+        let user = self.set_password(&mut change, user, new_password).await?;
+        change.op(lockout::clear_op(&user.user_id));
+        change.end_sessions(self.sessions.keys(&user.user_id, None).await?);
         self.owner_changed(
+            &mut change,
             &user,
             Action::PasswordReset,
             Template::PasswordResetNotice,
             client,
-        )
-        .await;
-        Ok(())
+        )?;
+        match self.commit(change).await {
+            Ok(()) => Ok(()),
+            // Operation 0 spends the token: another request used it first.
+            Err(TableError::TransactionCancelled { index: Some(0), .. }) => {
+                Err(AccountError::InvalidToken)
+            }
+            Err(e) => Err(conflict(e)),
+        }
     }
 
     /// Changes the password with the current one; ends every other session and notifies the owner.
@@ -94,22 +103,30 @@ impl Accounts {
         self.confirm_password(&user, current, "current_password", client)
             .await?;
         valid_password(new_password, &user.email, "new_password")?;
-        let user = self.set_password(user, new_password).await?;
-        self.sessions.end_all(user_id, session_id).await?;
-        if let Some(sid) = session_id {
-            self.sessions.touch_auth(user_id, sid, self.epoch()).await?;
-        }
+        let mut change = Change::new();
+        let user = self.set_password(&mut change, user, new_password).await?;
+        change.end_sessions(self.sessions.keys(user_id, session_id).await?);
         self.owner_changed(
+            &mut change,
             &user,
             Action::PasswordChanged,
             Template::PasswordChanged,
             client,
-        )
-        .await;
+        )?;
+        self.commit(change).await.map_err(conflict)?;
+        if let Some(sid) = session_id {
+            self.sessions.touch_auth(user_id, sid, self.epoch()).await?;
+        }
         Ok(())
     }
 
-    async fn set_password(&self, mut user: User, new_password: &str) -> Result<User, AccountError> {
+    /// Adds the write of a new password to `change`; answers the account as it will be stored.
+    async fn set_password(
+        &self,
+        change: &mut Change,
+        mut user: User,
+        new_password: &str,
+    ) -> Result<User, AccountError> {
         let hash = self
             .hasher
             .hash(new_password)
@@ -118,12 +135,7 @@ impl Accounts {
         let now = self.epoch();
         user.password_hash = hash;
         user.password_changed_at = Some(now);
-        match self.users.save(&mut user, now).await {
-            Ok(()) => Ok(user),
-            Err(UserWriteError::Conflict) => Err(AccountError::Conflict(
-                "the account changed meanwhile; try again".into(),
-            )),
-            Err(e) => Err(AccountError::Internal(e.to_string())),
-        }
+        change.op(Users::save_op(&mut user, now)?);
+        Ok(user)
     }
 }

@@ -4,11 +4,14 @@ use lectern_messages::Template;
 use lectern_shared::http::client::ClientInfo;
 use serde::Serialize;
 
+use lectern_shared::table::{Condition, TableError, TxOp};
+
 use super::{Accounts, TokenPair, origin};
 use crate::audit::Action;
+use crate::change::{Change, conflict};
 use crate::errors::AccountError;
-use crate::lockout::AfterFailure;
-use crate::sessions::RefreshError;
+use crate::lockout::{self, AfterFailure};
+use crate::sessions::{RefreshError, Session};
 use crate::tokens::TokenKind;
 use crate::users::{Status, User};
 
@@ -58,19 +61,21 @@ impl Accounts {
             .map_err(|e| AccountError::Internal(e.to_string()))?;
         if locked.is_some() {
             // Even the right password does not open a locked account; the owner has been emailed.
-            self.audit(Action::LoginFailed, None, &user.user_id, client)
-                .await;
+            self.record(self.event(Action::LoginFailed, None, &user.user_id, client))
+                .await?;
             return Err(AccountError::InvalidCredentials);
         }
         if !verified.valid {
             self.count_failure(&user, client).await?;
             return Err(AccountError::InvalidCredentials);
         }
-        let user = self.admit(user, client).await?;
-        if verified.needs_rehash {
-            self.rehash(&user, password).await;
-        }
+        self.admissible(&user, client).await?;
         if user.two_factor_enabled() {
+            // A deleted account is restored only once every factor checked out (`verify_two_factor`): a password
+            // alone must not undo a deletion the owner asked for.
+            if verified.needs_rehash {
+                self.rehash(&user, password).await;
+            }
             let ttl = std::time::Duration::from_secs(self.config.challenge_ttl_secs);
             let (challenge, _) = self
                 .tokens
@@ -88,41 +93,63 @@ impl Accounts {
                 expires_in: self.config.challenge_ttl_secs,
             });
         }
-        self.lockout.clear(&user.user_id).await?;
-        Ok(LoginOutcome::Authenticated(
-            self.start_session(&user, client).await?,
-        ))
+        // Signed in: the lockout cleared, a deleted account restored, the session started and audited, together.
+        let mut change = Change::new();
+        let user = self.restore_if_deleted(&mut change, user, client).await?;
+        change.op(lockout::clear_op(&user.user_id));
+        let (session, refresh) = self.start_session(&mut change, &user, client).await?;
+        self.commit(change).await.map_err(conflict)?;
+        if verified.needs_rehash {
+            self.rehash(&user, password).await;
+        }
+        Ok(LoginOutcome::Authenticated(self.pair(&session, refresh)?))
     }
 
-    /// Checks the account may sign in; a deleted account inside its grace period is restored by signing in.
-    async fn admit(&self, mut user: User, client: &ClientInfo) -> Result<User, AccountError> {
+    /// Checks the account may sign in at all: a suspended one may not, nor a deleted one past its grace period.
+    /// Changes nothing: a deleted account inside its grace period is restored by [`Accounts::restore_if_deleted`]
+    /// once every factor checked out.
+    pub(crate) async fn admissible(
+        &self,
+        user: &User,
+        client: &ClientInfo,
+    ) -> Result<(), AccountError> {
         match user.status {
-            Status::Active => Ok(user),
+            Status::Active => Ok(()),
             Status::Suspended => {
-                self.audit(Action::LoginFailed, None, &user.user_id, client)
-                    .await;
+                self.record(self.event(Action::LoginFailed, None, &user.user_id, client))
+                    .await?;
                 Err(AccountError::Suspended)
             }
-            Status::Deleted => {
-                let now = self.epoch();
-                if user.purge_after.is_some_and(|p| p <= now) {
-                    return Err(AccountError::InvalidCredentials);
-                }
-                let before = user.clone();
-                user.status = Status::Active;
-                user.deleted_at = None;
-                user.purge_after = None;
-                let user = self.save_guarded(&before, user).await?;
-                self.audit(
-                    Action::AccountRestored,
-                    Some(&user.user_id),
-                    &user.user_id,
-                    client,
-                )
-                .await;
-                Ok(user)
+            Status::Deleted if user.purge_after.is_some_and(|p| p <= self.epoch()) => {
+                Err(AccountError::InvalidCredentials)
             }
+            Status::Deleted => Ok(()),
         }
+    }
+
+    /// Adds to `change` the restoration of a soft-deleted account (signing in within the grace period restores
+    /// it), guarded like every status change, and its audit record. Answers the account as it will be stored.
+    pub(crate) async fn restore_if_deleted(
+        &self,
+        change: &mut Change,
+        user: User,
+        client: &ClientInfo,
+    ) -> Result<User, AccountError> {
+        if user.status != Status::Deleted {
+            return Ok(user);
+        }
+        let mut after = user.clone();
+        after.status = Status::Active;
+        after.deleted_at = None;
+        after.purge_after = None;
+        let after = self.guarded(change, &user, after).await?;
+        change.audit(self.event(
+            Action::AccountRestored,
+            Some(&after.user_id),
+            &after.user_id,
+            client,
+        ));
+        Ok(after)
     }
 
     /// Checks the password of a signed-in user before a sensitive change. While sign-in is locked the answer is
@@ -156,31 +183,36 @@ impl Accounts {
         Ok(())
     }
 
-    /// Counts a failed password or code toward lockout; the failure that locks the account is audited and the
-    /// owner emailed.
+    /// Counts a failed password or code toward lockout; the failure that locks the account locks it, audits it
+    /// and emails the owner in one transaction.
     pub(crate) async fn count_failure(
         &self,
         user: &User,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
-        self.audit(Action::LoginFailed, None, &user.user_id, client)
-            .await;
-        if let AfterFailure::LockedNow(until) = self
+        self.record(self.event(Action::LoginFailed, None, &user.user_id, client))
+            .await?;
+        if let AfterFailure::Reached(until) = self
             .lockout
             .record_failure(&user.user_id, self.epoch())
             .await?
         {
-            self.audit(Action::AccountLocked, None, &user.user_id, client)
-                .await;
             let until_at =
                 time::OffsetDateTime::from_unix_timestamp(until).unwrap_or_else(|_| self.now());
-            self.notify(
+            let mut change = Change::new();
+            change.op(lockout::lock_op(&user.user_id, until));
+            change.audit(self.event(Action::AccountLocked, None, &user.user_id, client));
+            change.send(self.email(
                 user,
                 None,
                 Template::AccountLocked { until: until_at },
                 &until.to_string(),
-            )
-            .await;
+            )?);
+            match self.commit(change).await {
+                // Another failure locked it at the same moment, with its own record and email.
+                Ok(()) | Err(TableError::TransactionCancelled { index: Some(0), .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         Ok(())
     }
@@ -202,12 +234,14 @@ impl Accounts {
         }
     }
 
-    /// Starts a session after every factor checked out; warns the owner about a device not seen before.
+    /// Adds to `change` a session for a user whose every factor checked out, its audit record, and a warning to the
+    /// owner about a device not seen before. Answers the session and its first refresh token (valid once committed).
     pub(crate) async fn start_session(
         &self,
+        change: &mut Change,
         user: &User,
         client: &ClientInfo,
-    ) -> Result<TokenPair, AccountError> {
+    ) -> Result<(Session, String), AccountError> {
         let now = self.epoch();
         let known_device = match &client.user_agent {
             Some(ua) => self
@@ -218,26 +252,25 @@ impl Accounts {
                 .any(|s| s.user_agent.as_deref() == Some(ua)),
             None => true,
         };
-        let (session, refresh) = self
-            .sessions
-            .start(&user.user_id, &origin(client), now)
-            .await?;
-        self.audit(
+        let (session, refresh, ops) =
+            self.sessions
+                .start_ops(&user.user_id, &origin(client), now)?;
+        change.ops(ops);
+        change.audit(self.event(
             Action::LoginSucceeded,
             Some(&user.user_id),
             &user.user_id,
             client,
-        )
-        .await;
+        ));
         if !known_device {
             let template = Template::NewLogin {
                 device: client.user_agent.clone().unwrap_or_default(),
                 ip: client.ip,
                 at: self.now(),
             };
-            self.notify(user, None, template, &session.session_id).await;
+            change.send(self.email(user, None, template, &session.session_id)?);
         }
-        self.pair(&session, refresh)
+        Ok((session, refresh))
     }
 
     /// Rotates a refresh token. Reuse of a rotated token ends the session and is audited.
@@ -269,16 +302,19 @@ impl Accounts {
                 user_id,
                 session_id,
             }) => {
+                // Theft is likely: the session ends, and the reuse is audited, together.
+                let mut change = Change::new();
+                change.end_sessions([Session::key_of(&user_id, &session_id)]);
                 let mut details = serde_json::Map::new();
                 details.insert("session_id".into(), session_id.into());
-                self.audit_with(
+                change.audit(self.event_with(
                     Action::RefreshReuseDetected,
                     None,
                     &user_id,
                     client,
                     details,
-                )
-                .await;
+                ));
+                self.commit(change).await?;
                 Err(AccountError::RefreshReused)
             }
             Err(RefreshError::Store(e)) => Err(e.into()),
@@ -292,10 +328,10 @@ impl Accounts {
         session_id: &str,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
-        self.sessions.end(user_id, session_id).await?;
-        self.audit(Action::Logout, Some(user_id), user_id, client)
-            .await;
-        Ok(())
+        let mut change = Change::new();
+        change.end_sessions([Session::key_of(user_id, session_id)]);
+        change.audit(self.event(Action::Logout, Some(user_id), user_id, client));
+        Ok(self.commit(change).await?)
     }
 
     /// Ends every session of the caller.
@@ -304,9 +340,44 @@ impl Accounts {
         user_id: &str,
         client: &ClientInfo,
     ) -> Result<usize, AccountError> {
-        let ended = self.sessions.end_all(user_id, None).await?;
-        self.audit(Action::LogoutAll, Some(user_id), user_id, client)
-            .await;
+        self.end_every_session(Action::LogoutAll, user_id, user_id, client)
+            .await
+    }
+
+    /// Ends every session of `user_id` and records `action` by `actor`, together; answers how many ended.
+    pub(crate) async fn end_every_session(
+        &self,
+        action: Action,
+        actor: &str,
+        user_id: &str,
+        client: &ClientInfo,
+    ) -> Result<usize, AccountError> {
+        let sessions = self.sessions.keys(user_id, None).await?;
+        let ended = sessions.len();
+        let mut change = Change::new();
+        change.end_sessions(sessions);
+        change.audit(self.event(action, Some(actor), user_id, client));
+        self.commit(change).await?;
         Ok(ended)
+    }
+
+    /// Ends one of the caller's sessions; `false` when there is no such session of theirs.
+    pub async fn revoke_session(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        client: &ClientInfo,
+    ) -> Result<bool, AccountError> {
+        let mut change = Change::new();
+        change.op(TxOp::Delete {
+            key: Session::key_of(user_id, session_id),
+            condition: Condition::Exists,
+        });
+        change.audit(self.event(Action::SessionRevoked, Some(user_id), user_id, client));
+        match self.commit(change).await {
+            Ok(()) => Ok(true),
+            Err(TableError::TransactionCancelled { index: Some(0), .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 }

@@ -4,13 +4,16 @@ use lectern_messages::Template;
 use lectern_shared::http::client::ClientInfo;
 use serde::Deserialize;
 
+use lectern_shared::table::TableError;
+
 use super::Accounts;
 use crate::audit::Action;
+use crate::change::Change;
 use crate::errors::AccountError;
-use crate::onetime::Purpose;
+use crate::onetime::{OneTimeTokens, Purpose};
 use crate::password::check_policy;
 use crate::permissions::Role;
-use crate::users::{Preferences, Status, Tier, User, UserWriteError};
+use crate::users::{Preferences, Status, Tier, User, UserWriteError, Users};
 
 /// Longest display name.
 pub const MAX_DISPLAY_NAME: usize = 100;
@@ -139,22 +142,23 @@ impl Accounts {
             false,
             self.epoch(),
         );
-        match self.users.create(&user).await {
-            Ok(()) => {}
-            Err(UserWriteError::EmailTaken) => {
+        // The account, its email claim, the verification link and its email, and the audit record: all or nothing.
+        let mut change = Change::new();
+        change.ops(Users::create_ops(&user)?);
+        self.send_verification(&mut change, &user, &user.email)?;
+        change.audit(self.event(Action::Register, Some(&user.user_id), &user.user_id, client));
+        match self.commit(change).await {
+            Ok(()) => Ok(()),
+            // Operation 0 is the email claim: the address is taken.
+            Err(TableError::TransactionCancelled { index: Some(0), .. }) => {
                 tracing::info!("registration for an existing email; answered as usual");
-                self.tell_owner_of_registration_attempt(&user.email).await?;
-                return Ok(());
+                self.tell_owner_of_registration_attempt(&user.email).await
             }
-            Err(UserWriteError::Conflict) => {
-                return Err(AccountError::Conflict("try again".into()));
+            Err(TableError::TransactionCancelled { .. }) => {
+                Err(AccountError::Conflict("try again".into()))
             }
-            Err(UserWriteError::Store(e)) => return Err(e.into()),
+            Err(e) => Err(e.into()),
         }
-        self.audit(Action::Register, Some(&user.user_id), &user.user_id, client)
-            .await;
-        self.send_verification(&user, &user.email).await?;
-        Ok(())
     }
 
     /// Tells an address's owner that someone tried to register it again (at most one such email an hour), with a
@@ -166,72 +170,72 @@ impl Accounts {
         let template = Template::RegistrationAttempt {
             reset_link: format!("{}/forgot-password", self.config.app_url),
         };
-        self.notify(&owner, None, template, &(self.epoch() / 3600).to_string())
-            .await;
-        Ok(())
+        let mut change = Change::new();
+        change.send(self.email(&owner, None, template, &(self.epoch() / 3600).to_string())?);
+        Ok(self.commit(change).await?)
     }
 
-    /// Issues a verification token for `address` and emails the link to it.
-    pub(crate) async fn send_verification(
+    /// Adds to `change` a verification token for `address` and the email that carries its link.
+    pub(crate) fn send_verification(
         &self,
+        change: &mut Change,
         user: &User,
         address: &str,
     ) -> Result<(), AccountError> {
         let expires = self.epoch() + self.config.verify_email_ttl_secs;
-        let token = self
-            .onetime
-            .issue(Purpose::VerifyEmail, &user.user_id, address, expires)
-            .await?;
+        let (token, stored) =
+            OneTimeTokens::mint(Purpose::VerifyEmail, &user.user_id, address, expires);
         let template = Template::VerifyEmail {
             link: self.link("verify-email", &token),
             code: None,
             expires_minutes: (self.config.verify_email_ttl_secs / 60) as u32,
         };
+        change.op(stored.put()?);
         // Each token is its own email: the idempotency key is the token's hash.
-        self.notify(
-            user,
-            Some(address),
-            template,
-            &crate::crypto::token_hash(&token),
-        )
-        .await;
+        change.send(self.email(user, Some(address), template, &stored.hash)?);
         Ok(())
     }
 
-    /// Verifies an address with the emailed token (single use).
+    /// Verifies an address with the emailed token (single use): the token is used up in the same transaction that
+    /// marks the address verified, so a failure leaves the link working.
     #[tracing::instrument(skip_all)]
     pub async fn verify_email(&self, token: &str, client: &ClientInfo) -> Result<(), AccountError> {
-        let redeemed = self
+        let pending = self
             .onetime
-            .redeem(Purpose::VerifyEmail, token)
+            .peek(Purpose::VerifyEmail, token)
             .await?
             .ok_or(AccountError::InvalidToken)?;
         for _ in 0..3 {
             let mut user = self
-                .user(&redeemed.user_id)
+                .user(&pending.user_id)
                 .await
                 .map_err(|_| AccountError::InvalidToken)?;
             // A link sent to an address the account no longer uses verifies nothing.
-            if crate::users::email_key(&user.email) != crate::users::email_key(&redeemed.email) {
+            if crate::users::email_key(&user.email) != crate::users::email_key(&pending.email) {
                 return Err(AccountError::InvalidToken);
             }
-            if user.email_verified {
-                return Ok(());
+            let mut change = Change::new();
+            change.op(OneTimeTokens::redeem_op(Purpose::VerifyEmail, token));
+            if !user.email_verified {
+                user.email_verified = true;
+                change.op(Users::save_op(&mut user, self.epoch())?);
+                change.audit(self.event(
+                    Action::EmailVerified,
+                    Some(&user.user_id),
+                    &user.user_id,
+                    client,
+                ));
             }
-            user.email_verified = true;
-            match self.users.save(&mut user, self.epoch()).await {
-                Ok(()) => {
-                    self.audit(
-                        Action::EmailVerified,
-                        Some(&user.user_id),
-                        &user.user_id,
-                        client,
-                    )
-                    .await;
-                    return Ok(());
+            match self.commit(change).await {
+                Ok(()) => return Ok(()),
+                // Operation 0 spends the token: another request used it first.
+                Err(TableError::TransactionCancelled { index: Some(0), .. }) => {
+                    return Err(AccountError::InvalidToken);
                 }
-                Err(UserWriteError::Conflict) => continue,
-                Err(e) => return Err(AccountError::Internal(e.to_string())),
+                Err(TableError::TransactionCancelled { .. }) | Err(TableError::Retryable(_)) => {
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
             }
         }
         Err(AccountError::Conflict("account is busy; try again".into()))
@@ -246,7 +250,9 @@ impl Accounts {
             && !user.email_verified
             && user.status == Status::Active
         {
-            self.send_verification(&user, &user.email).await?;
+            let mut change = Change::new();
+            self.send_verification(&mut change, &user, &user.email)?;
+            self.commit(change).await?;
         }
         Ok(())
     }

@@ -1,5 +1,19 @@
-//! One-time backup codes for when the authenticator is lost. Shown to the user once; only
-//! [`hash`]es are stored, and a used code's hash is removed.
+//! One-time backup codes for when the authenticator is lost. Shown to the user once; only keyed hashes are
+//! stored, and a used code's slot is emptied.
+//!
+//! A code has 40 bits (`xxxx-xxxx`, typed by hand): far too few for a fast hash to protect it once the table leaks
+//! (every code of every user falls to a GPU in minutes). So what is stored is an HMAC-SHA256 under a key that is
+//! not in the table ([`CodeHasher`], derived from the deployment's secret the way the TOTP sealing key is), bound to
+//! the account: a table dump alone reveals nothing, and one account's entry is useless for another's. Online
+//! guessing is what the lockout limits.
+//!
+//! Stored forms: `hk:<key id>:<hex>` is current. A bare 64-character hex string is the older, unkeyed
+//! `SHA-256(code)`; it still verifies, and because the keyed hash is taken over that same SHA-256, such an entry
+//! is upgraded in place without knowing the code ([`CodeHasher::upgrade`]): when the account next writes its 2FA
+//! state, and for every account at once with `lectern migrate-backup-codes`.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 use crate::crypto::{constant_time_eq, fill_random, token_hash};
 
@@ -10,6 +24,8 @@ pub const DEFAULT_COUNT: usize = 10;
 /// each character exactly 5 random bits (8 characters = 40 bits).
 const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 const CODE_CHARS: usize = 8;
+/// Marks a keyed entry: `hk:<key id>:<hex>`.
+const KEYED: &str = "hk";
 
 /// `n` distinct random codes shaped `xxxx-xxxx` (40 bits each).
 pub fn generate(n: usize) -> Vec<String> {
@@ -46,20 +62,116 @@ pub fn normalize(input: &str) -> String {
         .collect()
 }
 
-/// What is stored for a code: `token_hash(normalize(code))`.
-pub fn hash(code: &str) -> String {
+/// The unkeyed digest of a code, `SHA-256(normalize(code))`: what older versions stored, and what the keyed hash
+/// is taken over.
+pub fn digest(code: &str) -> String {
     token_hash(&normalize(code))
 }
 
-/// The index in `hashes` of the code the user typed, if any. Every stored hash is compared, in constant time,
-/// so timing reveals neither whether nor where it matched.
-pub fn find(hashes: &[String], input: &str) -> Option<usize> {
-    let candidate = hash(input);
-    let mut found = None;
-    for (i, stored) in hashes.iter().enumerate() {
-        if constant_time_eq(stored.as_bytes(), candidate.as_bytes()) && found.is_none() {
-            found = Some(i);
+/// Whether a stored entry is the older unkeyed form (64 lowercase hex characters).
+fn is_legacy(stored: &str) -> bool {
+    stored.len() == 64
+        && stored
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// The keyed hash of backup codes. Cheap to clone; `Debug` never shows the key.
+#[derive(Clone)]
+pub struct CodeHasher {
+    key: [u8; 32],
+    /// Stored with every hash, so a later key can be introduced while entries under this one still verify.
+    key_id: String,
+}
+
+impl std::fmt::Debug for CodeHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CodeHasher({})", self.key_id)
+    }
+}
+
+impl CodeHasher {
+    /// A hasher whose key is HMAC-SHA256(`master`, `purpose`), like [`crate::crypto::SecretBox::derive`]: one
+    /// deployment secret, a distinct key per use. `key_id` names it in stored entries (letters and digits).
+    pub fn derive(master: &[u8], purpose: &str, key_id: &str) -> Self {
+        let key = match <Hmac<Sha256> as Mac>::new_from_slice(master) {
+            Ok(mut mac) => {
+                mac.update(purpose.as_bytes());
+                mac.finalize().into_bytes().into()
+            }
+            // HMAC takes keys of any length; this arm only satisfies the type.
+            Err(_) => [0u8; 32],
+        };
+        Self::from_key(key, key_id)
+    }
+
+    /// A hasher over a raw 32-byte key (the seam for a key ring with ids: pass its current backup-code key).
+    pub fn from_key(key: [u8; 32], key_id: &str) -> Self {
+        Self {
+            key,
+            key_id: key_id.to_string(),
         }
     }
-    found
+
+    /// The keyed hash of an unkeyed digest, bound to the account.
+    fn keyed(&self, user_id: &str, digest: &str) -> String {
+        let mac = match <Hmac<Sha256> as Mac>::new_from_slice(&self.key) {
+            Ok(mut mac) => {
+                // Length-prefixed parts, so no two (user, digest) pairs feed the same bytes.
+                mac.update(b"lectern backup code\0");
+                mac.update(&(user_id.len() as u64).to_be_bytes());
+                mac.update(user_id.as_bytes());
+                mac.update(digest.as_bytes());
+                hex::encode(mac.finalize().into_bytes())
+            }
+            Err(_) => String::new(),
+        };
+        format!("{KEYED}:{}:{mac}", self.key_id)
+    }
+
+    /// What is stored for `code` of account `user_id`.
+    pub fn hash(&self, user_id: &str, code: &str) -> String {
+        self.keyed(user_id, &digest(code))
+    }
+
+    /// The index in `stored` of the code the user typed, if any. Every entry is compared, in constant time, so
+    /// timing reveals neither whether nor where it matched. Entries of another key id never match (they cannot be
+    /// checked without their key).
+    pub fn find(&self, user_id: &str, stored: &[String], input: &str) -> Option<usize> {
+        let unkeyed = digest(input);
+        let keyed = self.keyed(user_id, &unkeyed);
+        let mut found = None;
+        for (i, entry) in stored.iter().enumerate() {
+            let candidate = if is_legacy(entry) { &unkeyed } else { &keyed };
+            if constant_time_eq(entry.as_bytes(), candidate.as_bytes()) && found.is_none() {
+                found = Some(i);
+            }
+        }
+        found
+    }
+
+    /// Replaces every unkeyed entry by its keyed hash (the codes stay the same); answers whether any changed.
+    pub fn upgrade(&self, user_id: &str, stored: &mut [String]) -> bool {
+        let mut changed = false;
+        for entry in stored.iter_mut().filter(|e| is_legacy(e)) {
+            *entry = self.keyed(user_id, entry);
+            changed = true;
+        }
+        changed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_entries_are_recognised_and_nothing_else() {
+        assert!(is_legacy(&digest("abcd-efgh")));
+        assert!(!is_legacy(""));
+        assert!(!is_legacy(
+            &CodeHasher::from_key([7; 32], "t1").hash("u", "abcd-efgh")
+        ));
+        assert!(!is_legacy(&"A".repeat(64)));
+    }
 }

@@ -2,16 +2,18 @@
 
 use lectern_messages::Template;
 use lectern_shared::http::client::ClientInfo;
-use lectern_shared::table::{Condition, Entity, TableError};
+use lectern_shared::table::{Condition, Entity, TableError, TxOp};
 use serde::Serialize;
 
 use super::challenges::SpentChallenge;
 use super::{backup_codes, qr, totp};
 use crate::audit::Action;
+use crate::change::{Change, conflict};
 use crate::errors::AccountError;
+use crate::lockout;
 use crate::service::{Accounts, TokenPair};
 use crate::tokens::TokenKind;
-use crate::users::{Status, TwoFactor, User, UserWriteError};
+use crate::users::{Status, TwoFactor, User, UserWriteError, Users};
 
 /// How many backup codes enrolment hands out.
 pub const BACKUP_CODES: usize = 10;
@@ -87,16 +89,21 @@ impl Accounts {
             sealed_secret: pending.sealed_secret,
             enabled: true,
             last_step: Some(step),
-            backup_codes: codes.iter().map(|c| backup_codes::hash(c)).collect(),
+            backup_codes: codes
+                .iter()
+                .map(|c| self.backup_codes.hash(&user.user_id, c))
+                .collect(),
         });
-        self.save(&mut user).await?;
+        let mut change = Change::new();
+        change.op(Users::save_op(&mut user, self.epoch())?);
         self.owner_changed(
+            &mut change,
             &user,
             Action::TwoFactorEnabled,
             Template::TwoFactorEnabled,
             client,
-        )
-        .await;
+        )?;
+        self.commit(change).await.map_err(conflict)?;
         Ok(codes)
     }
 
@@ -121,14 +128,16 @@ impl Accounts {
             return Err(AccountError::InvalidCode);
         }
         user.two_factor = None;
-        self.save(&mut user).await?;
+        let mut change = Change::new();
+        change.op(Users::save_op(&mut user, self.epoch())?);
         self.owner_changed(
+            &mut change,
             &user,
             Action::TwoFactorDisabled,
             Template::TwoFactorDisabled,
             client,
-        )
-        .await;
+        )?;
+        self.commit(change).await.map_err(conflict)?;
         Ok(())
     }
 
@@ -149,7 +158,10 @@ impl Accounts {
             .user(&claims.sub)
             .await
             .map_err(|_| AccountError::InvalidToken)?;
-        if user.status != Status::Active || !user.two_factor_enabled() {
+        // A deleted account inside its grace period may complete the sign-in that restores it.
+        let restorable =
+            user.status == Status::Deleted && user.purge_after.is_some_and(|p| p > self.epoch());
+        if !(user.status == Status::Active || restorable) || !user.two_factor_enabled() {
             return Err(AccountError::InvalidToken);
         }
         if self
@@ -164,22 +176,19 @@ impl Accounts {
             self.count_failure(&user, client).await?;
             return Err(AccountError::InvalidCode);
         };
-        // Spend the challenge: a second use (even with another valid code) is refused.
+        // One transaction: the challenge spent (operation 0: a second use, even with another valid code, is
+        // refused), the code recorded (operation 1: the version check makes a concurrent second use of the same
+        // code lose), the lockout cleared, the session started, and what happened audited and mailed.
         let spent = SpentChallenge {
             jti: claims.jti.clone(),
             expires_at: claims.exp + crate::tokens::LEEWAY_SECS,
         };
-        match self
-            .platform
-            .table
-            .put(spent.to_item()?, Condition::NotExists)
-            .await
-        {
-            Ok(()) => {}
-            Err(TableError::ConditionFailed) => return Err(AccountError::InvalidToken),
-            Err(e) => return Err(e.into()),
-        }
-        // Record the used code; the version check makes a concurrent second use of the same code lose.
+        let mut change = Change::new();
+        change.op(TxOp::Put {
+            item: spent.to_item()?,
+            condition: Condition::NotExists,
+        });
+        let before = user.clone();
         let mut remaining = None;
         if let Some(tf) = user.two_factor.as_mut() {
             match passed {
@@ -190,30 +199,45 @@ impl Accounts {
                         Some(tf.backup_codes.iter().filter(|c| !c.is_empty()).count() as u32);
                 }
             }
+            // Entries from before backup codes were keyed are upgraded with this write.
+            self.backup_codes
+                .upgrade(&user.user_id, &mut tf.backup_codes);
         }
-        match self.users.save(&mut user, self.epoch()).await {
-            Ok(()) => {}
-            Err(UserWriteError::Conflict) => return Err(AccountError::InvalidCode),
-            Err(e) => return Err(AccountError::Internal(e.to_string())),
+        if restorable {
+            user.status = Status::Active;
+            user.deleted_at = None;
+            user.purge_after = None;
+            change.audit(self.event(
+                Action::AccountRestored,
+                Some(&user.user_id),
+                &user.user_id,
+                client,
+            ));
         }
+        // One write of the account: the code's bookkeeping and, when deleted, its restoration (guarded, so a
+        // restored admin counts again).
+        let user = self.guarded(&mut change, &before, user).await?;
+        change.op(lockout::clear_op(&user.user_id));
         if let Some(remaining) = remaining {
-            self.audit(
+            change.audit(self.event(
                 Action::BackupCodeUsed,
                 Some(&user.user_id),
                 &user.user_id,
                 client,
-            )
-            .await;
-            self.notify(
-                &user,
-                None,
-                Template::BackupCodeUsed { remaining },
-                &user.version.to_string(),
-            )
-            .await;
+            ));
+            change.send(self.notice(&user, Template::BackupCodeUsed { remaining })?);
         }
-        self.lockout.clear(&user.user_id).await?;
-        self.start_session(&user, client).await
+        let (session, refresh) = self.start_session(&mut change, &user, client).await?;
+        match self.commit(change).await {
+            Ok(()) => self.pair(&session, refresh),
+            Err(TableError::TransactionCancelled { index: Some(0), .. }) => {
+                Err(AccountError::InvalidToken)
+            }
+            Err(TableError::TransactionCancelled { .. }) | Err(TableError::Retryable(_)) => {
+                Err(AccountError::InvalidCode)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Which factor `code` satisfies, if any (no state is changed here).
@@ -221,14 +245,70 @@ impl Accounts {
         let Some(tf) = user.two_factor.as_ref().filter(|t| t.enabled) else {
             return Ok(None);
         };
-        let code = code.trim();
-        if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+        // Authenticator apps show `123 456`; people type it that way. Six digits once the spaces are gone are a
+        // TOTP code (a backup code has letters and is eight characters), so it must not be tried, and counted as a
+        // failure, as a backup code.
+        let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        if digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()) {
             let secret = self.totp_secret(user, tf)?;
             return Ok(
-                totp::verify(&secret, code, self.epoch() as u64, tf.last_step).map(Passed::Totp),
+                totp::verify(&secret, &digits, self.epoch() as u64, tf.last_step).map(Passed::Totp),
             );
         }
-        Ok(backup_codes::find(&tf.backup_codes, code).map(Passed::Backup))
+        Ok(self
+            .backup_codes
+            .find(&user.user_id, &tf.backup_codes, code)
+            .map(Passed::Backup))
+    }
+
+    /// Upgrades the unkeyed backup-code hashes of every account to keyed ones (the codes stay valid): run once
+    /// after upgrading (`lectern migrate-backup-codes`), so a table dump no longer yields any account's codes.
+    /// Idempotent; answers how many accounts changed.
+    pub async fn migrate_backup_codes(&self) -> Result<usize, AccountError> {
+        let mut migrated = 0;
+        let mut cursor = None;
+        loop {
+            let page = self
+                .platform
+                .table
+                .query(crate::users::BY_EMAIL.query(&[]).limit(100).after(cursor))
+                .await?;
+            for item in page.items {
+                let Ok(listed) = User::from_item(item) else {
+                    continue;
+                };
+                if self.upgrade_backup_codes(&listed.user_id).await? {
+                    migrated += 1;
+                }
+            }
+            match page.cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(migrated),
+            }
+        }
+    }
+
+    /// Upgrades one account's unkeyed backup-code hashes; answers whether it had any.
+    async fn upgrade_backup_codes(&self, user_id: &str) -> Result<bool, AccountError> {
+        for _ in 0..3 {
+            let Some(mut user) = self.users.get(user_id).await? else {
+                return Ok(false);
+            };
+            let Some(tf) = user.two_factor.as_mut() else {
+                return Ok(false);
+            };
+            if !self.backup_codes.upgrade(user_id, &mut tf.backup_codes) {
+                return Ok(false);
+            }
+            match self.users.save(&mut user, self.epoch()).await {
+                Ok(()) => return Ok(true),
+                Err(UserWriteError::Conflict) => continue,
+                Err(e) => return Err(AccountError::Internal(e.to_string())),
+            }
+        }
+        Err(AccountError::Conflict(format!(
+            "account {user_id} kept changing; run the migration again"
+        )))
     }
 
     async fn save(&self, user: &mut User) -> Result<(), AccountError> {

@@ -289,6 +289,25 @@ impl Catalog for English {
                     ),
                 )
             }
+            Template::AccountDeleted { restore_until } => {
+                let until = when(*restore_until)?;
+                // A deleted account cannot ask for a reset link: the way back is to sign in (which restores it).
+                let warning = warning(
+                    " sign in right away to restore the account, then change your password at ",
+                    cx,
+                );
+                email(
+                    format!("Your {product} account was deleted"),
+                    format!("Sign in before {until} to restore it."),
+                    "Your account was deleted",
+                    vec![
+                        Block::text(format!(
+                            "Your {product} account was deleted and signed out everywhere. If you change your mind, sign in before {until} to restore it; after that it is removed for good."
+                        )),
+                        warning,
+                    ],
+                )
+            }
         })
     }
 
@@ -331,9 +350,18 @@ fn action(label: &str, href: &Href) -> [Block; 2] {
 
 /// Appends what to do if the user did not make the change: secure the account and, if configured, write to us.
 fn with_warning(mut blocks: Vec<Block>, cx: &Context<'_>) -> Vec<Block> {
+    blocks.push(warning(
+        " reset your password right away from the sign-in page at ",
+        cx,
+    ));
+    blocks
+}
+
+/// "If this was not you, <advice> <app link> and let us know at <support>." — `advice` ends just before the link.
+fn warning(advice: &str, cx: &Context<'_>) -> Block {
     let mut warning = vec![
         Inline::Strong("If this was not you,".into()),
-        Inline::text(" reset your password right away from the sign-in page at "),
+        Inline::text(advice),
         cx.app_link(),
     ];
     match &cx.support {
@@ -347,8 +375,7 @@ fn with_warning(mut blocks: Vec<Block>, cx: &Context<'_>) -> Vec<Block> {
         }
         None => warning.push(Inline::text(".")),
     }
-    blocks.push(Block::Paragraph(warning));
-    blocks
+    Block::Paragraph(warning)
 }
 
 /// "30 minutes", "1 hour", "2 days".
