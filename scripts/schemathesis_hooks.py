@@ -2,7 +2,9 @@
 
 Each operation of `/v1/users` and `/v1/auth` gets an account of its own, registered and verified on first use, so
 what one operation does to its account (wrong passwords counting toward lockout, logout, deletion, a changed
-email) cannot starve another. `/v1/admin` operations share the admin account the runner promoted. Schemathesis
+email) cannot starve another; the operations on API keys share one account, and those of the family (profiles,
+controls, progress...) one parent account, so that what the stateful phase creates is the caller's own when the
+next operation uses it. `/v1/admin` operations share the admin account the runner promoted. Schemathesis
 drops every cached token and calls `get` again when a request answers 401 (the operation ended its own session:
 logout, logout-all, deletion, a password change); signing in again also restores a soft-deleted account. An
 account that can no longer sign in (locked by wrong passwords, suspended by an admin operation) is replaced.
@@ -115,6 +117,10 @@ NOT_A_SHAPE = {
     },
     ("GET", "/v1/profiles/{profile_id}/progress"): {("query.cursor", "invalid or tampered cursor")},
     ("GET", "/v1/profiles/{profile_id}/achievements"): {("query.cursor", "invalid or tampered cursor")},
+    # Starting play: a game that is not published (stored state). Controls: allowed hours that start when they end
+    # (a rule across two fields).
+    ("POST", "/v1/profiles/{profile_id}/play"): {("game_id", "no such published game")},
+    ("PUT", "/v1/profiles/{profile_id}/controls"): {("allowed_hours", "start and end differ")},
     # Not the parent's PIN, or none set.
     ("POST", "/v1/family/pin/switch"): {("pin", "is not correct"), ("pin", "no parent PIN is set")},
 }
@@ -234,7 +240,16 @@ if "LECTERN_ST_BASE_URL" in os.environ:
         authoring = (
             path.startswith(("/v1/games", "/v1/curriculum", "/v1/achievements")) and case.method.upper() != "GET"
         ) or path == "/v1/profiles/{profile_id}/achievements/{achievement_id}"
-        return "admin" if path.startswith(ADMIN_PREFIX) or authoring else case.operation.label
+        if path.startswith(ADMIN_PREFIX) or authoring:
+            return "admin"
+        # Operations on the resources one of them creates share its account, so that a resource the stateful phase
+        # creates (a profile, an API key) is the caller's own when the next operation uses it. The device's PIN
+        # switch keeps an account of its own: each device token it mints is a new child of that account.
+        if path.startswith(PARENT_PREFIXES) and path not in DEVICE_OPERATIONS:
+            return "family"
+        if path.startswith("/v1/users/me/api-keys"):
+            return "api-keys"
+        return case.operation.label
 
     @schemathesis.auth(cache_by_key=_account_key)
     class Accounts:

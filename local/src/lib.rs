@@ -66,6 +66,10 @@ pub fn app(platform: &Platform, accounts: Arc<Accounts>) -> Router {
             learning(&accounts),
             accounts.clone(),
         ))
+        .merge(lectern_learning_leaderboards::router(
+            learning(&accounts),
+            accounts.clone(),
+        ))
         .merge(lectern_accounts_admin::router(accounts));
     let mut app = layers::with_body_limit(functions, &platform.config);
     if let Some(blobs) = &platform.embedded_blobs {

@@ -4,7 +4,7 @@
 use utoipa::openapi::{InfoBuilder, LicenseBuilder, OpenApi, ServerBuilder};
 
 /// Every HTTP function's OpenAPI fragment, each built from the routes it serves.
-fn functions() -> [OpenApi; 8] {
+fn functions() -> [OpenApi; 9] {
     [
         lectern_platform_health::routes().openapi(),
         lectern_accounts_auth::routes().openapi(),
@@ -14,6 +14,7 @@ fn functions() -> [OpenApi; 8] {
         lectern_learning_catalog::routes().openapi(),
         lectern_learning_progress::routes().openapi(),
         lectern_learning_achievements::routes().openapi(),
+        lectern_learning_leaderboards::routes().openapi(),
     ]
 }
 

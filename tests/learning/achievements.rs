@@ -203,9 +203,12 @@ async fn the_same_job_twice_and_two_racing_evaluations_earn_once() {
         .text("achievement_id");
     let platform = &api.server.platform;
     let worker = lectern_learning_worker::worker(platform, lectern_local::learning_on(platform));
+    // Version 0: whatever state the statistics hold (a later job's version would let an earlier evaluation
+    // stand for it).
     let payload = ResultsRecorded {
         profile_id: kid.clone(),
-        result_ids: vec!["01JRESULT0000000000000000A".into()],
+        results: vec![],
+        stats_version: 0,
     };
     // The same job (one idempotency key) delivered twice at once, then again later.
     let keyed = NewJob::new(&payload)

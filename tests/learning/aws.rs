@@ -197,6 +197,13 @@ async fn core_learning_flow_on_dynamodb() {
     assert_eq!(listed.items().len(), 3);
     assert_eq!(listed.items()[0]["score"], 80, "newest first");
 
+    let waiting = lectern_shared::queue::outbox::pending(stack.platform.table.as_ref())
+        .await
+        .expect("outbox");
+    assert!(
+        waiting.is_empty(),
+        "sent right after the commit: {waiting:?}"
+    );
     // The learning worker evaluates the jobs SQS holds (no poller runs here): each delivered twice, one earned.
     let mut jobs = Vec::new();
     for _ in 0..20 {
@@ -211,7 +218,11 @@ async fn core_learning_flow_on_dynamodb() {
         }
         jobs.extend(got);
     }
-    assert_eq!(jobs.len(), 2, "one job for the result, one for the batch");
+    assert_eq!(
+        jobs.len(),
+        6,
+        "one job per recorded result (1 + 5), written to the outbox with it and sent at once"
+    );
     assert!(
         jobs.iter()
             .all(|d| d.job.kind == "learning.results_recorded")
@@ -223,11 +234,23 @@ async fn core_learning_flow_on_dynamodb() {
     // At once: a duplicate finds its job running and is handed back for later (SQS would redeliver it).
     let twice: Vec<_> = jobs.iter().chain(jobs.iter()).cloned().collect();
     let outcome = worker.process_batch(twice).await;
-    assert_eq!(outcome.done.len() + outcome.failed.len(), 4);
-    assert!(outcome.done.len() >= 2, "{outcome:?}");
+    assert_eq!(outcome.done.len() + outcome.failed.len(), 2 * jobs.len());
+    assert!(outcome.done.len() >= jobs.len(), "{outcome:?}");
     // Redelivered later: the finished jobs are acknowledged without running again.
     let outcome = worker.process_batch(jobs.clone()).await;
     assert_eq!(outcome.failed, Vec::<String>::new());
+    let board = api
+        .leaderboard(&device, &game_id, "period=all-time")
+        .await
+        .expect_status(200);
+    assert_eq!(board.body["entries"][0]["display_name"], "Kid");
+    assert_eq!(board.body["entries"][0]["score"], 80);
+    assert_eq!(board.body["entries"].as_array().unwrap().len(), 1);
+    let rank = api
+        .rank(&device, &kid, &game_id, "period=all-time")
+        .await
+        .expect_status(200);
+    assert_eq!(rank.body["rank_from"], 1);
     let earned = api.earned(&device, &kid, "").await.expect_status(200);
     assert_eq!(earned.items().len(), 1);
     assert_eq!(earned.items()[0]["achievement_id"], first_win);
@@ -252,6 +275,7 @@ async fn core_learning_flow_on_dynamodb() {
     for token in [&sibling_device, &stranger.access] {
         assert_problem(&api.stats(token, &kid).await, 404, "not-found");
         assert_problem(&api.earned(token, &kid, "").await, 404, "not-found");
+        assert_problem(&api.rank(token, &kid, &game_id, "").await, 404, "not-found");
         assert_problem(&api.profile(token, &kid).await, 404, "not-found");
         assert_problem(
             &api.record(

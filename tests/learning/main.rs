@@ -5,9 +5,12 @@
 mod achievements;
 mod aws;
 mod catalog;
+mod controls;
 mod credentials;
 mod curriculum;
 mod devices;
+mod leaderboards;
 mod profiles;
 mod progress;
 mod round_trips;
+mod seed;

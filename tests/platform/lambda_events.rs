@@ -258,6 +258,10 @@ fn function_router(
             lectern_local::learning(accounts),
             accounts.clone(),
         ),
+        "leaderboards" => lectern_learning_leaderboards::router(
+            lectern_local::learning(accounts),
+            accounts.clone(),
+        ),
         other => panic!("{other} is not an HTTP function; teach this test its entry point"),
     };
     layers::api(routes, &platform.config)
@@ -385,6 +389,7 @@ fn the_manifest_covers_every_event_file_and_every_deployed_function() {
         "catalog",
         "progress",
         "achievements",
+        "leaderboards",
     ] {
         let with_token = manifest
             .iter()

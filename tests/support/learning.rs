@@ -289,6 +289,64 @@ pub async fn earned_ids<'t>(
 }
 
 impl Client {
+    // --- /v1/leaderboards, rank ------------------------------------------------------------------------------
+
+    pub async fn leaderboard<'t>(
+        &self,
+        auth: impl Into<Auth<'t>>,
+        game: &str,
+        query: &str,
+    ) -> Reply {
+        let path = format!("/v1/leaderboards/games/{game}?{query}");
+        self.send(Method::GET, &path, auth.into(), Body::Empty)
+            .await
+    }
+
+    pub async fn rank<'t>(
+        &self,
+        auth: impl Into<Auth<'t>>,
+        profile: &str,
+        game: &str,
+        query: &str,
+    ) -> Reply {
+        let path = format!("/v1/profiles/{profile}/rank?game_id={game}&{query}");
+        self.send(Method::GET, &path, auth.into(), Body::Empty)
+            .await
+    }
+
+    // --- /v1/profiles/{id}/controls, usage, play -------------------------------------------------------------
+
+    pub async fn controls<'t>(&self, auth: impl Into<Auth<'t>>, profile: &str) -> Reply {
+        let path = format!("/v1/profiles/{profile}/controls");
+        self.send(Method::GET, &path, auth.into(), Body::Empty)
+            .await
+    }
+
+    pub async fn put_controls<'t>(
+        &self,
+        auth: impl Into<Auth<'t>>,
+        profile: &str,
+        body: Value,
+    ) -> Reply {
+        let path = format!("/v1/profiles/{profile}/controls");
+        self.send(Method::PUT, &path, auth.into(), Body::Json(body))
+            .await
+    }
+
+    pub async fn usage<'t>(&self, auth: impl Into<Auth<'t>>, profile: &str) -> Reply {
+        let path = format!("/v1/profiles/{profile}/usage");
+        self.send(Method::GET, &path, auth.into(), Body::Empty)
+            .await
+    }
+
+    pub async fn play<'t>(&self, auth: impl Into<Auth<'t>>, profile: &str, game: &str) -> Reply {
+        let path = format!("/v1/profiles/{profile}/play");
+        let body = Body::Json(json!({ "game_id": game }));
+        self.send(Method::POST, &path, auth.into(), body).await
+    }
+}
+
+impl Client {
     // --- /v1/profiles/{id}/progress --------------------------------------------------------------------------
 
     /// Records a result with an `Idempotency-Key`.

@@ -55,7 +55,9 @@ fn slug(field: &str, value: Option<String>) -> Result<Option<String>> {
     }
 }
 
-/// The published catalog, filtered and sorted. Each page is one read of the store, however large the catalog.
+/// The published catalog, filtered and sorted. Each page is one read of the store, however large the catalog. A
+/// profile (device) session does not see what its parental controls block, so its pages may hold fewer than
+/// `limit` games (follow `next_cursor`).
 #[utoipa::path(get, path = "/v1/games", tag = "catalog", security(("bearer" = []), ("api_key" = [])),
     params(CatalogQuery), responses(
     (status = 200, body = Paginated<CatalogEntry>),
@@ -95,9 +97,14 @@ pub(crate) async fn list(
     let scope = format!("games:{}:{sort:?}", filters.facets());
     let cursors = &learning.platform.cursors;
     let position = cursors.decode_opt(&scope, query.cursor.as_deref())?;
-    let page = learning
+    let mut page = learning
         .catalog_page(&filters, sort, limit, position)
         .await?;
+    // A profile's device does not see what the parental controls block (the page may come shorter).
+    if let Some(profile_id) = &who.profile_id {
+        let profile = learning.visible_profile(&viewer(&who), profile_id).await?;
+        page.items.retain(|entry| profile.controls().shows(entry));
+    }
     Ok(Json(cursors.page(&scope, page.items, page.position)))
 }
 
@@ -116,7 +123,7 @@ pub struct GameQuery {
     params(("game_id" = inline(Id), Path), GameQuery), responses(
     (status = 200, body = GameView),
     (status = 403, description = "`forbidden`: an API key (this route takes signed-in sessions only)"),
-    (status = 404, description = "No such published game, or no such profile in your family")))]
+    (status = 404, description = "No such published game (or one the profile's parental controls block), or no such profile in your family")))]
 pub(crate) async fn get_one(
     State(learning): St,
     SessionIdentity(who): SessionIdentity,
@@ -124,20 +131,29 @@ pub(crate) async fn get_one(
     Query(query): Query<GameQuery>,
 ) -> Result<Json<GameView>> {
     who.require(perm::CONTENT_READ)?;
-    let profile = match (&who.profile_id, &query.profile_id) {
-        (Some(own), _) => Some(own.clone()),
-        (None, Some(asked)) => Some(
-            learning
-                .visible_profile(&viewer(&who), asked.as_str())
-                .await?
-                .profile_id,
-        ),
-        (None, None) => None,
+    let asked = who
+        .profile_id
+        .clone()
+        .or_else(|| query.profile_id.map(|p| p.as_str().to_string()));
+    let profile = match asked {
+        Some(id) => Some(learning.visible_profile(&viewer(&who), &id).await?),
+        None => None,
     };
     let game = learning
         .visible_game(id.as_str(), who.can(perm::CONTENT_WRITE))
         .await?;
-    Ok(Json(learning.game_view(game, profile.as_deref())))
+    // What the profile's parental controls block is not there for it.
+    if let Some(p) = &profile
+        && !p
+            .controls()
+            .allows(&game.game_id, &game.content.category, game.content.min_age)
+    {
+        return Err(lectern_learning::LearningError::NotFound.into());
+    }
+    Ok(Json(learning.game_view(
+        game,
+        profile.as_ref().map(|p| p.profile_id.as_str()),
+    )))
 }
 
 /// Create a draft game.

@@ -12,26 +12,33 @@
 //! the result that caused it, so one job stands for any number of results (an offline batch sends one), and a
 //! job lost between the result's transaction and the queue is made good by the profile's next result.
 //!
-//! The parent's notification ([`lectern_messages::AchievementEarned`]) must not be lost either: the earned item is
-//! written with `notify_pending`, the job is sent (with the idempotency key `achievement:<profile>:<achievement>`,
-//! so its consumer sends one notification however often it is queued), then the flag is cleared. A crash in
-//! between leaves the flag, and the next evaluation of the profile sends the job again.
+//! The parent's notification ([`lectern_messages::AchievementEarned`]) must not be lost either: it is written to
+//! the outbox in the earned achievement's own transaction (idempotency key `achievement:<profile>:<achievement>`),
+//! and sent right after the commit, or by the outbox relay.
+//!
+//! A job names the version of the profile's statistics that holds its result; the evaluation records the version
+//! it evaluated (`LEARNER#<profile_id>` / `EVALUATED`), so the jobs of an offline batch's hundred results evaluate
+//! the profile once or twice, not a hundred times. A job whose statistics are not visible yet is retried.
 //!
 //! Entities (declared once, here):
 //! - achievement (definition) `ACHIEVEMENTS` / `ACHIEVEMENT#<achievement_id>`: every definition in one small
 //!   partition (at most [`MAX_DEFINITIONS`]), read by one query per evaluation and per `GET /v1/achievements`;
 //! - earned achievement `LEARNER#<profile_id>` / `ACHIEVEMENT#<achievement_id>`: a profile's, by one query of
-//!   its partition.
+//!   its partition;
+//! - evaluation mark `LEARNER#<profile_id>` / `EVALUATED`: the statistics version last evaluated (a counter-like
+//!   item, written only by updates).
 
 use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
 use lectern_messages::AchievementEarned;
-use lectern_shared::queue::{NewJob, enqueue};
+use lectern_shared::queue::NewJob;
+use lectern_shared::queue::outbox::{self, OutboxEntry};
 use lectern_shared::table::{
-    Condition, Entity, EntityInfo, Key, KeyLayout, Query, Shape, SortKey, TableError,
+    Condition, Entity, EntityInfo, Key, KeyLayout, Query, Shape, SortKey, TableError, TxOp,
 };
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::access::Viewer;
 use crate::catalog::{CatalogEntry, Filters, is_slug};
@@ -172,9 +179,6 @@ pub struct Earned {
     pub earned_by: EarnedBy,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub awarded_by: Option<String>,
-    /// The parent's notification is not known to be queued yet.
-    #[serde(default)]
-    pub notify_pending: bool,
 }
 
 /// An achievement a profile earned, as shown.
@@ -221,6 +225,16 @@ impl Entity for Earned {
     fn key(&self) -> Key {
         Self::key_of(&self.profile_id, &self.achievement_id)
     }
+}
+
+/// The statistics version a profile's achievements were last evaluated at (`version`), written only by updates.
+pub const EVALUATED: EntityInfo = EntityInfo::new(
+    "achievement_evaluation",
+    KeyLayout::new(LEARNER, Shape::fixed("EVALUATED")),
+);
+
+fn evaluated_key(profile_id: &str) -> Key {
+    EVALUATED.key(&[profile_id], &[])
 }
 
 /// Checks a definition as authors send it; answers it normalised.
@@ -317,8 +331,8 @@ impl Rule {
 pub struct Evaluation {
     /// Achievements this run earned (none when another run got there first).
     pub earned: Vec<String>,
-    /// Notifications queued (new ones, and pending ones from an interrupted run).
-    pub notified: usize,
+    /// An earlier evaluation already covered the state this job asked for.
+    pub skipped: bool,
 }
 
 impl Learning {
@@ -466,10 +480,8 @@ impl Learning {
             earned_at: self.now(),
             earned_by: EarnedBy::Award,
             awarded_by: Some(awarded_by.to_string()),
-            notify_pending: true,
         };
-        if self.store_earned(&earned).await? {
-            self.notify(&profile, &earned).await?;
+        if self.store_earned(&profile, &earned).await? {
             Ok((earned.into(), true))
         } else {
             let before = self
@@ -484,22 +496,9 @@ impl Learning {
         }
     }
 
-    /// Puts an earned achievement unless the profile has it; `false` when it had.
-    async fn store_earned(&self, earned: &Earned) -> LearningResult<bool> {
-        match self
-            .platform
-            .table
-            .put(earned.to_item()?, Condition::NotExists)
-            .await
-        {
-            Ok(()) => Ok(true),
-            Err(TableError::ConditionFailed) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Queues the parent's notification of `earned`, then clears its pending flag.
-    async fn notify(&self, profile: &Profile, earned: &Earned) -> LearningResult<()> {
+    /// Puts an earned achievement unless the profile has it, with the parent's notification in the outbox, and
+    /// sends the notification; `false` when the profile had it.
+    async fn store_earned(&self, profile: &Profile, earned: &Earned) -> LearningResult<bool> {
         let job = AchievementEarned {
             owner_id: profile.owner_id.clone(),
             profile_id: profile.profile_id.clone(),
@@ -514,43 +513,76 @@ impl Learning {
         let job = NewJob::new(&job)
             .map_err(|e| LearningError::Internal(e.to_string()))?
             .idempotency_key(key);
-        enqueue::<AchievementEarned>(self.platform.queue.as_ref(), job)
-            .await
-            .map_err(|e| LearningError::Internal(format!("queueing a notification: {e}")))?;
-        self.platform
-            .table
-            .update(
-                &earned.key(),
-                Earned::INFO.update().set("notify_pending", false),
-                Condition::Exists,
-            )
-            .await?;
-        Ok(())
+        let entry =
+            OutboxEntry::new::<AchievementEarned>(job, self.now(), &self.platform.outbox_key)
+                .map_err(|e| LearningError::Internal(e.to_string()))?;
+        let ops = vec![
+            TxOp::Put {
+                item: earned.to_item()?,
+                condition: Condition::NotExists,
+            },
+            entry.put()?,
+        ];
+        match self.platform.table.transact(ops).await {
+            Ok(()) => {}
+            Err(TableError::TransactionCancelled { index: Some(0), .. }) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+        outbox::deliver(
+            self.platform.table.as_ref(),
+            self.platform.queue.as_ref(),
+            &self.platform.outbox_key,
+            &[entry],
+            self.now(),
+        )
+        .await;
+        Ok(true)
     }
 
-    /// Evaluates every rule for a profile and stores what it newly earned, exactly once (see the module doc).
-    /// A profile that no longer exists earns nothing.
-    pub async fn evaluate_achievements(&self, profile_id: &str) -> LearningResult<Evaluation> {
+    /// Evaluates every rule for a profile whose statistics hold at least `version` (0: whatever they hold) and
+    /// stores what it newly earned, exactly once (see the module doc). A profile that no longer exists earns
+    /// nothing; statistics not yet at `version` are a conflict, for the job to be retried.
+    pub async fn evaluate_achievements(
+        &self,
+        profile_id: &str,
+        version: i64,
+    ) -> LearningResult<Evaluation> {
         let keys = [
             Profile::key_of(profile_id),
             LearnerStats::key_of(profile_id),
             Curriculum::key_of(),
+            evaluated_key(profile_id),
         ];
         let mut profile = None;
         let mut stats = LearnerStats::default();
         let mut curriculum = Curriculum::default();
+        let mut evaluated = 0;
         for item in self.platform.table.batch_get(&keys).await? {
             match Key::of(&item) {
                 Some(k) if k == keys[0] => profile = Some(Profile::from_item(item)?),
                 Some(k) if k == keys[1] => stats = LearnerStats::from_item(item)?,
+                Some(k) if k == keys[3] => {
+                    evaluated = item.get("version").and_then(Value::as_i64).unwrap_or(0)
+                }
                 _ => curriculum = Curriculum::from_item(item)?,
             }
         }
         let Some(profile) = profile else {
             return Ok(Evaluation::default());
         };
+        if stats.version < version {
+            return Err(LearningError::Conflict(
+                "the statistics of this job are not visible yet".into(),
+            ));
+        }
+        if version > 0 && evaluated >= version {
+            return Ok(Evaluation {
+                skipped: true,
+                ..Evaluation::default()
+            });
+        }
         let definitions = self.achievements().await?;
-        let mut have = Vec::new();
+        let mut have = BTreeSet::new();
         let mut position = None;
         loop {
             let page = self
@@ -564,23 +596,16 @@ impl Learning {
                 )
                 .await?;
             for item in page.items {
-                have.push(Earned::from_item(item)?);
+                have.insert(Earned::from_item(item)?.achievement_id);
             }
             match page.cursor {
                 Some(next) => position = Some(next),
                 None => break,
             }
         }
-        let mut outcome = Evaluation::default();
-        // Notifications an interrupted run left pending.
-        for earned in have.iter().filter(|e| e.notify_pending) {
-            self.notify(&profile, earned).await?;
-            outcome.notified += 1;
-        }
-        let earned_ids: BTreeSet<&str> = have.iter().map(|e| e.achievement_id.as_str()).collect();
         let open: Vec<&Achievement> = definitions
             .iter()
-            .filter(|d| !earned_ids.contains(d.achievement_id.as_str()))
+            .filter(|d| !have.contains(&d.achievement_id))
             .collect();
         let mut categories = Vec::new();
         for d in &open {
@@ -595,6 +620,7 @@ impl Learning {
             curriculum: &curriculum,
             categories: &categories,
         };
+        let mut outcome = Evaluation::default();
         for d in open.into_iter().filter(|d| d.content.rule.holds(&context)) {
             let earned = Earned {
                 profile_id: profile.profile_id.clone(),
@@ -604,15 +630,21 @@ impl Learning {
                 earned_at: self.now(),
                 earned_by: EarnedBy::Rule,
                 awarded_by: None,
-                notify_pending: true,
             };
-            if self.store_earned(&earned).await? {
+            if self.store_earned(&profile, &earned).await? {
                 tracing::info!(achievement_id = %d.achievement_id, "achievement earned");
-                self.notify(&profile, &earned).await?;
                 outcome.earned.push(d.achievement_id.clone());
-                outcome.notified += 1;
             }
         }
+        // Whatever a later job asks for up to this version is done (a race may lower it: that only costs work).
+        self.platform
+            .table
+            .update(
+                &evaluated_key(profile_id),
+                EVALUATED.update().set("version", stats.version),
+                Condition::Always,
+            )
+            .await?;
         Ok(outcome)
     }
 

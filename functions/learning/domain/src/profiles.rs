@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::access::Viewer;
+use crate::controls::Controls;
 use crate::errors::{LearningError, LearningResult};
 use crate::service::Learning;
 use crate::validate;
@@ -212,9 +213,25 @@ pub struct Profile {
     pub updated_at: i64,
     /// Moves on every write; writes are conditional on the version read.
     pub version: i64,
+    /// The family's parental controls (`None`: the defaults, which control nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controls: Option<Controls>,
 }
 
+/// The controls of a profile that has none set.
+static NO_CONTROLS: std::sync::LazyLock<Controls> = std::sync::LazyLock::new(Controls::default);
+
 impl Profile {
+    /// The profile's parental controls.
+    pub fn controls(&self) -> &Controls {
+        self.controls.as_ref().unwrap_or(&NO_CONTROLS)
+    }
+
+    /// Whether the family lets the profile show on public leaderboards.
+    pub fn on_public_boards(&self) -> bool {
+        self.controls().leaderboard_visible
+    }
+
     pub fn key_of(profile_id: &str) -> Key {
         Self::INFO.key(&[profile_id], &[])
     }
@@ -532,6 +549,7 @@ impl Learning {
             created_at: now,
             updated_at: now,
             version: 1,
+            controls: None,
         };
         let mut ops = vec![
             Self::counter_op(&viewer.user_id, &counts, kind, 1),
@@ -627,7 +645,11 @@ impl Learning {
     }
 
     /// Writes a changed profile if nobody changed it since it was read.
-    async fn save(&self, before: &Profile, mut after: Profile) -> LearningResult<ProfileView> {
+    pub(crate) async fn save(
+        &self,
+        before: &Profile,
+        mut after: Profile,
+    ) -> LearningResult<ProfileView> {
         after.version = before.version + 1;
         after.updated_at = self.now();
         self.platform

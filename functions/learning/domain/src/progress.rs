@@ -1,9 +1,12 @@
 //! Progress: the results a profile records, exactly once per `Idempotency-Key`, and the statistics kept with them.
 //!
 //! Recording a result is one batched read and one transaction:
-//! - read (one `batch_get`): the profile, the game, the profile's statistics and the key's record;
+//! - read (one `batch_get`): the profile (with its parental controls), the game, the profile's statistics and the
+//!   key's record;
 //! - write (one transaction): the result, the key's record (`NotExists`: a key counts once, however many
-//!   retries race), and the statistics (conditional on the version read; a lost race is retried from the read).
+//!   retries race), the statistics (conditional on the version read; a lost race is retried from the read), and
+//!   the learning worker's job in the outbox (leaderboards, achievements), sent right after the commit — or by
+//!   the outbox relay if that fails — so no recorded result is ever left out of them.
 //!
 //! A key seen again with the same body answers the first answer again (marked replayed); with a different body
 //! it is a 422 (`idempotency-key-reused`). Keys are remembered for [`KEY_RETENTION_SECS`], longer than any device
@@ -28,11 +31,13 @@ use lectern_shared::table::{
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-use lectern_messages::ResultsRecorded;
-use lectern_shared::queue::{NewJob, enqueue};
+use lectern_messages::{RecordedScore, ResultsRecorded};
+use lectern_shared::queue::NewJob;
+use lectern_shared::queue::outbox::{self, OutboxEntry};
 
 use crate::access::Viewer;
 use crate::catalog::{Game, GameStatus};
+use crate::controls::{check_content, may_play_at};
 use crate::errors::{LearningError, LearningResult};
 use crate::profiles::Profile;
 use crate::service::Learning;
@@ -55,6 +60,8 @@ pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 pub const MAX_RESULT_AGE_SECS: i64 = 365 * 24 * 3600;
 /// Days kept in the statistics for streaks (older days are summarised in `longest_streak`).
 pub const MAX_DAYS_KEPT: usize = 800;
+/// Days of play time kept for the daily limit (a device may sync a few days late).
+pub const USAGE_DAYS_KEPT: usize = 14;
 /// Attempts at a transaction that loses the statistics race.
 const ATTEMPTS: usize = 5;
 
@@ -220,6 +227,10 @@ pub struct LearnerStats {
     /// The longest streak among days no longer kept.
     #[serde(default)]
     pub longest_dropped: i32,
+    /// Seconds played per day (days since 1970-01-01 in the profile's zone), the last [`USAGE_DAYS_KEPT`] days
+    /// played: the daily time limit counts them.
+    #[serde(default)]
+    pub day_seconds: BTreeMap<i32, i64>,
     pub version: i64,
 }
 
@@ -251,10 +262,21 @@ impl LearnerStats {
         if let Err(at) = self.days.binary_search(&day) {
             self.days.insert(at, day);
         }
+        *self.day_seconds.entry(day).or_default() += r.duration_secs;
+        while self.day_seconds.len() > USAGE_DAYS_KEPT {
+            self.day_seconds.pop_first();
+        }
         if self.days.len() > MAX_DAYS_KEPT {
             let dropped: Vec<i32> = self.days.drain(..self.days.len() - MAX_DAYS_KEPT).collect();
             self.longest_dropped = self.longest_dropped.max(longest_run(&dropped));
         }
+    }
+}
+
+impl LearnerStats {
+    /// Seconds played on `day` (days since 1970-01-01 in the profile's zone).
+    pub fn seconds_on(&self, day: i32) -> i64 {
+        self.day_seconds.get(&day).copied().unwrap_or(0)
     }
 }
 
@@ -302,7 +324,7 @@ fn current_run(days: &[i32], today: i32) -> i32 {
 }
 
 /// A day as days since 1970-01-01, and its date, of an instant in a zone.
-fn day_in(zone: &jiff::tz::TimeZone, epoch: i64) -> LearningResult<(i32, String)> {
+pub fn day_in(zone: &jiff::tz::TimeZone, epoch: i64) -> LearningResult<(i32, String)> {
     let ts =
         jiff::Timestamp::from_second(epoch).map_err(|e| LearningError::Internal(e.to_string()))?;
     let date = ts.to_zoned(zone.clone()).date();
@@ -355,6 +377,8 @@ pub struct Recorded {
     pub result: GameResult,
     /// The key had been used for this very body before: this is the first answer again.
     pub replayed: bool,
+    /// The worker's job, committed with the result in the outbox, to send (`None` for a replay).
+    pub announcement: Option<OutboxEntry>,
 }
 
 /// The canonical hash of a request body.
@@ -380,7 +404,8 @@ pub struct ResultFilter {
 }
 
 impl Learning {
-    /// Records one result for a profile the viewer may act as, and queues what follows from it.
+    /// Records one result for a profile the viewer may act as, and sends what follows from it (the job written
+    /// to the outbox in the result's transaction).
     pub async fn record_result(
         &self,
         viewer: &Viewer,
@@ -391,40 +416,29 @@ impl Learning {
         let recorded = self
             .record_result_only(viewer, profile_id, key, input)
             .await?;
-        if !recorded.replayed {
-            self.announce_results(profile_id, vec![recorded.result.result_id.clone()])
-                .await;
-        }
+        self.send_announcements(recorded.announcement.iter().cloned().collect())
+            .await;
         Ok(recorded)
     }
 
-    /// Queues the evaluation of what newly recorded results earned (one job for any number of results of one
-    /// profile). A job that cannot be queued is logged, not failed: the result is recorded, and the evaluation
-    /// reads the profile's state, so the profile's next result makes good what this one would have earned.
-    pub async fn announce_results(&self, profile_id: &str, result_ids: Vec<String>) {
-        let Some(first) = result_ids.first().cloned() else {
+    /// Sends the worker's jobs of recorded results at once (the outbox's fast path; never fails: what does not go
+    /// out now, the outbox relay sends).
+    pub async fn send_announcements(&self, entries: Vec<OutboxEntry>) {
+        if entries.is_empty() {
             return;
-        };
-        let job = ResultsRecorded {
-            profile_id: profile_id.to_string(),
-            result_ids,
-        };
-        let sent = match NewJob::new(&job) {
-            Ok(job) => {
-                enqueue::<ResultsRecorded>(
-                    self.platform.queue.as_ref(),
-                    job.idempotency_key(format!("results:{first}")),
-                )
-                .await
-            }
-            Err(e) => Err(e),
-        };
-        if let Err(e) = sent {
-            tracing::error!(error = %e, "the evaluation of recorded results was not queued");
         }
+        outbox::deliver(
+            self.platform.table.as_ref(),
+            self.platform.queue.as_ref(),
+            &self.platform.outbox_key,
+            &entries,
+            self.now(),
+        )
+        .await;
     }
 
-    /// Records one result without queueing anything (an offline batch queues one job for all of its results).
+    /// Records one result; its worker job is written to the outbox in the same transaction and answered in
+    /// [`Recorded::announcement`] for the caller to send (an offline batch sends its results' jobs together).
     pub async fn record_result_only(
         &self,
         viewer: &Viewer,
@@ -467,6 +481,13 @@ impl Learning {
                 .filter(|g| g.status == GameStatus::Published)
                 .ok_or_else(|| LearningError::field("game_id", "no such published game"))?;
             let result = self.new_result(&profile, &game, &input)?;
+            // The parental controls, as they stand, for when it was played.
+            check_content(&profile, &game)?;
+            may_play_at(
+                &profile,
+                stats.as_ref().unwrap_or(&LearnerStats::default()),
+                result.played_at,
+            )?;
             let zone = profile.zone();
             let (day, _) = day_in(&zone, result.played_at)?;
             let version = stats.as_ref().map(|s| s.version);
@@ -476,6 +497,22 @@ impl Learning {
             });
             next.add(&result, &game.content.skills, day);
             next.version = version.unwrap_or(0) + 1;
+            let job = ResultsRecorded {
+                profile_id: profile_id.to_string(),
+                results: vec![RecordedScore {
+                    result_id: result.result_id.clone(),
+                    game_id: result.game_id.clone(),
+                    score: result.score,
+                    played_at: result.played_at,
+                }],
+                stats_version: next.version,
+            };
+            let job = NewJob::new(&job)
+                .map_err(|e| LearningError::Internal(e.to_string()))?
+                .idempotency_key(format!("results:{}", result.result_id));
+            let announcement =
+                OutboxEntry::new::<ResultsRecorded>(job, self.now(), &self.platform.outbox_key)
+                    .map_err(|e| LearningError::Internal(e.to_string()))?;
             let record = ProgressKey {
                 profile_id: profile_id.to_string(),
                 key: key.to_string(),
@@ -499,12 +536,14 @@ impl Learning {
                         Some(v) => Condition::equals("version", v),
                     },
                 },
+                announcement.put()?,
             ];
             match self.platform.table.transact(ops).await {
                 Ok(()) => {
                     return Ok(Recorded {
                         result,
                         replayed: false,
+                        announcement: Some(announcement),
                     });
                 }
                 // The key was taken meanwhile, or the statistics moved: read again (a taken key then replays).
@@ -622,23 +661,47 @@ impl Learning {
         Ok((items, page.cursor))
     }
 
-    /// A profile's statistics (one read with the profile).
-    pub async fn stats(&self, viewer: &Viewer, profile_id: &str) -> LearningResult<StatsView> {
-        let keys = [
+    /// A profile the viewer may see and its statistics, in one batched read.
+    pub async fn profile_and_stats(
+        &self,
+        viewer: &Viewer,
+        profile_id: &str,
+    ) -> LearningResult<(Profile, LearnerStats)> {
+        let (profile, stats, _) = self.profile_stats_game(viewer, profile_id, "").await?;
+        Ok((profile, stats))
+    }
+
+    /// A profile the viewer may see, its statistics and a game (none when `game_id` is empty), in one batched
+    /// read.
+    pub async fn profile_stats_game(
+        &self,
+        viewer: &Viewer,
+        profile_id: &str,
+        game_id: &str,
+    ) -> LearningResult<(Profile, LearnerStats, Option<Game>)> {
+        let mut keys = vec![
             Profile::key_of(profile_id),
             LearnerStats::key_of(profile_id),
         ];
+        if !game_id.is_empty() {
+            keys.push(Game::key_of(game_id));
+        }
         let mut profile = None;
-        let mut stats = None;
+        let mut stats = LearnerStats::default();
+        let mut game = None;
         for item in self.platform.table.batch_get(&keys).await? {
-            if Key::of(&item).as_ref() == Some(&keys[0]) {
-                profile = Some(Profile::from_item(item)?);
-            } else {
-                stats = Some(LearnerStats::from_item(item)?);
+            match Key::of(&item) {
+                Some(k) if k == keys[0] => profile = Some(Profile::from_item(item)?),
+                Some(k) if k == keys[1] => stats = LearnerStats::from_item(item)?,
+                _ => game = Some(Game::from_item(item)?),
             }
         }
-        let profile = viewer.seeing(profile)?;
-        let stats = stats.unwrap_or_default();
+        Ok((viewer.seeing(profile)?, stats, game))
+    }
+
+    /// A profile's statistics (one read with the profile).
+    pub async fn stats(&self, viewer: &Viewer, profile_id: &str) -> LearningResult<StatsView> {
+        let (profile, stats) = self.profile_and_stats(viewer, profile_id).await?;
         let (today, _) = day_in(&profile.zone(), self.now())?;
         Ok(StatsView {
             results: stats.results,
@@ -697,6 +760,7 @@ fn replay(seen: ProgressKey, hash: &str) -> LearningResult<Recorded> {
         Ok(Recorded {
             result: seen.result,
             replayed: true,
+            announcement: None,
         })
     } else {
         Err(LearningError::KeyReused)

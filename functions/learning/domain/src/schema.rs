@@ -191,6 +191,26 @@ pub fn prerequisites() -> utoipa::openapi::schema::Array {
     )
 }
 
+/// A profile's blocked games.
+pub fn blocked_games() -> utoipa::openapi::schema::Array {
+    ids(
+        0,
+        crate::controls::MAX_BLOCKED_GAMES,
+        "Ids of games the profile may not play or see; duplicates count once.",
+    )
+}
+
+/// A profile's blocked categories.
+pub fn blocked_categories() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(string().pattern(Some(crate::catalog::SLUG_PATTERN)))
+        .max_items(Some(crate::controls::MAX_BLOCKED_CATEGORIES))
+        .description(Some(
+            "Category slugs the profile may not play or see; duplicates count once.",
+        ))
+        .build()
+}
+
 /// An avatar's media type.
 pub fn avatar_type() -> Object {
     string().enum_values(Some(AVATAR_TYPES.to_vec())).build()

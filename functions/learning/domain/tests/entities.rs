@@ -35,27 +35,41 @@ async fn learning() -> (Arc<Learning>, tempfile::TempDir) {
     )
 }
 
+/// A child's profile with every field set, controls included.
+fn sample_profile() -> Profile {
+    use lectern_learning::controls::{AllowedHours, Controls};
+    Profile {
+        profile_id: PROFILE.into(),
+        owner_id: OWNER.into(),
+        kind: ProfileKind::Child,
+        display_name: "Byron".into(),
+        birth_year: 2021,
+        locale: Some("en-GB".into()),
+        timezone: "Europe/London".into(),
+        avatar_key: Some(format!(
+            "profile-avatars/{PROFILE}/01JAVATAR00000000000000000"
+        )),
+        preferences: json!({"sound": false}).as_object().unwrap().clone(),
+        created_at: NOW - 86_400,
+        updated_at: NOW,
+        version: 2,
+        controls: Some(Controls {
+            daily_limit_minutes: Some(45),
+            allowed_hours: Some(AllowedHours {
+                start: "08:00".into(),
+                end: "19:30".into(),
+            }),
+            blocked_games: vec!["01JGAME0000000000000000000".into()],
+            blocked_categories: vec!["videos".into()],
+            max_age_rating: Some(7),
+            leaderboard_visible: false,
+        }),
+    }
+}
+
 #[test]
 fn learner_profile() {
-    assert_stored(
-        &golden(),
-        &Profile {
-            profile_id: PROFILE.into(),
-            owner_id: OWNER.into(),
-            kind: ProfileKind::Child,
-            display_name: "Byron".into(),
-            birth_year: 2021,
-            locale: Some("en-GB".into()),
-            timezone: "Europe/London".into(),
-            avatar_key: Some(format!(
-                "profile-avatars/{PROFILE}/01JAVATAR00000000000000000"
-            )),
-            preferences: json!({"sound": false}).as_object().unwrap().clone(),
-            created_at: NOW - 86_400,
-            updated_at: NOW,
-            version: 2,
-        },
-    );
+    assert_stored(&golden(), &sample_profile());
 }
 
 #[test]
@@ -239,6 +253,7 @@ fn learner_stats() {
             .into(),
             days: vec![20_529, 20_530, 20_532],
             longest_dropped: 0,
+            day_seconds: [(20_530, 300), (20_532, 600)].into(),
             version: 4,
         },
     );
@@ -305,7 +320,79 @@ fn earned_achievement() {
             earned_at: NOW,
             earned_by: EarnedBy::Rule,
             awarded_by: None,
-            notify_pending: false,
         },
     );
+}
+
+#[test]
+fn board_entry() {
+    use lectern_learning::leaderboards::BoardEntry;
+    assert_stored(
+        &golden(),
+        &BoardEntry {
+            game_id: "01JGAME0000000000000000000".into(),
+            period: "W2030-11".into(),
+            shard: "0".into(),
+            profile_id: PROFILE.into(),
+            score: 870,
+            achieved_at: NOW - 300,
+        },
+    );
+}
+
+#[tokio::test]
+async fn board_buckets() {
+    use lectern_learning::leaderboards::{BOARD_BUCKETS, BoardEntry, Score};
+    let (learning, _dir) = learning().await;
+    let game = "01JGAME0000000000000000000";
+    let score = |score| Score {
+        game_id: game.into(),
+        score,
+        played_at: NOW - 300,
+    };
+    learning
+        .record_scores(PROFILE, &[score(100)])
+        .await
+        .unwrap();
+    learning
+        .record_scores(PROFILE, &[score(870)])
+        .await
+        .unwrap();
+    let entry = learning
+        .platform
+        .table
+        .get(&BoardEntry::key_of(game, "ALL", PROFILE))
+        .await
+        .unwrap()
+        .map(BoardEntry::from_item)
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.score, 870);
+    let key = BOARD_BUCKETS.key(&[game, "ALL", &entry.shard], &[]);
+    let item = learning.platform.table.get(&key).await.unwrap();
+    // Moved from the bucket of 100 (b27: 0) to the bucket of 870 (b40: 1).
+    assert_stored_item(&golden(), &BOARD_BUCKETS, &item.expect("the counters"));
+}
+
+#[tokio::test]
+async fn achievement_evaluation() {
+    use lectern_learning::achievements::EVALUATED;
+    let (learning, _dir) = learning().await;
+    learning
+        .platform
+        .table
+        .put(
+            sample_profile().to_item().unwrap(),
+            lectern_shared::table::Condition::NotExists,
+        )
+        .await
+        .unwrap();
+    learning.evaluate_achievements(PROFILE, 0).await.unwrap();
+    let item = learning
+        .platform
+        .table
+        .get(&EVALUATED.key(&[PROFILE], &[]))
+        .await
+        .unwrap();
+    assert_stored_item(&golden(), &EVALUATED, &item.expect("the mark"));
 }

@@ -3,6 +3,7 @@
 //! back to the parent. Thin wrappers over the learning domain; device sessions and the PIN are kept by the accounts
 //! domain (the one shared door), which this function reaches through `lectern-accounts`.
 
+mod controls;
 mod devices;
 mod family;
 mod profiles;
@@ -31,7 +32,7 @@ type St = axum::extract::State<Arc<State>>;
 type Result<T> = std::result::Result<T, Problem>;
 
 #[derive(OpenApi)]
-#[openapi(tags((name = "profiles", description = "Learner profiles and the family: child profiles, consent, avatars, device sessions, the parent PIN")))]
+#[openapi(tags((name = "profiles", description = "Learner profiles and the family: child profiles, consent, avatars, device sessions, the parent PIN, parental controls")))]
 struct ApiDoc;
 
 /// The routes and their OpenAPI description.
@@ -46,6 +47,8 @@ pub fn routes() -> Routes<Arc<State>> {
         .routes(routes!(profiles::avatar_upload))
         .routes(routes!(profiles::avatar_confirm))
         .routes(routes!(devices::create_device_session))
+        .routes(routes!(controls::get, controls::put))
+        .routes(routes!(controls::usage))
         .routes(routes!(family::family))
         .routes(routes!(family::set_pin, family::clear_pin));
     // Guessing a PIN is a credential attempt: the strict class, besides the PIN's own attempt counter.

@@ -30,7 +30,8 @@ pub fn routes() -> Routes<Arc<Learning>> {
     let general = OpenApiRouter::new()
         .routes(routes!(results::record, results::list))
         .routes(routes!(results::record_batch))
-        .routes(routes!(results::stats));
+        .routes(routes!(results::stats))
+        .routes(routes!(results::play));
     Routes::new(ApiDoc::openapi()).limited(RouteClass::General, general)
 }
 

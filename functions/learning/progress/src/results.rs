@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use lectern_learning::LearningError;
+use lectern_learning::controls::PlayGrant;
 use lectern_learning::progress::{GameResult, MAX_BATCH, ResultFilter, ResultInput, StatsView};
 use lectern_shared::http::auth::SessionIdentity;
 use lectern_shared::http::client::ClientInfo;
@@ -36,7 +37,7 @@ pub struct KeyHeader {
 #[utoipa::path(post, path = "/v1/profiles/{profile_id}/progress", tag = "progress", security(("bearer" = [])),
     params(("profile_id" = inline(Id), Path), KeyHeader), request_body = ResultInput, responses(
     (status = 201, body = GameResult, description = "Recorded (or, with `Idempotent-Replayed: true`, recorded before under this key)"),
-    (status = 403, description = "`forbidden`: an API key (this route takes signed-in sessions only)"),
+    (status = 403, description = "`content-blocked`, `outside-allowed-hours` or `time-limit-reached`: the parental controls refuse a result played then (a session that started within the limit is recorded whole); `forbidden`: an API key (this route takes signed-in sessions only)"),
     (status = 404, description = "No such profile you may act as"),
     (status = 409, description = "`conflict`: too many results of this profile at once; retry"),
     (status = 422, description = "`idempotency-key-reused`: the key was used with another body")))]
@@ -142,9 +143,7 @@ pub(crate) async fn record_batch(
             .await
         {
             Ok(recorded) => {
-                if !recorded.replayed {
-                    new.push(recorded.result.result_id.clone());
-                }
+                new.extend(recorded.announcement);
                 BatchAnswer {
                     idempotency_key: key,
                     status: 201,
@@ -154,7 +153,7 @@ pub(crate) async fn record_batch(
                 }
             }
             Err(LearningError::Store(e)) => {
-                learning.announce_results(profile_id.as_str(), new).await;
+                learning.send_announcements(new).await;
                 return Err(e.into());
             }
             Err(e) => {
@@ -170,8 +169,8 @@ pub(crate) async fn record_batch(
         };
         items.push(answer);
     }
-    // One evaluation for the whole batch: it reads the profile's state, whatever results caused it.
-    learning.announce_results(profile_id.as_str(), new).await;
+    // The jobs the results committed to the outbox, sent together.
+    learning.send_announcements(new).await;
     Ok(Json(BatchAnswers { items }))
 }
 
@@ -259,4 +258,34 @@ pub(crate) async fn stats(
 ) -> Result<Json<StatsView>> {
     let viewer = player(&who)?;
     Ok(Json(learning.stats(&viewer, profile_id.as_str()).await?))
+}
+
+/// The game a play session starts.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlayStart {
+    #[schema(value_type = String, pattern = "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$")]
+    pub game_id: Id,
+}
+
+/// Start a play session: refused when the parental controls say no (`content-blocked`: the game or its category
+/// or age rating is blocked; `outside-allowed-hours`; `time-limit-reached`); else answers how long it may last.
+#[utoipa::path(post, path = "/v1/profiles/{profile_id}/play", tag = "progress", security(("bearer" = [])),
+    params(("profile_id" = inline(Id), Path)), request_body = PlayStart, responses(
+    (status = 200, body = PlayGrant),
+    (status = 400, description = "`validation`: also a game that is not published"),
+    (status = 403, description = "`content-blocked`, `outside-allowed-hours` or `time-limit-reached`: the parental controls refuse it; `forbidden`: an API key (this route takes signed-in sessions only)"),
+    (status = 404, description = "No such profile you may act as")))]
+pub(crate) async fn play(
+    State(learning): St,
+    SessionIdentity(who): SessionIdentity,
+    Path(profile_id): Path<Id>,
+    Json(input): Json<PlayStart>,
+) -> Result<Json<PlayGrant>> {
+    let viewer = player(&who)?;
+    Ok(Json(
+        learning
+            .start_play(&viewer, profile_id.as_str(), input.game_id.as_str())
+            .await?,
+    ))
 }

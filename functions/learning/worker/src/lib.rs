@@ -1,10 +1,12 @@
-//! The learning worker: the learning queue's jobs. [`ResultsRecorded`] evaluates the profile's achievements; the
-//! domain makes that exactly-once (see `lectern_learning::achievements`), so a redelivered, duplicated or racing
-//! job earns nothing twice, and the worker's idempotency key only saves the repeated work.
+//! The learning worker: the learning queue's jobs. [`ResultsRecorded`] puts the result's score on the game's
+//! leaderboards and evaluates the profile's achievements; the domain makes both exactly-once (conditional writes:
+//! see `lectern_learning::leaderboards` and `::achievements`), so a redelivered, duplicated or racing job counts
+//! nothing twice, and the worker's idempotency key only saves the repeated work.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use lectern_learning::leaderboards::Score;
 use lectern_learning::{Learning, LearningError};
 use lectern_messages::ResultsRecorded;
 use lectern_shared::Platform;
@@ -34,16 +36,33 @@ impl JobHandler for ResultsRecordedHandler {
         if !lectern_shared::ids::is_id(&payload.profile_id) {
             return Err(JobError::Permanent("not a profile id".into()));
         }
-        match self
-            .learning
-            .evaluate_achievements(&payload.profile_id)
-            .await
-        {
-            Ok(outcome) => {
+        let scores: Vec<Score> = payload
+            .results
+            .iter()
+            .map(|r| Score {
+                game_id: r.game_id.clone(),
+                score: r.score,
+                played_at: r.played_at,
+            })
+            .collect();
+        let done = async {
+            let boards = self
+                .learning
+                .record_scores(&payload.profile_id, &scores)
+                .await?;
+            let evaluation = self
+                .learning
+                .evaluate_achievements(&payload.profile_id, payload.stats_version)
+                .await?;
+            Ok::<_, LearningError>((boards, evaluation))
+        };
+        match done.await {
+            Ok((boards, evaluation)) => {
                 tracing::info!(
-                    earned = outcome.earned.len(),
-                    notified = outcome.notified,
-                    "achievements evaluated"
+                    board_entries = boards,
+                    earned = evaluation.earned.len(),
+                    skipped = evaluation.skipped,
+                    "results handled"
                 );
                 Ok(())
             }

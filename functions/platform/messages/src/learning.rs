@@ -5,16 +5,30 @@
 use lectern_shared::queue::{JobKind, queues};
 use serde::{Deserialize, Serialize};
 
-/// Job: a profile recorded results; evaluate what follows from its statistics (achievements).
+/// Job: a profile recorded a result; put its score on the leaderboards and evaluate what the profile's state now
+/// earns (achievements).
 ///
-/// On the wire: `{"profile_id": "01J...", "result_ids": ["01J..."]}`. The evaluation reads the profile's state, not
-/// the results named, so one job answers a whole offline batch, a duplicate changes nothing, and a lost job is made
-/// good by the next one. Enqueue it with the idempotency key `results:<first result id>`.
+/// On the wire: `{"profile_id": "01J...", "results": [{"result_id": .., "game_id": .., "score": 870,
+/// "played_at": 1764000000}], "stats_version": 12}`. Written to the outbox in the result's own transaction, with
+/// the idempotency key `results:<result id>`, so it is never lost and runs once. The achievements evaluation reads
+/// the profile's state (at least `stats_version`), so a job whose state an earlier evaluation already covered skips
+/// it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResultsRecorded {
     pub profile_id: String,
-    /// The results that caused it (for the logs and, later, the leaderboards).
-    pub result_ids: Vec<String>,
+    pub results: Vec<RecordedScore>,
+    /// The version of the profile's statistics that holds these results.
+    pub stats_version: i64,
+}
+
+/// A recorded result, as the leaderboards need it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedScore {
+    pub result_id: String,
+    pub game_id: String,
+    pub score: i64,
+    /// When it was played (epoch seconds): the periods it counts in.
+    pub played_at: i64,
 }
 
 impl JobKind for ResultsRecorded {
@@ -50,11 +64,17 @@ mod tests {
     fn the_wire_shape_is_pinned() {
         let job = ResultsRecorded {
             profile_id: "P".into(),
-            result_ids: vec!["R".into()],
+            results: vec![RecordedScore {
+                result_id: "R".into(),
+                game_id: "G".into(),
+                score: 5,
+                played_at: 7,
+            }],
+            stats_version: 3,
         };
         assert_eq!(
             serde_json::to_string(&job).unwrap(),
-            r#"{"profile_id":"P","result_ids":["R"]}"#
+            r#"{"profile_id":"P","results":[{"result_id":"R","game_id":"G","score":5,"played_at":7}],"stats_version":3}"#
         );
         let earned = AchievementEarned {
             owner_id: "O".into(),

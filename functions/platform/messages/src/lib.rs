@@ -8,4 +8,4 @@ pub mod email;
 pub mod learning;
 
 pub use email::{NotifyEmail, SendEmail, Template};
-pub use learning::{AchievementEarned, ResultsRecorded};
+pub use learning::{AchievementEarned, RecordedScore, ResultsRecorded};
