@@ -3,6 +3,7 @@
 //! the operations of the generated OpenAPI document.
 
 pub mod api;
+pub mod bench;
 pub mod encoding;
 pub mod learning;
 pub mod mail;
