@@ -1,10 +1,10 @@
 """Schemathesis hooks of `scripts/schemathesis`: a bearer token for every secured operation.
 
-Each operation of `/v1/users` and `/v1/auth` gets an account of its own, registered and verified on first use, so
+Each operation of `/v1/users` and `/v1/auth` gets an account of its own (a collection and its items share one, so a
+resource one operation makes is another's to read or delete), registered and verified on first use, so
 what one operation does to its account (wrong passwords counting toward lockout, logout, deletion, a changed
-email) cannot starve another; the operations on API keys share one account, and those of the family (profiles,
-controls, progress...) one parent account, so that what the stateful phase creates is the caller's own when the
-next operation uses it. `/v1/admin` operations share the admin account the runner promoted. Schemathesis
+email) cannot starve another; the operations of the family (profiles, controls, progress...) share one parent
+account, so that what the stateful phase creates is the caller's own when the next operation uses it. `/v1/admin` operations share the admin account the runner promoted. Schemathesis
 drops every cached token and calls `get` again when a request answers 401 (the operation ended its own session:
 logout, logout-all, deletion, a password change); signing in again also restores a soft-deleted account. An
 account that can no longer sign in (locked by wrong passwords, suspended by an admin operation) is replaced.
@@ -233,6 +233,11 @@ if "LECTERN_ST_BASE_URL" in os.environ:
                 return None
             raise
 
+    def _collections(case) -> set[str]:
+        """Paths that have items (`/v1/users/me/api-keys` for `/v1/users/me/api-keys/{key_id}`)."""
+        paths = case.operation.schema.raw_schema.get("paths", {})
+        return {re.sub(r"/\{[^}]+\}$", "", p) for p in paths if p.endswith("}")}
+
     def _account_key(case, _ctx) -> str:
         path = case.operation.path
         # Authoring the catalog, the curriculum and achievements, and awarding one, need permissions only the
@@ -242,13 +247,16 @@ if "LECTERN_ST_BASE_URL" in os.environ:
         ) or path == "/v1/profiles/{profile_id}/achievements/{achievement_id}"
         if path.startswith(ADMIN_PREFIX) or authoring:
             return "admin"
-        # Operations on the resources one of them creates share its account, so that a resource the stateful phase
-        # creates (a profile, an API key) is the caller's own when the next operation uses it. The device's PIN
-        # switch keeps an account of its own: each device token it mints is a new child of that account.
+        # The family's operations (profiles and everything under them) share one parent account, so that a profile
+        # the stateful phase creates is the caller's own when the next operation uses it. The device's PIN switch
+        # keeps an account of its own: each device token it mints is a new child of that account.
         if path.startswith(PARENT_PREFIXES) and path not in DEVICE_OPERATIONS:
             return "family"
-        if path.startswith("/v1/users/me/api-keys"):
-            return "api-keys"
+        # A collection and its items share an account: what one operation makes (an API key, a session), the
+        # stateful phase hands to another (to read or delete), and another account would rightly answer 404.
+        collection = re.sub(r"/\{[^}]+\}$", "", path)
+        if collection != path or collection in _collections(case):
+            return f"collection {collection}"
         return case.operation.label
 
     @schemathesis.auth(cache_by_key=_account_key)

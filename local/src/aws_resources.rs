@@ -1,7 +1,8 @@
 //! `lectern aws-setup`: creates what the SAM template would create — the table with its indexes and TTL, the bucket,
-//! every queue with its dead-letter queue, the sender identity — on a local AWS emulator (moto), and writes an env
-//! file the functions, the dev server and `cargo lambda watch --env-file` read. Running it again changes nothing and
-//! keeps the secrets already in the env file, so tokens minted earlier stay valid.
+//! every queue with its dead-letter queue, the sender identity, a Secrets Manager secret per key ring — on a local
+//! AWS emulator (moto), and writes an env file the functions, the dev server and `cargo lambda watch --env-file`
+//! read. The env file names the secrets and holds none. Running it again changes nothing and keeps the secrets
+//! already in the emulator, so tokens minted earlier stay valid.
 //!
 //! It refuses to run without an endpoint: on real AWS the SAM template owns these resources.
 
@@ -9,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
-use base64::Engine;
+use lectern_shared::secrets::{KeyRing, Purpose};
 
 /// Receives before a message is dead-lettered (the template's `maxReceiveCount`).
 const MAX_RECEIVES: u32 = 5;
@@ -24,7 +25,28 @@ pub struct Setup {
     pub mail_from: String,
 }
 
+/// What a setup made that the env file needs.
+#[derive(Clone, Debug)]
+pub struct Created {
+    /// The public keys of the access-token ring (`LECTERN_JWT_PUBLIC_KEYS`).
+    pub jwt_public_keys: String,
+}
+
+/// The key rings a deployment keeps in Secrets Manager (blob URLs are signed by S3 itself on AWS).
+pub const SECRET_PURPOSES: [Purpose; 5] = [
+    Purpose::Cursor,
+    Purpose::RateLimit,
+    Purpose::Totp,
+    Purpose::Outbox,
+    Purpose::Jwt,
+];
+
 impl Setup {
+    /// The Secrets Manager secret of a key ring: `<table>/<purpose>`.
+    pub fn secret_name(&self, purpose: Purpose) -> String {
+        format!("{}/{}", self.table, purpose.name())
+    }
+
     /// Reads the names from the same variables the functions read (with the same defaults).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let var = |k: &str| get(k).filter(|v| !v.trim().is_empty());
@@ -43,7 +65,7 @@ impl Setup {
 }
 
 /// Creates every resource (idempotently).
-pub async fn create(setup: &Setup) -> anyhow::Result<()> {
+pub async fn create(setup: &Setup) -> anyhow::Result<Created> {
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         // An emulator takes any credentials; real ones must not be needed (or leaked) to set one up.
         .test_credentials()
@@ -96,44 +118,79 @@ pub async fn create(setup: &Setup) -> anyhow::Result<()> {
             );
         }
     }
-    Ok(())
+    let jwt_public_keys = create_secrets(&aws_sdk_secretsmanager::Client::new(&sdk), setup).await?;
+    Ok(Created { jwt_public_keys })
 }
 
-/// The env file for these resources. Secrets already in `existing` are kept; missing ones are generated.
-pub fn env_file(setup: &Setup, existing: &BTreeMap<String, String>) -> anyhow::Result<String> {
-    let keep = |k: &str| existing.get(k).filter(|v| !v.is_empty()).cloned();
-    let secret =
-        keep("LECTERN_SIGNING_SECRET").unwrap_or_else(|| lectern_shared::ids::random_secret(32));
-    let jwt_keys = match keep("LECTERN_JWT_KEYS") {
-        Some(keys) => keys,
-        None => {
-            let kid = format!(
-                "moto-{}",
-                &lectern_shared::ids::new_id()[..10].to_lowercase()
-            );
-            let (_, der) = lectern_accounts::signing_keys::SigningKey::generate(&kid)?;
-            format!(
-                "{kid}:{}",
-                base64::engine::general_purpose::STANDARD.encode(der)
-            )
+/// Creates the secret of each key ring with a fresh ring, unless it exists (then it is kept); answers the public
+/// keys of the access-token ring.
+async fn create_secrets(
+    sm: &aws_sdk_secretsmanager::Client,
+    setup: &Setup,
+) -> anyhow::Result<String> {
+    let mut public = String::new();
+    for purpose in SECRET_PURPOSES {
+        let name = setup.secret_name(purpose);
+        let text = match sm.get_secret_value().secret_id(&name).send().await {
+            Ok(out) => out
+                .secret_string()
+                .with_context(|| format!("secret {name} has no string value"))?
+                .to_string(),
+            Err(e)
+                if aws_sdk_secretsmanager::error::ProvideErrorMetadata::code(&e)
+                    == Some("ResourceNotFoundException") =>
+            {
+                let text = if purpose == Purpose::Jwt {
+                    lectern_accounts::signing_keys::KeyRing::new_ring_text(None)?.0
+                } else {
+                    KeyRing::generate(purpose).to_json()
+                };
+                sm.create_secret()
+                    .name(&name)
+                    .secret_string(&text)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "creating secret {name}: {}",
+                            aws_smithy_types::error::display::DisplayErrorContext(&e)
+                        )
+                    })?;
+                text
+            }
+            Err(e) => anyhow::bail!(
+                "reading secret {name}: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            ),
+        };
+        if purpose == Purpose::Jwt {
+            public = lectern_accounts::signing_keys::KeyRing::parse(&text)?.public_spec();
         }
-    };
-    let lines = [
+    }
+    Ok(public)
+}
+
+/// The env file for these resources: names and endpoints, and the names of the secrets (never their values).
+pub fn env_file(setup: &Setup, created: &Created) -> String {
+    let mut lines = vec![
         ("LECTERN_BACKEND", "aws".to_string()),
         ("LECTERN_AWS_ENDPOINT", setup.endpoint.clone()),
         ("LECTERN_TABLE", setup.table.clone()),
         ("LECTERN_BUCKET", setup.bucket.clone()),
         ("LECTERN_QUEUE_PREFIX", setup.queue_prefix.clone()),
         ("LECTERN_MAIL_FROM", setup.mail_from.clone()),
-        ("LECTERN_SIGNING_SECRET", secret),
-        ("LECTERN_JWT_KEYS", jwt_keys),
+        ("LECTERN_JWT_PUBLIC_KEYS", created.jwt_public_keys.clone()),
         // The emulator's credentials: any value works there, and none of the developer's real ones are used.
         ("AWS_ACCESS_KEY_ID", "test".into()),
         ("AWS_SECRET_ACCESS_KEY", "test".into()),
         ("AWS_REGION", "us-east-1".into()),
     ];
+    // Every emulated function reads the same file, so each gets every ring (the template gives each only its own).
+    for purpose in SECRET_PURPOSES {
+        lines.push((purpose.secret_var(), setup.secret_name(purpose)));
+    }
     let mut out = String::from(
-        "# Written by `lectern aws-setup` for a local AWS emulator. Holds generated secrets: keep it private.\n",
+        "# Written by `lectern aws-setup` for a local AWS emulator. The key rings are in its Secrets Manager.\n",
     );
     for (k, v) in lines {
         // dotenv syntax (what `cargo lambda watch --env-file` parses): values with spaces, brackets or `=` (base64) are quoted.
@@ -143,7 +200,7 @@ pub fn env_file(setup: &Setup, existing: &BTreeMap<String, String>) -> anyhow::R
             out.push_str(&format!("{k}={v}\n"));
         }
     }
-    Ok(out)
+    out
 }
 
 /// Reads `KEY=VALUE` lines (blank lines and `#` comments skipped; optional surrounding quotes removed), the format
@@ -191,17 +248,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn env_files_round_trip_and_keep_their_secrets() {
+    fn env_files_round_trip_and_name_secrets_without_holding_them() {
         let setup = Setup::from_lookup(|k| {
             (k == "LECTERN_AWS_ENDPOINT").then(|| "http://127.0.0.1:5000".into())
         })
         .unwrap();
-        let first = env_file(&setup, &BTreeMap::new()).unwrap();
+        let created = Created {
+            jwt_public_keys: "k1:11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo".into(),
+        };
+        let text = env_file(&setup, &created);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("moto.env");
-        write_private(&path, &first).unwrap();
-        // cargo-lambda's parser refuses an unquoted `=` inside a value (base64 keys end in `=`).
-        for line in first.lines().filter(|l| !l.starts_with('#')) {
+        write_private(&path, &text).unwrap();
+        // cargo-lambda's parser refuses an unquoted `=` inside a value.
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
             let (_, value) = line.split_once('=').unwrap();
             assert!(
                 !value.contains('=') || value.starts_with('"'),
@@ -211,9 +271,17 @@ mod tests {
         let read = read_env_file(&path).unwrap();
         assert_eq!(read["LECTERN_BACKEND"], "aws");
         assert_eq!(read["LECTERN_TABLE"], "lectern");
-        assert!(read["LECTERN_SIGNING_SECRET"].len() >= 32);
-        let second = env_file(&setup, &read).unwrap();
-        assert_eq!(first, second, "a second run keeps the generated secrets");
+        assert_eq!(read["LECTERN_SECRET_TOTP"], "lectern/totp");
+        assert_eq!(read["LECTERN_JWT_PUBLIC_KEYS"], created.jwt_public_keys);
+        assert!(
+            !read
+                .keys()
+                .any(|k| k.starts_with("LECTERN_KEYS_") || k == "LECTERN_JWT_KEYS"),
+            "no key material in the file: {read:?}"
+        );
+        // The functions accept it as their configuration.
+        let config = lectern_shared::Config::from_lookup(|k| read.get(k).cloned()).unwrap();
+        assert_eq!(config.secrets.secrets.len(), SECRET_PURPOSES.len());
         assert!(
             Setup::from_lookup(|_| None).is_err(),
             "no endpoint, no setup"

@@ -79,8 +79,7 @@ pub fn app(platform: &Platform, accounts: Arc<Accounts>) -> Router {
     layers::common(app, &platform.config)
 }
 
-/// The workers of each queue. The `jobs` queue has no handlers yet: its jobs are retried and dead-lettered,
-/// which is what a deployment that does not know a job kind should do.
+/// The workers of each queue, as the `notifications` and `jobs` Lambdas run them.
 pub fn workers(platform: &Platform) -> Vec<(&'static str, Arc<Worker>)> {
     vec![
         (
@@ -89,7 +88,7 @@ pub fn workers(platform: &Platform) -> Vec<(&'static str, Arc<Worker>)> {
         ),
         (
             queues::JOBS,
-            Arc::new(Worker::new(platform.table.clone(), platform.clock.clone())),
+            Arc::new(lectern_platform_jobs::worker(platform)),
         ),
         (
             queues::LEARNING,

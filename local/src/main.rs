@@ -30,8 +30,22 @@ enum Command {
     Seed,
     /// Print the OpenAPI document (what docs/openapi.json holds).
     Openapi,
-    /// Print a new Ed25519 access-token signing key as `kid:base64(PKCS#8)`, for LECTERN_JWT_KEYS.
-    JwtKey,
+    /// Print a key ring with a new access-token signing key (Ed25519) as JSON: `secret` is the value of the `jwt`
+    /// secret (Secrets Manager), `public` the value of JwtPublicKeys / LECTERN_JWT_PUBLIC_KEYS.
+    JwtKey {
+        /// A file holding the current ring: the new key goes in front of its keys (a rotation).
+        #[arg(long, value_name = "FILE")]
+        rotate: Option<std::path::PathBuf>,
+    },
+    /// Print a key ring with a new random key for a purpose (cursor, ratelimit, totp, outbox, blob-urls) as JSON, the
+    /// value of its secret; with --rotate, the new key goes in front of the keys of the current ring.
+    Key {
+        /// cursor, ratelimit, totp, outbox or blob-urls (jwt-key makes access-token keys).
+        purpose: String,
+        /// A file holding the current ring.
+        #[arg(long, value_name = "FILE")]
+        rotate: Option<std::path::PathBuf>,
+    },
     /// Make the registered account with this email an admin (only while there is no active admin, and only when
     /// its address was verified through the emailed link).
     MakeAdmin {
@@ -96,26 +110,46 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", lectern_local::openapi::document_json());
             return Ok(());
         }
-        Some(Command::JwtKey) => {
-            use base64::Engine;
-            let kid = format!("k{}", &lectern_shared::ids::new_id()[..10].to_lowercase());
-            let (_, der) = lectern_accounts::signing_keys::SigningKey::generate(&kid)?;
+        Some(Command::JwtKey { rotate }) => {
+            let existing = rotate.as_deref().map(read_ring).transpose()?;
+            let (secret, public) =
+                lectern_accounts::signing_keys::KeyRing::new_ring_text(existing.as_deref())?;
+            let secret: serde_json::Value = serde_json::from_str(&secret)?;
             println!(
-                "{kid}:{}",
-                base64::engine::general_purpose::STANDARD.encode(der)
+                "{}",
+                serde_json::json!({"secret": secret, "public": public})
             );
+            return Ok(());
+        }
+        Some(Command::Key { purpose, rotate }) => {
+            let purpose = lectern_shared::secrets::Purpose::ALL
+                .into_iter()
+                .find(|p| p.name() == purpose && p.is_symmetric())
+                .with_context(|| {
+                    format!("{purpose:?} is not cursor, ratelimit, totp, outbox or blob-urls")
+                })?;
+            let fresh = lectern_shared::secrets::KeyRing::generate(purpose);
+            let ring = match rotate.as_deref().map(read_ring).transpose()? {
+                Some(text) => {
+                    let current = lectern_shared::secrets::KeyRing::parse(
+                        purpose,
+                        &text,
+                        "the current ring",
+                    )?;
+                    let (kid, material) = fresh.active();
+                    current.rotated(kid, material)?
+                }
+                None => fresh,
+            };
+            let secret: serde_json::Value = serde_json::from_str(&ring.to_json())?;
+            println!("{}", serde_json::json!({"secret": secret}));
             return Ok(());
         }
         Some(Command::AwsSetup { write_env }) => {
             let setup =
                 lectern_local::aws_resources::Setup::from_lookup(|k| std::env::var(k).ok())?;
-            lectern_local::aws_resources::create(&setup).await?;
-            let existing = if write_env.exists() {
-                lectern_local::aws_resources::read_env_file(write_env)?
-            } else {
-                Default::default()
-            };
-            let text = lectern_local::aws_resources::env_file(&setup, &existing)?;
+            let created = lectern_local::aws_resources::create(&setup).await?;
+            let text = lectern_local::aws_resources::env_file(&setup, &created);
             lectern_local::aws_resources::write_private(write_env, &text)?;
             println!(
                 "created table {}, bucket {}, queues {}*, sender identity at {}; wrote {}",
@@ -210,11 +244,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 lectern_local::lambda_events::fill(&template, &accounts).await?
             );
         }
-        Command::Openapi | Command::JwtKey | Command::AwsSetup { .. } => {
+        Command::Openapi
+        | Command::JwtKey { .. }
+        | Command::Key { .. }
+        | Command::AwsSetup { .. } => {
             unreachable!("handled above")
         }
     }
     Ok(())
+}
+
+/// A ring's text from a file, or from `-` (standard input).
+fn read_ring(path: &std::path::Path) -> anyhow::Result<String> {
+    if path.as_os_str() == "-" {
+        return std::io::read_to_string(std::io::stdin()).context("reading the ring from stdin");
+    }
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
 async fn wait_for_signal() {

@@ -42,9 +42,8 @@ pub struct Config {
     /// Folder of the embedded database, blobs and mail outbox.
     pub data_dir: PathBuf,
     pub aws: AwsConfig,
-    /// Secret that signs pagination cursors and local blob URLs. Generated and kept in the data dir when unset
-    /// on the embedded backend; required on AWS.
-    pub signing_secret: Option<String>,
+    /// Where the key rings come from: `LECTERN_KEYS_*` or generated files (embedded), Secrets Manager (aws).
+    pub secrets: crate::secrets::SecretsConfig,
     /// Sender address of every email.
     pub mail_from: String,
     /// Largest request body accepted, in bytes.
@@ -113,21 +112,16 @@ impl Config {
                 problem: "list exact origins like https://app.example.com".into(),
             });
         }
-        let signing_secret = var("LECTERN_SIGNING_SECRET");
-        if let Some(s) = &signing_secret
-            && s.len() < 32
-        {
+        if var("LECTERN_SIGNING_SECRET").is_some() {
+            // Silently ignoring a secret someone set would be worse than refusing to start.
             return Err(ConfigError {
                 var: "LECTERN_SIGNING_SECRET",
-                problem: "use at least 32 characters".into(),
+                problem: "replaced by one key ring per purpose (README, \"Secrets and rotation\"): unset it; to keep \
+                          opening TOTP seeds sealed under it, add it to the TOTP ring as the \"legacy\" key"
+                    .into(),
             });
         }
-        if backend == Backend::Aws && signing_secret.is_none() {
-            return Err(ConfigError {
-                var: "LECTERN_SIGNING_SECRET",
-                problem: "required on the aws backend".into(),
-            });
-        }
+        let secrets = crate::secrets::SecretsConfig::from_lookup(&var, backend == Backend::Aws)?;
         let mail_from =
             var("LECTERN_MAIL_FROM").unwrap_or_else(|| "Lectern <no-reply@lectern.local>".into());
         Ok(Self {
@@ -148,7 +142,7 @@ impl Config {
                 )?,
                 ses_configuration_set: var("LECTERN_SES_CONFIGURATION_SET"),
             },
-            signing_secret,
+            secrets,
             mail_from,
             max_body_bytes: parse(
                 "LECTERN_MAX_BODY_BYTES",
@@ -166,20 +160,15 @@ impl Config {
                 var("LECTERN_QUEUE_MAX_RECEIVES"),
                 5,
             )?,
-            queue_visibility: Duration::from_secs(parse(
-                "LECTERN_QUEUE_VISIBILITY_SECS",
-                var("LECTERN_QUEUE_VISIBILITY_SECS"),
-                60,
-            )?),
+            queue_visibility: visibility(var("LECTERN_QUEUE_VISIBILITY_SECS"))?,
             rate_limits: crate::ratelimit::RateLimitConfig::from_lookup(var)?,
         })
     }
 
-    /// A configuration for tests: embedded backend in `data_dir`, a fixed signing secret.
+    /// A configuration for tests: embedded backend in `data_dir` (its keys are generated there on first use).
     pub fn for_tests(data_dir: PathBuf) -> Self {
         let mut config = Self::from_lookup(|_| None).expect("defaults are valid");
         config.data_dir = data_dir;
-        config.signing_secret = Some("test-signing-secret-0123456789abcdef".into());
         config
     }
 }
@@ -241,6 +230,20 @@ pub fn lambda_data_dir(base: &std::path::Path, function: &str) -> PathBuf {
     base.join("lambda").join(safe)
 }
 
+/// The dev server's visibility timeout. It must outlast a job claim's lease: a worker that dies mid-job leaves
+/// its claim behind, and the redelivery must find it lapsed (see [`crate::queue::worker::CLAIM_LEASE`]).
+fn visibility(value: Option<String>) -> Result<Duration, ConfigError> {
+    let lease = crate::queue::worker::CLAIM_LEASE.as_secs();
+    let secs: u64 = parse("LECTERN_QUEUE_VISIBILITY_SECS", value, 60)?;
+    if secs <= lease || Duration::from_secs(secs) > crate::queue::embedded::MAX_VISIBILITY {
+        return Err(ConfigError {
+            var: "LECTERN_QUEUE_VISIBILITY_SECS",
+            problem: format!("use more than the job claim lease ({lease} s) and at most 12 hours"),
+        });
+    }
+    Ok(Duration::from_secs(secs))
+}
+
 fn parse<T: std::str::FromStr>(
     var: &'static str,
     value: Option<String>,
@@ -282,18 +285,14 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(under.data_dir, PathBuf::from("/tmp/x/lambda/users"));
-        // An explicit choice wins, and the AWS backend still demands its secret.
-        let err = with(&[
+        // An explicit choice wins.
+        let aws = with(&[
             ("AWS_LAMBDA_FUNCTION_NAME", "health"),
             ("LECTERN_BACKEND", "aws"),
         ])
-        .unwrap_err();
-        assert_eq!(err.var, "LECTERN_SIGNING_SECRET");
-        let table = with(&[
-            ("LECTERN_TABLE", "lectern-dev"),
-            ("LECTERN_SIGNING_SECRET", &"x".repeat(32)),
-        ])
         .unwrap();
+        assert_eq!(aws.backend, Backend::Aws);
+        let table = with(&[("LECTERN_TABLE", "lectern-dev")]).unwrap();
         assert_eq!(table.backend, Backend::Aws);
         assert_eq!(table.backend_reason, "LECTERN_TABLE is set");
         let forced = with(&[
@@ -322,6 +321,52 @@ mod tests {
             with(&[("LECTERN_MAX_BODY_BYTES", "-1")]).unwrap_err().var,
             "LECTERN_MAX_BODY_BYTES"
         );
+        // A visibility timeout within the claim lease would make every redelivery after a crash "busy".
+        assert_eq!(
+            with(&[("LECTERN_QUEUE_VISIBILITY_SECS", "30")])
+                .unwrap_err()
+                .var,
+            "LECTERN_QUEUE_VISIBILITY_SECS"
+        );
+        assert!(with(&[("LECTERN_QUEUE_VISIBILITY_SECS", "31")]).is_ok());
+    }
+
+    #[test]
+    fn secrets_come_from_secrets_manager_on_aws_and_never_from_one_shared_variable() {
+        let ring = format!("k1:{}", "x".repeat(32));
+        let err = with(&[("LECTERN_TABLE", "t"), ("LECTERN_KEYS_CURSOR", &ring)]).unwrap_err();
+        assert_eq!(err.var, "LECTERN_KEYS_CURSOR");
+        let aws = with(&[
+            ("LECTERN_TABLE", "t"),
+            ("LECTERN_SECRET_CURSOR", "lectern/cursor"),
+        ])
+        .unwrap();
+        assert_eq!(
+            aws.secrets
+                .secrets
+                .get(&crate::secrets::Purpose::Cursor)
+                .map(String::as_str),
+            Some("lectern/cursor")
+        );
+        let embedded = with(&[("LECTERN_KEYS_CURSOR", &ring)]).unwrap();
+        assert!(
+            embedded
+                .secrets
+                .rings
+                .contains_key(&crate::secrets::Purpose::Cursor)
+        );
+        assert!(
+            !format!("{embedded:?}").contains(&"x".repeat(32)),
+            "Debug never shows key material"
+        );
+        for backend in ["embedded", "aws"] {
+            let err = with(&[
+                ("LECTERN_BACKEND", backend),
+                ("LECTERN_SIGNING_SECRET", &"x".repeat(32)),
+            ])
+            .unwrap_err();
+            assert_eq!(err.var, "LECTERN_SIGNING_SECRET");
+        }
     }
 
     #[test]
@@ -349,11 +394,7 @@ mod tests {
 
     #[test]
     fn endpoint_implies_aws_and_path_style() {
-        let c = with(&[
-            ("LECTERN_AWS_ENDPOINT", "http://127.0.0.1:5000"),
-            ("LECTERN_SIGNING_SECRET", &"x".repeat(32)),
-        ])
-        .unwrap();
+        let c = with(&[("LECTERN_AWS_ENDPOINT", "http://127.0.0.1:5000")]).unwrap();
         assert_eq!(c.backend, Backend::Aws);
         assert!(c.aws.s3_path_style);
         assert_eq!(c.public_url, "http://127.0.0.1:3000");

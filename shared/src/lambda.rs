@@ -1,6 +1,7 @@
 //! Lambda entry glue: the only place that knows Lambda event types. Function `main.rs` files call these with
 //! their router or worker; business logic stays on plain types.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -9,8 +10,8 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use axum::Router;
 use lambda_runtime::{LambdaEvent, service_fn};
 
-use crate::queue::worker::Worker;
-use crate::queue::{Delivery, Job};
+use crate::queue::worker::{BatchOutcome, Worker, settle};
+use crate::queue::{Delivery, Job, Queue};
 
 pub type Error = lambda_runtime::Error;
 
@@ -47,8 +48,29 @@ pub fn delivery_from_sqs(message: &SqsMessage) -> Option<Delivery> {
     })
 }
 
-/// Handles one SQS batch: runs every job and names the ones that failed so only they are retried.
+/// Handles one SQS batch: runs every job and names the ones that failed so only they are retried. Failed
+/// messages come back after the queue's visibility timeout; [`handle_sqs_batch_on`] also sets each one's delay.
 pub async fn handle_sqs_batch(worker: &Worker, event: SqsEvent) -> SqsBatchResponse {
+    handle(worker, None, event).await
+}
+
+/// [`handle_sqs_batch`], and each failed message is made visible again after the delay the worker chose
+/// (`ChangeMessageVisibility`): the backoff of its receive count, or just past the claim of the worker already
+/// running the job. Without it a "busy" duplicate would wait out the whole visibility timeout.
+pub async fn handle_sqs_batch_on(
+    worker: &Worker,
+    queue: &dyn Queue,
+    name: &str,
+    event: SqsEvent,
+) -> SqsBatchResponse {
+    handle(worker, Some((queue, name)), event).await
+}
+
+async fn handle(
+    worker: &Worker,
+    queue: Option<(&dyn Queue, &str)>,
+    event: SqsEvent,
+) -> SqsBatchResponse {
     let mut failures = Vec::new();
     let mut deliveries = Vec::new();
     for record in &event.records {
@@ -61,7 +83,21 @@ pub async fn handle_sqs_batch(worker: &Worker, event: SqsEvent) -> SqsBatchRespo
             }
         }
     }
-    let outcome = worker.process_batch(deliveries).await;
+    let receipts: HashMap<String, String> = deliveries
+        .iter()
+        .map(|d| (d.message_id.clone(), d.receipt.clone()))
+        .collect();
+    let mut outcome = worker.process_batch(deliveries).await;
+    if let Some((queue, name)) = queue {
+        // Lambda deletes what is not reported failed; only the retries are ours to schedule.
+        let retries = BatchOutcome {
+            failed: std::mem::take(&mut outcome.failed),
+            delays: std::mem::take(&mut outcome.delays),
+            done: Vec::new(),
+        };
+        settle(queue, name, &receipts, &retries).await;
+        outcome.failed = retries.failed;
+    }
     failures.extend(outcome.failed);
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failures
@@ -75,11 +111,18 @@ pub async fn handle_sqs_batch(worker: &Worker, event: SqsEvent) -> SqsBatchRespo
     response
 }
 
-/// Runs an SQS-triggered worker Lambda (the event source must enable `ReportBatchItemFailures`).
-pub async fn run_sqs_worker(worker: Arc<Worker>) -> Result<(), Error> {
+/// Runs an SQS-triggered worker Lambda for the logical queue `name` (the event source must enable
+/// `ReportBatchItemFailures`; the function needs `sqs:ChangeMessageVisibility` on the queue).
+pub async fn run_sqs_worker(
+    worker: Arc<Worker>,
+    queue: Arc<dyn Queue>,
+    name: &'static str,
+) -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        let worker = worker.clone();
-        async move { Ok::<_, Error>(handle_sqs_batch(&worker, event.payload).await) }
+        let (worker, queue) = (worker.clone(), queue.clone());
+        async move {
+            Ok::<_, Error>(handle_sqs_batch_on(&worker, queue.as_ref(), name, event.payload).await)
+        }
     }))
     .await
 }

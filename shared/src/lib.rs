@@ -5,6 +5,7 @@ pub mod aws;
 pub mod blobs;
 pub mod clock;
 pub mod config;
+pub mod erasure;
 pub mod http;
 pub mod ids;
 pub mod lambda;
@@ -12,6 +13,7 @@ pub mod mail;
 pub mod platform;
 pub mod queue;
 pub mod ratelimit;
+pub mod secrets;
 pub mod table;
 pub mod telemetry;
 #[cfg(feature = "testing")]
@@ -28,4 +30,5 @@ pub const ENTITIES: &[EntityInfo] = &[
     queue::claims::JobClaim::INFO,
     queue::outbox::OutboxEntry::INFO,
     ratelimit::COUNTER,
+    erasure::ErasureDue::INFO,
 ];

@@ -18,6 +18,7 @@ use crate::queue::embedded::EmbeddedQueue;
 use crate::queue::outbox::OutboxKey;
 use crate::queue::sqs::SqsQueue;
 use crate::ratelimit::RateLimiter;
+use crate::secrets::{self, Keys, Purpose};
 use crate::table::Table;
 use crate::table::dynamo::DynamoTable;
 use crate::table::embedded::EmbeddedTable;
@@ -34,10 +35,12 @@ pub struct Platform {
     pub cursors: CursorCodec,
     /// The local blob folder, when embedded: the dev server mounts its signed-URL routes.
     pub embedded_blobs: Option<Arc<EmbeddedBlobs>>,
-    /// Rate limits on the table, keyed with the signing secret so stored keys reveal no IPs or emails.
+    /// Rate limits on the table, keyed with the rate-limit key so stored keys reveal no IPs or emails.
     pub limiter: Arc<RateLimiter>,
-    /// Seals the jobs waiting in the table's outbox (derived from the signing secret).
+    /// Seals the jobs waiting in the table's outbox (the outbox ring; none in a function that writes no outbox).
     pub outbox_key: OutboxKey,
+    /// The key rings this function was given (embedded: all but the access-token keys, generated as needed).
+    pub keys: Keys,
 }
 
 impl Platform {
@@ -75,10 +78,7 @@ impl Platform {
         let dir = &config.data_dir;
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating data dir {}", dir.display()))?;
-        let secret = match &config.signing_secret {
-            Some(s) => s.clone(),
-            None => local_secret(dir)?,
-        };
+        let keys = secrets::load_embedded(dir, &config.secrets)?;
         let table = EmbeddedTable::open(&dir.join("lectern.redb"), clock.clone())
             .context("opening embedded database")?;
         let queue = EmbeddedQueue::new(table.database(), clock.clone(), config.queue_max_receives)
@@ -87,7 +87,7 @@ impl Platform {
             EmbeddedBlobs::new(
                 dir.join("blobs"),
                 &config.public_url,
-                secret.as_bytes(),
+                keys.require(Purpose::BlobUrls)?,
                 clock.clone(),
             )
             .context("opening blob folder")?,
@@ -96,25 +96,28 @@ impl Platform {
             .context("opening mail outbox")?;
         let table: Arc<dyn Table> = Arc::new(table);
         Ok(Self {
-            cursors: CursorCodec::new(secret.as_bytes()),
-            outbox_key: OutboxKey::derive(secret.as_bytes()),
-            limiter: limiter(&table, &clock, &config, &secret),
+            cursors: cursors(&keys),
+            outbox_key: outbox_key(&keys),
+            limiter: limiter(&table, &clock, &config, &keys),
             table,
             blobs: blobs.clone(),
             queue: Arc::new(queue),
             mailer: Arc::new(mailer),
             clock,
             embedded_blobs: Some(blobs),
+            keys,
             config: Arc::new(config),
         })
     }
 
     async fn aws(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
-        let secret = config
-            .signing_secret
-            .clone()
-            .context("LECTERN_SIGNING_SECRET is required on aws")?;
         let sdk = crate::aws::load_sdk_config(config.aws.endpoint.as_deref()).await;
+        // Read once, here, at cold start; only the secrets this function was given (see `SecretsConfig`).
+        let keys = if config.secrets.secrets.is_empty() {
+            Keys::default()
+        } else {
+            secrets::load_aws(&aws_sdk_secretsmanager::Client::new(&sdk), &config.secrets).await?
+        };
         let table = DynamoTable::new(
             aws_sdk_dynamodb::Client::new(&sdk),
             &config.aws.table,
@@ -129,49 +132,48 @@ impl Platform {
         );
         let table: Arc<dyn Table> = Arc::new(table);
         Ok(Self {
-            cursors: CursorCodec::new(secret.as_bytes()),
-            outbox_key: OutboxKey::derive(secret.as_bytes()),
-            limiter: limiter(&table, &clock, &config, &secret),
+            cursors: cursors(&keys),
+            outbox_key: outbox_key(&keys),
+            limiter: limiter(&table, &clock, &config, &keys),
             table,
             blobs: Arc::new(blobs),
             queue: Arc::new(queue),
             mailer: Arc::new(mailer),
             clock,
             embedded_blobs: None,
+            keys,
             config: Arc::new(config),
         })
     }
 }
 
+/// Cursors signed with the cursor ring; a function given none lists nothing, and gets a key of its own.
+fn cursors(keys: &Keys) -> CursorCodec {
+    keys.get(Purpose::Cursor)
+        .map(CursorCodec::from_ring)
+        .unwrap_or_else(CursorCodec::ephemeral)
+}
+
+/// The outbox seals with the outbox ring; a function given none writes no outbox entries (each attempt fails).
+fn outbox_key(keys: &Keys) -> OutboxKey {
+    keys.get(Purpose::Outbox)
+        .map(OutboxKey::from_ring)
+        .unwrap_or_else(OutboxKey::none)
+}
+
+/// Rate limits keyed with the rate-limit ring's active key (a rotation starts the counters afresh, which at worst
+/// lets a client through one extra window).
 fn limiter(
     table: &Arc<dyn Table>,
     clock: &SharedClock,
     config: &Config,
-    secret: &str,
+    keys: &Keys,
 ) -> Arc<RateLimiter> {
-    Arc::new(
-        RateLimiter::new(table.clone(), clock.clone(), config.rate_limits.clone())
-            .with_secret(secret.as_bytes()),
-    )
-}
-
-/// The embedded backend's signing secret: generated on first run and kept (owner-only) in the data dir, so signed
-/// URLs and cursors survive restarts without anyone configuring a secret.
-fn local_secret(dir: &std::path::Path) -> anyhow::Result<String> {
-    let path = dir.join("signing.secret");
-    match std::fs::read_to_string(&path) {
-        Ok(s) if s.trim().len() >= 32 => return Ok(s.trim().to_string()),
-        Ok(_) | Err(_) => {}
-    }
-    let secret = crate::ids::random_secret(32);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    use std::io::Write;
-    options
-        .open(&path)
-        .and_then(|mut f| f.write_all(secret.as_bytes()))
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(secret)
+    let limiter = RateLimiter::new(table.clone(), clock.clone(), config.rate_limits.clone());
+    Arc::new(match keys.get(Purpose::RateLimit) {
+        Some(ring) => {
+            limiter.with_secret(&secrets::derive(ring.active().1, "lectern/ratelimit/v1"))
+        }
+        None => limiter,
+    })
 }

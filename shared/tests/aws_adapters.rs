@@ -742,3 +742,58 @@ async fn setup_is_idempotent_and_ping_sees_missing_resources() {
     create_queues(&sqs, &prefix, 3).await.unwrap();
     queue.ping().await.unwrap();
 }
+
+/// Key rings come from Secrets Manager, one secret per purpose, read once at cold start. A rotation (a new key in
+/// front, written as a new version of the secret) takes effect at the next cold start, and what the old key
+/// signed still verifies.
+#[tokio::test]
+async fn key_rings_are_read_from_secrets_manager_and_rotate_without_breaking_what_they_signed() {
+    use lectern_shared::http::pagination::CursorCodec;
+    use lectern_shared::secrets::{KeyRing, Purpose, load_aws};
+
+    let k1 = KeyRing::parse(Purpose::Cursor, &format!("k1:{}", "1".repeat(40)), "test").unwrap();
+    let (config, keys) = or_skip!(aws::secrets(std::slice::from_ref(&k1)).await);
+    let client = or_skip!(aws::secrets_client().await);
+    let before = CursorCodec::from_ring(keys.require(Purpose::Cursor).unwrap());
+    let cursor = before.encode("admin-users", "USERS#ada");
+
+    // The operator rotates: a new version of the same secret, the new key active.
+    let rotated = k1.rotated("k2", "2".repeat(40).as_bytes()).unwrap();
+    client
+        .put_secret_value()
+        .secret_id(&config.secrets[&Purpose::Cursor])
+        .secret_string(rotated.to_json())
+        .send()
+        .await
+        .unwrap();
+    let keys = load_aws(&client, &config).await.unwrap();
+    let after = CursorCodec::from_ring(keys.require(Purpose::Cursor).unwrap());
+    assert_eq!(after.decode("admin-users", &cursor).unwrap(), "USERS#ada");
+    assert!(after.encode("admin-users", "x").ends_with(".k2"));
+    assert!(
+        keys.get(Purpose::Totp).is_none(),
+        "only the configured rings"
+    );
+
+    // A missing secret and a bad value fail the cold start, naming the variable, never a value.
+    let mut missing = config.clone();
+    missing
+        .secrets
+        .insert(Purpose::Totp, "lectern-test/no-such-secret".into());
+    let err = load_aws(&client, &missing).await.unwrap_err().to_string();
+    assert!(err.contains("LECTERN_SECRET_TOTP"), "{err}");
+    let short = format!(r#"{{"active": "k1", "k1": "{}"}}"#, "s".repeat(20));
+    client
+        .put_secret_value()
+        .secret_id(&config.secrets[&Purpose::Cursor])
+        .secret_string(&short)
+        .send()
+        .await
+        .unwrap();
+    let err = load_aws(&client, &config).await.unwrap_err().to_string();
+    assert!(err.contains("LECTERN_SECRET_CURSOR"), "{err}");
+    assert!(
+        !err.contains(&"s".repeat(20)),
+        "no material in errors: {err}"
+    );
+}

@@ -49,6 +49,7 @@ on_both!(
     pagination,
     bad_cursor,
     invalid_requests,
+    empty_index_keys_are_refused,
     ttl_expiry,
 );
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use lectern_shared::clock::ManualClock;
+use lectern_shared::erasure::ErasureDue;
 use lectern_shared::queue::claims::JobClaim;
 use lectern_shared::queue::outbox::OutboxEntry;
 use lectern_shared::ratelimit::{self, RateLimitConfig, RateLimiter, RouteClass, Subject};
@@ -21,7 +22,20 @@ fn golden() -> PathBuf {
 fn job_claim() {
     assert_stored(
         &golden(),
-        &JobClaim::running("email.notify", "verify#01J9ZQ7K3M", 1_900_000_900),
+        &JobClaim::running(
+            "email.notify",
+            "verify#01J9ZQ7K3M",
+            "01J9ZQ8AB7Q1W9XKX2M4V6T3RC",
+            1_900_000_900,
+        ),
+    );
+}
+
+#[test]
+fn erasure_due() {
+    assert_stored(
+        &golden(),
+        &ErasureDue::new("01J9ZQ7K3MX4T8V2B6N1C5D0EF", 1_900_000_900),
     );
 }
 

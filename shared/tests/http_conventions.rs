@@ -226,6 +226,107 @@ async fn oversize_bodies_are_413_with_or_without_content_length() {
     assert_problem(&headers, &body, "payload-too-large");
 }
 
+/// Serves `app()` on a loopback port over real HTTP/1.1 (what clients and the dev server see).
+async fn serve() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app()).await });
+    addr
+}
+
+/// Reads what the server sends until it closes the connection (bounded in time).
+async fn read_to_close(stream: &mut tokio::net::TcpStream) -> std::io::Result<String> {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        stream.read_to_end(&mut out),
+    )
+    .await
+    .map_err(|_| std::io::Error::other("the server did not close the connection"))??;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn head(content_length: usize, expect_continue: bool) -> String {
+    let expect = if expect_continue {
+        "Expect: 100-continue\r\n"
+    } else {
+        ""
+    };
+    format!(
+        "POST /v1/things HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {content_length}\r\n{expect}\r\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_sending_an_oversized_body_can_finish_and_read_the_413() {
+    use tokio::io::AsyncWriteExt;
+    let addr = serve().await;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // 512 KiB against a 1 KiB limit, sent the way a slow client sends it: in pieces, with pauses. Answering and
+    // closing at the headers would make these writes fail with a reset or a broken pipe.
+    let chunk = vec![b'a'; 32 * 1024];
+    let total = 16 * chunk.len();
+    stream
+        .write_all(head(total, false).as_bytes())
+        .await
+        .unwrap();
+    for n in 0..16 {
+        stream
+            .write_all(&chunk)
+            .await
+            .unwrap_or_else(|e| panic!("writing piece {n} of the body: {e}"));
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let answer = read_to_close(&mut stream)
+        .await
+        .expect("reading the answer");
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("payload-too-large"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expect_continue_with_an_oversized_length_gets_the_413_before_sending_the_body() {
+    use tokio::io::AsyncWriteExt;
+    let addr = serve().await;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(head(4 * 1024 * 1024, true).as_bytes())
+        .await
+        .unwrap();
+    // Nothing of the body is sent: the answer must come anyway, and must not be "100 Continue".
+    let answer = read_to_close(&mut stream)
+        .await
+        .expect("reading the answer");
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+
+    // Within the limit, the server asks for the body and takes it.
+    let body = br#"{"name":"n","tags":[]}"#;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(head(body.len(), true).as_bytes())
+        .await
+        .unwrap();
+    let mut first = [0u8; 25];
+    use tokio::io::AsyncReadExt;
+    stream.read_exact(&mut first).await.unwrap();
+    assert!(
+        String::from_utf8_lossy(&first).starts_with("HTTP/1.1 100 Continue"),
+        "{}",
+        String::from_utf8_lossy(&first)
+    );
+    stream.write_all(body).await.unwrap();
+    let answer = read_to_close(&mut stream)
+        .await
+        .expect("reading the answer");
+    assert!(answer.contains("HTTP/1.1 201"), "{answer}");
+}
+
 #[tokio::test]
 async fn bad_path_and_query_params_are_400_naming_them() {
     let (status, headers, body) =

@@ -4,14 +4,14 @@ use lectern_e2e::api::{Api, Signed, assert_validation};
 use serde_json::Value;
 
 /// A PNG signature followed by zeros, `size` bytes in all.
-fn png(size: usize) -> Vec<u8> {
+pub(crate) fn png(size: usize) -> Vec<u8> {
     let mut bytes = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
     bytes.resize(size, 0);
     bytes
 }
 
 /// Asks for an avatar upload and sends `bytes` through the presigned form; returns the key.
-async fn upload_avatar(api: &Api, user: &Signed, bytes: Vec<u8>) -> String {
+pub(crate) async fn upload_avatar(api: &Api, user: &Signed, bytes: Vec<u8>) -> String {
     let presigned = api
         .request_avatar_upload(&user.access, "image/png")
         .await

@@ -5,6 +5,8 @@
 //! - Every other folder under `functions/<domain>/` is one deployable function (a `lib` with its router or
 //!   handler plus one short `main.rs` binary). It may use its own domain, `lectern-shared`, `lectern-messages`
 //!   and the accounts domain (the authenticator every HTTP function installs) — never another function crate.
+//! - The jobs worker (`functions/platform/jobs`) runs the one `jobs` queue for every domain, so it assembles every
+//!   domain's job handlers and erasers: it alone may use every domain library (still never a function crate).
 //! - `functions/platform/messages` holds the job payloads and depends on nothing in `functions/`.
 //! - `shared/` depends on nothing of ours.
 //! - Every binary of a function crate is a `Binary` in `infra/template.yaml`, and the other way round.
@@ -17,6 +19,8 @@ use serde_json::Value;
 
 /// The only domain library another domain's functions may use: it holds the authenticator.
 const AUTHENTICATOR_DOMAIN: &str = "accounts";
+/// The worker of the `jobs` queue: it runs every domain's jobs, so it may use every domain library.
+const JOBS_WORKER: &str = "lectern-platform-jobs";
 /// A domain function's `main.rs` hands its router or handler to the Lambda runtime; anything longer is logic that
 /// belongs in the library (where the dev server and the tests can reach it).
 const MAX_MAIN_LINES: usize = 30;
@@ -157,6 +161,7 @@ fn forbidden(from: &Crate, to: &Crate) -> Option<String> {
         (DomainLibrary { domain: a }, DomainLibrary { domain: b }) => Some(format!(
             "the {a} domain must not import the {b} domain; send a queue job (functions/platform/messages) or keep an id"
         )),
+        (Function { .. }, DomainLibrary { .. }) if from.name == JOBS_WORKER => None,
         (Function { domain: a }, DomainLibrary { domain: b }) if a != b && b != AUTHENTICATOR_DOMAIN => Some(format!(
             "a {a} function may use its own domain and the accounts authenticator, not the {b} domain"
         )),
@@ -225,6 +230,24 @@ fn the_rules_refuse_what_they_should() {
         },
     );
     let messages = made_up("lectern-messages", Place::Messages);
+    let jobs = made_up(
+        JOBS_WORKER,
+        Place::Function {
+            domain: "platform".into(),
+        },
+    );
+    assert!(
+        forbidden(&jobs, &learning).is_none(),
+        "the jobs worker → any domain"
+    );
+    assert!(
+        forbidden(&jobs, &worker).is_some(),
+        "the jobs worker → another function"
+    );
+    assert!(
+        forbidden(&worker, &learning).is_some(),
+        "another platform function → a domain"
+    );
     assert!(
         forbidden(&learning, &exams).is_some(),
         "domain → other domain"

@@ -290,6 +290,12 @@ async fn answer(
             let response = lectern_shared::lambda::handle_sqs_batch(&worker, batch).await;
             serde_json::to_value(response).expect("answer serializes")
         }
+        "jobs" => {
+            let batch: SqsEvent = serde_json::from_str(&filled).expect("SQS event parses");
+            let worker = lectern_platform_jobs::worker(platform);
+            let response = lectern_shared::lambda::handle_sqs_batch(&worker, batch).await;
+            serde_json::to_value(response).expect("answer serializes")
+        }
         schedule @ ("housekeeping" | "outbox") => {
             let _: EventBridgeEvent<Value> =
                 serde_json::from_str(&filled).expect("schedule parses");

@@ -12,6 +12,7 @@ use lectern_shared::clock::{ManualClock, SharedClock};
 use lectern_shared::config::Backend;
 use lectern_shared::http::pagination::CursorCodec;
 use lectern_shared::ratelimit::{RateLimitConfig, RateLimiter};
+use lectern_shared::secrets::{KeyRing, Purpose};
 use lectern_shared::table::{Condition, Item, Key, Page, Query, Table, TableResult, TxOp, Update};
 use lectern_shared::testing::{aws, moto};
 use lectern_shared::{Config, Platform};
@@ -105,14 +106,35 @@ impl MotoStack {
         let addr = listener.local_addr().expect("addr");
         config.addr = addr;
         config.public_url = format!("http://{addr}");
-        let secret = config.signing_secret.clone().expect("test signing secret");
+        // Every key ring in Secrets Manager, read back the way a function's cold start reads them.
+        let jwt = KeyRing::parse(
+            Purpose::Jwt,
+            &lectern_accounts::signing_keys::KeyRing::new_ring_text(None)
+                .expect("a new access-token key")
+                .0,
+            "test",
+        )
+        .expect("the access-token ring");
+        let rings = [
+            KeyRing::generate(Purpose::Cursor),
+            KeyRing::generate(Purpose::RateLimit),
+            KeyRing::generate(Purpose::Totp),
+            KeyRing::generate(Purpose::Outbox),
+            jwt,
+        ];
+        let (secrets, keys) = aws::secrets(&rings).await?;
+        config.secrets = secrets;
         let platform = Platform {
-            cursors: CursorCodec::new(secret.as_bytes()),
-            outbox_key: lectern_shared::queue::outbox::OutboxKey::derive(secret.as_bytes()),
-            limiter: Arc::new(
-                RateLimiter::new(table.clone(), shared.clone(), config.rate_limits.clone())
-                    .with_secret(secret.as_bytes()),
+            cursors: CursorCodec::from_ring(keys.require(Purpose::Cursor).expect("cursor keys")),
+            outbox_key: lectern_shared::queue::outbox::OutboxKey::from_ring(
+                keys.require(Purpose::Outbox).expect("outbox keys"),
             ),
+            limiter: Arc::new(RateLimiter::new(
+                table.clone(),
+                shared.clone(),
+                config.rate_limits.clone(),
+            )),
+            keys,
             config: Arc::new(config),
             table,
             blobs,
@@ -121,16 +143,8 @@ impl MotoStack {
             clock: shared,
             embedded_blobs: None,
         };
-        // The aws backend demands configured signing keys: generate one the way the embedded backend does and
-        // hand it over as LECTERN_JWT_KEYS.
-        let keys_dir = dir.path().join("keys");
-        std::fs::create_dir_all(&keys_dir).expect("keys dir");
-        lectern_accounts::signing_keys::KeyRing::local(&keys_dir).expect("generate a key");
-        let spec = std::fs::read_to_string(keys_dir.join("jwt-ed25519.key")).expect("key spec");
-        let accounts_config = AccountsConfig::from_lookup(&platform.config, |k| {
-            (k == "LECTERN_JWT_KEYS").then(|| spec.trim().to_string())
-        })
-        .expect("accounts config");
+        let accounts_config =
+            AccountsConfig::from_lookup(&platform.config, |_| None).expect("accounts config");
         let accounts = Accounts::new(platform.clone(), accounts_config, crate::test_argon())
             .expect("accounts");
         let app = lectern_local::app(&platform, accounts.clone());

@@ -37,6 +37,7 @@ use super::{
 };
 use crate::clock::SharedClock;
 use crate::http::problem::Problem;
+use crate::secrets::{KeyRing, derive};
 
 /// Largest upload the local store accepts (the policy's own maximum is enforced while streaming).
 pub const MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
@@ -79,24 +80,25 @@ struct Meta {
 pub struct EmbeddedBlobs {
     root: PathBuf,
     public_url: String,
-    secret: Vec<u8>,
+    /// Key id → derived signing key, the signing key first (signatures name their key, so a rotated ring still
+    /// accepts the forms and URLs handed out before).
+    keys: Vec<(String, [u8; 32])>,
     clock: SharedClock,
 }
 
 impl EmbeddedBlobs {
     /// Creates the folder layout under `root`. `public_url` is where clients reach the dev server (signed URLs
-    /// point at it); `secret` signs upload policies and download URLs.
+    /// point at it); `keys` (the blob URL key ring) sign upload policies and download URLs.
     pub fn new(
         root: PathBuf,
         public_url: &str,
-        secret: &[u8],
+        keys: &KeyRing,
         clock: SharedClock,
     ) -> BlobResult<Self> {
-        if secret.len() < 16 {
-            return Err(BlobError::Invalid(
-                "signing secret must be at least 16 bytes".into(),
-            ));
-        }
+        let keys = keys
+            .iter()
+            .map(|(kid, material)| (kid.to_string(), derive(material, "lectern/blob-urls/v1")))
+            .collect();
         let public_url = public_url.trim_end_matches('/').to_string();
         url::Url::parse(&public_url)
             .map_err(|e| BlobError::Invalid(format!("public url {public_url:?}: {e}")))?;
@@ -106,17 +108,19 @@ impl EmbeddedBlobs {
         Ok(Self {
             root,
             public_url,
-            secret: secret.to_vec(),
+            keys,
             clock,
         })
     }
 
-    fn mac(&self, purpose: &str, parts: &[&str]) -> HmacSha256 {
+    fn mac(key: &[u8; 32], kid: &str, purpose: &str, parts: &[&str]) -> HmacSha256 {
         // A key of any length is accepted by HMAC, so this cannot fail.
-        let mut mac = match HmacSha256::new_from_slice(&self.secret) {
+        let mut mac = match HmacSha256::new_from_slice(key) {
             Ok(mac) => mac,
             Err(_) => unreachable!("HMAC takes keys of any length"),
         };
+        mac.update(kid.as_bytes());
+        mac.update(b"\n");
         mac.update(purpose.as_bytes());
         for part in parts {
             mac.update(b"\n");
@@ -125,14 +129,25 @@ impl EmbeddedBlobs {
         mac
     }
 
+    /// `<key id>.<hex signature>` under the signing key.
     fn sign(&self, purpose: &str, parts: &[&str]) -> String {
-        hex::encode(self.mac(purpose, parts).finalize().into_bytes())
+        let (kid, key) = &self.keys[0];
+        let tag = Self::mac(key, kid, purpose, parts).finalize().into_bytes();
+        format!("{kid}.{}", hex::encode(tag))
     }
 
-    /// Constant-time check of a hex signature.
+    /// Constant-time check of a signature made by [`EmbeddedBlobs::sign`] with any key of the ring.
     fn verify(&self, purpose: &str, parts: &[&str], signature: &str) -> bool {
-        match hex::decode(signature) {
-            Ok(bytes) => self.mac(purpose, parts).verify_slice(&bytes).is_ok(),
+        let Some((kid, hex_tag)) = signature.split_once('.') else {
+            return false;
+        };
+        let Some((_, key)) = self.keys.iter().find(|(k, _)| k == kid) else {
+            return false;
+        };
+        match hex::decode(hex_tag) {
+            Ok(bytes) => Self::mac(key, kid, purpose, parts)
+                .verify_slice(&bytes)
+                .is_ok(),
             Err(_) => false,
         }
     }

@@ -14,7 +14,6 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::problem::{self, Problem};
@@ -28,10 +27,98 @@ pub fn api(routes: Router, config: &Config) -> Router {
 
 /// Limits request bodies to the configured size (413 problem beyond it).
 pub fn with_body_limit(routes: Router, config: &Config) -> Router {
+    let limit = config.max_body_bytes;
     routes
-        .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            limit_body(limit, request, next)
+        }))
         // axum's own extractor limit (2 MiB) would otherwise override a larger configured limit.
         .layer(axum::extract::DefaultBodyLimit::disable())
+}
+
+/// How much of an oversized body is read and thrown away before the 413 goes out (beyond the limit itself).
+/// Answering and closing while the client is still sending makes its kernel see a reset: most clients then
+/// report "broken pipe" or "connection reset" and never show the 413. Draining a moderate excess lets them finish
+/// and read the answer; a body far over the limit is cut off instead, so a client cannot make us read without end.
+pub const DRAIN_EXCESS_BYTES: usize = 8 * 1024 * 1024;
+/// Longest time spent draining one oversized body (a client trickling bytes cannot hold us longer).
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Reads the body up to `limit` bytes and hands the request on with the body in memory; an oversized body gets a
+/// 413. A client that declares an oversized `Content-Length` together with `Expect: 100-continue` gets the 413
+/// before it sends anything (the body is never polled, so no `100 Continue` goes out); one that sends it anyway
+/// has a moderate excess drained first so it can read the answer.
+async fn limit_body(limit: usize, request: Request, next: Next) -> Response {
+    use http_body_util::BodyExt;
+
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let expects_continue = request
+        .headers()
+        .get(header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    let too_large = || {
+        let mut response = Problem::payload_too_large(limit).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        response
+    };
+    let (parts, mut body) = request.into_parts();
+    if declared.is_some_and(|n| n > limit as u64) {
+        let within_drain = declared.is_some_and(|n| n <= (limit + DRAIN_EXCESS_BYTES) as u64);
+        if within_drain && !expects_continue {
+            drain(body, limit + DRAIN_EXCESS_BYTES).await;
+        }
+        return too_large();
+    }
+    let mut bytes = Vec::new();
+    loop {
+        match body.frame().await {
+            None => break,
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    if bytes.len() + data.len() > limit {
+                        // A streamed body (no Content-Length) that outgrew the limit: read on a little so the
+                        // client can finish, then refuse it.
+                        drain(body, DRAIN_EXCESS_BYTES).await;
+                        return too_large();
+                    }
+                    bytes.extend_from_slice(&data);
+                }
+            }
+            Some(Err(e)) => {
+                tracing::info!(error = %e, "request body could not be read");
+                return Problem::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request")
+                    .detail("the request body could not be read")
+                    .into_response();
+            }
+        }
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
+/// Reads and discards up to `max` bytes of `body`, for at most [`DRAIN_TIMEOUT`].
+async fn drain(mut body: axum::body::Body, max: usize) {
+    use http_body_util::BodyExt;
+
+    let read = async {
+        let mut seen = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Ok(data) = frame.into_data() {
+                seen = seen.saturating_add(data.len());
+                if seen > max {
+                    return;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, read).await;
 }
 
 /// The stack every response passes through, plus problem answers for unknown routes and methods.

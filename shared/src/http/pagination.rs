@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use super::problem::Problem;
+use crate::secrets::{KeyRing, derive};
 
 /// Page size when the client gives none.
 pub const DEFAULT_LIMIT: usize = 20;
@@ -79,10 +80,12 @@ pub struct Paginated<T> {
     pub next_cursor: Option<String>,
 }
 
-/// Signs and checks cursors. One per process, keyed by the configured signing secret.
+/// Signs and checks cursors. One per process, keyed by the cursor key ring: the active key signs, any key of the
+/// ring verifies (a cursor names its key), so rotating the cursor key does not break lists being paged through.
 #[derive(Clone)]
 pub struct CursorCodec {
-    key: Vec<u8>,
+    /// Key id → derived key, the signing key first.
+    keys: Vec<(String, [u8; 32])>,
 }
 
 impl std::fmt::Debug for CursorCodec {
@@ -91,35 +94,58 @@ impl std::fmt::Debug for CursorCodec {
     }
 }
 
+/// The derivation label of cursor keys (cursors signed before key rings used `lectern/cursor/v1` and no key id;
+/// they are refused, which only sends a client back to the first page).
+const LABEL: &str = "lectern/cursor/v2";
+
 impl CursorCodec {
+    /// A codec over one secret (its key id is `k0`).
     pub fn new(secret: &[u8]) -> Self {
-        // Derive a cursor-only key so the same secret used elsewhere never signs interchangeable tokens.
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
-        mac.update(b"lectern/cursor/v1");
         Self {
-            key: mac.finalize().into_bytes().to_vec(),
+            keys: vec![("k0".into(), derive(secret, LABEL))],
         }
     }
 
-    fn mac(&self, scope: &str, position: &[u8]) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
-        mac.update(&(scope.len() as u64).to_be_bytes());
-        mac.update(scope.as_bytes());
+    /// A codec over the cursor key ring.
+    pub fn from_ring(ring: &KeyRing) -> Self {
+        Self {
+            keys: ring
+                .iter()
+                .map(|(kid, material)| (kid.to_string(), derive(material, LABEL)))
+                .collect(),
+        }
+    }
+
+    /// A codec whose key lives only in this process, for functions that list nothing (their cursors would not
+    /// verify in another process).
+    pub fn ephemeral() -> Self {
+        Self::new(crate::ids::random_secret(32).as_bytes())
+    }
+
+    fn mac(key: &[u8; 32], kid: &str, scope: &str, position: &[u8]) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+        for part in [kid.as_bytes(), scope.as_bytes()] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
         mac.update(position);
         mac
     }
 
-    /// Wraps a table position for the client.
+    /// Wraps a table position for the client: `<position>.<tag>.<key id>`.
     pub fn encode(&self, scope: &str, position: &str) -> String {
-        let tag = self.mac(scope, position.as_bytes()).finalize().into_bytes();
+        let (kid, key) = &self.keys[0];
+        let tag = Self::mac(key, kid, scope, position.as_bytes())
+            .finalize()
+            .into_bytes();
         format!(
-            "{}.{}",
+            "{}.{}.{kid}",
             URL_SAFE_NO_PAD.encode(position),
             URL_SAFE_NO_PAD.encode(&tag[..16])
         )
     }
 
-    /// Unwraps a client cursor, refusing anything not signed by us for this scope.
+    /// Unwraps a client cursor, refusing anything not signed by one of our keys for this scope.
     pub fn decode(&self, scope: &str, cursor: &str) -> Result<String, Problem> {
         let bad = || {
             Problem::validation("cursor is not valid for this list")
@@ -128,15 +154,21 @@ impl CursorCodec {
         if cursor.len() > MAX_CURSOR_LEN {
             return Err(bad());
         }
-        let (position, tag) = cursor.split_once('.').ok_or_else(bad)?;
+        let mut parts = cursor.split('.');
+        let (Some(position), Some(tag), Some(kid), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let (_, key) = self.keys.iter().find(|(k, _)| k == kid).ok_or_else(bad)?;
         let position = URL_SAFE_NO_PAD.decode(position).map_err(|_| bad())?;
         let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| bad())?;
-        self.mac(scope, &position)
-            .verify_truncated_left(&tag)
-            .map_err(|_| bad())?;
         if tag.len() != 16 {
             return Err(bad());
         }
+        Self::mac(key, kid, scope, &position)
+            .verify_truncated_left(&tag)
+            .map_err(|_| bad())?;
         String::from_utf8(position).map_err(|_| bad())
     }
 
@@ -167,12 +199,25 @@ mod tests {
             codec.decode("user:2:sessions", &c).is_err(),
             "cursor replayed on another list"
         );
-        let (pos, tag) = c.split_once('.').unwrap();
-        let forged = format!("{}.{tag}", URL_SAFE_NO_PAD.encode("position-999"));
+        let (pos, rest) = c.split_once('.').unwrap();
+        let forged = format!("{}.{rest}", URL_SAFE_NO_PAD.encode("position-999"));
         assert!(codec.decode("user:1:sessions", &forged).is_err());
         assert!(
-            codec.decode("user:1:sessions", &format!("{pos}.")).is_err(),
+            codec
+                .decode("user:1:sessions", &format!("{pos}..k0"))
+                .is_err(),
             "empty tag"
+        );
+        let (signed, _) = c.rsplit_once('.').unwrap();
+        assert!(
+            codec.decode("user:1:sessions", signed).is_err(),
+            "no key id"
+        );
+        assert!(
+            codec
+                .decode("user:1:sessions", &format!("{signed}.k9"))
+                .is_err(),
+            "unknown key id"
         );
         assert!(codec.decode("user:1:sessions", "garbage").is_err());
         let other = CursorCodec::new(b"another-secret-another-secret-000");
@@ -180,6 +225,25 @@ mod tests {
             other.decode("user:1:sessions", &c).is_err(),
             "signed with another key"
         );
+    }
+
+    #[test]
+    fn cursors_signed_before_a_rotation_still_decode() {
+        use crate::secrets::Purpose;
+        let k1 = format!("k1:{}", "1".repeat(32));
+        let old = CursorCodec::from_ring(&KeyRing::parse(Purpose::Cursor, &k1, "t").unwrap());
+        let cursor = old.encode("admin-users", "USERS#a");
+        assert!(cursor.ends_with(".k1"), "{cursor}");
+        // k2 is added and signs; k1 still verifies what it signed.
+        let both = format!("k2:{},{k1}", "2".repeat(32));
+        let rotated = CursorCodec::from_ring(&KeyRing::parse(Purpose::Cursor, &both, "t").unwrap());
+        assert_eq!(rotated.decode("admin-users", &cursor).unwrap(), "USERS#a");
+        assert!(rotated.encode("admin-users", "x").ends_with(".k2"));
+        // Once k1 is dropped, its cursors are refused (the client starts the list again).
+        let dropped = format!("k2:{}", "2".repeat(32));
+        let only_new =
+            CursorCodec::from_ring(&KeyRing::parse(Purpose::Cursor, &dropped, "t").unwrap());
+        assert!(only_new.decode("admin-users", &cursor).is_err());
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! The idempotency record of a job: [`worker`](super::worker) claims it before running a job that has an
-//! idempotency key, and marks it `done` or `failed` afterwards, so a redelivered duplicate is skipped.
+//! idempotency key, renews the claim while the job runs, and marks it `done` or `failed` afterwards, so a
+//! redelivered duplicate is skipped. A claim names its owner (one random token per attempt): only the owner
+//! renews, finishes or releases it, so a worker whose claim lapsed can never overwrite the claim of the worker that
+//! took over.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,18 +21,22 @@ pub struct JobClaim {
     #[serde(skip_serializing)]
     pub idempotency_key: String,
     pub state: String,
+    /// The attempt holding the claim (absent on claims written before owners were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     /// Only the item's `ttl`.
     #[serde(rename = "ttl", skip_serializing)]
     pub expires_at: i64,
 }
 
 impl JobClaim {
-    /// A fresh claim, held until `lease_until`.
-    pub fn running(kind: &str, idempotency_key: &str, lease_until: i64) -> Self {
+    /// A fresh claim of `owner`, held until `lease_until` unless renewed.
+    pub fn running(kind: &str, idempotency_key: &str, owner: &str, lease_until: i64) -> Self {
         Self {
             kind: kind.into(),
             idempotency_key: idempotency_key.into(),
             state: RUNNING.into(),
+            owner: Some(owner.into()),
             expires_at: lease_until,
         }
     }

@@ -15,7 +15,7 @@
 //!
 //! A waiting job can hold secrets (a reset email carries a live reset link), and the table keeps tokens only as
 //! hashes so that a dump of it cannot be replayed; so the job is stored sealed (AES-256-GCM under an [`OutboxKey`]
-//! derived from the deployment secret, bound to its entry), and only its kind and id are readable.
+//! of the outbox key ring, bound to its entry), and only its kind and id are readable.
 //!
 //! Entity (declared once, here): `OUTBOX#<shard>` / `<at>#<entry_id>`, where `at` is the creation time in
 //! zero-padded epoch seconds (sort keys then order by time, and the relay asks for everything before a cutoff) and
@@ -30,13 +30,12 @@ use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
 use super::worker::DONE_RETENTION;
 use super::{Job, JobKind, NewJob, Queue, QueueError, QueueResult, validate};
+use crate::secrets::{self, KeyRing};
 use crate::table::{
     Condition, Entity, EntityInfo, Key, KeyLayout, MAX_TRANSACTION_OPS, Shape, SortKey, Table,
     TableError, TableResult, TxOp,
@@ -54,54 +53,69 @@ pub const RELAY_BATCH_PER_SHARD: usize = 500;
 /// Entries read per query while relaying.
 const PAGE: usize = 100;
 
-/// The key that seals waiting jobs: AES-256-GCM, HMAC-SHA256(deployment secret, purpose). Every function derives
-/// the same one from `LECTERN_SIGNING_SECRET`, so any of them can write and the relay can read. `Debug` hides it.
+/// The keys that seal waiting jobs: AES-256-GCM under keys derived from the outbox key ring (every function that
+/// writes to the outbox, and the relay, are given that ring). New seals use the active key and name it; a seal under
+/// an older key of the ring still opens, so a rotation loses no waiting job. `Debug` hides the keys.
 #[derive(Clone)]
 pub struct OutboxKey {
-    cipher: Aes256Gcm,
+    /// (key id, cipher); the first is active. Empty in a function given no outbox ring: nothing seals or opens.
+    keys: Vec<(String, Aes256Gcm)>,
 }
 
 impl std::fmt::Debug for OutboxKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("OutboxKey(..)")
+        let kids: Vec<&str> = self.keys.iter().map(|(kid, _)| kid.as_str()).collect();
+        write!(f, "OutboxKey({kids:?})")
     }
 }
 
 /// The version tag of a sealed job, so the format can change without ambiguity.
 const SEALED_V1: &str = "v1";
 const NONCE_LEN: usize = 12;
+/// Separates the outbox's keys from any other use of the same material.
+const LABEL: &str = "lectern/outbox/v1";
 
 impl OutboxKey {
-    /// The outbox key of a deployment secret. (The seam for per-purpose keys: build it from the key ring's outbox
-    /// key instead; the `v1` tag of sealed jobs leaves room for a key id.)
-    pub fn derive(secret: &[u8]) -> Self {
-        let key: [u8; 32] = match <Hmac<Sha256> as Mac>::new_from_slice(secret) {
-            Ok(mut mac) => {
-                mac.update(b"lectern/outbox/v1");
-                mac.finalize().into_bytes().into()
-            }
-            // HMAC takes keys of any length; this arm only satisfies the type.
-            Err(_) => [0u8; 32],
-        };
+    /// The keys of the outbox ring.
+    pub fn from_ring(ring: &KeyRing) -> Self {
         Self {
-            cipher: Aes256Gcm::new(&key.into()),
+            keys: ring
+                .iter()
+                .map(|(kid, material)| (kid.to_string(), cipher(material)))
+                .collect(),
         }
     }
 
-    /// `v1.<nonce>.<ciphertext>`, bound to `entry_id` (a sealed job cannot be moved to another entry).
+    /// For a function given no outbox ring: sealing fails (with an error that says so) and nothing opens.
+    pub fn none() -> Self {
+        Self { keys: Vec::new() }
+    }
+
+    /// One key (id `k0`) derived from `material`, for tests and tools.
+    pub fn derive(material: &[u8]) -> Self {
+        Self {
+            keys: vec![("k0".to_string(), cipher(material))],
+        }
+    }
+
+    /// `v1.<key id>.<nonce>.<ciphertext>`, bound to `entry_id` (a sealed job cannot be moved to another entry).
     fn seal(&self, plaintext: &[u8], entry_id: &str) -> QueueResult<String> {
+        let (kid, cipher) = self.keys.first().ok_or_else(|| {
+            QueueError::Invalid(
+                "no outbox keys: this function was given no outbox key ring (LECTERN_SECRET_OUTBOX)".into(),
+            )
+        })?;
         let mut nonce = [0u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
         let payload = Payload {
             msg: plaintext,
             aad: entry_id.as_bytes(),
         };
-        let sealed = self
-            .cipher
+        let sealed = cipher
             .encrypt(Nonce::from_slice(&nonce), payload)
             .map_err(|_| QueueError::Invalid("the job could not be sealed".into()))?;
         Ok(format!(
-            "{SEALED_V1}.{}.{}",
+            "{SEALED_V1}.{kid}.{}.{}",
             URL_SAFE_NO_PAD.encode(nonce),
             URL_SAFE_NO_PAD.encode(sealed)
         ))
@@ -109,11 +123,16 @@ impl OutboxKey {
 
     fn open(&self, sealed: &str, entry_id: &str) -> Option<Vec<u8>> {
         let mut parts = sealed.split('.');
-        let (Some(SEALED_V1), Some(nonce), Some(body), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(SEALED_V1), Some(kid), Some(nonce), Some(body), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
             return None;
         };
+        let (_, cipher) = self.keys.iter().find(|(k, _)| k == kid)?;
         let nonce = URL_SAFE_NO_PAD.decode(nonce).ok()?;
         let body = URL_SAFE_NO_PAD.decode(body).ok()?;
         if nonce.len() != NONCE_LEN {
@@ -123,8 +142,12 @@ impl OutboxKey {
             msg: &body,
             aad: entry_id.as_bytes(),
         };
-        self.cipher.decrypt(Nonce::from_slice(&nonce), payload).ok()
+        cipher.decrypt(Nonce::from_slice(&nonce), payload).ok()
     }
+}
+
+fn cipher(material: &[u8]) -> Aes256Gcm {
+    Aes256Gcm::new(&secrets::derive(material, LABEL).into())
 }
 
 /// One job waiting to be sent.
@@ -438,7 +461,19 @@ mod tests {
         assert_eq!(key.open(&sealed, "entry-2"), None, "bound to its entry");
         let other = OutboxKey::derive(b"another deployment's secret here");
         assert_eq!(other.open(&sealed, "entry-1"), None);
-        assert_eq!(key.open("v1.x.y", "entry-1"), None);
+        assert_eq!(key.open("v1.k0.x.y", "entry-1"), None);
+        assert!(OutboxKey::none().seal(b"job", "entry-1").is_err());
+    }
+
+    #[test]
+    fn a_rotation_keeps_waiting_jobs_openable() {
+        use crate::secrets::Purpose;
+        let before = KeyRing::single(Purpose::Outbox, "k1", &[1; 32]).unwrap();
+        let sealed = OutboxKey::from_ring(&before).seal(b"job", "e").unwrap();
+        let after = before.rotated("k2", &[2; 32]).unwrap();
+        let rotated = OutboxKey::from_ring(&after);
+        assert_eq!(rotated.open(&sealed, "e").as_deref(), Some(&b"job"[..]));
+        assert!(rotated.seal(b"job", "e").unwrap().starts_with("v1.k2."));
     }
 
     #[test]

@@ -14,10 +14,17 @@ use super::{Delivery, Job, Queue};
 use crate::clock::SharedClock;
 use crate::table::{Condition, Entity, Key, TTL, Table, TableError};
 
-/// How long a claimed job is protected from a concurrent duplicate before the claim lapses.
-pub const CLAIM_LEASE: Duration = Duration::from_secs(15 * 60);
+/// How long a claim protects a running job from a duplicate when nobody renews it. It must stay shorter than the
+/// visibility timeout of every queue a worker serves (180 s in the SAM template, `LECTERN_QUEUE_VISIBILITY_SECS`
+/// in the dev server, which refuses a value this short): a worker that dies mid-job (a crash, a Lambda timeout)
+/// leaves its claim behind, and the claim must have lapsed by the time the message is visible again, or every
+/// redelivery answers "busy" until the message is dead-lettered without the job ever running again.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(30);
 /// How long a finished job's key is remembered (duplicates sent within this window are skipped).
 pub const DONE_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// A duplicate that finds a claim about to lapse waits this long at most and claims again, rather than giving
+/// the message back (each redelivery counts towards the dead-letter limit).
+pub const BUSY_WAIT: Duration = Duration::from_secs(2);
 
 /// How a job failed.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +39,8 @@ pub enum JobError {
 
 /// Handles one kind of job. Handlers must tolerate running more than once for the same job when the job has no
 /// idempotency key; with one, the worker guarantees at most one successful run per key within
-/// [`DONE_RETENTION`].
+/// [`DONE_RETENTION`] as long as the worker holding the claim stays alive (a worker that dies mid-job loses its
+/// claim after the lease, and the redelivery runs the job again).
 #[async_trait]
 pub trait JobHandler: Send + Sync + 'static {
     /// The job kind this handler takes (`JobKind::KIND`).
@@ -47,6 +55,16 @@ pub struct BatchOutcome {
     pub done: Vec<String>,
     /// Message ids to retry.
     pub failed: Vec<String>,
+    /// When each failed message should be seen again: the backoff of its receive count, or, for a job another
+    /// worker is running, just after that worker's claim would lapse.
+    pub delays: HashMap<String, Duration>,
+}
+
+impl BatchOutcome {
+    /// When a failed message should be delivered again.
+    pub fn retry_delay(&self, message_id: &str) -> Option<Duration> {
+        self.delays.get(message_id).copied()
+    }
 }
 
 /// Routes jobs to handlers.
@@ -54,12 +72,21 @@ pub struct Worker {
     handlers: HashMap<&'static str, Arc<dyn JobHandler>>,
     table: Arc<dyn Table>,
     clock: SharedClock,
+    lease: Duration,
 }
 
+/// What a claim attempt found.
 enum Claim {
     Run,
     AlreadyDone,
-    Busy,
+    /// Another attempt holds the claim for about this much longer.
+    Busy(Duration),
+}
+
+/// How one delivery ended.
+enum Settled {
+    Ack,
+    Retry(Duration),
 }
 
 impl Worker {
@@ -68,7 +95,15 @@ impl Worker {
             handlers: HashMap::new(),
             table,
             clock,
+            lease: CLAIM_LEASE,
         }
+    }
+
+    /// Uses another claim lease (at least a second): tests on real time shorten it. Keep it shorter than the
+    /// visibility timeout of the queue (see [`CLAIM_LEASE`]).
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_secs(1));
+        self
     }
 
     /// Registers a handler; a later handler for the same kind replaces the earlier one.
@@ -84,111 +119,201 @@ impl Worker {
         kinds
     }
 
-    /// Runs every delivery (concurrently) and reports which succeeded and which must be retried.
+    /// Runs every delivery (concurrently) and reports which succeeded and which must be retried, and when.
     pub async fn process_batch(&self, deliveries: Vec<Delivery>) -> BatchOutcome {
         let results = futures::future::join_all(deliveries.iter().map(|d| async move {
-            let ok = crate::http::request_id::scope(d.job.id.clone(), self.process_one(d)).await;
-            (d.message_id.clone(), ok)
+            let settled =
+                crate::http::request_id::scope(d.job.id.clone(), self.process_one(d)).await;
+            (d.message_id.clone(), settled)
         }))
         .await;
         let mut outcome = BatchOutcome::default();
-        for (id, ok) in results {
-            if ok {
-                outcome.done.push(id)
-            } else {
-                outcome.failed.push(id)
+        for (id, settled) in results {
+            match settled {
+                Settled::Ack => outcome.done.push(id),
+                Settled::Retry(delay) => {
+                    outcome.delays.insert(id.clone(), delay);
+                    outcome.failed.push(id);
+                }
             }
         }
         outcome
     }
 
     #[tracing::instrument(skip_all, fields(job_id = %delivery.job.id, kind = %delivery.job.kind, receive_count = delivery.receive_count))]
-    async fn process_one(&self, delivery: &Delivery) -> bool {
+    async fn process_one(&self, delivery: &Delivery) -> Settled {
         let job = &delivery.job;
+        let backoff = Settled::Retry(retry_delay(delivery.receive_count));
         let Some(handler) = self.handlers.get(job.kind.as_str()) else {
             // Retrying lets a newer deployment that knows the kind pick it up; otherwise it dead-letters.
             tracing::error!("no handler for this job kind");
-            return false;
+            return backoff;
         };
-        let lease_until = self.clock.epoch_seconds() + CLAIM_LEASE.as_secs() as i64;
-        let claim = job
-            .idempotency_key
-            .as_deref()
-            .map(|k| JobClaim::running(&job.kind, k, lease_until));
-        let record = claim.as_ref().map(JobClaim::key);
-        if let Some(claim) = &claim {
-            match self.claim(claim).await {
-                Ok(Claim::Run) => {}
-                Ok(Claim::AlreadyDone) => {
-                    tracing::info!("duplicate of a finished job; skipped");
-                    return true;
+        let Some(idempotency_key) = job.idempotency_key.as_deref() else {
+            return match handler.handle(job).await {
+                Ok(()) => {
+                    tracing::info!("job done");
+                    Settled::Ack
                 }
-                Ok(Claim::Busy) => {
-                    tracing::info!("same job is running elsewhere; retry later");
-                    return false;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not claim job");
-                    return false;
-                }
+                Err(e) => self.failed(e, backoff),
+            };
+        };
+        // One token per attempt: the claim is this attempt's, not this process's, so two deliveries of one job in
+        // one batch cannot both pass as its owner.
+        let owner = crate::ids::new_id();
+        let claim = JobClaim::running(&job.kind, idempotency_key, &owner, self.lease_until());
+        match self.claim(&claim).await {
+            Ok(Claim::Run) => {}
+            Ok(Claim::AlreadyDone) => {
+                tracing::info!("duplicate of a finished job; skipped");
+                return Settled::Ack;
+            }
+            Ok(Claim::Busy(remaining)) => {
+                // Come back just after the claim would lapse: by then the job is done (and this duplicate is
+                // skipped) or its worker died (and this delivery runs it). Any earlier costs another receive.
+                let delay = remaining + Duration::from_secs(1);
+                tracing::info!(retry_in = ?delay, "same job is running elsewhere; retry when its claim ends");
+                return Settled::Retry(delay);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not claim job");
+                return backoff;
             }
         }
-        match handler.handle(job).await {
+        let key = claim.key();
+        let renewing = async {
+            self.renew(&key, &owner).await;
+            // Renewal gave up (the claim is no longer ours): the handler still runs to its end.
+            std::future::pending::<Result<(), JobError>>().await
+        };
+        let result = tokio::select! {
+            result = handler.handle(job) => result,
+            never = renewing => never,
+        };
+        match result {
             Ok(()) => {
-                if let Some(key) = &record {
-                    self.finish(key, "done").await;
-                }
+                self.finish(&claim, &owner, "done").await;
                 tracing::info!("job done");
-                true
+                Settled::Ack
             }
             Err(JobError::Permanent(reason)) => {
-                tracing::error!(%reason, "job failed permanently; not retried");
-                if let Some(key) = &record {
-                    self.finish(key, "failed").await;
-                }
-                true
+                self.finish(&claim, &owner, "failed").await;
+                self.failed(JobError::Permanent(reason), backoff)
             }
             Err(JobError::Retry(reason)) => {
-                tracing::warn!(%reason, "job failed; will retry");
-                if let Some(key) = &record {
-                    // Release the claim so the retry does not wait for the lease to lapse.
-                    if let Err(e) = self
-                        .table
-                        .delete(key, Condition::equals("state", RUNNING))
-                        .await
-                    {
-                        tracing::warn!(error = %e, "could not release job claim");
-                    }
+                // Release the claim so the retry does not wait for the lease to lapse; only our own claim.
+                if let Err(e) = self.table.delete(&key, owned_running(&owner)).await
+                    && !matches!(e, TableError::ConditionFailed)
+                {
+                    tracing::warn!(error = %e, "could not release job claim");
                 }
-                false
+                self.failed(JobError::Retry(reason), backoff)
             }
         }
+    }
+
+    fn failed(&self, error: JobError, backoff: Settled) -> Settled {
+        match error {
+            JobError::Permanent(reason) => {
+                tracing::error!(%reason, "job failed permanently; not retried");
+                Settled::Ack
+            }
+            JobError::Retry(reason) => {
+                tracing::warn!(%reason, "job failed; will retry");
+                backoff
+            }
+        }
+    }
+
+    fn lease_until(&self) -> i64 {
+        self.clock.epoch_seconds() + self.lease.as_secs() as i64
     }
 
     async fn claim(&self, claim: &JobClaim) -> Result<Claim, TableError> {
-        match self.table.put(claim.to_item()?, Condition::NotExists).await {
-            Ok(()) => Ok(Claim::Run),
-            Err(TableError::ConditionFailed) => {
-                let existing = self.table.get(&claim.key()).await?;
-                match existing.map(JobClaim::from_item).transpose()? {
-                    Some(other) if other.state == RUNNING => Ok(Claim::Busy),
-                    Some(_) => Ok(Claim::AlreadyDone),
-                    // The claim lapsed between our put and get; let the retry claim it.
-                    None => Ok(Claim::Busy),
-                }
+        // Twice at most: once more after a claim lapsed under our eyes or was about to.
+        for attempt in 0..2 {
+            match self.table.put(claim.to_item()?, Condition::NotExists).await {
+                Ok(()) => return Ok(Claim::Run),
+                Err(TableError::ConditionFailed) => {}
+                Err(e) => return Err(e),
             }
-            Err(e) => Err(e),
+            let existing = self.table.get(&claim.key()).await?;
+            match existing.map(JobClaim::from_item).transpose()? {
+                Some(other) if other.state == RUNNING => {
+                    let left = (other.expires_at - self.clock.epoch_seconds()).max(0) as u64;
+                    let remaining = Duration::from_secs(left);
+                    if attempt == 0 && remaining <= BUSY_WAIT {
+                        // Its holder stopped renewing (renewals keep a live claim a full lease away): wait it out.
+                        tokio::time::sleep(remaining + Duration::from_millis(100)).await;
+                        continue;
+                    }
+                    return Ok(Claim::Busy(remaining));
+                }
+                Some(_) => return Ok(Claim::AlreadyDone),
+                // The claim lapsed between our put and get: claim it now.
+                None => continue,
+            }
+        }
+        Ok(Claim::Busy(self.lease))
+    }
+
+    /// Keeps the claim a full lease ahead while the handler runs, renewing every third of a lease (two renewals
+    /// may fail before it lapses). Returns when the claim is no longer ours.
+    async fn renew(&self, key: &Key, owner: &str) {
+        let every = self.lease / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            let update = JobClaim::INFO.update().set(TTL, self.lease_until());
+            match self.table.update(key, update, owned_running(owner)).await {
+                Ok(_) => {}
+                Err(TableError::ConditionFailed) => {
+                    tracing::warn!(
+                        "job claim lost while running (renewals failed for a lease); a duplicate may run"
+                    );
+                    return;
+                }
+                Err(e) => tracing::warn!(error = %e, "could not renew job claim; will try again"),
+            }
         }
     }
 
-    async fn finish(&self, key: &Key, state: &str) {
+    /// Records how the job ended under its claim, if the claim is still ours. If it lapsed (renewals failed) and
+    /// nobody took it over, the record is written anyway; if another attempt holds it now, its claim is left alone.
+    async fn finish(&self, claim: &JobClaim, owner: &str, state: &str) {
         let ttl = self.clock.epoch_seconds() + DONE_RETENTION.as_secs() as i64;
+        let key = claim.key();
         let update = JobClaim::INFO.update().set("state", state).set(TTL, ttl);
-        if let Err(e) = self.table.update(key, update, Condition::Always).await {
+        let result = match self.table.update(&key, update, owned_running(owner)).await {
+            Err(TableError::ConditionFailed) => {
+                let record = JobClaim {
+                    state: state.into(),
+                    expires_at: ttl,
+                    ..claim.clone()
+                };
+                match record.to_item() {
+                    Ok(item) => self.table.put(item, Condition::NotExists).await,
+                    Err(e) => Err(e),
+                }
+            }
+            other => other.map(drop),
+        };
+        match result {
+            Ok(()) => {}
+            Err(TableError::ConditionFailed) => {
+                tracing::warn!("another attempt holds this job's claim now; the job may run twice");
+            }
             // The job ran; a lost marker only means a duplicate could run again.
-            tracing::warn!(error = %e, "could not record finished job");
+            Err(e) => tracing::warn!(error = %e, "could not record finished job"),
         }
     }
+}
+
+/// The claim is still running and held by `owner`.
+fn owned_running(owner: &str) -> Condition {
+    Condition::All(vec![
+        Condition::equals("owner", owner),
+        Condition::equals("state", RUNNING),
+    ])
 }
 
 /// Backoff before a failed message is visible again: 2^receives seconds, capped at 5 minutes.
@@ -221,24 +346,36 @@ pub async fn poll(
                 _ = tokio::time::sleep(idle) => continue,
             }
         }
-        let receipts: HashMap<String, (String, u32)> = deliveries
+        let receipts: HashMap<String, String> = deliveries
             .iter()
-            .map(|d| (d.message_id.clone(), (d.receipt.clone(), d.receive_count)))
+            .map(|d| (d.message_id.clone(), d.receipt.clone()))
             .collect();
         let outcome = worker.process_batch(deliveries).await;
-        for id in &outcome.done {
-            if let Some((receipt, _)) = receipts.get(id)
-                && let Err(e) = queue.ack(name, receipt).await
-            {
-                tracing::warn!(queue = name, error = %e, "ack failed; the job may run again");
-            }
+        settle(queue.as_ref(), name, &receipts, &outcome).await;
+    }
+}
+
+/// Acknowledges what a batch finished and schedules each failure for its retry delay (`receipts` maps message ids
+/// to receipts). A failed acknowledgement or reschedule is logged: the visibility timeout redelivers the message.
+pub async fn settle(
+    queue: &dyn Queue,
+    name: &str,
+    receipts: &HashMap<String, String>,
+    outcome: &BatchOutcome,
+) {
+    for id in &outcome.done {
+        if let Some(receipt) = receipts.get(id)
+            && let Err(e) = queue.ack(name, receipt).await
+        {
+            tracing::warn!(queue = name, error = %e, "ack failed; the job may run again");
         }
-        for id in &outcome.failed {
-            if let Some((receipt, count)) = receipts.get(id)
-                && let Err(e) = queue.retry_later(name, receipt, retry_delay(*count)).await
-            {
-                tracing::warn!(queue = name, error = %e, "could not schedule retry; visibility timeout will");
-            }
+    }
+    for id in &outcome.failed {
+        let delay = outcome.retry_delay(id).unwrap_or(Duration::ZERO);
+        if let Some(receipt) = receipts.get(id)
+            && let Err(e) = queue.retry_later(name, receipt, delay).await
+        {
+            tracing::warn!(queue = name, error = %e, "could not schedule retry; visibility timeout will");
         }
     }
 }

@@ -367,18 +367,41 @@ pub fn validate_key(key: &Key) -> TableResult<()> {
     Ok(())
 }
 
+/// Checks one index key attribute's value: a non-empty string of at most `max` bytes. DynamoDB refuses an empty
+/// string (or an over-long one) in any key attribute, secondary indexes included, so the embedded store must too,
+/// or code that works locally would fail on AWS.
+fn validate_index_value(attr: &str, value: &Value, max: usize) -> TableResult<()> {
+    match value {
+        Value::String(s) if !s.is_empty() && s.len() <= max => Ok(()),
+        Value::String(_) => Err(TableError::Invalid(format!(
+            "{attr} must be 1..={max} bytes"
+        ))),
+        _ => Err(TableError::Invalid(format!("{attr} must be a string"))),
+    }
+}
+
+/// The byte limit of an index key attribute (DynamoDB's: 2048 for a partition key, 1024 for a sort key).
+fn index_attr_max(attr: &str) -> Option<usize> {
+    Index::ALL.iter().find_map(|i| {
+        if attr == i.pk_attr() {
+            Some(2048)
+        } else if attr == i.sk_attr() {
+            Some(1024)
+        } else {
+            None
+        }
+    })
+}
+
 /// Validates an item before writing: it must carry string keys, fit the size limit, and any index key
-/// attribute it carries must be a string.
+/// attribute it carries must be a non-empty string.
 pub fn validate_item(item: &Item) -> TableResult<Key> {
     let key =
         Key::of(item).ok_or_else(|| TableError::Invalid("item needs string pk and sk".into()))?;
     validate_key(&key)?;
-    for index in Index::ALL {
-        for attr in [index.pk_attr(), index.sk_attr()] {
-            match item.get(attr) {
-                None | Some(Value::String(_)) => {}
-                Some(_) => return Err(TableError::Invalid(format!("{attr} must be a string"))),
-            }
+    for (attr, value) in item {
+        if let Some(max) = index_attr_max(attr) {
+            validate_index_value(attr, value, max)?;
         }
     }
     if let Some(ttl) = item.get(TTL)
@@ -438,13 +461,9 @@ pub fn apply_update(existing: Option<Item>, key: &Key, update: &Update) -> Table
 }
 
 /// Checks an update before either adapter applies it: key attributes are never changed, index key attributes
-/// are only set to strings, and `ttl` only to whole epoch seconds (DynamoDB would refuse or silently mis-index
-/// what the embedded store would accept, so both refuse it up front).
+/// are only set to non-empty strings, and `ttl` only to whole epoch seconds (DynamoDB would refuse or silently
+/// mis-index what the embedded store would accept, so both refuse it up front).
 pub fn validate_update(update: &Update) -> TableResult<()> {
-    let index_attrs: Vec<&str> = Index::ALL
-        .iter()
-        .flat_map(|i| [i.pk_attr(), i.sk_attr()])
-        .collect();
     for change in &update.changes {
         let (attr, value) = match change {
             Change::Set(a, v) | Change::SetIfAbsent(a, v) => (a, Some(v)),
@@ -452,10 +471,13 @@ pub fn validate_update(update: &Update) -> TableResult<()> {
             Change::Add(a, _) => (a, None),
         };
         guard_key_attr(attr)?;
-        let is_index = index_attrs.contains(&attr.as_str());
-        if is_index && (matches!(change, Change::Add(..)) || value.is_some_and(|v| !v.is_string()))
-        {
-            return Err(TableError::Invalid(format!("{attr} must be a string")));
+        if let Some(max) = index_attr_max(attr) {
+            if matches!(change, Change::Add(..)) {
+                return Err(TableError::Invalid(format!("{attr} must be a string")));
+            }
+            if let Some(v) = value {
+                validate_index_value(attr, v, max)?;
+            }
         }
         if attr == TTL && value.is_some_and(|v| !v.is_i64()) {
             return Err(TableError::Invalid(

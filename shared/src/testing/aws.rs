@@ -12,6 +12,7 @@ use crate::mail::Mailer;
 use crate::mail::ses::SesMailer;
 use crate::queue::Queue;
 use crate::queue::sqs::{SqsQueue, create_queues};
+use crate::secrets::{KeyRing, Keys, SecretsConfig};
 use crate::table::Table;
 use crate::table::dynamo::{DynamoTable, create_table};
 
@@ -113,4 +114,39 @@ pub async fn mailer() -> Option<Arc<dyn Mailer>> {
         &format!("Lectern <{TEST_SENDER}>"),
         None,
     )))
+}
+
+/// Stores each ring as a fresh Secrets Manager secret and answers the configuration naming them (what
+/// `LECTERN_SECRET_*` would say) and the keys read back through [`crate::secrets::load_aws`], as a function's
+/// cold start reads them.
+pub async fn secrets(rings: &[KeyRing]) -> Option<(SecretsConfig, Keys)> {
+    let (_, sdk) = sdk().await?;
+    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let mut config = SecretsConfig::default();
+    for ring in rings {
+        let name = format!("lectern-test-{}/{}", unique(), ring.purpose().name());
+        if let Err(e) = client
+            .create_secret()
+            .name(&name)
+            .secret_string(ring.to_json())
+            .send()
+            .await
+        {
+            panic!(
+                "creating test secret {name}: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            );
+        }
+        config.secrets.insert(ring.purpose(), name);
+    }
+    let keys = crate::secrets::load_aws(&client, &config)
+        .await
+        .expect("reading the test secrets back");
+    Some((config, keys))
+}
+
+/// A Secrets Manager client on this process's moto server.
+pub async fn secrets_client() -> Option<aws_sdk_secretsmanager::Client> {
+    let (_, sdk) = sdk().await?;
+    Some(aws_sdk_secretsmanager::Client::new(&sdk))
 }

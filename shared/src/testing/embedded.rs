@@ -6,13 +6,20 @@ use std::sync::Arc;
 use tempfile::TempDir;
 
 use crate::blobs::embedded::{self, EmbeddedBlobs};
-use crate::clock::SharedClock;
+use crate::clock::{SharedClock, SystemClock};
 use crate::mail::embedded::EmbeddedMailer;
 use crate::queue::embedded::EmbeddedQueue;
+use crate::secrets::{KeyRing, Purpose};
+use crate::table::Item;
 use crate::table::embedded::EmbeddedTable;
 
 /// The signing secret of test blob stores.
 pub const TEST_SECRET: &[u8] = b"lectern-test-secret-0123456789abcdef";
+
+/// The blob URL key ring of test blob stores: [`TEST_SECRET`] as key `test`.
+pub fn test_blob_keys() -> KeyRing {
+    KeyRing::single(Purpose::BlobUrls, "test", TEST_SECRET).expect("a valid test key")
+}
 /// How many receives the test queues allow before dead-lettering (the AWS test queues' maxReceiveCount too).
 pub const MAX_RECEIVES: u32 = 3;
 /// Sender of test mail.
@@ -54,7 +61,7 @@ pub fn blobs(clock: SharedClock) -> (Arc<EmbeddedBlobs>, TempDir) {
     let blobs = EmbeddedBlobs::new(
         dir.path().join("blobs"),
         "http://127.0.0.1:9",
-        TEST_SECRET,
+        &test_blob_keys(),
         clock,
     )
     .expect("opening the blob folder");
@@ -70,8 +77,13 @@ pub async fn serve_blobs(clock: SharedClock) -> (Arc<EmbeddedBlobs>, String, Tem
         .expect("binding a test port");
     let base_url = format!("http://{}", listener.local_addr().expect("local address"));
     let blobs = Arc::new(
-        EmbeddedBlobs::new(dir.path().join("blobs"), &base_url, TEST_SECRET, clock)
-            .expect("opening the blob folder"),
+        EmbeddedBlobs::new(
+            dir.path().join("blobs"),
+            &base_url,
+            &test_blob_keys(),
+            clock,
+        )
+        .expect("opening the blob folder"),
     );
     let app = embedded::router(blobs.clone());
     tokio::spawn(async move {
@@ -88,4 +100,32 @@ pub fn mailer() -> (Arc<EmbeddedMailer>, TempDir) {
     let mailer =
         EmbeddedMailer::new(dir.path().to_path_buf(), MAIL_FROM).expect("opening the outbox");
     (Arc::new(mailer), dir)
+}
+
+/// Every item stored in an embedded database file, expired or not, read straight from the file rather than
+/// through the port, so a test can see the whole table (that an erasure left nothing behind, say). The embedded
+/// table keeps each item as JSON in the redb table `items`. The file must not be open in this process.
+pub fn all_items(path: &Path) -> Vec<Item> {
+    use redb::{ReadableTable, TableDefinition};
+    const ITEMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("items");
+    // A server that just stopped may still be dropping its last handles on the file.
+    let mut opened = EmbeddedTable::open(path, Arc::new(SystemClock));
+    for _ in 0..100 {
+        if opened.is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        opened = EmbeddedTable::open(path, Arc::new(SystemClock));
+    }
+    let db = opened.expect("opening the database").database();
+    let txn = db.begin_read().expect("a read transaction");
+    let items = txn.open_table(ITEMS).expect("the items table");
+    items
+        .iter()
+        .expect("reading items")
+        .map(|entry| {
+            let (_, value) = entry.expect("an item");
+            serde_json::from_slice(value.value()).expect("items are stored as JSON")
+        })
+        .collect()
 }

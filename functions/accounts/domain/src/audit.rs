@@ -59,6 +59,8 @@ pub enum Action {
     ForceLogout,
     AccountDeleted,
     AccountRestored,
+    /// The purge erased a deleted account after its grace period (the one event about it that stays).
+    AccountErased,
 }
 
 impl Action {

@@ -2,6 +2,7 @@
 //! variable is in the README's configuration table.
 
 use lectern_shared::config::{Backend, ConfigError};
+use lectern_shared::secrets::Purpose;
 
 use crate::lockout::LockoutPolicy;
 use crate::sessions::SessionPolicy;
@@ -13,8 +14,9 @@ pub struct AccountsConfig {
     pub issuer: String,
     /// `aud` of our tokens.
     pub audience: String,
-    /// `kid:base64(pkcs8)` signing keys, first signs; `None` on embedded means "generate and keep one".
-    pub jwt_keys: Option<String>,
+    /// `kid:base64url(x)` public keys of the access-token issuer, for functions that only verify tokens (on AWS
+    /// every function but `auth`; the private keys are the platform's `jwt` key ring).
+    pub jwt_public_keys: Option<String>,
     pub access_ttl_secs: u64,
     pub challenge_ttl_secs: u64,
     pub sessions: SessionPolicy,
@@ -60,18 +62,22 @@ impl AccountsConfig {
                     },
                 }
             };
-        let jwt_keys = var("LECTERN_JWT_KEYS");
-        if platform.backend == Backend::Aws && jwt_keys.is_none() {
+        let jwt_public_keys = var("LECTERN_JWT_PUBLIC_KEYS");
+        if platform.backend == Backend::Aws
+            && jwt_public_keys.is_none()
+            && !platform.secrets.secrets.contains_key(&Purpose::Jwt)
+        {
             return Err(ConfigError {
-                var: "LECTERN_JWT_KEYS",
-                problem: "required on the aws backend".into(),
+                var: "LECTERN_JWT_PUBLIC_KEYS",
+                problem: "required on the aws backend, unless this function issues tokens (LECTERN_SECRET_JWT)"
+                    .into(),
             });
         }
         const DAY: i64 = 24 * 3600;
         Ok(Self {
             issuer: var("LECTERN_JWT_ISSUER").unwrap_or_else(|| platform.public_url.clone()),
             audience: var("LECTERN_JWT_AUDIENCE").unwrap_or_else(|| "lectern".into()),
-            jwt_keys,
+            jwt_public_keys,
             access_ttl_secs: num("LECTERN_ACCESS_TOKEN_TTL_SECS", 900, 60, 3600)? as u64,
             challenge_ttl_secs: 300,
             sessions: SessionPolicy {
@@ -83,11 +89,21 @@ impl AccountsConfig {
                 threshold: num("LECTERN_LOCKOUT_THRESHOLD", 5, 3, 100)?,
                 window_secs: num("LECTERN_LOCKOUT_WINDOW_SECS", 900, 60, DAY)?,
                 duration_secs: num("LECTERN_LOCKOUT_DURATION_SECS", 900, 60, 7 * DAY)?,
+                account_threshold: num("LECTERN_LOCKOUT_ACCOUNT_THRESHOLD", 50, 10, 10_000)?,
+                account_window_secs: num("LECTERN_LOCKOUT_ACCOUNT_WINDOW_SECS", DAY, 900, 7 * DAY)?,
+                account_duration_secs: num(
+                    "LECTERN_LOCKOUT_ACCOUNT_DURATION_SECS",
+                    3600,
+                    60,
+                    7 * DAY,
+                )?,
             },
             verify_email_ttl_secs: DAY,
             reset_password_ttl_secs: 900,
             reauth_max_age_secs: num("LECTERN_REAUTH_MAX_AGE_SECS", 600, 60, DAY)?,
-            deletion_grace_secs: num("LECTERN_DELETION_GRACE_DAYS", 30, 1, 365)? * DAY,
+            // At least a week: job claims keep an email's idempotency key (it holds the user id) for 7 days, and
+            // the purge at the end of the grace period must find nothing of the account left.
+            deletion_grace_secs: num("LECTERN_DELETION_GRACE_DAYS", 30, 7, 365)? * DAY,
             // The same default as the notifications worker's branding, so links and footers agree.
             app_url: var("LECTERN_APP_URL")
                 .unwrap_or_else(|| "http://localhost:3000".into())

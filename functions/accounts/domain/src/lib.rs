@@ -9,6 +9,7 @@ pub mod change;
 pub mod config;
 pub mod crypto;
 pub mod device_sessions;
+pub mod erasure;
 pub mod errors;
 pub mod lockout;
 pub mod notify;
@@ -34,6 +35,7 @@ pub const ENTITIES: &[EntityInfo] = &[
     sessions::RefreshRecord::INFO,
     onetime::OneTimeToken::INFO,
     lockout::COUNTER,
+    lockout::SOURCE_COUNTER,
     audit::StoredEvent::INFO,
     apikeys::ApiKeyLookup::INFO,
     apikeys::ApiKeyListing::INFO,

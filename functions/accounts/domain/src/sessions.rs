@@ -6,12 +6,15 @@
 //!
 //! Entities (declared once, here):
 //! - session `USER#<user_id>` / `SESSION#<session_id>` (listable per user; TTL = absolute expiry);
-//! - refresh token `REFRESH#<hash>` / `REFRESH` → session (TTL = absolute expiry of its session).
+//! - refresh token `REFRESH#<hash>` / `REFRESH` → session (TTL = absolute expiry of its session), also on `gsi1` as
+//!   `USERTOKENS#<user_id>` / `<hash>`: a rotated token outlives its session until its TTL, and erasing an account
+//!   must find them all without a scan.
 
 use std::sync::Arc;
 
 use lectern_shared::table::{
-    Condition, Entity, EntityInfo, Key, KeyLayout, Shape, Table, TableError, TableResult, TxOp,
+    Condition, Entity, EntityInfo, Index, IndexKey, IndexLayout, Key, KeyLayout, Shape, Table,
+    TableError, TableResult, TxOp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +25,14 @@ use crate::users::USER_PARTITION;
 const ACTIVE: &str = "active";
 /// Prefix of refresh tokens handed to clients (recognisable in leaked-secret scanners).
 pub const REFRESH_TOKEN_PREFIX: &str = "lrt_";
+/// gsi1: the refresh tokens of one account, live or rotated (what erasing the account deletes).
+pub const TOKENS_BY_USER: IndexLayout = IndexLayout::new(
+    Index::Gsi1,
+    KeyLayout::new(
+        Shape::new("USERTOKENS", &["user_id"]),
+        Shape::values(&["hash"]),
+    ),
+);
 
 /// Session lifetimes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,10 +133,15 @@ impl Entity for RefreshRecord {
     const INFO: EntityInfo = EntityInfo::new(
         "refresh_token",
         KeyLayout::new(Shape::new("REFRESH", &["hash"]), Shape::fixed("REFRESH")),
-    );
+    )
+    .indexed(&[TOKENS_BY_USER]);
 
     fn key(&self) -> Key {
         Self::key_of(&self.hash)
+    }
+
+    fn index_keys(&self) -> Vec<IndexKey> {
+        vec![TOKENS_BY_USER.key(&[&self.user_id], &[&self.hash])]
     }
 
     fn ttl(&self) -> Option<i64> {

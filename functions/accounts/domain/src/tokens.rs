@@ -68,6 +68,9 @@ pub enum TokenError {
     NotYetValid,
     #[error("token was issued for another service")]
     WrongAudience,
+    /// This function holds public keys only: tokens are issued by the auth function.
+    #[error("this function verifies tokens but cannot issue them")]
+    CannotSign,
 }
 
 /// Issues and verifies tokens for one issuer/audience.
@@ -113,12 +116,12 @@ impl TokenService {
             jti: lectern_shared::ids::new_id(),
             auth_time,
         };
-        let key = self.keys.active();
+        let (kid, encoding) = self.keys.signer().ok_or(TokenError::CannotSign)?;
         let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(key.kid.clone());
+        header.kid = Some(kid.to_string());
         header.typ = Some(kind.typ().to_string());
-        let token = jsonwebtoken::encode(&header, &claims, &key.encoding)
-            .map_err(|_| TokenError::Malformed)?;
+        let token =
+            jsonwebtoken::encode(&header, &claims, encoding).map_err(|_| TokenError::Malformed)?;
         Ok((token, claims))
     }
 

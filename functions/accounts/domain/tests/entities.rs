@@ -24,6 +24,8 @@ use lectern_shared::testing::golden::{assert_stored, assert_stored_item};
 use lectern_shared::{Config, Platform};
 use time::OffsetDateTime;
 
+/// A source digest as the rate limiter makes them.
+const SOURCE: &str = "3f2a9c0d1e4b5a6f";
 const NOW: i64 = 1_900_000_000;
 const USER_ID: &str = "01JAD4LOVELACE0000000000AA";
 const SESSION_ID: &str = "01JSESS1ON00000000000000SS";
@@ -194,27 +196,40 @@ fn spent_challenge() {
     );
 }
 
+/// Two failures from one source: the source's counter locks (threshold 2); the account-wide one counts on.
 #[tokio::test]
-async fn lockout_counter() {
+async fn lockout_counters() {
     let (table, _dir) = lectern_shared::testing::embedded::table(Arc::new(clock()));
     let policy = LockoutPolicy {
         threshold: 2,
         window_secs: 900,
         duration_secs: 600,
+        account_threshold: 10,
+        account_window_secs: 86_400,
+        account_duration_secs: 3600,
     };
     let lockout = Lockout::new(table.clone(), policy);
     for _ in 0..policy.threshold {
-        if let lockout::AfterFailure::Reached(until) =
-            lockout.record_failure(USER_ID, NOW).await.unwrap()
+        if let lockout::AfterFailure::Reached(scope, until) =
+            lockout.record_failure(USER_ID, SOURCE, NOW).await.unwrap()
         {
             table
-                .transact(vec![lockout::lock_op(USER_ID, until)])
+                .transact(vec![lockout::lock_op(USER_ID, SOURCE, scope, until)])
                 .await
                 .unwrap();
         }
     }
     let item = table.get(&lockout::key(USER_ID)).await.unwrap();
     assert_stored_item(&golden(), &lockout::COUNTER, &item.expect("a counter"));
+    let item = table
+        .get(&lockout::source_key(USER_ID, SOURCE))
+        .await
+        .unwrap();
+    assert_stored_item(
+        &golden(),
+        &lockout::SOURCE_COUNTER,
+        &item.expect("a source counter"),
+    );
 }
 
 #[tokio::test]

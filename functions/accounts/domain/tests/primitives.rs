@@ -7,6 +7,7 @@ use lectern_accounts::password::{
     Argon2Params, PasswordError, PasswordHasher, PasswordPolicy, PolicyViolation, check_policy,
 };
 use lectern_accounts::twofactor::{backup_codes, qr, totp};
+use lectern_shared::secrets::{KeyRing, Purpose};
 
 const EMAIL: &str = "ada.lovelace@example.com";
 
@@ -298,13 +299,13 @@ const MASTER: &[u8] = b"a master secret of at least thirty-two characters";
 #[test]
 fn secret_box_roundtrips_with_fresh_nonces() {
     let sb = SecretBox::derive(MASTER, "totp-secret/v1");
-    let a = sb.seal(b"JBSWY3DPEHPK3PXP", b"user-1");
-    let b = sb.seal(b"JBSWY3DPEHPK3PXP", b"user-1");
-    assert!(a.starts_with("v1."), "{a}");
+    let a = sb.seal(b"JBSWY3DPEHPK3PXP", b"user-1").unwrap();
+    let b = sb.seal(b"JBSWY3DPEHPK3PXP", b"user-1").unwrap();
+    assert!(a.starts_with("v2.k0."), "{a}");
     assert_ne!(a, b, "every seal uses a new nonce");
     assert_eq!(sb.open(&a, b"user-1").unwrap(), b"JBSWY3DPEHPK3PXP");
     assert_eq!(sb.open(&b, b"user-1").unwrap(), b"JBSWY3DPEHPK3PXP");
-    assert_eq!(sb.open(&sb.seal(b"", b""), b"").unwrap(), b"");
+    assert_eq!(sb.open(&sb.seal(b"", b"").unwrap(), b"").unwrap(), b"");
     // The same master and purpose derive the same key (a new process can open old values).
     let again = SecretBox::derive(MASTER, "totp-secret/v1");
     assert_eq!(again.open(&a, b"user-1").unwrap(), b"JBSWY3DPEHPK3PXP");
@@ -313,7 +314,7 @@ fn secret_box_roundtrips_with_fresh_nonces() {
 #[test]
 fn secret_box_rejects_tampering_other_users_and_other_keys() {
     let sb = SecretBox::derive(MASTER, "totp-secret/v1");
-    let sealed = sb.seal(b"seed", b"user-1");
+    let sealed = sb.seal(b"seed", b"user-1").unwrap();
 
     // Flip one character of the ciphertext.
     let (head, ct) = sealed.rsplit_once('.').unwrap();
@@ -338,13 +339,78 @@ fn secret_box_rejects_tampering_other_users_and_other_keys() {
         "",
         "v1",
         "v1.abc",
-        "v2.AAAAAAAAAAAAAAAA.AAAA",
-        "v1.AAAA.AAAA",
-        "v1.!!!!.AAAA",
+        "v2.k0.AAAAAAAAAAAAAAAA",
+        "v3.k0.AAAA.AAAA",
+        "v2.k0.AAAA.AAAA",
+        "v2.k0.!!!!.AAAA",
         &format!("{sealed}.extra"),
     ] {
         assert_eq!(sb.open(bad, b"user-1"), Err(SealError::Malformed), "{bad}");
     }
+    assert_eq!(
+        SecretBox::none().seal(b"seed", b"user-1"),
+        Err(SealError::NoKeys),
+        "a function without TOTP keys seals nothing"
+    );
+}
+
+fn totp_ring(text: &str) -> SecretBox {
+    SecretBox::from_ring(&KeyRing::parse(Purpose::Totp, text, "test").unwrap())
+}
+
+const K1: &str = "k1:first-totp-key-material-0123456789abcdef";
+const K2: &str = "k2:second-totp-key-material-0123456789abcdef";
+
+/// Rotating the TOTP key must not lock out the users enrolled under the old one (it used to answer 500).
+#[test]
+fn seals_name_their_key_and_still_open_after_a_new_key_is_added() {
+    let before = totp_ring(K1);
+    let sealed = before.seal(b"JBSWY3DPEHPK3PXP", b"user-1").unwrap();
+    assert_eq!(SecretBox::key_of(&sealed), Some("k1"));
+
+    let rotated = totp_ring(&format!("{K2},{K1}"));
+    assert_eq!(
+        rotated.open(&sealed, b"user-1").unwrap(),
+        b"JBSWY3DPEHPK3PXP"
+    );
+    let fresh = rotated.seal(b"NEWSEED", b"user-1").unwrap();
+    assert_eq!(
+        SecretBox::key_of(&fresh),
+        Some("k2"),
+        "the active key seals"
+    );
+    assert_eq!(
+        before.open(&fresh, b"user-1"),
+        Err(SealError::UnknownKey("k2".into()))
+    );
+
+    // Once k1 is dropped its seals no longer open, and say which key they need.
+    let dropped = totp_ring(K2);
+    assert_eq!(
+        dropped.open(&sealed, b"user-1"),
+        Err(SealError::UnknownKey("k1".into()))
+    );
+}
+
+/// Seeds sealed before key rings (`v1.`, under the old signing secret) open with that secret as the ring's
+/// `legacy` key.
+#[test]
+fn seals_from_before_key_rings_open_with_the_legacy_key() {
+    let old_secret = "the-signing-secret-of-an-old-deployment";
+    let old = SecretBox::derive(old_secret.as_bytes(), "lectern/totp-secrets/v1");
+    let mut sealed = old.seal(b"JBSWY3DPEHPK3PXP", b"user-1").unwrap();
+    // What the old code wrote: `v1.<nonce>.<ciphertext>`, no key id.
+    sealed = sealed.replacen("v2.k0.", "v1.", 1);
+    let ring = totp_ring(&format!(
+        r#"{{"active": "k1", "k1": "{}", "legacy": "{old_secret}"}}"#,
+        &K1[3..]
+    ));
+    assert_eq!(ring.open(&sealed, b"user-1").unwrap(), b"JBSWY3DPEHPK3PXP");
+    assert_eq!(SecretBox::key_of(&sealed), Some("legacy"));
+    assert_eq!(
+        totp_ring(K1).open(&sealed, b"user-1"),
+        Err(SealError::UnknownKey("legacy".into()))
+    );
 }
 
 // --- TOTP --------------------------------------------------------------------------------------------------
@@ -501,7 +567,10 @@ fn backup_codes_normalize_and_find() {
     assert_eq!(backup_codes::normalize(" AB1O-il23 \t"), "ab101123");
     let hasher = backup_codes::CodeHasher::from_key([3; 32], "t1");
     let codes = backup_codes::generate(10);
-    let mut hashes: Vec<String> = codes.iter().map(|c| hasher.hash("u1", c)).collect();
+    let mut hashes: Vec<String> = codes
+        .iter()
+        .map(|c| hasher.hash("u1", c).unwrap())
+        .collect();
 
     assert_eq!(hasher.find("u1", &hashes, &codes[3]), Some(3));
     let shouted = codes[7].to_uppercase().replace('-', " ");
@@ -522,7 +591,10 @@ fn backup_codes_are_stored_under_a_key_not_in_the_table_and_bound_to_their_accou
     let hasher =
         backup_codes::CodeHasher::derive(b"this deployment's secret 0123456789", "codes/v1", "d1");
     let codes = backup_codes::generate(10);
-    let stored: Vec<String> = codes.iter().map(|c| hasher.hash("user-1", c)).collect();
+    let stored: Vec<String> = codes
+        .iter()
+        .map(|c| hasher.hash("user-1", c).unwrap())
+        .collect();
     for (code, entry) in codes.iter().zip(&stored) {
         // A dump of the table shows neither the code nor its plain digest.
         assert!(entry.starts_with("hk:d1:"), "{entry}");
@@ -535,6 +607,33 @@ fn backup_codes_are_stored_under_a_key_not_in_the_table_and_bound_to_their_accou
     assert_eq!(elsewhere.find("user-1", &stored, &codes[2]), None);
     assert_eq!(hasher.find("user-2", &stored, &codes[2]), None);
     assert_eq!(hasher.find("user-1", &stored, &codes[2]), Some(2));
+}
+
+#[test]
+fn backup_codes_follow_the_totp_ring_through_a_rotation() {
+    use lectern_shared::secrets::{KeyRing, Purpose};
+    let before = KeyRing::single(Purpose::Totp, "k1", &[1; 32]).unwrap();
+    let hasher = backup_codes::CodeHasher::from_ring(&before);
+    let codes = backup_codes::generate(3);
+    let stored: Vec<String> = codes
+        .iter()
+        .map(|c| hasher.hash("u1", c).unwrap())
+        .collect();
+    assert!(stored[0].starts_with("hk:k1:"), "{}", stored[0]);
+
+    // A new active key: new codes are hashed under it, and the codes hashed before still verify.
+    let after = before.rotated("k2", &[2; 32]).unwrap();
+    let rotated = backup_codes::CodeHasher::from_ring(&after);
+    assert_eq!(rotated.find("u1", &stored, &codes[1]), Some(1));
+    assert!(rotated.hash("u1", &codes[0]).unwrap().starts_with("hk:k2:"));
+    // Once the old key leaves the ring, its entries cannot be checked and match nothing.
+    let only_new = KeyRing::single(Purpose::Totp, "k2", &[2; 32]).unwrap();
+    let dropped = backup_codes::CodeHasher::from_ring(&only_new);
+    assert_eq!(dropped.find("u1", &stored, &codes[1]), None);
+    // A function without the TOTP ring hashes nothing and matches nothing.
+    let none = backup_codes::CodeHasher::none();
+    assert_eq!(none.hash("u1", &codes[0]), None);
+    assert_eq!(none.find("u1", &stored, &codes[1]), None);
 }
 
 #[test]
@@ -554,7 +653,7 @@ fn unkeyed_backup_codes_keep_working_and_upgrade_in_place() {
     assert!(hasher.upgrade("u1", &mut stored));
     assert!(!hasher.upgrade("u1", &mut stored), "idempotent");
     assert_eq!(stored[1], "", "a used slot stays used");
-    assert_eq!(stored[5], hasher.hash("u1", &codes[5]));
+    assert_eq!(stored[5], hasher.hash("u1", &codes[5]).unwrap());
     assert_eq!(hasher.find("u1", &stored, &codes[5]), Some(5));
     assert_eq!(hasher.find("u1", &stored, &codes[1]), None);
 }

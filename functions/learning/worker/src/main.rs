@@ -1,6 +1,9 @@
 //! Lambda entry of the learning worker (SQS, the learning queue, with ReportBatchItemFailures).
 
+use std::sync::Arc;
+
 use lectern_learning::Learning;
+use lectern_shared::queue::queues;
 use lectern_shared::{Config, Platform, lambda, telemetry};
 
 #[tokio::main]
@@ -8,8 +11,6 @@ async fn main() -> Result<(), lambda::Error> {
     telemetry::init();
     let platform = Platform::from_config(Config::from_env()?).await?;
     let learning = Learning::from_env(platform.clone())?;
-    lambda::run_sqs_worker(std::sync::Arc::new(lectern_learning_worker::worker(
-        &platform, learning,
-    )))
-    .await
+    let worker = lectern_learning_worker::worker(&platform, learning);
+    lambda::run_sqs_worker(Arc::new(worker), platform.queue.clone(), queues::LEARNING).await
 }

@@ -1,24 +1,69 @@
-//! Housekeeping: scheduled maintenance. Today it reclaims the space of expired items (the embedded store has no
-//! background TTL deleter; on DynamoDB the table's own TTL does this and the sweep is a no-op).
+//! Housekeeping: scheduled maintenance.
+//!
+//! - Reclaims the space of expired items (the embedded store has no background TTL deleter; on DynamoDB the
+//!   table's own TTL does this and the sweep is a no-op).
+//! - Finds the deleted accounts whose grace period is over (the `ErasureDue` index, one query, no scan) and
+//!   enqueues one `account.purge` job for each; the jobs worker erases them. An account stays listed until its
+//!   erasure is complete, so a purge that failed or ran out of time is picked up again by the next run.
+//!
+//! Housekeeping knows no domain: the index entry and the job payload live in `lectern-shared` and
+//! `lectern-messages`.
 
+use lectern_messages::PurgeAccount;
 use lectern_shared::Platform;
+use lectern_shared::erasure::ErasureDue;
+use lectern_shared::queue::{JobKind, MAX_BATCH, NewJob};
 use serde::Serialize;
 
 /// Most expired items removed in one run, so one run stays short; the next run continues.
 pub const SWEEP_BATCH: usize = 10_000;
+/// Most purges enqueued in one run; the rest wait for the next run (they stay due).
+pub const PURGES_PER_RUN: usize = 1_000;
 
 /// What a run did.
 #[derive(Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Report {
     pub expired_items_removed: usize,
+    pub purges_enqueued: usize,
 }
 
 /// One housekeeping run; called by the scheduled Lambda and by the dev server's scheduler.
 #[tracing::instrument(skip_all)]
 pub async fn run(platform: &Platform) -> anyhow::Result<Report> {
     let removed = platform.table.sweep_expired(SWEEP_BATCH).await?;
-    tracing::info!(removed, "housekeeping done");
+    let purges = enqueue_due_purges(platform).await?;
+    tracing::info!(removed, purges, "housekeeping done");
     Ok(Report {
         expired_items_removed: removed,
+        purges_enqueued: purges,
     })
+}
+
+/// Enqueues a purge job for every account due for erasure (at most [`PURGES_PER_RUN`]).
+pub async fn enqueue_due_purges(platform: &Platform) -> anyhow::Result<usize> {
+    let now = platform.clock.epoch_seconds();
+    let mut cursor = None;
+    let mut enqueued = 0;
+    while enqueued < PURGES_PER_RUN {
+        let limit = (PURGES_PER_RUN - enqueued).min(100);
+        let (due, next) = ErasureDue::due(platform.table.as_ref(), now, limit, cursor).await?;
+        for chunk in due.chunks(MAX_BATCH) {
+            let jobs = chunk
+                .iter()
+                .map(|entry| {
+                    NewJob::new(&PurgeAccount {
+                        user_id: entry.user_id.clone(),
+                        due_at: entry.due_at,
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            platform.queue.send(PurgeAccount::QUEUE, jobs).await?;
+            enqueued += chunk.len();
+        }
+        match next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    Ok(enqueued)
 }

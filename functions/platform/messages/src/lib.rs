@@ -4,8 +4,10 @@
 //! kind and queue ([`lectern_shared::queue::JobKind`]); the wire shape is pinned by tests, because an old message
 //! may still be in a queue when a new deployment reads it.
 
+pub mod accounts;
 pub mod email;
 pub mod learning;
 
+pub use accounts::PurgeAccount;
 pub use email::{NotifyEmail, SendEmail, Template};
 pub use learning::{AchievementEarned, RecordedScore, ResultsRecorded};

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use lectern_platform_notifications::Branding;
+use lectern_shared::queue::queues;
 use lectern_shared::{Config, Platform, lambda, telemetry};
 
 #[tokio::main]
@@ -11,8 +12,11 @@ async fn main() -> Result<(), lambda::Error> {
     // Read before anything else so a bad variable fails the cold start instead of every email.
     let branding = Branding::from_env()?;
     let platform = Platform::from_config(Config::from_env()?).await?;
-    lambda::run_sqs_worker(Arc::new(lectern_platform_notifications::worker_with(
-        &platform, branding,
-    )))
+    let worker = lectern_platform_notifications::worker_with(&platform, branding);
+    lambda::run_sqs_worker(
+        Arc::new(worker),
+        platform.queue.clone(),
+        queues::NOTIFICATIONS,
+    )
     .await
 }

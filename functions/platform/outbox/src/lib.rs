@@ -5,10 +5,13 @@
 
 use lectern_shared::Platform;
 use lectern_shared::queue::outbox::{self, RELAY_GRACE, RelayReport};
+use lectern_shared::secrets::Purpose;
 
 /// One relay run; called by the scheduled Lambda and by the dev server's scheduler.
 #[tracing::instrument(skip_all)]
 pub async fn run(platform: &Platform) -> anyhow::Result<RelayReport> {
+    // Without its keys the relay could open no entry: fail loudly rather than drop every waiting job.
+    platform.keys.require(Purpose::Outbox)?;
     let now = platform.clock.epoch_seconds();
     Ok(outbox::relay(
         platform.table.as_ref(),

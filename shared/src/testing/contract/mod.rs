@@ -8,6 +8,7 @@ pub mod blobs;
 pub mod mail;
 pub mod queue;
 pub mod table;
+pub mod worker;
 
 use std::time::Duration;
 

@@ -784,6 +784,61 @@ pub async fn invalid_requests(t: &dyn Table, _clock: &ManualClock) {
     );
 }
 
+/// DynamoDB refuses an empty string in any key attribute, index keys included; the embedded table must refuse it
+/// the same way, as `Invalid` before anything is written.
+pub async fn empty_index_keys_are_refused(t: &dyn Table, _clock: &ManualClock) {
+    let invalid = |r: Result<(), TableError>, what: &str| {
+        assert!(matches!(r, Err(TableError::Invalid(_))), "{what}: {r:?}");
+    };
+    for attr in ["gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"] {
+        let mut extra = json!({"gsi1pk": "P", "gsi1sk": "S", "gsi2pk": "P", "gsi2sk": "S"});
+        extra[attr] = json!("");
+        let bad = item("EMPTY", attr, extra);
+        invalid(t.put(bad.clone(), Condition::Always).await, attr);
+        invalid(
+            t.transact(vec![TxOp::Put {
+                item: bad,
+                condition: Condition::Always,
+            }])
+            .await,
+            attr,
+        );
+        let key = Key::new("EMPTY", attr);
+        invalid(
+            t.update(&key, Update::new().set(attr, ""), Condition::Always)
+                .await
+                .map(drop),
+            attr,
+        );
+        invalid(
+            t.transact(vec![TxOp::Update {
+                key: key.clone(),
+                update: Update::new().set(attr, ""),
+                condition: Condition::Always,
+            }])
+            .await,
+            attr,
+        );
+        assert_eq!(t.get(&key).await.unwrap(), None, "{attr}: nothing written");
+    }
+    // An over-long index sort key is refused too (DynamoDB allows 1024 bytes).
+    let long = item(
+        "EMPTY",
+        "long",
+        json!({"gsi1pk": "P", "gsi1sk": "x".repeat(1025)}),
+    );
+    invalid(t.put(long, Condition::Always).await, "long gsi1sk");
+    // Non-empty index keys are fine, and the item is found through its index.
+    t.put(
+        item("EMPTY", "ok", json!({"gsi1pk": "EMPTYIDX", "gsi1sk": "1"})),
+        Condition::NotExists,
+    )
+    .await
+    .unwrap();
+    let found = query_all(t, Query::partition("EMPTYIDX").on(Index::Gsi1)).await;
+    assert_eq!(found.len(), 1);
+}
+
 pub async fn ttl_expiry(t: &dyn Table, clock: &ManualClock) {
     let now = clock.epoch_seconds();
     let key = Key::new("SESSION#1", "S");

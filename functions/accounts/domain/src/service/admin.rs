@@ -135,8 +135,9 @@ impl Accounts {
             .unwrap_or(0))
     }
 
-    /// Adds to `change` the write of a changed account, keeping the active-admin counter in step in the same
-    /// transaction (the account's write is the change's next operation, the counter's the one after). Answers the
+    /// Adds to `change` the write of a changed account, keeping the active-admin counter and the erasure index in
+    /// step in the same transaction (the account's write is the change's next operation, the counter's the one
+    /// after, then the erasure entry's). Answers the
     /// account as it will be stored. Refuses to take away the last active admin.
     pub(crate) async fn guarded(
         &self,
@@ -171,6 +172,8 @@ impl Accounts {
                 condition: Condition::Always,
             });
         }
+        // Soft-deleting lists the account for erasure; restoring takes it off the list.
+        change.ops(crate::erasure::due_ops(before, &after)?);
         Ok(after)
     }
 

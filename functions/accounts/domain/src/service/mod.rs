@@ -10,7 +10,9 @@ pub mod signup;
 use std::sync::Arc;
 
 use lectern_shared::Platform;
+use lectern_shared::config::Backend;
 use lectern_shared::http::client::ClientInfo;
+use lectern_shared::secrets::Purpose;
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -72,18 +74,32 @@ impl Accounts {
         config: AccountsConfig,
         argon: Argon2Params,
     ) -> anyhow::Result<Arc<Self>> {
-        let keys = match &config.jwt_keys {
-            Some(spec) => KeyRing::parse(spec)?,
-            None => KeyRing::local(&platform.config.data_dir)?,
+        // Each function gets what it uses (README, "Secrets and rotation"): the issuer of tokens its private keys,
+        // every other function the public keys; only the functions that handle 2FA the TOTP keys.
+        let keys = match (platform.keys.get(Purpose::Jwt), &config.jwt_public_keys) {
+            (Some(ring), _) => KeyRing::from_ring(ring)?,
+            (None, Some(public)) => KeyRing::verify_only(public)?,
+            (None, None) if platform.config.backend == Backend::Embedded => {
+                KeyRing::local(&platform.config.data_dir)?
+            }
+            (None, None) => anyhow::bail!(
+                "no access-token keys: set LECTERN_SECRET_JWT (the issuer) or LECTERN_JWT_PUBLIC_KEYS (verifiers)"
+            ),
         };
-        let master = platform
-            .config
-            .signing_secret
-            .clone()
-            .or_else(|| {
-                std::fs::read_to_string(platform.config.data_dir.join("signing.secret")).ok()
-            })
-            .ok_or_else(|| anyhow::anyhow!("no signing secret to derive the data key from"))?;
+        // Lists and rate limits are on every route of the accounts functions, and every change of an account may
+        // leave a job (an email, an audit record) in the outbox.
+        platform.keys.require(Purpose::Cursor)?;
+        platform.keys.require(Purpose::RateLimit)?;
+        platform.keys.require(Purpose::Outbox)?;
+        let (secrets, backup_codes) = match platform.keys.get(Purpose::Totp) {
+            Some(ring) => (SecretBox::from_ring(ring), CodeHasher::from_ring(ring)),
+            None => {
+                tracing::info!(
+                    "no TOTP keys: this function does not handle two-factor authentication"
+                );
+                (SecretBox::none(), CodeHasher::none())
+            }
+        };
         let table = platform.table.clone();
         Ok(Arc::new(Self {
             users: Users::new(table.clone()),
@@ -93,16 +109,8 @@ impl Accounts {
             lockout: Lockout::new(table.clone(), config.lockout),
             audit: AuditLog::new(table),
             hasher: PasswordHasher::new(argon)?,
-            secrets: SecretBox::derive(master.trim().as_bytes(), "lectern/totp-secrets/v1"),
-            // SEAM (per-purpose keys with ids): like the TOTP key, this key is derived from the deployment secret
-            // and never stored. When a key ring with ids arrives, build it with `CodeHasher::from_key(<the ring's
-            // backup-code key>, <its id>)`; stored hashes name their key id, so entries under an older key are
-            // recognisable (they need that key, or a re-enrolment).
-            backup_codes: CodeHasher::derive(
-                master.trim().as_bytes(),
-                "lectern/backup-codes/v1",
-                "d1",
-            ),
+            secrets,
+            backup_codes,
             platform,
             config,
         }))
@@ -159,6 +167,20 @@ impl Accounts {
             .limiter
             .enforce_expensive(client.ip, account)
             .await
+    }
+
+    /// The per-IP half of [`Accounts::limit_expensive`], for routes whose per-address budget is spent silently
+    /// (forgot-password: an owner must never be refused recovery because someone else asked too often).
+    pub async fn limit_expensive_network(
+        &self,
+        client: &ClientInfo,
+    ) -> Result<(), lectern_shared::http::Problem> {
+        use lectern_shared::ratelimit::{RouteClass, Subject};
+        self.platform
+            .limiter
+            .enforce(RouteClass::Expensive, &Subject::ip(client.ip))
+            .await?;
+        Ok(())
     }
 
     /// Loads an account that must exist.

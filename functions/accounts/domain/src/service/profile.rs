@@ -309,7 +309,11 @@ impl Accounts {
                 format!("one of {}", AVATAR_TYPES.join(", ")),
             ));
         }
-        let key = format!("avatars/{user_id}/{}", lectern_shared::ids::new_id());
+        let key = format!(
+            "{}{}",
+            avatar_prefix(user_id),
+            lectern_shared::ids::new_id()
+        );
         let rules = avatar_rules(content_type);
         self.platform
             .blobs
@@ -325,7 +329,7 @@ impl Accounts {
         key: &str,
         content_type: &str,
     ) -> Result<ProfileView, AccountError> {
-        if !key.starts_with(&format!("avatars/{user_id}/"))
+        if !key.starts_with(&avatar_prefix(user_id))
             || lectern_shared::blobs::validate_key(key).is_err()
         {
             return Err(AccountError::field("key", "not an avatar upload of yours"));
@@ -402,6 +406,11 @@ impl Accounts {
         self.commit(change).await.map_err(conflict)?;
         Ok(purge_after)
     }
+}
+
+/// Where an account's avatars are stored (erasing the account deletes everything under it).
+pub fn avatar_prefix(user_id: &str) -> String {
+    format!("avatars/{user_id}/")
 }
 
 fn avatar_rules(content_type: &str) -> UploadRules {

@@ -3,7 +3,7 @@
 //!
 //! A code has 40 bits (`xxxx-xxxx`, typed by hand): far too few for a fast hash to protect it once the table leaks
 //! (every code of every user falls to a GPU in minutes). So what is stored is an HMAC-SHA256 under a key that is
-//! not in the table ([`CodeHasher`], derived from the deployment's secret the way the TOTP sealing key is), bound to
+//! not in the table ([`CodeHasher`], derived from the TOTP key ring the way the TOTP sealing keys are), bound to
 //! the account: a table dump alone reveals nothing, and one account's entry is useless for another's. Online
 //! guessing is what the lockout limits.
 //!
@@ -13,6 +13,7 @@
 //! state, and for every account at once with `lectern migrate-backup-codes`.
 
 use hmac::{Hmac, Mac};
+use lectern_shared::secrets::{self, KeyRing, LEGACY_KID};
 use sha2::Sha256;
 
 use crate::crypto::{constant_time_eq, fill_random, token_hash};
@@ -76,46 +77,58 @@ fn is_legacy(stored: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// The keyed hash of backup codes. Cheap to clone; `Debug` never shows the key.
+/// The keyed hash of backup codes: one key per key of the TOTP ring (the ring of the functions that handle 2FA),
+/// derived for this use. New hashes use the active key; an entry names its key id, so entries hashed before a
+/// rotation keep verifying while the older key is still in the ring. Cheap to clone; `Debug` never shows a key.
 #[derive(Clone)]
 pub struct CodeHasher {
-    key: [u8; 32],
-    /// Stored with every hash, so a later key can be introduced while entries under this one still verify.
-    key_id: String,
+    /// (key id, key); the first is active. Empty in a function that handles no 2FA: nothing hashes or matches.
+    keys: Vec<(String, [u8; 32])>,
 }
 
 impl std::fmt::Debug for CodeHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "CodeHasher({})", self.key_id)
+        let kids: Vec<&str> = self.keys.iter().map(|(kid, _)| kid.as_str()).collect();
+        write!(f, "CodeHasher({kids:?})")
     }
 }
 
-impl CodeHasher {
-    /// A hasher whose key is HMAC-SHA256(`master`, `purpose`), like [`crate::crypto::SecretBox::derive`]: one
-    /// deployment secret, a distinct key per use. `key_id` names it in stored entries (letters and digits).
-    pub fn derive(master: &[u8], purpose: &str, key_id: &str) -> Self {
-        let key = match <Hmac<Sha256> as Mac>::new_from_slice(master) {
-            Ok(mut mac) => {
-                mac.update(purpose.as_bytes());
-                mac.finalize().into_bytes().into()
-            }
-            // HMAC takes keys of any length; this arm only satisfies the type.
-            Err(_) => [0u8; 32],
-        };
-        Self::from_key(key, key_id)
-    }
+/// The label that separates backup-code keys from the TOTP sealing keys of the same ring.
+const LABEL: &str = "lectern/backup-codes/v1";
 
-    /// A hasher over a raw 32-byte key (the seam for a key ring with ids: pass its current backup-code key).
-    pub fn from_key(key: [u8; 32], key_id: &str) -> Self {
+impl CodeHasher {
+    /// A hasher over the TOTP key ring. The ring's legacy key (the signing secret of deployments from before key
+    /// rings) only ever opened old TOTP seals and keys no backup code.
+    pub fn from_ring(ring: &KeyRing) -> Self {
         Self {
-            key,
-            key_id: key_id.to_string(),
+            keys: ring
+                .iter()
+                .filter(|(kid, _)| *kid != LEGACY_KID)
+                .map(|(kid, material)| (kid.to_string(), secrets::derive(material, LABEL)))
+                .collect(),
         }
     }
 
-    /// The keyed hash of an unkeyed digest, bound to the account.
-    fn keyed(&self, user_id: &str, digest: &str) -> String {
-        let mac = match <Hmac<Sha256> as Mac>::new_from_slice(&self.key) {
+    /// A hasher for a function that handles no 2FA: every hash is refused and nothing matches.
+    pub fn none() -> Self {
+        Self { keys: Vec::new() }
+    }
+
+    /// A hasher of one key derived from `master` for `purpose`, for tests and tools.
+    pub fn derive(master: &[u8], purpose: &str, key_id: &str) -> Self {
+        Self::from_key(secrets::derive(master, purpose), key_id)
+    }
+
+    /// A hasher over a raw 32-byte key.
+    pub fn from_key(key: [u8; 32], key_id: &str) -> Self {
+        Self {
+            keys: vec![(key_id.to_string(), key)],
+        }
+    }
+
+    /// The keyed hash of an unkeyed digest under one key, bound to the account.
+    fn keyed(key_id: &str, key: &[u8; 32], user_id: &str, digest: &str) -> String {
+        let mac = match <Hmac<Sha256> as Mac>::new_from_slice(key) {
             Ok(mut mac) => {
                 // Length-prefixed parts, so no two (user, digest) pairs feed the same bytes.
                 mac.update(b"lectern backup code\0");
@@ -126,36 +139,59 @@ impl CodeHasher {
             }
             Err(_) => String::new(),
         };
-        format!("{KEYED}:{}:{mac}", self.key_id)
+        format!("{KEYED}:{key_id}:{mac}")
     }
 
-    /// What is stored for `code` of account `user_id`.
-    pub fn hash(&self, user_id: &str, code: &str) -> String {
-        self.keyed(user_id, &digest(code))
+    /// The keyed hash under the active key; `None` without keys.
+    fn active(&self, user_id: &str, digest: &str) -> Option<String> {
+        let (kid, key) = self.keys.first()?;
+        Some(Self::keyed(kid, key, user_id, digest))
+    }
+
+    /// What is stored for `code` of account `user_id`; `None` in a function without backup-code keys.
+    pub fn hash(&self, user_id: &str, code: &str) -> Option<String> {
+        self.active(user_id, &digest(code))
     }
 
     /// The index in `stored` of the code the user typed, if any. Every entry is compared, in constant time, so
-    /// timing reveals neither whether nor where it matched. Entries of another key id never match (they cannot be
-    /// checked without their key).
+    /// timing reveals neither whether nor where it matched. An entry under a key id the ring no longer holds never
+    /// matches (it cannot be checked without its key).
     pub fn find(&self, user_id: &str, stored: &[String], input: &str) -> Option<usize> {
         let unkeyed = digest(input);
-        let keyed = self.keyed(user_id, &unkeyed);
+        // One candidate per key id, computed once, whatever the entries hold.
+        let keyed: Vec<String> = self
+            .keys
+            .iter()
+            .map(|(kid, key)| Self::keyed(kid, key, user_id, &unkeyed))
+            .collect();
         let mut found = None;
         for (i, entry) in stored.iter().enumerate() {
-            let candidate = if is_legacy(entry) { &unkeyed } else { &keyed };
-            if constant_time_eq(entry.as_bytes(), candidate.as_bytes()) && found.is_none() {
+            let candidate = if is_legacy(entry) {
+                Some(&unkeyed)
+            } else {
+                keyed
+                    .iter()
+                    .find(|k| entry.split(':').nth(1) == k.split(':').nth(1))
+            };
+            if let Some(candidate) = candidate
+                && constant_time_eq(entry.as_bytes(), candidate.as_bytes())
+                && found.is_none()
+            {
                 found = Some(i);
             }
         }
         found
     }
 
-    /// Replaces every unkeyed entry by its keyed hash (the codes stay the same); answers whether any changed.
+    /// Replaces every unkeyed entry by its keyed hash under the active key (the codes stay the same); answers
+    /// whether any changed.
     pub fn upgrade(&self, user_id: &str, stored: &mut [String]) -> bool {
         let mut changed = false;
         for entry in stored.iter_mut().filter(|e| is_legacy(e)) {
-            *entry = self.keyed(user_id, entry);
-            changed = true;
+            if let Some(keyed) = self.active(user_id, entry) {
+                *entry = keyed;
+                changed = true;
+            }
         }
         changed
     }
@@ -170,7 +206,9 @@ mod tests {
         assert!(is_legacy(&digest("abcd-efgh")));
         assert!(!is_legacy(""));
         assert!(!is_legacy(
-            &CodeHasher::from_key([7; 32], "t1").hash("u", "abcd-efgh")
+            &CodeHasher::from_key([7; 32], "t1")
+                .hash("u", "abcd-efgh")
+                .unwrap_or_default()
         ));
         assert!(!is_legacy(&"A".repeat(64)));
     }

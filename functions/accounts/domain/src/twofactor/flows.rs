@@ -51,7 +51,10 @@ impl Accounts {
             ));
         }
         let secret = totp::generate_secret();
-        let sealed = self.secrets.seal(&secret, user.user_id.as_bytes());
+        let sealed = self
+            .secrets
+            .seal(&secret, user.user_id.as_bytes())
+            .map_err(|e| AccountError::Internal(e.to_string()))?;
         let uri = totp::otpauth_uri(&secret, &self.config.totp_issuer, &user.email);
         let qr_svg = qr::svg(&uri).map_err(|e| AccountError::Internal(e.to_string()))?;
         user.two_factor = Some(TwoFactor {
@@ -85,14 +88,16 @@ impl Accounts {
         let step = totp::verify(&secret, code, self.epoch() as u64, None)
             .ok_or(AccountError::InvalidCode)?;
         let codes = backup_codes::generate(BACKUP_CODES);
+        let hashes = codes
+            .iter()
+            .map(|c| self.backup_codes.hash(&user.user_id, c))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| AccountError::Internal("no backup-code keys (TOTP ring)".into()))?;
         user.two_factor = Some(TwoFactor {
             sealed_secret: pending.sealed_secret,
             enabled: true,
             last_step: Some(step),
-            backup_codes: codes
-                .iter()
-                .map(|c| self.backup_codes.hash(&user.user_id, c))
-                .collect(),
+            backup_codes: hashes,
         });
         let mut change = Change::new();
         change.op(Users::save_op(&mut user, self.epoch())?);
@@ -124,7 +129,8 @@ impl Accounts {
         self.confirm_password(&user, password, "password", client)
             .await?;
         if self.check_second_factor(&user, code)?.is_none() {
-            self.count_failure(&user, client).await?;
+            self.count_failure(&user.user_id, Some(&user), client)
+                .await?;
             return Err(AccountError::InvalidCode);
         }
         user.two_factor = None;
@@ -166,14 +172,15 @@ impl Accounts {
         }
         if self
             .lockout
-            .locked_until(&user.user_id, self.epoch())
+            .locked_until(&user.user_id, &self.source(client), self.epoch())
             .await?
             .is_some()
         {
             return Err(AccountError::InvalidCode);
         }
         let Some(passed) = self.check_second_factor(&user, code)? else {
-            self.count_failure(&user, client).await?;
+            self.count_failure(&user.user_id, Some(&user), client)
+                .await?;
             return Err(AccountError::InvalidCode);
         };
         // One transaction: the challenge spent (operation 0: a second use, even with another valid code, is
@@ -217,7 +224,10 @@ impl Accounts {
         // One write of the account: the code's bookkeeping and, when deleted, its restoration (guarded, so a
         // restored admin counts again).
         let user = self.guarded(&mut change, &before, user).await?;
-        change.op(lockout::clear_op(&user.user_id));
+        change.op(lockout::clear_source_op(
+            &user.user_id,
+            &self.source(client),
+        ));
         if let Some(remaining) = remaining {
             change.audit(self.event(
                 Action::BackupCodeUsed,

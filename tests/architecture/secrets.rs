@@ -1,0 +1,132 @@
+//! Secrets in the SAM template: no function gets key material in its environment, each function reads exactly
+//! the Secrets Manager secrets it is configured with, and only the functions that issue tokens (`auth`, and `profiles`
+//! for a child's device sessions) may read the private access-token keys, only `auth` the TOTP keys.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The template's resources: name → its lines (the block under `  <Name>:`).
+fn resources() -> BTreeMap<String, Vec<String>> {
+    let template = std::fs::read_to_string(lectern_e2e::repo_root().join("infra/template.yaml"))
+        .expect("template");
+    let mut blocks: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    let mut in_resources = false;
+    for line in template.lines() {
+        if !line.starts_with(' ') && !line.is_empty() {
+            in_resources = line == "Resources:";
+            current = None;
+            continue;
+        }
+        if !in_resources {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(':'))
+            && !name.starts_with(' ')
+            && !name.starts_with('#')
+        {
+            current = Some(name.to_string());
+            continue;
+        }
+        if let Some(name) = &current {
+            blocks
+                .entry(name.clone())
+                .or_default()
+                .push(line.trim().to_string());
+        }
+    }
+    blocks
+}
+
+fn functions() -> BTreeMap<String, Vec<String>> {
+    resources()
+        .into_iter()
+        .filter(|(_, lines)| lines.iter().any(|l| l == "Type: AWS::Serverless::Function"))
+        .collect()
+}
+
+/// `LECTERN_SECRET_<X>: !Ref <Resource>` lines: the secrets a function is configured to read.
+fn configured(lines: &[String]) -> BTreeSet<String> {
+    lines
+        .iter()
+        .filter(|l| l.starts_with("LECTERN_SECRET_"))
+        .filter_map(|l| l.split("!Ref ").nth(1).map(str::to_string))
+        .collect()
+}
+
+/// The resources of the statement allowing `secretsmanager:GetSecretValue`.
+fn readable(lines: &[String]) -> BTreeSet<String> {
+    let Some(at) = lines
+        .iter()
+        .position(|l| l == "Action: secretsmanager:GetSecretValue")
+    else {
+        return BTreeSet::new();
+    };
+    lines[at + 1..]
+        .iter()
+        .skip_while(|l| *l == "Resource:")
+        .take_while(|l| l.starts_with("- !Ref "))
+        .map(|l| l.trim_start_matches("- !Ref ").to_string())
+        .collect()
+}
+
+#[test]
+fn no_function_gets_key_material_in_its_environment() {
+    let template = std::fs::read_to_string(lectern_e2e::repo_root().join("infra/template.yaml"))
+        .expect("template");
+    for raw in [
+        "LECTERN_SIGNING_SECRET",
+        "LECTERN_KEYS_",
+        "LECTERN_JWT_KEYS",
+    ] {
+        assert!(
+            !template.contains(raw),
+            "{raw} puts key material in a function's environment: name a Secrets Manager secret instead"
+        );
+    }
+}
+
+#[test]
+fn each_function_reads_exactly_the_secrets_it_uses_and_only_auth_the_private_ones() {
+    let functions = functions();
+    assert!(functions.len() >= 7, "found {:?}", functions.keys());
+    for (name, lines) in &functions {
+        assert_eq!(
+            configured(lines),
+            readable(lines),
+            "{name}: the secrets in its environment and those its role may read differ"
+        );
+        // Token issuers: auth (sign-in, refresh) and profiles (a child's device session and the PIN switch back
+        // to the parent are sessions of the account, minted where the family's profiles are checked).
+        let issuer = name == "AuthFunction" || name == "ProfilesFunction";
+        assert_eq!(
+            lines.iter().any(|l| l.contains("JwtSigningSecretArn")),
+            issuer,
+            "{name}: only the token issuers may see JwtSigningSecretArn"
+        );
+        assert_eq!(
+            lines.iter().any(|l| l.contains("TotpKeys")),
+            name == "AuthFunction",
+            "{name}: only the auth function may see TotpKeys"
+        );
+    }
+    let verifiers: Vec<&String> = functions
+        .iter()
+        .filter(|(_, lines)| {
+            lines
+                .iter()
+                .any(|l| l.starts_with("LECTERN_JWT_PUBLIC_KEYS:"))
+        })
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(
+        verifiers,
+        [
+            "AchievementsFunction",
+            "AdminFunction",
+            "CatalogFunction",
+            "LeaderboardsFunction",
+            "ProgressFunction",
+            "UsersFunction"
+        ]
+    );
+}
