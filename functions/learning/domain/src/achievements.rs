@@ -239,24 +239,10 @@ fn evaluated_key(profile_id: &str) -> Key {
 
 /// Checks a definition as authors send it; answers it normalised.
 pub fn validate_achievement(mut a: AchievementInput) -> LearningResult<AchievementInput> {
-    let mut errors: Vec<(String, String)> = Vec::new();
-    let mut fail = |f: &str, m: String| errors.push((f.to_string(), m));
-    match validate::trimmed_text(&a.name, MAX_ACHIEVEMENT_NAME) {
-        Some(n) => a.name = n,
-        None => fail(
-            "name",
-            format!("1 to {MAX_ACHIEVEMENT_NAME} characters without control characters"),
-        ),
-    }
-    if a.description.chars().count() > MAX_ACHIEVEMENT_DESCRIPTION {
-        fail(
-            "description",
-            format!("at most {MAX_ACHIEVEMENT_DESCRIPTION} characters"),
-        );
-    }
-    if a.icon.chars().count() > MAX_ICON {
-        fail("icon", format!("at most {MAX_ICON} characters"));
-    }
+    let mut errors = validate::FieldErrors::default();
+    a.name = errors.text("name", &a.name, MAX_ACHIEVEMENT_NAME);
+    errors.at_most("description", &a.description, MAX_ACHIEVEMENT_DESCRIPTION);
+    errors.at_most("icon", &a.icon, MAX_ICON);
     let number = |n: i64| (1..=MAX_RULE_NUMBER).contains(&n);
     let id = |s: &mut String| {
         let ok = lectern_shared::ids::is_id(s);
@@ -273,16 +259,13 @@ pub fn validate_achievement(mut a: AchievementInput) -> LearningResult<Achieveme
         Rule::CategoryComplete { category } => is_slug(category),
     };
     if !rule_ok {
-        fail(
+        errors.fail(
             "rule",
             format!("numbers 1 to {MAX_RULE_NUMBER}, ids of 26 characters, a category slug"),
         );
     }
-    if errors.is_empty() {
-        Ok(a)
-    } else {
-        Err(LearningError::Invalid(errors))
-    }
+    errors.done()?;
+    Ok(a)
 }
 
 /// What a rule needs beyond the statistics.

@@ -547,24 +547,11 @@ pub fn is_slug(s: &str) -> bool {
 
 /// Checks a game as authors send it; answers it normalised (trimmed title, skills deduplicated in order).
 pub fn validate_game(mut g: GameInput) -> LearningResult<GameInput> {
-    let mut errors: Vec<(String, String)> = Vec::new();
-    let mut fail = |f: &str, m: String| errors.push((f.to_string(), m));
-    match validate::trimmed_text(&g.title, MAX_TITLE) {
-        Some(t) => g.title = t,
-        None => fail(
-            "title",
-            format!("1 to {MAX_TITLE} characters without control characters"),
-        ),
-    }
-    if g.description.chars().count() > MAX_DESCRIPTION {
-        fail(
-            "description",
-            format!("at most {MAX_DESCRIPTION} characters"),
-        );
-    }
-    if g.rules.chars().count() > MAX_RULES {
-        fail("rules", format!("at most {MAX_RULES} characters"));
-    }
+    let mut errors = validate::FieldErrors::default();
+    g.title = errors.text("title", &g.title, MAX_TITLE);
+    errors.at_most("description", &g.description, MAX_DESCRIPTION);
+    errors.at_most("rules", &g.rules, MAX_RULES);
+    let mut fail = |f: &str, m: String| errors.fail(f, m);
     if !(0..=MAX_AGE).contains(&g.min_age) {
         fail("min_age", format!("0 to {MAX_AGE}"));
     }
@@ -624,11 +611,8 @@ pub fn validate_game(mut g: GameInput) -> LearningResult<GameInput> {
             format!("at most {MAX_VARIANTS} with distinct slug keys and weights 1 to {MAX_WEIGHT}"),
         );
     }
-    if errors.is_empty() {
-        Ok(g)
-    } else {
-        Err(LearningError::Invalid(errors))
-    }
+    errors.done()?;
+    Ok(g)
 }
 
 /// One page of a catalog list, as the table left it.

@@ -341,25 +341,14 @@ pub fn find_cycle(modules: &[Module]) -> Option<String> {
 
 /// Checks a module as authors send it (the rules that need no stored state); answers it normalised.
 pub fn validate_module(mut m: ModuleInput) -> LearningResult<ModuleInput> {
-    let mut errors: Vec<(String, String)> = Vec::new();
-    let mut fail = |f: &str, msg: String| errors.push((f.to_string(), msg));
+    let mut errors = validate::FieldErrors::default();
+    m.title = errors.text("title", &m.title, MAX_MODULE_TITLE);
+    errors.at_most("description", &m.description, MAX_MODULE_DESCRIPTION);
+    let mut fail = |f: &str, msg: String| errors.fail(f, msg);
     if !is_slug(&m.path) {
         fail(
             "path",
             "a slug: lowercase letters, digits and inner hyphens, 1 to 32".into(),
-        );
-    }
-    match validate::trimmed_text(&m.title, MAX_MODULE_TITLE) {
-        Some(t) => m.title = t,
-        None => fail(
-            "title",
-            format!("1 to {MAX_MODULE_TITLE} characters without control characters"),
-        ),
-    }
-    if m.description.chars().count() > MAX_MODULE_DESCRIPTION {
-        fail(
-            "description",
-            format!("at most {MAX_MODULE_DESCRIPTION} characters"),
         );
     }
     if !(0..=MAX_ORDER).contains(&m.order) {
@@ -385,11 +374,8 @@ pub fn validate_module(mut m: ModuleInput) -> LearningResult<ModuleInput> {
     if !(1..=3).contains(&m.min_stars) {
         fail("min_stars", "1 to 3".into());
     }
-    if errors.is_empty() {
-        Ok(m)
-    } else {
-        Err(LearningError::Invalid(errors))
-    }
+    errors.done()?;
+    Ok(m)
 }
 
 impl Learning {

@@ -16,6 +16,43 @@ pub const MAX_PREFERENCES_BYTES: usize = 2048;
 /// Deepest nesting of a preferences object (the object itself is depth 1).
 pub const MAX_PREFERENCES_DEPTH: usize = 4;
 
+/// The field errors of one input, collected so that every bad field is named at once.
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<(String, String)>);
+
+impl FieldErrors {
+    pub fn fail(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push((field.to_string(), message.into()));
+    }
+
+    /// A name or title ([`trimmed_text`]): the trimmed text, or `value` as it was with the field's error.
+    pub fn text(&mut self, field: &str, value: &str, max: usize) -> String {
+        trimmed_text(value, max).unwrap_or_else(|| {
+            self.fail(
+                field,
+                format!("1 to {max} characters without control characters"),
+            );
+            value.to_string()
+        })
+    }
+
+    /// A free text of at most `max` characters.
+    pub fn at_most(&mut self, field: &str, value: &str, max: usize) {
+        if value.chars().count() > max {
+            self.fail(field, format!("at most {max} characters"));
+        }
+    }
+
+    /// `Ok` when nothing failed, else every field's error.
+    pub fn done(self) -> crate::errors::LearningResult<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(crate::errors::LearningError::Invalid(self.0))
+        }
+    }
+}
+
 /// `#[serde(deserialize_with = "validate::whole")]` for a required integer of a request body: `3.0` is the integer
 /// 3, as JSON Schema counts it (see `lectern_shared::http::extract::whole_number`).
 pub fn whole<'de, D, T>(deserializer: D) -> Result<T, D::Error>
