@@ -1,6 +1,8 @@
 //! Demo data for a fresh dev server. Seeding is idempotent: each seed records a marker with a conditional write
 //! and is skipped when the marker exists. Later features add their own seeds here.
 
+mod learning;
+
 use bytes::Bytes;
 use lectern_accounts::permissions::Role;
 use lectern_accounts::service::Accounts;
@@ -61,6 +63,16 @@ pub async fn run(platform: &Platform, accounts: &Accounts) -> anyhow::Result<See
             report.notes.push(format!("{} {email}", role.as_str()));
         }
         report.notes.push(format!("password for both: {password}"));
+        report.applied.push(name);
+    } else {
+        report.skipped.push(name);
+    }
+    let name = "learning-content";
+    if claim(platform, name).await? {
+        let games = learning::seed(&crate::learning_on(platform)).await?;
+        report.notes.push(format!(
+            "{games} games, a curriculum of two paths and achievements"
+        ));
         report.applied.push(name);
     } else {
         report.skipped.push(name);

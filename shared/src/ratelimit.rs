@@ -623,6 +623,25 @@ impl RateLimiter {
         }
     }
 
+    /// Counts a request of the [`RouteClass::Expensive`] class — one that costs real money or time: a presigned
+    /// upload, a new API key, an email to an address the request names, a write fanned out over many items — per
+    /// client IP and per `account` (`user:<id>` once signed in, the normalized email before), so neither many
+    /// accounts behind one IP nor one account behind many IPs can run up the bill. 429 over either limit.
+    pub async fn enforce_expensive(
+        &self,
+        ip: Option<IpAddr>,
+        account: &str,
+    ) -> Result<(), Problem> {
+        self.enforce(RouteClass::Expensive, &Subject::ip(ip))
+            .await?;
+        self.enforce(
+            RouteClass::Expensive,
+            &Subject::Account(account.to_string()),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Whether `subject` has spent its `class` budget for the current window, as far as this instance knows — no
     /// store round trip. For budgets counted only on failure ([`RouteClass::Failures`]): check this before the
     /// guarded work, and count with [`RateLimiter::check`] when it failed. Another instance's spending becomes known

@@ -7,7 +7,7 @@
 use lectern_accounts::password::{Argon2Params, PasswordHasher};
 use lectern_e2e::DevServer;
 use lectern_e2e::api::{Api, PASSWORD};
-use lectern_e2e::bench::{Stats, timed};
+use lectern_e2e::bench::{Stats, header, timed};
 use serde_json::json;
 
 const LOGINS: usize = 30;
@@ -90,7 +90,7 @@ async fn run() {
         "argon2id parameters: m={} KiB, t={}, p={} (Argon2Params::default)",
         params.memory_kib, params.iterations, params.parallelism
     );
-    println!("{}", lectern_e2e::bench::header());
+    println!("{}", header());
     for row in rows {
         println!("{row}");
     }

@@ -248,6 +248,23 @@ fn function_router(
         "hierarchy" => lectern_exams_catalog::router(exams(accounts), accounts.clone()),
         "questions" => lectern_exams_questions::router(exams(accounts), accounts.clone()),
         "exams" => lectern_exams_exams::router(exams(accounts), accounts.clone()),
+        "profiles" => {
+            lectern_learning_profiles::router(lectern_local::learning(accounts), accounts.clone())
+        }
+        "catalog" => {
+            lectern_learning_catalog::router(lectern_local::learning(accounts), accounts.clone())
+        }
+        "progress" => {
+            lectern_learning_progress::router(lectern_local::learning(accounts), accounts.clone())
+        }
+        "achievements" => lectern_learning_achievements::router(
+            lectern_local::learning(accounts),
+            accounts.clone(),
+        ),
+        "leaderboards" => lectern_learning_leaderboards::router(
+            lectern_local::learning(accounts),
+            accounts.clone(),
+        ),
         other => panic!("{other} is not an HTTP function; teach this test its entry point"),
     };
     layers::api(routes, &platform.config)
@@ -271,6 +288,13 @@ async fn answer(
         "notifications" => {
             let batch: SqsEvent = serde_json::from_str(&filled).expect("SQS event parses");
             let worker = lectern_platform_notifications::worker(platform);
+            let response = lectern_shared::lambda::handle_sqs_batch(&worker, batch).await;
+            serde_json::to_value(response).expect("answer serializes")
+        }
+        "learning-worker" => {
+            let batch: SqsEvent = serde_json::from_str(&filled).expect("SQS event parses");
+            let worker =
+                lectern_learning_worker::worker(platform, lectern_local::learning_on(platform));
             let response = lectern_shared::lambda::handle_sqs_batch(&worker, batch).await;
             serde_json::to_value(response).expect("answer serializes")
         }
@@ -374,7 +398,16 @@ fn the_manifest_covers_every_event_file_and_every_deployed_function() {
         "every deployed function has an event, and only those"
     );
     // Every HTTP function has an event with a signed-in caller and one without, where it has protected routes.
-    for function in ["auth", "users", "admin"] {
+    for function in [
+        "auth",
+        "users",
+        "admin",
+        "profiles",
+        "catalog",
+        "progress",
+        "achievements",
+        "leaderboards",
+    ] {
         let with_token = manifest
             .iter()
             .filter(|e| e.function == function)

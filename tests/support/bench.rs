@@ -1,11 +1,12 @@
-//! Timing helpers of the benchmarks (`tests/benches`): samples of one operation and the table row they make.
+//! What the benchmarks share: timings of one operation, summarised as count, mean, p50, p95 and max.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
-/// Count, mean, p50, p95 and max of a set of timings, in milliseconds.
+/// Timings of one operation.
 pub struct Stats {
-    name: &'static str,
-    samples: Vec<Duration>,
+    pub name: &'static str,
+    pub samples: Vec<Duration>,
 }
 
 impl Stats {
@@ -16,6 +17,7 @@ impl Stats {
         }
     }
 
+    /// Count, mean, p50, p95 and max, in milliseconds, as a table row.
     pub fn row(&mut self) -> String {
         self.samples.sort();
         let n = self.samples.len();
@@ -37,7 +39,7 @@ impl Stats {
     }
 }
 
-/// Runs `work`, adding how long it took to `stats`.
+/// Runs `work`, adding its duration to `stats`.
 pub async fn timed<T>(stats: &mut Stats, work: impl Future<Output = T>) -> T {
     let start = Instant::now();
     let out = work.await;
@@ -45,7 +47,7 @@ pub async fn timed<T>(stats: &mut Stats, work: impl Future<Output = T>) -> T {
     out
 }
 
-/// The header of the rows [`Stats::row`] prints.
+/// The header of [`Stats::row`]'s table.
 pub fn header() -> String {
     format!(
         "{:<28} {:>6} {:>9} {:>9} {:>9} {:>9}",

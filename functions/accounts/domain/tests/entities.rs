@@ -102,6 +102,7 @@ fn session() {
             ip: Some("203.0.113.7".into()),
             user_agent: Some("curl/8.5".into()),
             current_hash: HASH.into(),
+            profile_id: None,
         },
     );
 }
@@ -250,4 +251,57 @@ async fn admin_count() {
         .unwrap();
     let item = platform.table.get(&admins_key()).await.unwrap();
     assert_stored_item(&golden(), &ADMIN_COUNT, &item.expect("a counter"));
+}
+
+#[test]
+fn parent_pin() {
+    assert_stored(
+        &golden(),
+        &lectern_accounts::device_sessions::ParentPin {
+            user_id: USER_ID.into(),
+            pin_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            set_at: NOW,
+        },
+    );
+}
+
+#[tokio::test]
+async fn pin_attempts_counter() {
+    use lectern_accounts::device_sessions::{PIN_ATTEMPTS_COUNTER, attempts_key};
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Platform::with_clock(Config::for_tests(dir.path().into()), Arc::new(clock()))
+        .await
+        .unwrap();
+    let config = AccountsConfig::from_lookup(&platform.config, |_| None).unwrap();
+    let cheap = Argon2Params {
+        memory_kib: 256,
+        iterations: 1,
+        parallelism: 1,
+    };
+    let accounts = Accounts::new(platform.clone(), config, cheap).unwrap();
+    let device = lectern_shared::http::auth::Identity {
+        user_id: USER_ID.into(),
+        roles: Default::default(),
+        permissions: Default::default(),
+        session_id: None,
+        api_key_id: None,
+        email_verified: true,
+        auth_time: None,
+        tier: "free".into(),
+        profile_id: Some("01JPROF1LE0000000000000000".into()),
+    };
+    let client = lectern_shared::http::client::ClientInfo::default();
+    // No PIN is set: the guess is still counted before anything is checked.
+    assert!(
+        accounts
+            .switch_to_parent(&device, "1234", &client)
+            .await
+            .is_err()
+    );
+    let item = platform
+        .table
+        .get(&attempts_key(USER_ID, NOW))
+        .await
+        .unwrap();
+    assert_stored_item(&golden(), &PIN_ATTEMPTS_COUNTER, &item.expect("a counter"));
 }

@@ -1,0 +1,16 @@
+//! Lambda entry of the learning worker (SQS, the learning queue, with ReportBatchItemFailures).
+
+use std::sync::Arc;
+
+use lectern_learning::Learning;
+use lectern_shared::queue::queues;
+use lectern_shared::{Config, Platform, lambda, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda::Error> {
+    telemetry::init();
+    let platform = Platform::from_config(Config::from_env()?).await?;
+    let learning = Learning::from_env(platform.clone())?;
+    let worker = lectern_learning_worker::worker(&platform, learning);
+    lambda::run_sqs_worker(Arc::new(worker), platform.queue.clone(), queues::LEARNING).await
+}
