@@ -1,8 +1,10 @@
 """Schemathesis hooks of `scripts/schemathesis`: a bearer token for every secured operation.
 
-Each operation of `/v1/users` and `/v1/auth` gets an account of its own, registered and verified on first use, so
+Each operation of `/v1/users` and `/v1/auth` gets an account of its own (a collection and its items share one, so a
+resource one operation makes is another's to read or delete), registered and verified on first use, so
 what one operation does to its account (wrong passwords counting toward lockout, logout, deletion, a changed
-email) cannot starve another. `/v1/admin` operations share the admin account the runner promoted. Schemathesis
+email) cannot starve another; the operations of the family (profiles, controls, progress...) share one parent
+account, so that what the stateful phase creates is the caller's own when the next operation uses it. `/v1/admin` operations share the admin account the runner promoted. Schemathesis
 drops every cached token and calls `get` again when a request answers 401 (the operation ended its own session:
 logout, logout-all, deletion, a password change); signing in again also restores a soft-deleted account. An
 account that can no longer sign in (locked by wrong passwords, suspended by an admin operation) is replaced.
@@ -36,7 +38,6 @@ import urllib.request
 from pathlib import Path
 
 PASSWORD = "correct horse battery staple 42"
-ADMIN_PREFIX = "/v1/admin/"
 
 # (method, path) -> {(field, part of the server's message)}: the 400 answers to schema-valid requests that depend
 # on server state, not on the request's shape.
@@ -76,7 +77,121 @@ NOT_A_SHAPE = {
         ("query.cursor", "invalid or tampered cursor"),
         ("query.action", "not with user_id"),
     },
+    # The exams domain: a parent, topic or question that does not exist (or is of another kind), rules across
+    # fields (a level only on courses, a parent for every kind but institutions, right answers among the options),
+    # and cursors of other lists.
+    ("POST", "/v1/hierarchy/nodes"): {
+        ("parent_id", "no such node"),
+        ("parent_id", "needs a parent"),
+        ("parent_id", "have no parent"),
+        ("parent_id", "goes under"),
+        ("level", "needs a level"),
+        ("level", "only courses have a level"),
+    },
+    ("PATCH", "/v1/hierarchy/nodes/{node_id}"): {("level", "only courses have a level")},
+    ("GET", "/v1/hierarchy/institutions"): {("query.cursor", "invalid or tampered cursor")},
+    ("GET", "/v1/hierarchy/nodes/{node_id}/children"): {("query.cursor", "invalid or tampered cursor")},
+    ("POST", "/v1/questions"): {
+        ("topic_id", "no such topic"),
+        ("topic_id", "not a topic"),
+        ("answer.correct", "past the last option"),
+        ("answer.correct", "one right option"),
+    },
+    ("PUT", "/v1/questions/{question_id}"): {
+        ("question.topic_id", "no such topic"),
+        ("question.topic_id", "not a topic"),
+        ("question.answer.correct", "past the last option"),
+        ("question.answer.correct", "one right option"),
+    },
+    ("GET", "/v1/questions"): {("query.cursor", "invalid or tampered cursor")},
+    # Exactly one of two parameters, and a mix naming a difficulty twice or weighing all at 0.
+    ("GET", "/v1/questions/random"): {
+        ("query.course", "exactly one of course and topic"),
+        ("query.mix", "each difficulty at most once"),
+        ("query.mix", "at least one weight above 0"),
+    },
+    ("GET", "/v1/questions/{question_id}/history"): {("query.cursor", "invalid or tampered cursor")},
+    ("GET", "/v1/questions/{question_id}/comments"): {("query.cursor", "invalid or tampered cursor")},
+    ("GET", "/v1/admin/questions/pending"): {("query.cursor", "invalid or tampered cursor")},
+    # Exams: rules across fields (exactly one source; a count for drawn exams, none or the list's length for a
+    # list; a time limit exactly for timed exams; a mix only for drawn ones), a mix naming a difficulty twice or
+    # weighing all at 0, and listed questions or topics that are not approved questions, or listed twice.
+    ("POST", "/v1/exams/start"): {
+        ("source", "exactly one of course, topics and questions"),
+        ("count", "how many questions to draw"),
+        ("count", "absent or its length"),
+        ("mix", "only for drawn exams"),
+        ("mix", "each difficulty at most once"),
+        ("mix", "at least one weight above 0"),
+        ("time_limit_seconds", "a timed exam needs one"),
+        ("time_limit_seconds", "practice has no time limit"),
+        ("source.questions[*]", "no such approved question"),
+        ("source.questions[*]", "listed twice"),
+        ("source.topics[*]", "listed twice"),
+    },
+    ("GET", "/v1/exams/history"): {("query.cursor", "invalid or tampered cursor")},
+    ("GET", "/v1/users/me/abilities"): {("query.cursor", "invalid or tampered cursor")},
+    ("GET", "/v1/questions/most-missed"): {
+        ("query.course", "exactly one of course and topic"),
+        ("query.cursor", "invalid or tampered cursor"),
+    },
+    # Learner profiles: rules of the calendar (a birth year after this one, a child older than 17), of the time
+    # zone database (a well-formed name it does not know), of the JSON's encoded size and depth, and of consent
+    # across two fields (a child needs it, an own profile takes none).
+    ("POST", "/v1/profiles"): {
+        ("birth_year", "is in the future"),
+        ("birth_year", "a child profile is for ages"),
+        ("timezone", "not a known IANA time zone"),
+        ("preferences", "at most"),
+        ("parental_consent", "must be true"),
+        ("parental_consent", "only for a child profile"),
+    },
+    ("PATCH", "/v1/profiles/{profile_id}"): {
+        ("birth_year", "is in the future"),
+        ("birth_year", "a child profile is for ages"),
+        ("timezone", "not a known IANA time zone"),
+        ("preferences", "at most"),
+    },
+    ("POST", "/v1/profiles/{profile_id}/avatar/confirm"): {
+        ("key", "not an avatar upload of this profile"),
+        ("key", "nothing was uploaded"),
+    },
+    # Authors' games: an age range upside down, two variants with one key or overrides over their size (rules
+    # across fields and of encoded size).
+    ("POST", "/v1/games"): {("max_age", "at least min_age"), ("variants", "distinct slug keys")},
+    ("PUT", "/v1/games/{game_id}"): {("max_age", "at least min_age"), ("variants", "distinct slug keys")},
+    ("GET", "/v1/games"): {("query.cursor", "invalid or tampered cursor"), ("query.q", "search within a skill")},
+    # Curriculum modules: games and prerequisite modules that do not exist (stored state).
+    ("POST", "/v1/curriculum"): {("games", "no such game"), ("prerequisites", "no such module")},
+    ("PUT", "/v1/curriculum/{module_id}"): {("games", "no such game"), ("prerequisites", "no such module")},
+    # Results: the device's clock against the server's (a result from the future or over a year old), a game that
+    # is not published, a variant the game does not have.
+    ("POST", "/v1/profiles/{profile_id}/progress"): {
+        ("played_at", "is in the future"),
+        ("played_at", "more than a year ago"),
+        ("game_id", "no such published game"),
+        ("variant", "not a variant of this game"),
+    },
+    ("GET", "/v1/profiles/{profile_id}/progress"): {("query.cursor", "invalid or tampered cursor")},
+    ("GET", "/v1/profiles/{profile_id}/achievements"): {("query.cursor", "invalid or tampered cursor")},
+    # Starting play: a game that is not published (stored state). Controls: allowed hours that start when they end
+    # (a rule across two fields).
+    ("POST", "/v1/profiles/{profile_id}/play"): {("game_id", "no such published game")},
+    ("PUT", "/v1/profiles/{profile_id}/controls"): {("allowed_hours", "start and end differ")},
+    # Not the parent's PIN, or none set.
+    ("POST", "/v1/family/pin/switch"): {("pin", "is not correct"), ("pin", "no parent PIN is set")},
 }
+
+
+# Operations that act as the admin: the admin routes, and the exams domain's authoring routes (the admin holds
+# every permission, so they run past the permission check instead of answering 403 to a learner every time).
+ADMIN_PATHS = ("/v1/admin/", "/v1/hierarchy/", "/v1/questions")
+# Single operations that act as the admin for the same reason: grading needs `exams:grade`.
+ADMIN_OPERATIONS = {"/v1/exams/{exam_id}/grade"}
+
+# Operations served to a parent (the learning routes), and the one served to a child's device session.
+PARENT_PREFIXES = ("/v1/profiles", "/v1/family")
+DEVICE_OPERATIONS = {"/v1/family/pin/switch"}
 
 
 def refused_for_state_not_shape(method: str, path: str, status: int, body) -> bool:
@@ -89,9 +204,18 @@ def refused_for_state_not_shape(method: str, path: str, status: int, body) -> bo
         return False
     return all(
         isinstance(e, dict)
-        and any(e.get("field") == field and part in str(e.get("message", "")) for field, part in allowed)
+        and any(same_field(e.get("field"), field) and part in str(e.get("message", "")) for field, part in allowed)
         for e in errors
     )
+
+
+def same_field(given, listed: str) -> bool:
+    """`listed` names `given`; `[*]` in it stands for any position (`source.questions[*]`)."""
+    if not isinstance(given, str):
+        return False
+    if "[*]" not in listed:
+        return given == listed
+    return re.fullmatch(re.escape(listed).replace(re.escape("[*]"), r"\[[0-9]+\]"), given) is not None
 
 
 def call(base: str, method: str, path: str, body: dict | None = None, token: str | None = None):
@@ -130,17 +254,28 @@ def mailed_token(outbox: Path, to: str, page: str, timeout: float = 30.0) -> str
     raise RuntimeError(f"no {page} link was mailed to {to} within {timeout:.0f} s")
 
 
-def sign_up(base: str, outbox: Path, address: str) -> None:
-    """Registers `address` with [`PASSWORD`] and verifies it through the mailed link."""
-    status, body = call(
-        base, "POST", "/v1/auth/register", {"email": address, "password": PASSWORD, "display_name": "Schemathesis"}
-    )
+def sign_up(base: str, outbox: Path, address: str, role: str = "learner") -> None:
+    """Registers `address` with [`PASSWORD`] and `role` and verifies it through the mailed link."""
+    registration = {"email": address, "password": PASSWORD, "display_name": "Schemathesis", "role": role}
+    status, body = call(base, "POST", "/v1/auth/register", registration)
     if status != 202:
         raise RuntimeError(f"registering {address}: {status} {body}")
     token = mailed_token(outbox, address, "verify-email")
     status, body = call(base, "POST", "/v1/auth/verify-email", {"token": token})
     if status != 204:
         raise RuntimeError(f"verifying {address}: {status} {body}")
+
+
+def device_token(base: str, parent_token: str) -> str:
+    """An access token of a device session acting as a new child of the parent signed in with `parent_token`."""
+    child = {"display_name": "St child", "birth_year": time.gmtime().tm_year - 5, "parental_consent": True}
+    status, body = call(base, "POST", "/v1/profiles", child, token=parent_token)
+    if status != 201:
+        raise RuntimeError(f"creating a child profile: {status} {body}")
+    status, body = call(base, "POST", f"/v1/profiles/{body['profile_id']}/device-sessions", token=parent_token)
+    if status != 201:
+        raise RuntimeError(f"minting a device session: {status} {body}")
+    return body["access_token"]
 
 
 def sign_in(base: str, address: str) -> str | None:
@@ -171,9 +306,32 @@ if "LECTERN_ST_BASE_URL" in os.environ:
                 return None
             raise
 
+    def _collections(case) -> set[str]:
+        """Paths that have items (`/v1/users/me/api-keys` for `/v1/users/me/api-keys/{key_id}`)."""
+        paths = case.operation.schema.raw_schema.get("paths", {})
+        return {re.sub(r"/\{[^}]+\}$", "", p) for p in paths if p.endswith("}")}
+
     def _account_key(case, _ctx) -> str:
         path = case.operation.path
-        return "admin" if path.startswith(ADMIN_PREFIX) else case.operation.label
+        # Authoring the catalog, the curriculum and achievements, and awarding one, need permissions only the
+        # admin holds among the harness' accounts.
+        authoring = (
+            path.startswith(("/v1/games", "/v1/curriculum", "/v1/achievements")) and case.method.upper() != "GET"
+        ) or path == "/v1/profiles/{profile_id}/achievements/{achievement_id}"
+        # The admin routes, and the exams domain's authoring and grading operations (see ADMIN_PATHS).
+        if path.startswith(ADMIN_PATHS) or path in ADMIN_OPERATIONS or authoring:
+            return "admin"
+        # The family's operations (profiles and everything under them) share one parent account, so that a profile
+        # the stateful phase creates is the caller's own when the next operation uses it. The device's PIN switch
+        # keeps an account of its own: each device token it mints is a new child of that account.
+        if path.startswith(PARENT_PREFIXES) and path not in DEVICE_OPERATIONS:
+            return "family"
+        # A collection and its items share an account: what one operation makes (an API key, a session), the
+        # stateful phase hands to another (to read or delete), and another account would rightly answer 404.
+        collection = re.sub(r"/\{[^}]+\}$", "", path)
+        if collection != path or collection in _collections(case):
+            return f"collection {collection}"
+        return case.operation.label
 
     @schemathesis.auth(cache_by_key=_account_key)
     class Accounts:
@@ -206,11 +364,14 @@ if "LECTERN_ST_BASE_URL" in os.environ:
             token = sign_in(self.base, address) if address else None
             if token is None:
                 address = self._fresh_address(key)
-                sign_up(self.base, self.outbox, address)
+                parent = case.operation.path.startswith(PARENT_PREFIXES)
+                sign_up(self.base, self.outbox, address, "parent" if parent else "learner")
                 token = sign_in(self.base, address)
                 if token is None:
                     raise RuntimeError(f"{address} cannot sign in right after signing up")
                 self.addresses[key] = address
+            if case.operation.path in DEVICE_OPERATIONS:
+                return device_token(self.base, token)
             return token
 
         def set(self, case, data: str, ctx) -> None:

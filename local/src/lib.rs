@@ -13,6 +13,8 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use lectern_accounts::service::Accounts;
+use lectern_learning::Learning;
+use lectern_learning::config::LearningConfig;
 use lectern_shared::Platform;
 use lectern_shared::blobs::embedded;
 use lectern_shared::http::layers;
@@ -27,19 +29,70 @@ use tokio_util::sync::CancellationToken;
 /// crate's: no two may share a key, and an entity declared but missing here fails the test.
 pub const ENTITIES: &[EntityInfo] = &[seed::SeedMarker::INFO];
 
+/// The learning service over the platform the accounts service uses (in tests: the counting one), configured
+/// from the environment; a bad setting is logged and the defaults are used, as `lectern serve` checks them first.
+pub fn learning(accounts: &Accounts) -> Arc<Learning> {
+    learning_on(&accounts.platform)
+}
+
+/// The learning service over `platform`, configured from the environment (see [`learning`]).
+pub fn learning_on(platform: &Platform) -> Arc<Learning> {
+    let config = LearningConfig::from_env().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "learning settings refused; using the defaults");
+        LearningConfig::from_lookup(|_| None).unwrap_or_else(|_| unreachable!("defaults are valid"))
+    });
+    Learning::new(platform.clone(), config)
+}
+
 /// Every function's routes, layered exactly as each Lambda layers its own, plus the local blob routes.
 pub fn app(platform: &Platform, accounts: Arc<Accounts>) -> Router {
     let functions = Router::new()
         .merge(lectern_platform_health::router(platform.clone()))
         .merge(lectern_accounts_auth::router(accounts.clone()))
         .merge(lectern_accounts_users::router(accounts.clone()))
-        .merge(lectern_accounts_admin::router(accounts));
+        .merge(lectern_learning_profiles::router(
+            learning(&accounts),
+            accounts.clone(),
+        ))
+        .merge(lectern_learning_catalog::router(
+            learning(&accounts),
+            accounts.clone(),
+        ))
+        .merge(lectern_learning_progress::router(
+            learning(&accounts),
+            accounts.clone(),
+        ))
+        .merge(lectern_learning_achievements::router(
+            learning(&accounts),
+            accounts.clone(),
+        ))
+        .merge(lectern_learning_leaderboards::router(
+            learning(&accounts),
+            accounts.clone(),
+        ))
+        .merge(lectern_accounts_admin::router(accounts.clone()))
+        .merge(exams_routers(accounts));
     let mut app = layers::with_body_limit(functions, &platform.config);
     if let Some(blobs) = &platform.embedded_blobs {
         // Uploads carry their own signed size limit, so they sit outside the JSON body limit.
         app = app.merge(embedded::router(blobs.clone()));
     }
     layers::common(app, &platform.config)
+}
+
+/// The exams domain's routers. They run on the accounts' platform, which tests wrap in counting adapters.
+fn exams_routers(accounts: Arc<Accounts>) -> Router {
+    let exams = lectern_exams::Exams::new(accounts.platform.clone());
+    Router::new()
+        .merge(lectern_exams_catalog::router(
+            exams.clone(),
+            accounts.clone(),
+        ))
+        .merge(lectern_exams_questions::router(
+            exams.clone(),
+            accounts.clone(),
+        ))
+        .merge(lectern_exams_exams::router(exams, accounts))
 }
 
 /// The workers of each queue, as the `notifications` and `jobs` Lambdas run them.
@@ -52,6 +105,13 @@ pub fn workers(platform: &Platform) -> Vec<(&'static str, Arc<Worker>)> {
         (
             queues::JOBS,
             Arc::new(lectern_platform_jobs::worker(platform)),
+        ),
+        (
+            queues::LEARNING,
+            Arc::new(lectern_learning_worker::worker(
+                platform,
+                learning_on(platform),
+            )),
         ),
     ]
 }

@@ -4,12 +4,20 @@
 use utoipa::openapi::{InfoBuilder, LicenseBuilder, OpenApi, ServerBuilder};
 
 /// Every HTTP function's OpenAPI fragment, each built from the routes it serves.
-fn functions() -> [OpenApi; 4] {
+fn functions() -> [OpenApi; 12] {
     [
         lectern_platform_health::routes().openapi(),
         lectern_accounts_auth::routes().openapi(),
         lectern_accounts_users::routes().openapi(),
         lectern_accounts_admin::routes().openapi(),
+        lectern_exams_catalog::routes().openapi(),
+        lectern_exams_questions::routes().openapi(),
+        lectern_exams_exams::routes().openapi(),
+        lectern_learning_profiles::routes().openapi(),
+        lectern_learning_catalog::routes().openapi(),
+        lectern_learning_progress::routes().openapi(),
+        lectern_learning_achievements::routes().openapi(),
+        lectern_learning_leaderboards::routes().openapi(),
     ]
 }
 

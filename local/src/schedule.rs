@@ -12,17 +12,27 @@ pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(3600);
 /// so an email a request could not send itself arrives about as soon as the grace period allows.
 pub const RELAY_EVERY: Duration = Duration::from_secs(2);
 
+/// How often the exam deadline job runs (the SAM schedule is `rate(1 minute)` too).
+pub const EXAM_DEADLINES_EVERY: Duration = Duration::from_secs(60);
+
 /// Runs scheduled jobs until stopped. Housekeeping first runs after a minute so start-up stays quick.
 pub async fn run(platform: Platform, stop: CancellationToken) {
     let mut housekeeping = tokio::time::Instant::now() + Duration::from_secs(60);
     let mut relay = tokio::time::interval(RELAY_EVERY);
     relay.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut deadlines = tokio::time::interval(EXAM_DEADLINES_EVERY);
+    deadlines.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = relay.tick() => {
                 if let Err(e) = lectern_platform_outbox::run(&platform).await {
                     tracing::warn!(error = %e, "outbox relay failed; will try again next time");
+                }
+            }
+            _ = deadlines.tick() => {
+                if let Err(e) = lectern_exams_deadlines::run(&platform).await {
+                    tracing::warn!(error = %e, "exam deadlines failed; will try again next time");
                 }
             }
             _ = tokio::time::sleep_until(housekeeping) => {

@@ -1,6 +1,8 @@
 //! Demo data for a fresh dev server. Seeding is idempotent: each seed records a marker with a conditional write
 //! and is skipped when the marker exists. Later features add their own seeds here.
 
+mod learning;
+
 use bytes::Bytes;
 use lectern_accounts::permissions::Role;
 use lectern_accounts::service::Accounts;
@@ -47,16 +49,30 @@ const DEMO_ACCOUNTS: [(&str, &str, Role); 2] = [
 pub async fn run(platform: &Platform, accounts: &Accounts) -> anyhow::Result<SeedReport> {
     let mut report = SeedReport::default();
     let name = "demo-accounts";
+    let mut admin_id = None;
     if claim(platform, name).await? {
         // Random per install: a seeded password must never be a known default.
         let password = lectern_accounts::crypto::random_token("demo-", 12);
         for (email, display_name, role) in DEMO_ACCOUNTS {
-            accounts
+            let user = accounts
                 .provision(email, display_name, role, &password)
                 .await?;
+            if role == Role::Admin {
+                admin_id = Some(user.user_id);
+            }
             report.notes.push(format!("{} {email}", role.as_str()));
         }
         report.notes.push(format!("password for both: {password}"));
+        report.applied.push(name);
+    } else {
+        report.skipped.push(name);
+    }
+    let name = "learning-content";
+    if claim(platform, name).await? {
+        let games = learning::seed(&crate::learning_on(platform)).await?;
+        report.notes.push(format!(
+            "{games} games, a curriculum of two paths and achievements"
+        ));
         report.applied.push(name);
     } else {
         report.skipped.push(name);
@@ -73,6 +89,25 @@ pub async fn run(platform: &Platform, accounts: &Accounts) -> anyhow::Result<See
                 "text/plain",
             )
             .await?;
+        report.applied.push(name);
+    } else {
+        report.skipped.push(name);
+    }
+    let name = "exams-demo";
+    if claim(platform, name).await? {
+        // Authored by the demo admin when this run made it, else by a named seed author.
+        let author = admin_id.unwrap_or_else(|| "01SEEDAVTH0R00000000000000".to_string());
+        let seeded = lectern_exams::Exams::new(platform.clone())
+            .seed_demo(&author)
+            .await?;
+        report.notes.push(format!(
+            "Demo University: {} courses, {} topics, {} approved questions ({} pending review, {} drafts)",
+            seeded.courses.len(),
+            seeded.topics,
+            seeded.approved,
+            seeded.pending,
+            seeded.drafts
+        ));
         report.applied.push(name);
     } else {
         report.skipped.push(name);

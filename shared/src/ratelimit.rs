@@ -98,11 +98,21 @@ pub enum RouteClass {
     General,
     /// Work that costs real money or time: exports, uploads, sending mail, heavy queries.
     Expensive,
+    /// Failed credential checks (a wrong password or 2FA code, an unknown refresh token) per client network: only
+    /// failures are counted ([`RateLimiter::check`] after a check failed), and once the budget is spent the network's
+    /// next checks are refused before they run ([`RateLimiter::spent`]). Successful sign-ins cost nothing, so a
+    /// school behind one address is not throttled for signing in, while credential stuffing from it is.
+    Failures,
 }
 
 impl RouteClass {
     /// Every class.
-    pub const ALL: [RouteClass; 3] = [RouteClass::Auth, RouteClass::General, RouteClass::Expensive];
+    pub const ALL: [RouteClass; 4] = [
+        RouteClass::Auth,
+        RouteClass::General,
+        RouteClass::Expensive,
+        RouteClass::Failures,
+    ];
 
     /// The class's name in keys and logs.
     pub fn as_str(self) -> &'static str {
@@ -110,6 +120,7 @@ impl RouteClass {
             RouteClass::Auth => "auth",
             RouteClass::General => "general",
             RouteClass::Expensive => "expensive",
+            RouteClass::Failures => "failures",
         }
     }
 
@@ -171,6 +182,7 @@ pub struct ClassLimits {
     pub auth: Limit,
     pub general: Limit,
     pub expensive: Limit,
+    pub failures: Limit,
 }
 
 impl ClassLimits {
@@ -180,6 +192,7 @@ impl ClassLimits {
             RouteClass::Auth => self.auth,
             RouteClass::General => self.general,
             RouteClass::Expensive => self.expensive,
+            RouteClass::Failures => self.failures,
         }
     }
 
@@ -188,6 +201,7 @@ impl ClassLimits {
             RouteClass::Auth => &mut self.auth,
             RouteClass::General => &mut self.general,
             RouteClass::Expensive => &mut self.expensive,
+            RouteClass::Failures => &mut self.failures,
         }
     }
 }
@@ -204,27 +218,38 @@ pub struct RateLimitConfig {
 }
 
 impl Default for RateLimitConfig {
-    /// Auth per IP is looser than per account because a whole classroom often shares one NAT address; the
-    /// per-account limit is what stops password guessing against one person.
+    /// A whole school or campus often shares one NAT address, so requests per IP are limited only as a flood
+    /// guard (`auth`: 600 a minute); what stops guessing is the budget of *failed* checks per network (`failures`:
+    /// 20 in 5 minutes) and the accounts' own lockout (per account and source). `failures` per account is unused
+    /// (the lockout counts an account's failures).
     fn default() -> Self {
         Self {
             enabled: true,
             per_ip: ClassLimits {
-                auth: Limit::per_minute(20),
+                auth: Limit::per_minute(600),
                 general: Limit::per_minute(300),
                 expensive: Limit::per_minute(20),
+                failures: FAILURES_PER_NETWORK,
             },
             per_account: ClassLimits {
                 auth: Limit::per_minute(5),
                 general: Limit::per_minute(600),
                 expensive: Limit::per_minute(20),
+                failures: FAILURES_PER_NETWORK,
             },
         }
     }
 }
 
+/// Failed credential checks one network may make in five minutes.
+const FAILURES_PER_NETWORK: Limit = Limit {
+    requests: 20,
+    window: Duration::from_secs(300),
+};
+
 /// The variables that override each limit, by class and scope.
-const VARS: [(RouteClass, Scope, &str); 6] = [
+const VARS: [(RouteClass, Scope, &str); 7] = [
+    (RouteClass::Failures, Scope::Ip, "LECTERN_RATE_FAILURES_IP"),
     (RouteClass::Auth, Scope::Ip, "LECTERN_RATE_AUTH_IP"),
     (
         RouteClass::Auth,
@@ -598,6 +623,78 @@ impl RateLimiter {
         }
     }
 
+    /// Counts a request of the [`RouteClass::Expensive`] class — one that costs real money or time: a presigned
+    /// upload, a new API key, an email to an address the request names, a write fanned out over many items — per
+    /// client IP and per `account` (`user:<id>` once signed in, the normalized email before), so neither many
+    /// accounts behind one IP nor one account behind many IPs can run up the bill. 429 over either limit.
+    pub async fn enforce_expensive(
+        &self,
+        ip: Option<IpAddr>,
+        account: &str,
+    ) -> Result<(), Problem> {
+        self.enforce(RouteClass::Expensive, &Subject::ip(ip))
+            .await?;
+        self.enforce(
+            RouteClass::Expensive,
+            &Subject::Account(account.to_string()),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Whether `subject` has spent its `class` budget for the current window, as far as this instance knows — no
+    /// store round trip. For budgets counted only on failure ([`RouteClass::Failures`]): check this before the
+    /// guarded work, and count with [`RateLimiter::check`] when it failed. Another instance's spending becomes known
+    /// here when this instance next leases, so across N instances a network gets at most about one extra failure
+    /// per instance past its budget. `Some` is the 429 decision to answer with.
+    pub fn spent(&self, class: RouteClass, subject: &Subject) -> Option<Decision> {
+        if !self.config.enabled {
+            return None;
+        }
+        let limit = self.config.limit(class, subject);
+        let window = limit.window_secs();
+        let now = self.clock.epoch_seconds();
+        let start = now.div_euclid(window) * window;
+        let key = self.counter_key(class, subject, start, window);
+        let lease = self
+            .leases
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .cloned()?;
+        // A lease being extended right now is not spent yet as far as anyone knows.
+        let lease = lease.try_lock().ok()?;
+        (lease.exhausted && lease.available == 0).then(|| Decision {
+            allowed: false,
+            limit: limit.requests,
+            remaining: 0,
+            reset_after: Duration::from_secs(
+                u64::try_from(start + window - now).unwrap_or(1).max(1),
+            ),
+        })
+    }
+
+    /// A short keyed digest naming `subject` (its network, for an IP), unlinkable across `label`s: for other
+    /// counters that must not hold IPs or emails in clear (the accounts' lockout per source).
+    pub fn digest(&self, label: &str, subject: &Subject) -> String {
+        let material = format!("{label}\0{}", subject.material());
+        self.keyed_hex(&material)[..DIGEST_HEX_CHARS].to_string()
+    }
+
+    fn keyed_hex(&self, material: &str) -> String {
+        match &self.secret {
+            Some(secret) => match Hmac::<Sha256>::new_from_slice(secret) {
+                Ok(mut mac) => {
+                    mac.update(material.as_bytes());
+                    hex::encode(mac.finalize().into_bytes())
+                }
+                // HMAC accepts keys of any length; this arm only satisfies the type.
+                Err(_) => hex::encode(Sha256::digest(material.as_bytes())),
+            },
+            None => hex::encode(Sha256::digest(material.as_bytes())),
+        }
+    }
+
     /// This instance's lease of a counter, created empty; leases of ended windows are dropped once many are held.
     fn lease(&self, key: &Key, window_end: i64, now: i64) -> Arc<tokio::sync::Mutex<Lease>> {
         let mut leases = self
@@ -623,17 +720,7 @@ impl RateLimiter {
         let scope = subject.scope().as_str();
         // The class and scope are bound into the digest too, so one subject's keys are unlinkable across them.
         let material = format!("{}\0{scope}\0{}", class.as_str(), subject.material());
-        let digest = match &self.secret {
-            Some(secret) => match Hmac::<Sha256>::new_from_slice(secret) {
-                Ok(mut mac) => {
-                    mac.update(material.as_bytes());
-                    hex::encode(mac.finalize().into_bytes())
-                }
-                // HMAC accepts keys of any length; this arm only satisfies the type.
-                Err(_) => hex::encode(Sha256::digest(material.as_bytes())),
-            },
-            None => hex::encode(Sha256::digest(material.as_bytes())),
-        };
+        let digest = self.keyed_hex(&material);
         COUNTER.key(
             &[class.as_str(), scope, &digest[..DIGEST_HEX_CHARS]],
             &[&start.to_string(), &window.to_string()],

@@ -35,6 +35,8 @@ impl Authenticator for OneKey {
                 api_key_id: Some("key".into()),
                 email_verified: true,
                 auth_time: None,
+                tier: "free".into(),
+                profile_id: None,
             }))
     }
 }

@@ -52,6 +52,10 @@ fn config(limits: &[(RouteClass, u32, u32)]) -> RateLimitConfig {
                 &mut config.per_ip.expensive,
                 &mut config.per_account.expensive,
             ),
+            RouteClass::Failures => (
+                &mut config.per_ip.failures,
+                &mut config.per_account.failures,
+            ),
         };
         *ip_slot = Limit::per_minute(per_ip);
         *account_slot = Limit::per_minute(per_account);

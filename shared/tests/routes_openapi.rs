@@ -120,11 +120,13 @@ async fn the_router_serves_the_documented_routes_behind_their_class_limits() {
             auth: one,
             general: wide,
             expensive: wide,
+            failures: wide,
         },
         per_account: ClassLimits {
             auth: wide,
             general: wide,
             expensive: wide,
+            failures: wide,
         },
     };
     let limiter = Arc::new(RateLimiter::new(table, Arc::new(SystemClock), config));

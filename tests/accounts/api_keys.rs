@@ -203,7 +203,14 @@ async fn api_keys_reach_only_the_routes_documented_for_them_whatever_their_scope
             .send(op.method.clone(), &path, Auth::Key(&key), body)
             .await;
         if op.security.iter().any(|scheme| scheme == "api_key") {
-            assert!(reply.status.is_success(), "{op} takes API keys: {reply}");
+            // Past authentication and authorization. Routes of other domains may answer about the made-up ids
+            // and the sample body (400, 404, 409: no such topic, no such question), never 401 or 403.
+            let status = reply.status.as_u16();
+            assert!(
+                reply.status.is_success()
+                    || (reply.status.is_client_error() && !matches!(status, 401 | 403)),
+                "{op} takes API keys: {reply}"
+            );
         } else {
             assert_problem(&reply, 403, "forbidden");
             refused += 1;

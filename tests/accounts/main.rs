@@ -20,5 +20,6 @@ mod register;
 mod round_trips;
 mod secrets;
 mod sessions;
+mod shared_networks;
 mod tokens;
 mod two_factor;

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use lectern_e2e::api::{Api, Auth, Body, PASSWORD, assert_problem};
+use lectern_e2e::mail::RESET_LINK;
 use lectern_e2e::openapi::operations;
 use lectern_shared::ratelimit::{ClassLimits, Limit, RateLimitConfig};
 use reqwest::Method;
@@ -78,8 +79,13 @@ async fn the_per_ip_auth_limit_answers_429_with_headers_and_ignores_forwarding_h
         assert_eq!(limited.header("ratelimit-limit"), "3");
         assert_eq!(limited.header("ratelimit-remaining"), "0");
     }
-    // Every credential route (every POST under /v1/auth/) shares the class; the public JWKS does not.
-    for op in operations().iter().filter(|op| op.under("/v1/auth/")) {
+    // Every credential route (every POST under /v1/auth/) shares the class; the public JWKS does not, nor does
+    // refresh (a campus refreshes hundreds of sessions behind one address; unknown tokens spend the network's
+    // budget of failures instead).
+    for op in operations()
+        .iter()
+        .filter(|op| op.under("/v1/auth/") && op.path != "/v1/auth/refresh")
+    {
         let body = match &op.json_body {
             Some(_) => Body::Json(op.sample_body()),
             None => Body::Empty,
@@ -99,47 +105,6 @@ async fn the_per_ip_auth_limit_answers_429_with_headers_and_ignores_forwarding_h
     let later = login_from(&[]).await;
     assert_eq!(later.status, 401, "{later}");
     assert_eq!(later.header("ratelimit-remaining"), "2");
-    api.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_per_account_limit_blocks_one_email_but_not_another() {
-    let api = Api::start_with_limits(auth_limits(20, 2)).await;
-    let user = api.signed_up("target@example.com").await;
-    // Signing up spent this window's allowance of the account (register + login): start a new window.
-    api.clock().advance(Duration::from_secs(61));
-
-    for remaining in ["1", "0"] {
-        let reply = api.login_with(&user.email, "guessing passphrase").await;
-        assert_problem(&reply, 401, "invalid-credentials");
-        assert_eq!(
-            reply.header("ratelimit-limit"),
-            "2",
-            "the stricter (account) limit is shown"
-        );
-        assert_eq!(reply.header("ratelimit-remaining"), remaining);
-    }
-    // Over the account's limit, however the address is spelled, even with the right password.
-    for variant in [
-        "target@example.com",
-        "TARGET@example.com",
-        " target@example.com",
-    ] {
-        let reply = api.login_with(variant, PASSWORD).await;
-        assert_problem(&reply, 429, "rate-limited");
-        assert!(reply.header("retry-after").parse::<u64>().unwrap() >= 1);
-    }
-    let reply = api.forgot_password(&user.email).await;
-    assert_problem(&reply, 429, "rate-limited");
-
-    // Another email from the same IP is not held back by the first one's limit.
-    let other = api.login_with("someone-else@example.com", PASSWORD).await;
-    assert_problem(&other, 401, "invalid-credentials");
-    assert_eq!(other.header("ratelimit-remaining"), "1");
-
-    api.clock().advance(Duration::from_secs(61));
-    let reply = api.login_with(&user.email, PASSWORD).await;
-    assert_eq!(reply.status, 200, "a new window: {reply}");
     api.stop().await;
 }
 
@@ -213,17 +178,15 @@ async fn uploads_new_keys_and_mail_to_named_addresses_share_an_accounts_expensiv
         .await;
     assert_problem(&reply, 429, "rate-limited");
 
-    // Before sign-in, per address: two reset emails a minute to one address, whoever asks.
-    for _ in 0..2 {
-        api.forgot_password("victim@example.com")
-            .await
-            .expect_status(202);
+    // Before sign-in, per address: two reset emails a minute to one address, whoever asks. Over that the answer
+    // stays 202 (nobody can get the owner's recovery refused) and nothing more is sent.
+    let victim = api.signed_up("victim@example.com").await;
+    api.clock().advance(Duration::from_secs(61));
+    for _ in 0..4 {
+        api.forgot_password(&victim.email).await.expect_status(202);
     }
-    assert_problem(
-        &api.forgot_password("victim@example.com").await,
-        429,
-        "rate-limited",
-    );
+    api.flush_mail().await;
+    assert_eq!(api.count_mails(&victim.email, RESET_LINK), 2);
     assert_problem(
         &api.resend_verification("victim@example.com").await,
         429,

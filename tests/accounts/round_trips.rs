@@ -154,3 +154,39 @@ async fn a_change_its_audit_record_and_its_email_commit_in_one_write_then_go_out
         ops.0
     );
 }
+
+/// What a request costs must not tell whether an address is registered: the same storage and queue operations,
+/// in the same order, for a registered address and an unknown one (timing follows from the operations; the
+/// hashing work is equal by construction).
+#[tokio::test]
+async fn an_unknown_address_costs_the_same_round_trips_as_a_registered_one() {
+    let api = Api::start().await;
+    let user = api.signed_up("registered@example.com").await;
+    let ghost = "nobody-here@example.com";
+
+    api.server.ops.reset();
+    let known_reply = api.login_with(&user.email, "not the password").await;
+    let known = api.server.ops.take();
+    let ghost_reply = api.login_with(ghost, "not the password").await;
+    let unknown = api.server.ops.take();
+    assert_eq!(
+        (known_reply.status.as_u16(), ghost_reply.status.as_u16()),
+        (401, 401)
+    );
+    assert_eq!(
+        known.names(),
+        unknown.names(),
+        "POST /v1/auth/login, a wrong password: registered vs unknown"
+    );
+
+    api.forgot_password(&user.email).await.expect_status(202);
+    let known = api.server.ops.take();
+    api.forgot_password(ghost).await.expect_status(202);
+    let unknown = api.server.ops.take();
+    assert_eq!(
+        known.names(),
+        unknown.names(),
+        "POST /v1/auth/forgot-password: registered vs unknown"
+    );
+    assert_eq!(known.summary(), budget(2, 2, 1));
+}

@@ -6,13 +6,11 @@ use http_body_util::BodyExt;
 use lectern_accounts::config::AccountsConfig;
 use lectern_accounts::service::Accounts;
 use lectern_accounts::tokens::{TokenError, TokenKind};
-use lectern_accounts::users::User;
 use lectern_e2e::DevServer;
 use lectern_e2e::api::Api;
 use lectern_shared::config::Backend;
 use lectern_shared::http::layers;
 use lectern_shared::secrets::{Keys, Purpose, RingText};
-use lectern_shared::table::Entity;
 use tower::ServiceExt;
 
 const K1: &str = "k1:first-totp-key-of-this-deployment-0123456789";
@@ -30,15 +28,7 @@ async fn with_totp_ring(dir: tempfile::TempDir, ring: &str) -> Api {
 }
 
 async fn sealed_secret(api: &Api, user_id: &str) -> String {
-    let item = api
-        .server
-        .platform
-        .table
-        .get(&User::key_of(user_id))
-        .await
-        .unwrap()
-        .expect("the account");
-    let user = User::from_item(item).unwrap();
+    let user = api.stored_user(user_id).await;
     user.two_factor.expect("2FA on").sealed_secret
 }
 

@@ -221,17 +221,7 @@ async fn a_deleted_account_is_restored_only_once_its_second_factor_checks_out() 
 
 /// The stored backup-code entries of an account.
 async fn stored_codes(api: &Api, user_id: &str) -> Vec<String> {
-    use lectern_accounts::users::User;
-    use lectern_shared::table::Entity;
-    let item = api
-        .server
-        .platform
-        .table
-        .get(&User::key_of(user_id))
-        .await
-        .unwrap()
-        .expect("the account");
-    let user = User::from_item(item).unwrap();
+    let user = api.stored_user(user_id).await;
     user.two_factor.expect("2FA on").backup_codes
 }
 

@@ -21,6 +21,8 @@ fn registered() -> Vec<EntityInfo> {
     [
         lectern_shared::ENTITIES,
         lectern_accounts::ENTITIES,
+        lectern_exams::ENTITIES,
+        lectern_learning::ENTITIES,
         lectern_local::ENTITIES,
     ]
     .concat()

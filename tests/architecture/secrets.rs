@@ -1,6 +1,6 @@
 //! Secrets in the SAM template: no function gets key material in its environment, each function reads exactly
-//! the Secrets Manager secrets it is configured with, and only the function that issues tokens (`auth`) may read
-//! the private access-token keys or the TOTP keys.
+//! the Secrets Manager secrets it is configured with, and only the functions that issue tokens (`auth`, and `profiles`
+//! for a child's device sessions) may read the private access-token keys, only `auth` the TOTP keys.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -95,14 +95,19 @@ fn each_function_reads_exactly_the_secrets_it_uses_and_only_auth_the_private_one
             readable(lines),
             "{name}: the secrets in its environment and those its role may read differ"
         );
-        for private in ["JwtSigningSecretArn", "TotpKeys"] {
-            let holds = lines.iter().any(|l| l.contains(private));
-            assert_eq!(
-                holds,
-                name == "AuthFunction",
-                "{name}: only the auth function may see {private}"
-            );
-        }
+        // Token issuers: auth (sign-in, refresh) and profiles (a child's device session and the PIN switch back
+        // to the parent are sessions of the account, minted where the family's profiles are checked).
+        let issuer = name == "AuthFunction" || name == "ProfilesFunction";
+        assert_eq!(
+            lines.iter().any(|l| l.contains("JwtSigningSecretArn")),
+            issuer,
+            "{name}: only the token issuers may see JwtSigningSecretArn"
+        );
+        assert_eq!(
+            lines.iter().any(|l| l.contains("TotpKeys")),
+            name == "AuthFunction",
+            "{name}: only the auth function may see TotpKeys"
+        );
     }
     let verifiers: Vec<&String> = functions
         .iter()
@@ -113,5 +118,18 @@ fn each_function_reads_exactly_the_secrets_it_uses_and_only_auth_the_private_one
         })
         .map(|(name, _)| name)
         .collect();
-    assert_eq!(verifiers, ["AdminFunction", "UsersFunction"]);
+    assert_eq!(
+        verifiers,
+        [
+            "AchievementsFunction",
+            "AdminFunction",
+            "CatalogFunction",
+            "ExamsFunction",
+            "HierarchyFunction",
+            "LeaderboardsFunction",
+            "ProgressFunction",
+            "QuestionsFunction",
+            "UsersFunction"
+        ]
+    );
 }

@@ -4,11 +4,10 @@
 //! Run with `cargo bench -p lectern-e2e --bench auth`. Without `--bench` (as under `cargo test --all-targets`)
 //! it only says so and exits, so the test suite does not spend a minute here.
 
-use std::time::{Duration, Instant};
-
 use lectern_accounts::password::{Argon2Params, PasswordHasher};
 use lectern_e2e::DevServer;
 use lectern_e2e::api::{Api, PASSWORD};
+use lectern_e2e::bench::{Stats, header, timed};
 use serde_json::json;
 
 const LOGINS: usize = 30;
@@ -20,48 +19,6 @@ const HASHES: usize = 10;
 async fn production_argon_server(params: Argon2Params) -> DevServer {
     let dir = tempfile::tempdir().expect("temp dir");
     DevServer::start_hashing(dir, |_| {}, params).await
-}
-
-/// Count, mean, p50, p95 and max of a set of timings, in milliseconds.
-struct Stats {
-    name: &'static str,
-    samples: Vec<Duration>,
-}
-
-impl Stats {
-    fn new(name: &'static str) -> Self {
-        Self {
-            name,
-            samples: Vec::new(),
-        }
-    }
-
-    fn row(&mut self) -> String {
-        self.samples.sort();
-        let n = self.samples.len();
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        let at = |q: f64| {
-            let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
-            ms(self.samples[rank - 1])
-        };
-        let mean = self.samples.iter().map(|d| ms(*d)).sum::<f64>() / n as f64;
-        format!(
-            "{:<28} {:>6} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
-            self.name,
-            n,
-            mean,
-            at(0.50),
-            at(0.95),
-            ms(self.samples[n - 1])
-        )
-    }
-}
-
-async fn timed<T>(stats: &mut Stats, work: impl Future<Output = T>) -> T {
-    let start = Instant::now();
-    let out = work.await;
-    stats.samples.push(start.elapsed());
-    out
 }
 
 async fn run() {
@@ -133,10 +90,7 @@ async fn run() {
         "argon2id parameters: m={} KiB, t={}, p={} (Argon2Params::default)",
         params.memory_kib, params.iterations, params.parallelism
     );
-    println!(
-        "{:<28} {:>6} {:>9} {:>9} {:>9} {:>9}",
-        "operation (ms)", "n", "mean", "p50", "p95", "max"
-    );
+    println!("{}", header());
     for row in rows {
         println!("{row}");
     }

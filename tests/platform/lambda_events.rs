@@ -245,9 +245,34 @@ fn function_router(
         "auth" => lectern_accounts_auth::router(accounts.clone()),
         "users" => lectern_accounts_users::router(accounts.clone()),
         "admin" => lectern_accounts_admin::router(accounts.clone()),
+        "hierarchy" => lectern_exams_catalog::router(exams(accounts), accounts.clone()),
+        "questions" => lectern_exams_questions::router(exams(accounts), accounts.clone()),
+        "exams" => lectern_exams_exams::router(exams(accounts), accounts.clone()),
+        "profiles" => {
+            lectern_learning_profiles::router(lectern_local::learning(accounts), accounts.clone())
+        }
+        "catalog" => {
+            lectern_learning_catalog::router(lectern_local::learning(accounts), accounts.clone())
+        }
+        "progress" => {
+            lectern_learning_progress::router(lectern_local::learning(accounts), accounts.clone())
+        }
+        "achievements" => lectern_learning_achievements::router(
+            lectern_local::learning(accounts),
+            accounts.clone(),
+        ),
+        "leaderboards" => lectern_learning_leaderboards::router(
+            lectern_local::learning(accounts),
+            accounts.clone(),
+        ),
         other => panic!("{other} is not an HTTP function; teach this test its entry point"),
     };
     layers::api(routes, &platform.config)
+}
+
+/// The exams service a function's `main.rs` builds, on the accounts' platform.
+fn exams(accounts: &std::sync::Arc<lectern_accounts::service::Accounts>) -> lectern_exams::Exams {
+    lectern_exams::Exams::new(accounts.platform.clone())
 }
 
 /// What `cargo lambda invoke` prints for `event`, computed in-process through the same entry points.
@@ -266,17 +291,27 @@ async fn answer(
             let response = lectern_shared::lambda::handle_sqs_batch(&worker, batch).await;
             serde_json::to_value(response).expect("answer serializes")
         }
+        "learning-worker" => {
+            let batch: SqsEvent = serde_json::from_str(&filled).expect("SQS event parses");
+            let worker =
+                lectern_learning_worker::worker(platform, lectern_local::learning_on(platform));
+            let response = lectern_shared::lambda::handle_sqs_batch(&worker, batch).await;
+            serde_json::to_value(response).expect("answer serializes")
+        }
         "jobs" => {
             let batch: SqsEvent = serde_json::from_str(&filled).expect("SQS event parses");
             let worker = lectern_platform_jobs::worker(platform);
             let response = lectern_shared::lambda::handle_sqs_batch(&worker, batch).await;
             serde_json::to_value(response).expect("answer serializes")
         }
-        schedule @ ("housekeeping" | "outbox") => {
+        schedule @ ("housekeeping" | "outbox" | "exam-deadlines") => {
             let _: EventBridgeEvent<Value> =
                 serde_json::from_str(&filled).expect("schedule parses");
             let report = match schedule {
                 "housekeeping" => lectern_platform_housekeeping::run(platform)
+                    .await
+                    .map(serde_json::to_value),
+                "exam-deadlines" => lectern_exams_deadlines::run(platform)
                     .await
                     .map(serde_json::to_value),
                 _ => lectern_platform_outbox::run(platform)
@@ -345,7 +380,7 @@ fn the_manifest_covers_every_event_file_and_every_deployed_function() {
         assert!(
             e.status.is_some()
                 || e.batch_item_failures.is_some()
-                || ["housekeeping", "outbox"].contains(&e.function.as_str()),
+                || ["housekeeping", "outbox", "exam-deadlines"].contains(&e.function.as_str()),
             "{} documents no answer",
             e.event
         );
@@ -363,7 +398,16 @@ fn the_manifest_covers_every_event_file_and_every_deployed_function() {
         "every deployed function has an event, and only those"
     );
     // Every HTTP function has an event with a signed-in caller and one without, where it has protected routes.
-    for function in ["auth", "users", "admin"] {
+    for function in [
+        "auth",
+        "users",
+        "admin",
+        "profiles",
+        "catalog",
+        "progress",
+        "achievements",
+        "leaderboards",
+    ] {
         let with_token = manifest
             .iter()
             .filter(|e| e.function == function)

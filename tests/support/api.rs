@@ -265,10 +265,21 @@ pub struct Client {
 
 impl Client {
     pub fn new(base: impl Into<String>) -> Self {
+        Self::connecting_from(base, None)
+    }
+
+    /// A client whose connections leave from `local` (any of 127.0.0.0/8 reaches the dev server on Linux): the
+    /// server sees another client IP, as from another network.
+    pub fn from_address(base: impl Into<String>, local: std::net::IpAddr) -> Self {
+        Self::connecting_from(base, Some(local))
+    }
+
+    fn connecting_from(base: impl Into<String>, local: Option<std::net::IpAddr>) -> Self {
         let build = |idle_per_host| {
             reqwest::Client::builder()
                 .user_agent(USER_AGENT)
                 .pool_max_idle_per_host(idle_per_host)
+                .local_address(local)
                 .build()
                 .expect("client")
         };
@@ -764,6 +775,29 @@ impl Api {
             seen_tokens: Mutex::new(Vec::new()),
             sentinels: AtomicUsize::new(0),
         }
+    }
+
+    /// A client of this server connecting from another address (`127.0.0.<n>`): another network as far as the
+    /// server can tell.
+    pub fn from_network(&self, n: u8) -> Client {
+        Client::from_address(
+            self.server.base.clone(),
+            std::net::Ipv4Addr::new(127, 0, 0, n).into(),
+        )
+    }
+
+    /// An account as stored (to look at what a dump of the table would show).
+    pub async fn stored_user(&self, user_id: &str) -> lectern_accounts::users::User {
+        use lectern_shared::table::Entity;
+        let item = self
+            .server
+            .platform
+            .table
+            .get(&lectern_accounts::users::User::key_of(user_id))
+            .await
+            .expect("the store answers")
+            .expect("the account");
+        lectern_accounts::users::User::from_item(item).expect("an account item")
     }
 
     /// The server's clock, which only the test moves.

@@ -3,8 +3,12 @@
 //! the operations of the generated OpenAPI document.
 
 pub mod api;
+pub mod bench;
 pub mod encoding;
+pub mod exams;
+pub mod learning;
 pub mod mail;
+pub mod moto_stack;
 pub mod openapi;
 pub mod two_factor;
 

@@ -185,11 +185,31 @@ impl Operation {
             kind => kind.clone(),
         };
         match kind.as_str() {
-            Some("string") => json!("sample"),
+            // An id-shaped string: serde reads a body field by field, so a non-id here would be refused before
+            // a malformed body's end is even seen.
+            Some("string")
+                if schema["pattern"] == lectern_shared::http::constraints::ID_PATTERN =>
+            {
+                json!("01JSAMP1E0000000000000000A")
+            }
+            // A declared example (an id, an email) is a value of the right shape, not only of the right type.
+            Some("string") => schema["examples"][0]
+                .clone()
+                .as_str()
+                .map_or(json!("sample"), |e| json!(e)),
             Some("integer") | Some("number") => json!(1),
             Some("boolean") => json!(true),
             Some("array") => json!([self.sample(&schema["items"])]),
-            Some("object") => json!({}),
+            // Nested objects get their required properties too, so the whole body is well-formed.
+            Some("object") => Value::Object(
+                schema["required"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|name| name.as_str())
+                    .map(|name| (name.to_string(), self.sample(&schema["properties"][name])))
+                    .collect(),
+            ),
             _ => panic!("{self}: no sample for the schema {schema}"),
         }
     }

@@ -31,6 +31,11 @@ pub struct Identity {
     pub email_verified: bool,
     /// When the caller last proved who they are (epoch seconds), for actions that need recent re-authentication.
     pub auth_time: Option<i64>,
+    /// The account's subscription tier (`free`, `premium`), for features that depend on it.
+    pub tier: String,
+    /// A profile (device) session acts as this one learner profile of the account only, with narrowed
+    /// `permissions`; `None` for the account itself.
+    pub profile_id: Option<String>,
 }
 
 impl Identity {

@@ -161,6 +161,51 @@ pub fn document_common_responses(doc: &mut OpenApi, class: Option<RouteClass>) {
     }
 }
 
+/// A view that flattens a request type (`#[serde(flatten)]` of a `deny_unknown_fields` body, as a game's view
+/// flattens what its author wrote) is described as `allOf` that request's schema and the view's own fields; the
+/// request's `additionalProperties: false` would then refuse the view's own fields in every answer. Each such
+/// member becomes an inline copy of the request schema without that restriction (requests keep it).
+pub fn open_flattened_requests(doc: &mut OpenApi) {
+    let Ok(serde_json::Value::Object(mut json)) = serde_json::to_value(&*doc) else {
+        return;
+    };
+    let Some(schemas) = json
+        .get_mut("components")
+        .and_then(|c| c.get_mut("schemas"))
+        .and_then(serde_json::Value::as_object_mut)
+    else {
+        return;
+    };
+    let closed: std::collections::BTreeMap<String, serde_json::Value> = schemas
+        .iter()
+        .filter(|(_, s)| s["additionalProperties"] == serde_json::Value::Bool(false))
+        .map(|(name, s)| {
+            let mut open = s.clone();
+            if let Some(o) = open.as_object_mut() {
+                o.remove("additionalProperties");
+            }
+            (format!("#/components/schemas/{name}"), open)
+        })
+        .collect();
+    let mut changed = false;
+    for schema in schemas.values_mut() {
+        for member in schema
+            .get_mut("allOf")
+            .and_then(serde_json::Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(open) = member["$ref"].as_str().and_then(|r| closed.get(r)) {
+                *member = open.clone();
+                changed = true;
+            }
+        }
+    }
+    if changed && let Ok(opened) = serde_json::from_value(serde_json::Value::Object(json)) {
+        *doc = opened;
+    }
+}
+
 /// Whether an operation lists the API-key security scheme (the routes API keys may call).
 pub fn accepts_api_keys(operation: &Operation) -> bool {
     operation.security.iter().flatten().any(|requirement| {

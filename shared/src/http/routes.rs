@@ -24,7 +24,7 @@ use axum::Router;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use super::openapi::document_common_responses;
+use super::openapi::{document_common_responses, open_flattened_requests};
 use crate::ratelimit::{self, RateLimiter, RouteClass};
 
 /// A function's routes, grouped by the rate-limit class that guards them (`None`: no rate limit).
@@ -62,6 +62,7 @@ impl<S: Clone + Send + Sync + 'static> Routes<S> {
             document_common_responses(&mut part, class);
             doc.merge(part);
         }
+        open_flattened_requests(&mut doc);
         doc
     }
 

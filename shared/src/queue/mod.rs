@@ -40,7 +40,10 @@ pub mod queues {
     pub const NOTIFICATIONS: &str = "notifications";
     /// Background work of every other kind.
     pub const JOBS: &str = "jobs";
-    pub const ALL: [&str; 2] = [NOTIFICATIONS, JOBS];
+    /// The learning domain's background work (its worker is the queue's only consumer: on SQS, a queue feeds one
+    /// Lambda, so a domain's jobs travel on the domain's own queue).
+    pub const LEARNING: &str = "learning";
+    pub const ALL: [&str; 3] = [NOTIFICATIONS, JOBS, LEARNING];
 }
 
 /// A job as it travels through the queue.

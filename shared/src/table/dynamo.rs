@@ -783,7 +783,13 @@ fn condition_expression(
                     parts.push(part);
                 }
             }
-            (!parts.is_empty()).then(|| format!("({})", parts.join(" AND ")))
+            // Each part is parenthesized already: one alone is returned as it is, since DynamoDB refuses
+            // redundant parentheses.
+            match parts.len() {
+                0 => None,
+                1 => parts.pop(),
+                _ => Some(format!("({})", parts.join(" AND "))),
+            }
         }
     })
 }
@@ -1142,6 +1148,14 @@ mod tests {
         assert_eq!(
             condition_expression(&mut Expr::new(), &Condition::All(vec![]), 1).unwrap(),
             None
+        );
+        // A list of one is that one condition, without the redundant parentheses DynamoDB refuses.
+        let one = Condition::All(vec![Condition::equals("status", "open")]);
+        let alone = condition_expression(&mut Expr::new(), &Condition::equals("status", "open"), 1)
+            .unwrap();
+        assert_eq!(
+            condition_expression(&mut Expr::new(), &one, 1).unwrap(),
+            alone
         );
     }
 

@@ -9,9 +9,12 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::signup::EmailRequest;
-use crate::{Accepted, Accts, Result, accepted, expensive, per_account};
+use crate::{Accepted, Accts, Result, accepted};
 
-/// Email a password reset link. Always 202 for a well-formed address.
+/// Email a password reset link. Always 202 for a well-formed address, whether or not it is registered, and
+/// whoever else asked for it: the emails one address receives are limited (over the limit nothing is sent, and
+/// the answer is the same), so nobody can keep the owner from recovering the account. 429 only for the client's
+/// own network sending too many.
 #[utoipa::path(post, path = "/v1/auth/forgot-password", tag = "auth", request_body = EmailRequest, responses(
     (status = 202, body = Accepted)))]
 pub(crate) async fn forgot_password(
@@ -19,8 +22,7 @@ pub(crate) async fn forgot_password(
     client: ClientInfo,
     Json(input): Json<EmailRequest>,
 ) -> Result<impl IntoResponse> {
-    per_account(&accounts, &input.email).await?;
-    expensive(&accounts, &client, &input.email).await?;
+    accounts.limit_expensive_network(&client).await?;
     accounts.forgot_password(&input.email, &client).await?;
     Ok(accepted(
         "if the address belongs to an account, a reset link is on its way",

@@ -9,7 +9,7 @@ use lectern_shared::http::{Json, Problem};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::{Accts, Result, per_account};
+use crate::{Accts, Result};
 
 /// Email and password.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -30,7 +30,7 @@ pub(crate) async fn login(
     client: ClientInfo,
     Json(input): Json<Credentials>,
 ) -> Result<Json<LoginOutcome>> {
-    per_account(&accounts, &input.email).await?;
+    accounts.failure_budget(&client)?;
     Ok(Json(
         accounts
             .login(&input.email, &input.password, &client)
@@ -51,12 +51,14 @@ pub struct RefreshRequest {
     (status = 200, body = TokenPair),
     (status = 400, description = "`invalid-token`: unknown or expired (or another invalid input)"),
     (status = 401, description = "`refresh-token-reused`: the session has been ended"),
-    (status = 409, description = "`refresh-token-used`: refreshed concurrently a moment ago")))]
+    (status = 409, description = "`refresh-token-used`: refreshed concurrently a moment ago"),
+    (status = 429, description = "`rate-limited`: this network sent too many unknown tokens (or wrong passwords) lately; see `Retry-After`")))]
 pub(crate) async fn refresh(
     State(accounts): Accts,
     client: ClientInfo,
     Json(input): Json<RefreshRequest>,
 ) -> Result<Json<TokenPair>> {
+    accounts.failure_budget(&client)?;
     Ok(Json(accounts.refresh(&input.refresh_token, &client).await?))
 }
 

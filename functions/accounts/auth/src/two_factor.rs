@@ -113,6 +113,7 @@ pub(crate) async fn two_factor_verify(
     client: ClientInfo,
     Json(input): Json<ChallengeRequest>,
 ) -> Result<Json<TokenPair>> {
+    accounts.failure_budget(&client)?;
     Ok(Json(
         accounts
             .verify_two_factor(&input.challenge, &input.code, &client)

@@ -6,6 +6,11 @@
 //! the request for the handler ([`SignedIn`]), so a route such as `GET /v1/users/me` reads nothing more. The
 //! signature check of an access token is cached in-process for the token's lifetime, keyed by the token's
 //! SHA-256; the time claims and the session are still checked on every request, so revocation stays immediate.
+//!
+//! Profile (device) sessions — a parent's session that acts as one child profile (`device_sessions`) — are
+//! refused by default: only routers that serve learner profiles install [`AccountsAuthenticator::with_profiles`],
+//! and there the identity carries the profile and only [`perm::PROFILE_SESSION`]. So a child's device can never
+//! reach the account's own routes (`/v1/users/me`, `/v1/auth/logout-all`, 2FA, admin), whatever they check.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -19,6 +24,7 @@ use lectern_shared::ratelimit::{RouteClass, Subject};
 use lectern_shared::table::{Entity, Key};
 use sha2::Digest;
 
+use crate::permissions::perm;
 use crate::service::Accounts;
 use crate::sessions::Session;
 use crate::tokens::{Claims, TokenKind, check_times};
@@ -33,13 +39,26 @@ pub struct AccountsAuthenticator {
     accounts: Arc<Accounts>,
     /// Claims of access tokens whose signature has been verified, by the token's SHA-256.
     verified: Arc<Mutex<HashMap<[u8; 32], Claims>>>,
+    /// Whether profile (device) sessions are accepted (as their profile, narrowed).
+    profiles: bool,
 }
 
 impl AccountsAuthenticator {
+    /// The authenticator of the account's own routes: profile (device) sessions are refused (401).
     pub fn new(accounts: Arc<Accounts>) -> Self {
         Self {
             accounts,
             verified: Arc::default(),
+            profiles: false,
+        }
+    }
+
+    /// The authenticator of routes that serve learner profiles: a profile session is accepted as its profile,
+    /// with at most [`perm::PROFILE_SESSION`].
+    pub fn with_profiles(accounts: Arc<Accounts>) -> Self {
+        Self {
+            profiles: true,
+            ..Self::new(accounts)
         }
     }
 }
@@ -95,7 +114,20 @@ pub fn identity_of(
         api_key_id: api_key.map(|(id, _)| id),
         email_verified: user.email_verified,
         auth_time,
+        tier: user.tier.as_str().to_string(),
+        profile_id: None,
     }
+}
+
+/// Narrows an account's identity to one of its learner profiles: the profile's permissions only, and never
+/// "recently authenticated" (a child's device cannot pass for the parent having just signed in).
+pub fn acting_as(mut identity: Identity, profile_id: &str) -> Identity {
+    identity
+        .permissions
+        .retain(|p| perm::PROFILE_SESSION.contains(&p.as_str()));
+    identity.profile_id = Some(profile_id.to_string());
+    identity.auth_time = None;
+    identity
 }
 
 #[async_trait]
@@ -207,6 +239,15 @@ impl AccountsAuthenticator {
             None,
             Some(session.auth_time),
         );
+        let identity = match &session.profile_id {
+            None => identity,
+            Some(profile) if self.profiles => acting_as(identity, profile),
+            Some(_) => {
+                return Err(rejected(
+                    "a profile (device) session cannot use the account's routes",
+                ));
+            }
+        };
         Ok(Some((identity, user)))
     }
 }

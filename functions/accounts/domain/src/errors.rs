@@ -29,6 +29,9 @@ pub enum AccountError {
     Conflict(String),
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// Too many attempts (a parent PIN); retry after this many seconds.
+    #[error("too many attempts")]
+    TooManyAttempts(u64),
     #[error("store: {0}")]
     Store(#[from] TableError),
     #[error("internal: {0}")]
@@ -64,6 +67,7 @@ impl From<AccountError> for Problem {
             AccountError::NotFound => Problem::not_found("no such resource"),
             AccountError::Conflict(d) => Problem::conflict(d),
             AccountError::Forbidden(d) => Problem::forbidden(d),
+            AccountError::TooManyAttempts(secs) => Problem::rate_limited(secs),
             AccountError::Store(e) => e.into(),
             AccountError::Internal(e) => {
                 tracing::error!(error = %e, "internal failure");

@@ -8,6 +8,7 @@ pub mod authenticator;
 pub mod change;
 pub mod config;
 pub mod crypto;
+pub mod device_sessions;
 pub mod erasure;
 pub mod errors;
 pub mod lockout;
@@ -34,9 +35,12 @@ pub const ENTITIES: &[EntityInfo] = &[
     sessions::RefreshRecord::INFO,
     onetime::OneTimeToken::INFO,
     lockout::COUNTER,
+    lockout::SOURCE_COUNTER,
     audit::StoredEvent::INFO,
     apikeys::ApiKeyLookup::INFO,
     apikeys::ApiKeyListing::INFO,
     service::admin::ADMIN_COUNT,
     twofactor::challenges::SpentChallenge::INFO,
+    device_sessions::ParentPin::INFO,
+    device_sessions::PIN_ATTEMPTS_COUNTER,
 ];

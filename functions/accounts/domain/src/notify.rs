@@ -29,10 +29,35 @@ impl Accounts {
         if let Some(locale) = &user.preferences.locale {
             email = email.locale(locale.clone());
         }
+        self.email_entry(email, &user.user_id, idempotency_key)
+    }
+
+    /// A templated email to an address that belongs to no account; `subject` names it in idempotency keys (a
+    /// pseudonym, never the address).
+    pub(crate) fn email_to_address(
+        &self,
+        address: &str,
+        subject: &str,
+        template: Template,
+        idempotency_key: &str,
+    ) -> Result<OutboxEntry, AccountError> {
+        self.email_entry(
+            NotifyEmail::new(address, template),
+            subject,
+            idempotency_key,
+        )
+    }
+
+    fn email_entry(
+        &self,
+        email: NotifyEmail,
+        subject: &str,
+        idempotency_key: &str,
+    ) -> Result<OutboxEntry, AccountError> {
         let kind = email.template.name();
         let job = NewJob::new(&email)
             .map_err(|e| AccountError::Internal(format!("could not build a {kind} email: {e}")))?
-            .idempotency_key(format!("{kind}:{}:{idempotency_key}", user.user_id));
+            .idempotency_key(format!("{kind}:{subject}:{idempotency_key}"));
         Ok(self.outbox_entry::<NotifyEmail>(job)?)
     }
 

@@ -63,6 +63,9 @@ pub struct Session {
     pub user_agent: Option<String>,
     /// Hash of the one live refresh token of this family.
     pub current_hash: String,
+    /// A profile (device) session acts only as this learner profile of the account (see `device_sessions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_id: Option<String>,
 }
 
 impl Session {
@@ -190,6 +193,19 @@ impl Sessions {
         origin: &Origin,
         now: i64,
     ) -> TableResult<(Session, String, Vec<TxOp>)> {
+        self.start_as_ops(user_id, None, now, origin, now)
+    }
+
+    /// [`Sessions::start_ops`] of a session of `user_id` that acts as `profile_id` only when one is given (a
+    /// device session), whose owner last proved who they are at `auth_time`.
+    pub fn start_as_ops(
+        &self,
+        user_id: &str,
+        profile_id: Option<&str>,
+        auth_time: i64,
+        origin: &Origin,
+        now: i64,
+    ) -> TableResult<(Session, String, Vec<TxOp>)> {
         let token = random_token(REFRESH_TOKEN_PREFIX, 32);
         let hash = token_hash(&token);
         let session = Session {
@@ -197,12 +213,13 @@ impl Sessions {
             user_id: user_id.to_string(),
             created_at: now,
             last_used_at: now,
-            auth_time: now,
+            auth_time,
             idle_expires_at: now + self.policy.idle_secs,
             absolute_expires_at: now + self.policy.absolute_secs,
             ip: origin.ip.clone(),
             user_agent: origin.user_agent.clone(),
             current_hash: hash.clone(),
+            profile_id: profile_id.map(str::to_string),
         };
         let ops = vec![
             TxOp::Put {
@@ -215,6 +232,22 @@ impl Sessions {
             },
         ];
         Ok((session, token, ops))
+    }
+
+    /// Starts a session of `user_id` acting as `profile_id` when one is given (a device session, or the parent's
+    /// session a device switches back to), on its own.
+    pub async fn start_as(
+        &self,
+        user_id: &str,
+        profile_id: Option<&str>,
+        auth_time: i64,
+        origin: &Origin,
+        now: i64,
+    ) -> TableResult<(Session, String)> {
+        let (session, token, ops) =
+            self.start_as_ops(user_id, profile_id, auth_time, origin, now)?;
+        self.table.transact(ops).await?;
+        Ok((session, token))
     }
 
     /// Starts a session on its own (operator tooling; sign-in commits [`Sessions::start_ops`] with its audit).

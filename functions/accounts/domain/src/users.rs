@@ -49,6 +49,16 @@ pub enum Tier {
     Premium,
 }
 
+impl Tier {
+    /// The tier's name, as serialized (and as `Identity::tier` carries it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Free => "free",
+            Tier::Premium => "premium",
+        }
+    }
+}
+
 /// Account status. Only `active` accounts may sign in or use tokens and keys.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -24,6 +24,8 @@ use lectern_shared::testing::golden::{assert_stored, assert_stored_item};
 use lectern_shared::{Config, Platform};
 use time::OffsetDateTime;
 
+/// A source digest as the rate limiter makes them.
+const SOURCE: &str = "3f2a9c0d1e4b5a6f";
 const NOW: i64 = 1_900_000_000;
 const USER_ID: &str = "01JAD4LOVELACE0000000000AA";
 const SESSION_ID: &str = "01JSESS1ON00000000000000SS";
@@ -100,6 +102,7 @@ fn session() {
             ip: Some("203.0.113.7".into()),
             user_agent: Some("curl/8.5".into()),
             current_hash: HASH.into(),
+            profile_id: None,
         },
     );
 }
@@ -193,27 +196,40 @@ fn spent_challenge() {
     );
 }
 
+/// Two failures from one source: the source's counter locks (threshold 2); the account-wide one counts on.
 #[tokio::test]
-async fn lockout_counter() {
+async fn lockout_counters() {
     let (table, _dir) = lectern_shared::testing::embedded::table(Arc::new(clock()));
     let policy = LockoutPolicy {
         threshold: 2,
         window_secs: 900,
         duration_secs: 600,
+        account_threshold: 10,
+        account_window_secs: 86_400,
+        account_duration_secs: 3600,
     };
     let lockout = Lockout::new(table.clone(), policy);
     for _ in 0..policy.threshold {
-        if let lockout::AfterFailure::Reached(until) =
-            lockout.record_failure(USER_ID, NOW).await.unwrap()
+        if let lockout::AfterFailure::Reached(scope, until) =
+            lockout.record_failure(USER_ID, SOURCE, NOW).await.unwrap()
         {
             table
-                .transact(vec![lockout::lock_op(USER_ID, until)])
+                .transact(vec![lockout::lock_op(USER_ID, SOURCE, scope, until)])
                 .await
                 .unwrap();
         }
     }
     let item = table.get(&lockout::key(USER_ID)).await.unwrap();
     assert_stored_item(&golden(), &lockout::COUNTER, &item.expect("a counter"));
+    let item = table
+        .get(&lockout::source_key(USER_ID, SOURCE))
+        .await
+        .unwrap();
+    assert_stored_item(
+        &golden(),
+        &lockout::SOURCE_COUNTER,
+        &item.expect("a source counter"),
+    );
 }
 
 #[tokio::test]
@@ -235,4 +251,57 @@ async fn admin_count() {
         .unwrap();
     let item = platform.table.get(&admins_key()).await.unwrap();
     assert_stored_item(&golden(), &ADMIN_COUNT, &item.expect("a counter"));
+}
+
+#[test]
+fn parent_pin() {
+    assert_stored(
+        &golden(),
+        &lectern_accounts::device_sessions::ParentPin {
+            user_id: USER_ID.into(),
+            pin_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            set_at: NOW,
+        },
+    );
+}
+
+#[tokio::test]
+async fn pin_attempts_counter() {
+    use lectern_accounts::device_sessions::{PIN_ATTEMPTS_COUNTER, attempts_key};
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Platform::with_clock(Config::for_tests(dir.path().into()), Arc::new(clock()))
+        .await
+        .unwrap();
+    let config = AccountsConfig::from_lookup(&platform.config, |_| None).unwrap();
+    let cheap = Argon2Params {
+        memory_kib: 256,
+        iterations: 1,
+        parallelism: 1,
+    };
+    let accounts = Accounts::new(platform.clone(), config, cheap).unwrap();
+    let device = lectern_shared::http::auth::Identity {
+        user_id: USER_ID.into(),
+        roles: Default::default(),
+        permissions: Default::default(),
+        session_id: None,
+        api_key_id: None,
+        email_verified: true,
+        auth_time: None,
+        tier: "free".into(),
+        profile_id: Some("01JPROF1LE0000000000000000".into()),
+    };
+    let client = lectern_shared::http::client::ClientInfo::default();
+    // No PIN is set: the guess is still counted before anything is checked.
+    assert!(
+        accounts
+            .switch_to_parent(&device, "1234", &client)
+            .await
+            .is_err()
+    );
+    let item = platform
+        .table
+        .get(&attempts_key(USER_ID, NOW))
+        .await
+        .unwrap();
+    assert_stored_item(&golden(), &PIN_ATTEMPTS_COUNTER, &item.expect("a counter"));
 }

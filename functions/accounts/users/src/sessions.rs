@@ -21,6 +21,9 @@ pub struct SessionView {
     pub user_agent: Option<String>,
     /// The session this request came through.
     pub current: bool,
+    /// The learner profile a device (profile) session acts as; absent for the account's own sessions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile_id: Option<String>,
 }
 
 /// The caller's active sessions, newest first.
@@ -45,6 +48,7 @@ pub(crate) async fn sessions(
                 last_used_at: s.last_used_at,
                 ip: s.ip,
                 user_agent: s.user_agent,
+                profile_id: s.profile_id,
             })
             .collect(),
     ))

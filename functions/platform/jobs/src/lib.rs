@@ -1,9 +1,9 @@
 //! The jobs worker: the handlers of the `jobs` queue, whichever domain owns the job.
 //!
 //! One queue and one Lambda run every domain's background jobs, so this crate assembles them: it is the one
-//! function allowed to use every domain library (see `docs/architecture.md`). Today it runs `account.purge`, the
-//! erasure of a deleted account, with every domain's [`Eraser`]; a new domain adds its eraser to [`erasers`] and
-//! its job handlers to [`worker`].
+//! function allowed to use every domain library (see `docs/architecture.md`). It runs `account.purge`, the
+//! erasure of a deleted account, with every domain's [`Eraser`], and `exams.exam-completed`, the exam statistics; a
+//! new domain adds its eraser to [`erasers`] and its job handlers to [`worker`].
 
 use std::sync::Arc;
 
@@ -13,13 +13,16 @@ use lectern_shared::erasure::Eraser;
 use lectern_shared::queue::worker::Worker;
 
 /// The erasers of every domain but accounts, run (in this order) before the accounts' own, which deletes the
-/// account last. Empty until a second domain keeps data about accounts.
-pub fn erasers(_platform: &Platform) -> Vec<Arc<dyn Eraser>> {
-    Vec::new()
+/// account last.
+pub fn erasers(platform: &Platform) -> Vec<Arc<dyn Eraser>> {
+    vec![Arc::new(lectern_exams::erasure::ExamsEraser::new(platform))]
 }
 
 /// The worker for the `jobs` queue.
 pub fn worker(platform: &Platform) -> Worker {
     Worker::new(platform.table.clone(), platform.clock.clone())
         .with(Arc::new(PurgeAccounts::new(platform, erasers(platform))))
+        .with(Arc::new(
+            lectern_exams::exams::jobs::ExamCompletedHandler::new(platform),
+        ))
 }

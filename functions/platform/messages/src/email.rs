@@ -141,6 +141,12 @@ pub enum Template {
         /// Where the owner can reset a forgotten password.
         reset_link: String,
     },
+    /// Answer to "forgot password" for an address with no active account: sent instead of a reset link, so the
+    /// request costs and answers the same either way; tells whoever holds the address where to go instead.
+    PasswordResetUnavailable {
+        /// Where to create an account.
+        signup_link: String,
+    },
     /// Notice: an API key was created.
     ApiKeyCreated {
         /// The key's label (never the key itself).
@@ -170,6 +176,7 @@ impl Template {
             Self::TwoFactorDisabled => "two_factor_disabled",
             Self::BackupCodeUsed { .. } => "backup_code_used",
             Self::RegistrationAttempt { .. } => "registration_attempt",
+            Self::PasswordResetUnavailable { .. } => "password_reset_unavailable",
             Self::ApiKeyCreated { .. } => "api_key_created",
             Self::AccountDeleted { .. } => "account_deleted",
         }

@@ -6,6 +6,9 @@
 
 pub mod accounts;
 pub mod email;
+pub mod exams;
+pub mod learning;
 
 pub use accounts::PurgeAccount;
 pub use email::{NotifyEmail, SendEmail, Template};
+pub use learning::{AchievementEarned, RecordedScore, ResultsRecorded};

@@ -54,6 +54,9 @@ fn samples() -> Vec<(Template, Vec<&'static str>)> {
         Template::RegistrationAttempt {
             reset_link: LINK.into(),
         },
+        Template::PasswordResetUnavailable {
+            signup_link: LINK.into(),
+        },
         Template::AccountDeleted {
             restore_until: datetime!(2025-04-02 14:05 UTC),
         },
@@ -77,6 +80,9 @@ fn samples() -> Vec<(Template, Vec<&'static str>)> {
                 Template::TwoFactorDisabled => vec!["turned off"],
                 Template::BackupCodeUsed { .. } => vec!["2 backup codes left"],
                 Template::ApiKeyCreated { .. } => vec!["CI deploy"],
+                Template::PasswordResetUnavailable { .. } => {
+                    vec![LINK, "no active Acme Learn account"]
+                }
                 Template::RegistrationAttempt { .. } => {
                     vec![LINK, "already belongs to your account"]
                 }

@@ -156,25 +156,29 @@ impl Accounts {
         })
     }
 
-    /// Counts a request of the `expensive` class — one that costs real money or time: a presigned upload, a new API
-    /// key, an email to an address the request names — per client IP and per `account` (`user:<id>` once signed
-    /// in, the normalized email before), so neither many accounts behind one IP nor one account behind many IPs
-    /// can run up the bill or flood an inbox. 429 over either limit; the answer carries the strictest headers.
+    /// Counts a request of the `expensive` class per client IP and per `account` (see
+    /// [`lectern_shared::ratelimit::RateLimiter::enforce_expensive`]).
     pub async fn limit_expensive(
         &self,
         client: &ClientInfo,
         account: &str,
     ) -> Result<(), lectern_shared::http::Problem> {
+        self.platform
+            .limiter
+            .enforce_expensive(client.ip, account)
+            .await
+    }
+
+    /// The per-IP half of [`Accounts::limit_expensive`], for routes whose per-address budget is spent silently
+    /// (forgot-password: an owner must never be refused recovery because someone else asked too often).
+    pub async fn limit_expensive_network(
+        &self,
+        client: &ClientInfo,
+    ) -> Result<(), lectern_shared::http::Problem> {
         use lectern_shared::ratelimit::{RouteClass, Subject};
-        let limiter = &self.platform.limiter;
-        limiter
+        self.platform
+            .limiter
             .enforce(RouteClass::Expensive, &Subject::ip(client.ip))
-            .await?;
-        limiter
-            .enforce(
-                RouteClass::Expensive,
-                &Subject::Account(account.to_string()),
-            )
             .await?;
         Ok(())
     }

@@ -2,7 +2,7 @@
 
 use lectern_messages::Template;
 use lectern_shared::http::client::ClientInfo;
-use lectern_shared::table::TableError;
+use lectern_shared::table::{Entity, TableError};
 
 use super::Accounts;
 use super::signup::{valid_email, valid_password};
@@ -11,23 +11,56 @@ use crate::change::{Change, conflict};
 use crate::errors::AccountError;
 use crate::lockout;
 use crate::onetime::{OneTimeTokens, Purpose};
-use crate::users::{Status, User, Users};
+use crate::users::{EmailClaim, Status, User, Users};
 
 impl Accounts {
-    /// Emails a reset link if the address belongs to an active account. The caller always answers 202.
+    /// Emails a reset link if the address belongs to an active account, and otherwise a note that there is
+    /// nothing to reset. The caller always answers 202. Every address costs the same: its email budget (one
+    /// counter), two reads (the address's claim, then the account or its pseudonym), one transaction, one send —
+    /// so neither the answer nor its cost tells whether the address is registered. Over the address's budget
+    /// nothing is sent (the answer is the same), so others asking cannot lock the owner out of recovery for
+    /// longer than the budget's window.
     #[tracing::instrument(skip_all)]
     pub async fn forgot_password(
         &self,
         email: &str,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
+        use lectern_shared::ratelimit::{RouteClass, Subject};
         let email = valid_email(email)?;
-        let Some(user) = self.users.find_by_email(&email).await? else {
-            return Ok(());
-        };
-        if user.status != Status::Active {
+        let budget = self
+            .platform
+            .limiter
+            .check(
+                RouteClass::Expensive,
+                &Subject::Account(crate::users::email_key(&email)),
+            )
+            .await?;
+        if !budget.allowed {
+            tracing::info!("reset emails of this address are over their budget; nothing sent");
             return Ok(());
         }
+        let claim = self.platform.table.get(&EmailClaim::key_of(&email)).await?;
+        let subject = match claim {
+            Some(item) => EmailClaim::from_item(item)?.user_id,
+            None => self.pseudonym(&email),
+        };
+        let Some(user) = self
+            .users
+            .get(&subject)
+            .await?
+            .filter(|u| u.status == Status::Active)
+        else {
+            let template = Template::PasswordResetUnavailable {
+                signup_link: format!("{}/sign-up", self.config.app_url),
+            };
+            // One such note per address and hour, however often it is asked for.
+            let hour = (self.epoch() / 3600).to_string();
+            let mut change = Change::new();
+            change.send(self.email_to_address(&email, &subject, template, &hour)?);
+            change.audit(self.event(Action::PasswordResetRequested, None, &subject, client));
+            return Ok(self.commit(change).await?);
+        };
         let expires = self.epoch() + self.config.reset_password_ttl_secs;
         let (token, stored) =
             OneTimeTokens::mint(Purpose::ResetPassword, &user.user_id, &user.email, expires);
@@ -70,7 +103,12 @@ impl Accounts {
         let mut change = Change::new();
         change.op(OneTimeTokens::redeem_op(Purpose::ResetPassword, token));
         let user = self.set_password(&mut change, user, new_password).await?;
-        change.op(lockout::clear_op(&user.user_id));
+        // The owner proved their mailbox: the account-wide lock and this source's end (other sources stay locked).
+        change.op(lockout::clear_account_op(&user.user_id));
+        change.op(lockout::clear_source_op(
+            &user.user_id,
+            &self.source(client),
+        ));
         change.end_sessions(self.sessions.keys(&user.user_id, None).await?);
         self.owner_changed(
             &mut change,

@@ -4,7 +4,8 @@ use lectern_messages::Template;
 use lectern_shared::http::client::ClientInfo;
 use serde::Serialize;
 
-use lectern_shared::table::{Condition, TableError, TxOp};
+use lectern_shared::ratelimit::{RouteClass, Subject};
+use lectern_shared::table::{Condition, Entity, Key, TableError, TxOp};
 
 use super::{Accounts, TokenPair, origin};
 use crate::audit::Action;
@@ -13,7 +14,7 @@ use crate::errors::AccountError;
 use crate::lockout::{self, AfterFailure};
 use crate::sessions::{RefreshError, Session};
 use crate::tokens::TokenKind;
-use crate::users::{Status, User};
+use crate::users::{EmailClaim, Status, User};
 
 /// The result of a correct password.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -34,7 +35,12 @@ const MAX_PASSWORD_BYTES: usize = 1024;
 
 impl Accounts {
     /// Password sign-in. Unknown email, wrong password and a locked account all answer `InvalidCredentials`,
-    /// after the same amount of hashing work.
+    /// after the same amount of hashing work and the same storage round trips: an address nobody holds is
+    /// counted, audited and locked under a pseudonym (a keyed digest of the address), exactly as an account is, so
+    /// neither the answer nor its cost says whether the address is registered. (Once an unknown address's
+    /// failures reach the lock, no email goes out — there is nobody to tell.)
+    ///
+    /// The caller has checked the client network's failure budget ([`Accounts::failure_budget`]).
     #[tracing::instrument(skip_all)]
     pub async fn login(
         &self,
@@ -48,27 +54,54 @@ impl Accounts {
             return Err(AccountError::InvalidCredentials);
         }
         let now = self.epoch();
-        let Some(user) = self.users.find_by_email(email).await? else {
-            self.hasher.verify_dummy(password).await;
-            self.audit_anonymous_failure(client).await;
+        let source = self.source(client);
+        // Two reads whoever asks: the address's claim, then the account (or its pseudonym's) with both lockout
+        // counters in one batch.
+        let claim = self.platform.table.get(&EmailClaim::key_of(email)).await?;
+        let subject = match claim {
+            Some(item) => EmailClaim::from_item(item)?.user_id,
+            None => self.pseudonym(email),
+        };
+        let user_key = User::key_of(&subject);
+        let mut keys = vec![user_key.clone()];
+        keys.extend(lockout::keys(&subject, &source));
+        let mut items = self.platform.table.batch_get(&keys).await?;
+        let user = match items
+            .iter()
+            .position(|i| Key::of(i).as_ref() == Some(&user_key))
+        {
+            Some(at) => Some(User::from_item(items.swap_remove(at))?),
+            None => None,
+        };
+        let locked = lockout::locked_until(&items, now);
+        let verified = match &user {
+            Some(user) => Some(
+                self.hasher
+                    .verify(password, &user.password_hash)
+                    .await
+                    .map_err(|e| AccountError::Internal(e.to_string()))?,
+            ),
+            None => {
+                self.hasher.verify_dummy(password).await;
+                None
+            }
+        };
+        let valid = verified.as_ref().is_some_and(|v| v.valid);
+        if !valid || locked.is_some() {
+            if locked.is_some() {
+                // Even the right password does not open a locked account (for this source); the owner has been
+                // emailed. Not counted again, so one source adds at most `threshold` to the account-wide count.
+                self.record(self.event(Action::LoginFailed, None, &subject, client))
+                    .await?;
+                self.count_network_failure(client).await;
+            } else {
+                self.count_failure(&subject, user.as_ref(), client).await?;
+            }
+            return Err(AccountError::InvalidCredentials);
+        }
+        let (Some(user), Some(verified)) = (user, verified) else {
             return Err(AccountError::InvalidCredentials);
         };
-        let locked = self.lockout.locked_until(&user.user_id, now).await?;
-        let verified = self
-            .hasher
-            .verify(password, &user.password_hash)
-            .await
-            .map_err(|e| AccountError::Internal(e.to_string()))?;
-        if locked.is_some() {
-            // Even the right password does not open a locked account; the owner has been emailed.
-            self.record(self.event(Action::LoginFailed, None, &user.user_id, client))
-                .await?;
-            return Err(AccountError::InvalidCredentials);
-        }
-        if !verified.valid {
-            self.count_failure(&user, client).await?;
-            return Err(AccountError::InvalidCredentials);
-        }
         self.admissible(&user, client).await?;
         if user.two_factor_enabled() {
             // A deleted account is restored only once every factor checked out (`verify_two_factor`): a password
@@ -96,7 +129,7 @@ impl Accounts {
         // Signed in: the lockout cleared, a deleted account restored, the session started and audited, together.
         let mut change = Change::new();
         let user = self.restore_if_deleted(&mut change, user, client).await?;
-        change.op(lockout::clear_op(&user.user_id));
+        change.op(lockout::clear_source_op(&user.user_id, &source));
         let (session, refresh) = self.start_session(&mut change, &user, client).await?;
         self.commit(change).await.map_err(conflict)?;
         if verified.needs_rehash {
@@ -163,7 +196,7 @@ impl Accounts {
     ) -> Result<(), AccountError> {
         let locked = self
             .lockout
-            .locked_until(&user.user_id, self.epoch())
+            .locked_until(&user.user_id, &self.source(client), self.epoch())
             .await?
             .is_some();
         let verified = self
@@ -173,7 +206,8 @@ impl Accounts {
             .map_err(|e| AccountError::Internal(e.to_string()))?;
         if locked || !verified.valid {
             if !locked {
-                self.count_failure(user, client).await?;
+                self.count_failure(&user.user_id, Some(user), client)
+                    .await?;
             }
             return Err(AccountError::field(
                 field,
@@ -183,31 +217,43 @@ impl Accounts {
         Ok(())
     }
 
-    /// Counts a failed password or code toward lockout; the failure that locks the account locks it, audits it
-    /// and emails the owner in one transaction.
+    /// Counts a failed password or code of `subject` (an account, or an unknown address's pseudonym) from the
+    /// client's source toward lockout, and against the client network's failure budget. The failure that locks
+    /// locks, audits it and emails the owner (when there is one) in one transaction.
     pub(crate) async fn count_failure(
         &self,
-        user: &User,
+        subject: &str,
+        owner: Option<&User>,
         client: &ClientInfo,
     ) -> Result<(), AccountError> {
-        self.record(self.event(Action::LoginFailed, None, &user.user_id, client))
+        self.record(self.event(Action::LoginFailed, None, subject, client))
             .await?;
-        if let AfterFailure::Reached(until) = self
+        self.count_network_failure(client).await;
+        let source = self.source(client);
+        if let AfterFailure::Reached(scope, until) = self
             .lockout
-            .record_failure(&user.user_id, self.epoch())
+            .record_failure(subject, &source, self.epoch())
             .await?
         {
             let until_at =
                 time::OffsetDateTime::from_unix_timestamp(until).unwrap_or_else(|_| self.now());
             let mut change = Change::new();
-            change.op(lockout::lock_op(&user.user_id, until));
-            change.audit(self.event(Action::AccountLocked, None, &user.user_id, client));
-            change.send(self.email(
-                user,
-                None,
-                Template::AccountLocked { until: until_at },
-                &until.to_string(),
-            )?);
+            change.op(lockout::lock_op(subject, &source, scope, until));
+            let mut details = serde_json::Map::new();
+            let scope_name = match scope {
+                lockout::Scope::Source => "source",
+                lockout::Scope::Account => "account",
+            };
+            details.insert("scope".into(), scope_name.into());
+            change.audit(self.event_with(Action::AccountLocked, None, subject, client, details));
+            if let Some(user) = owner {
+                change.send(self.email(
+                    user,
+                    None,
+                    Template::AccountLocked { until: until_at },
+                    &until.to_string(),
+                )?);
+            }
             match self.commit(change).await {
                 // Another failure locked it at the same moment, with its own record and email.
                 Ok(()) | Err(TableError::TransactionCancelled { index: Some(0), .. }) => {}
@@ -217,9 +263,47 @@ impl Accounts {
         Ok(())
     }
 
-    async fn audit_anonymous_failure(&self, client: &ClientInfo) {
-        // No account to file it under: keep it in the logs (with the request id) rather than the table.
-        tracing::info!(ip = ?client.ip, "login for unknown email");
+    /// Spends one of the client network's failed checks (`failures` class). Best effort: the budget guards the
+    /// next attempts, and a store hiccup here must not turn a wrong password into a 503.
+    pub(crate) async fn count_network_failure(&self, client: &ClientInfo) {
+        let network = Subject::ip(client.ip);
+        if let Err(e) = self
+            .platform
+            .limiter
+            .check(RouteClass::Failures, &network)
+            .await
+        {
+            tracing::warn!(error = %e, "could not count a failed check against the network's budget");
+        }
+    }
+
+    /// Refuses (429) a client network that has spent its budget of failed credential checks, before any check
+    /// runs; credential routes call this first.
+    pub fn failure_budget(&self, client: &ClientInfo) -> Result<(), lectern_shared::http::Problem> {
+        match self
+            .platform
+            .limiter
+            .spent(RouteClass::Failures, &Subject::ip(client.ip))
+        {
+            Some(decision) => decision.require(),
+            None => Ok(()),
+        }
+    }
+
+    /// The lockout's name for the client's source (its network, keyed; never the IP itself).
+    pub(crate) fn source(&self, client: &ClientInfo) -> String {
+        self.platform
+            .limiter
+            .digest("lockout-source", &Subject::ip(client.ip))
+    }
+
+    /// The stand-in account id of an address nobody holds, so its failures are counted like an account's.
+    pub(crate) fn pseudonym(&self, email: &str) -> String {
+        let digest = self.platform.limiter.digest(
+            "login-pseudonym",
+            &Subject::Account(crate::users::email_key(email)),
+        );
+        format!("unknown-{digest}")
     }
 
     /// Re-hashes a password whose hash used older parameters. Best effort.
@@ -296,7 +380,12 @@ impl Accounts {
                 }
                 self.pair(&session, refresh)
             }
-            Err(RefreshError::Invalid) => Err(AccountError::InvalidToken),
+            Err(RefreshError::Invalid) => {
+                // Not a guess worth making (256 bits), but a stream of them is someone probing: they count
+                // against the network's budget of failed checks, as wrong passwords do.
+                self.count_network_failure(client).await;
+                Err(AccountError::InvalidToken)
+            }
             Err(RefreshError::Raced) => Err(AccountError::RefreshRaced),
             Err(RefreshError::Reused {
                 user_id,

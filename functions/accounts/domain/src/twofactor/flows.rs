@@ -129,7 +129,8 @@ impl Accounts {
         self.confirm_password(&user, password, "password", client)
             .await?;
         if self.check_second_factor(&user, code)?.is_none() {
-            self.count_failure(&user, client).await?;
+            self.count_failure(&user.user_id, Some(&user), client)
+                .await?;
             return Err(AccountError::InvalidCode);
         }
         user.two_factor = None;
@@ -171,14 +172,15 @@ impl Accounts {
         }
         if self
             .lockout
-            .locked_until(&user.user_id, self.epoch())
+            .locked_until(&user.user_id, &self.source(client), self.epoch())
             .await?
             .is_some()
         {
             return Err(AccountError::InvalidCode);
         }
         let Some(passed) = self.check_second_factor(&user, code)? else {
-            self.count_failure(&user, client).await?;
+            self.count_failure(&user.user_id, Some(&user), client)
+                .await?;
             return Err(AccountError::InvalidCode);
         };
         // One transaction: the challenge spent (operation 0: a second use, even with another valid code, is
@@ -222,7 +224,10 @@ impl Accounts {
         // One write of the account: the code's bookkeeping and, when deleted, its restoration (guarded, so a
         // restored admin counts again).
         let user = self.guarded(&mut change, &before, user).await?;
-        change.op(lockout::clear_op(&user.user_id));
+        change.op(lockout::clear_source_op(
+            &user.user_id,
+            &self.source(client),
+        ));
         if let Some(remaining) = remaining {
             change.audit(self.event(
                 Action::BackupCodeUsed,

@@ -265,6 +265,27 @@ impl Catalog for English {
                     blocks,
                 )
             }
+            Template::PasswordResetUnavailable { signup_link } => {
+                let href = Href::web(signup_link, "signup_link")?;
+                let mut blocks = vec![
+                    Block::text(format!(
+                        "Someone asked to reset the {product} password of this email address, but no active {product} account uses it, so there is nothing to reset."
+                    )),
+                    Block::text(
+                        "If it was you, you may have signed up with another address. Or create an account:",
+                    ),
+                ];
+                blocks.extend(action("Create an account", &href));
+                blocks.push(Block::Note(vec![Inline::text(
+                    "If it was not you, you can ignore this email.",
+                )]));
+                email(
+                    format!("About your {product} password reset"),
+                    "No account uses this address.".into(),
+                    "No account to reset",
+                    blocks,
+                )
+            }
             Template::ApiKeyCreated { name } => {
                 let name = clean(name, MAX_KEY_NAME_CHARS);
                 if name.is_empty() {

@@ -1,0 +1,16 @@
+//! Lambda entry of the hierarchy function.
+
+use lectern_accounts::service::Accounts;
+use lectern_exams::Exams;
+use lectern_shared::{Config, Platform, http, lambda, telemetry};
+
+// Lambda hands an environment one event at a time: worker threads would only cost start-up time and memory.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda::Error> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    let platform = Platform::for_function(config.clone()).await?;
+    let accounts = Accounts::from_env(platform.clone())?;
+    let router = lectern_exams_catalog::router(Exams::new(platform), accounts);
+    lambda::run_http(http::layers::api(router, &config)).await
+}

@@ -1,0 +1,43 @@
+//! The exams domain's job handlers, run by the `jobs` worker (`functions/platform/jobs`).
+
+use async_trait::async_trait;
+use lectern_messages::exams::ExamCompleted;
+use lectern_shared::Platform;
+use lectern_shared::queue::worker::{JobError, JobHandler};
+use lectern_shared::queue::{Job, JobKind};
+
+use crate::Exams;
+
+/// `exams.exam-completed`: takes the exam's answers into the statistics and estimates. The job carries an
+/// idempotency key per exam, and every answer is taken in with a marker in the same transaction, so a redelivered
+/// or duplicated job moves nothing twice.
+pub struct ExamCompletedHandler {
+    exams: Exams,
+}
+
+impl ExamCompletedHandler {
+    pub fn new(platform: &Platform) -> Self {
+        Self {
+            exams: Exams::new(platform.clone()),
+        }
+    }
+}
+
+#[async_trait]
+impl JobHandler for ExamCompletedHandler {
+    fn kind(&self) -> &'static str {
+        ExamCompleted::KIND
+    }
+
+    async fn handle(&self, job: &Job) -> Result<(), JobError> {
+        let ExamCompleted { exam_id } = serde_json::from_value(job.payload.clone())
+            .map_err(|e| JobError::Permanent(format!("not an exam-completed payload: {e}")))?;
+        let applied = self
+            .exams
+            .apply_completed_exam(&exam_id)
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?;
+        tracing::info!(exam_id = %exam_id, applied, "exam statistics updated");
+        Ok(())
+    }
+}

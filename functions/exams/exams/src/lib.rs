@@ -1,0 +1,63 @@
+//! Exams (`/v1/exams/...`): a learner starts one, answers, submits and reads the result; instructors grade essays.
+//! Taking an exam is a signed-in learner's own activity, so every route takes a session (`SessionIdentity`), never
+//! an API key. Thin wrappers over `lectern_exams::exams`.
+
+mod grading;
+mod sittings;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use lectern_accounts::authenticator::AccountsAuthenticator;
+use lectern_accounts::permissions::perm;
+use lectern_accounts::service::Accounts;
+use lectern_exams::{Exams, Viewer};
+use lectern_shared::http::auth::{self, Identity};
+use lectern_shared::http::{Problem, Routes};
+use lectern_shared::ratelimit::RouteClass;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+type Ex = State<Exams>;
+type Result<T> = std::result::Result<T, Problem>;
+
+#[derive(OpenApi)]
+#[openapi(tags((name = "exams", description = "Exams: start, answer, submit, results, history and grading")))]
+struct ApiDoc;
+
+/// The exam routes and their OpenAPI description. Starting an exam draws and fixes its questions, the costly
+/// part: the Expensive class. The rest are General.
+pub fn routes() -> Routes<Exams> {
+    let expensive = OpenApiRouter::new().routes(routes!(sittings::start_exam));
+    let general = OpenApiRouter::new()
+        .routes(routes!(sittings::exam_history))
+        .routes(routes!(sittings::get_exam))
+        .routes(routes!(sittings::answer))
+        .routes(routes!(sittings::submit))
+        .routes(routes!(sittings::summary))
+        .routes(routes!(grading::grade))
+        .routes(routes!(sittings::abilities));
+    Routes::new(ApiDoc::openapi())
+        .limited(RouteClass::Expensive, expensive)
+        .limited(RouteClass::General, general)
+}
+
+/// The exam routes, with the accounts authenticator installed.
+pub fn router(exams: Exams, accounts: Arc<Accounts>) -> Router {
+    routes()
+        .router(&exams.platform.limiter)
+        .layer(auth::layer(Arc::new(AccountsAuthenticator::new(accounts))))
+        .with_state(exams)
+}
+
+/// The caller, after checking they may take exams (`content:read`).
+fn learner(who: &Identity) -> Result<Viewer> {
+    who.require(perm::CONTENT_READ)?;
+    Ok(Viewer::new(
+        who,
+        who.can(perm::CONTENT_WRITE),
+        who.can(perm::CONTENT_MODERATE),
+    ))
+}

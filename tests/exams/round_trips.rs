@@ -1,0 +1,203 @@
+//! Storage round trips per hot route of the exams domain, held at their budget (authentication is one read).
+
+use lectern_e2e::api::Api;
+use lectern_e2e::exams::{Cast, approved_question, course, question};
+use lectern_shared::testing::counting::Summary;
+
+fn budget(reads: usize, writes: usize) -> Summary {
+    Summary {
+        reads,
+        writes,
+        sends: 0,
+        blobs: 0,
+    }
+}
+
+#[tokio::test]
+async fn question_bank_routes_stay_within_their_round_trip_budget() {
+    let api = Api::start().await;
+    let cast = Cast::on(&api).await;
+    let built = course(&api, &cast.instructor, 100, 1).await;
+    let id = approved_question(
+        &api,
+        &cast,
+        question(&built.topics[0], "single_choice", "easy"),
+    )
+    .await;
+
+    let cases: Vec<(&str, Summary)> = vec![
+        ("GET /v1/questions/{id} (learner)", budget(2, 0)),
+        ("GET /v1/questions?topic= (filtered)", budget(2, 0)),
+        ("POST /v1/questions", budget(3, 1)),
+        ("GET /v1/hierarchy/nodes/{id}", budget(2, 0)),
+        // Sizes, the pool read from a random slot and wrapped round (a pool smaller than a probe), the learner's
+        // seen records, the heads; one transaction records the draw. The same for any size of pool (see the
+        // domain's selection test).
+        (
+            "GET /v1/questions/random?topic=&mix=easy:1 (learner)",
+            budget(6, 1),
+        ),
+        ("POST /v1/hierarchy/nodes", budget(2, 1)),
+    ];
+    for (what, expected) in cases {
+        api.server.ops.reset();
+        match what {
+            "GET /v1/questions/{id} (learner)" => {
+                api.get(&format!("/v1/questions/{id}"), Some(&cast.learner.access))
+                    .await
+                    .expect_status(200);
+            }
+            "GET /v1/questions?topic= (filtered)" => {
+                let path = format!("/v1/questions?topic={}&difficulty=easy", built.topics[0]);
+                api.get(&path, Some(&cast.moderator.access))
+                    .await
+                    .expect_status(200);
+            }
+            "POST /v1/questions" => {
+                api.post(
+                    "/v1/questions",
+                    Some(&cast.instructor.access),
+                    question(&built.topics[0], "essay", "hard"),
+                )
+                .await
+                .expect_status(201);
+            }
+            "GET /v1/questions/random?topic=&mix=easy:1 (learner)" => {
+                let path = format!(
+                    "/v1/questions/random?topic={}&count=1&mix=easy:1",
+                    built.topics[0]
+                );
+                api.get(&path, Some(&cast.learner.access))
+                    .await
+                    .expect_status(200);
+            }
+            "GET /v1/hierarchy/nodes/{id}" => {
+                api.get(
+                    &format!("/v1/hierarchy/nodes/{}", built.course),
+                    Some(&cast.learner.access),
+                )
+                .await
+                .expect_status(200);
+            }
+            _ => {
+                let body =
+                    serde_json::json!({"kind": "topic", "parent_id": built.course, "name": "More"});
+                api.post("/v1/hierarchy/nodes", Some(&cast.instructor.access), body)
+                    .await
+                    .expect_status(201);
+            }
+        }
+        let ops = api.server.ops.take();
+        assert_eq!(ops.summary(), expected, "{what}: {:?}", ops.names());
+    }
+}
+
+#[tokio::test]
+async fn exam_routes_stay_within_their_round_trip_budget() {
+    use lectern_e2e::exams::{answer, approved_questions, right_response, start_exam, submit_exam};
+    use serde_json::json;
+
+    let api = Api::start().await;
+    let cast = Cast::on(&api).await;
+    let built = course(&api, &cast.instructor, 100, 2).await;
+    // Topic 0: single choice, multiple choice, true/false. Topic 1: an essay, which keeps an exam ungraded (no
+    // statistics job, so no background work lands in a measurement below).
+    let ids = approved_questions(&api, &cast, &built.topics[0], &[("easy", 3)]).await;
+    let essay = approved_question(&api, &cast, question(&built.topics[1], "essay", "easy")).await;
+    let learner = &cast.learner;
+    let timed = |source: serde_json::Value| json!({"mode": "timed", "source": source, "count": 2, "time_limit_seconds": 600, "shuffle_questions": false});
+
+    // A drawn exam: the pool sizes, the pool read from a random slot and wrapped round, the learner's seen
+    // records, the heads, the versions served; the exam, then the sightings in one transaction.
+    api.server.ops.reset();
+    let drawn = start_exam(&api, learner, timed(json!({"topics": [built.topics[0]]})))
+        .await
+        .expect_status(201)
+        .body;
+    let ops = api.server.ops.take();
+    assert_eq!(
+        ops.summary(),
+        budget(7, 2),
+        "POST /v1/exams/start (drawn): {:?}",
+        ops.names()
+    );
+
+    // A listed exam: the heads, the versions; the exam.
+    api.server.ops.reset();
+    let listed = start_exam(&api, learner, timed(json!({"questions": [ids[0], essay]})))
+        .await
+        .expect_status(201)
+        .body;
+    let ops = api.server.ops.take();
+    assert_eq!(
+        ops.summary(),
+        budget(3, 1),
+        "POST /v1/exams/start (listed): {:?}",
+        ops.names()
+    );
+
+    let exam_id = listed["exam_id"].as_str().unwrap();
+    // The essay answered (so it waits for a grade), in exam order: the listed order, unshuffled.
+    let essay_item = &listed["items"][1];
+    assert_eq!(essay_item["question"]["type"], "essay");
+    answer(
+        &api,
+        learner,
+        exam_id,
+        &essay,
+        right_response(&essay_item["question"]),
+    )
+    .await
+    .expect_status(200);
+    let item = &listed["items"][0];
+    let question_id = item["question"]["question_id"].as_str().unwrap();
+    let response = right_response(&item["question"]);
+    let cases: Vec<(&str, Summary)> = vec![
+        // The exam, the version answered, an earlier answer; one transaction.
+        ("POST /v1/exams/{id}/answer", budget(4, 1)),
+        // The exam, its answers, the versions it serves.
+        ("GET /v1/exams/{id}", budget(4, 0)),
+        // The same, and the result written conditioned on the revision read (an essay waits: no job).
+        ("POST /v1/exams/{id}/submit (essay ungraded)", budget(4, 1)),
+        ("GET /v1/exams/{id}/summary", budget(4, 0)),
+        ("GET /v1/exams/history", budget(2, 0)),
+        // Complete on submit: the result and its statistics job in one transaction; then the job sent and its
+        // outbox entry removed. Last, so the worker's run after it lands in no measurement.
+        (
+            "POST /v1/exams/{id}/submit (complete)",
+            Summary {
+                reads: 4,
+                writes: 2,
+                sends: 1,
+                blobs: 0,
+            },
+        ),
+    ];
+    for (what, expected) in cases {
+        api.server.ops.reset();
+        let reply = match what {
+            "POST /v1/exams/{id}/answer" => {
+                answer(&api, learner, exam_id, question_id, response.clone()).await
+            }
+            "GET /v1/exams/{id}" => {
+                api.get(&format!("/v1/exams/{exam_id}"), Some(&learner.access))
+                    .await
+            }
+            "POST /v1/exams/{id}/submit (essay ungraded)" => {
+                submit_exam(&api, learner, exam_id).await
+            }
+            "GET /v1/exams/{id}/summary" => {
+                api.get(
+                    &format!("/v1/exams/{exam_id}/summary"),
+                    Some(&learner.access),
+                )
+                .await
+            }
+            "GET /v1/exams/history" => api.get("/v1/exams/history", Some(&learner.access)).await,
+            _ => submit_exam(&api, learner, drawn["exam_id"].as_str().unwrap()).await,
+        };
+        reply.expect_status(200);
+        let ops = api.server.ops.take();
+        assert_eq!(ops.summary(), expected, "{what}: {:?}", ops.names());
+    }
+}

@@ -1,0 +1,287 @@
+//! Helpers of the exams tests: the cast (admin, instructors, moderator, learners), a course built through the API,
+//! and a question body of every type.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::api::{Api, Body, Reply, Signed};
+
+/// Everyone an exams test needs, signed in.
+pub struct Cast {
+    pub admin: Signed,
+    pub instructor: Signed,
+    /// Another instructor, for ownership checks.
+    pub other_instructor: Signed,
+    pub moderator: Signed,
+    pub learner: Signed,
+    /// Another learner, for ownership checks.
+    pub other_learner: Signed,
+}
+
+impl Cast {
+    pub async fn on(api: &Api) -> Self {
+        let admin = api.admin("admin@example.com").await;
+        Self {
+            instructor: api
+                .with_role(&admin, "instructor@example.com", "instructor")
+                .await,
+            other_instructor: api
+                .with_role(&admin, "instructor2@example.com", "instructor")
+                .await,
+            moderator: api
+                .with_role(&admin, "moderator@example.com", "moderator")
+                .await,
+            learner: api.signed_up("learner@example.com").await,
+            other_learner: api.signed_up("learner2@example.com").await,
+            admin,
+        }
+    }
+}
+
+/// A course built through the API: its chain of ancestors and its topics.
+pub struct Course {
+    pub institution: String,
+    pub faculty: String,
+    pub department: String,
+    pub course: String,
+    pub topics: Vec<String>,
+}
+
+/// `POST /v1/hierarchy/nodes`, asserting 201; answers the node id.
+pub async fn node(api: &Api, author: &Signed, body: Value) -> String {
+    api.post("/v1/hierarchy/nodes", Some(&author.access), body)
+        .await
+        .expect_status(201)
+        .text("node_id")
+}
+
+/// Builds an institution → faculty → department → course (level `level`) → `topics` topics.
+pub async fn course(api: &Api, author: &Signed, level: u16, topics: usize) -> Course {
+    let institution = node(
+        api,
+        author,
+        json!({"kind": "institution", "name": "Demo University"}),
+    )
+    .await;
+    let faculty = node(
+        api,
+        author,
+        json!({"kind": "faculty", "parent_id": institution, "name": "Science"}),
+    )
+    .await;
+    let department = node(
+        api,
+        author,
+        json!({"kind": "department", "parent_id": faculty, "name": "Mathematics"}),
+    )
+    .await;
+    let course = node(
+        api,
+        author,
+        json!({"kind": "course", "parent_id": department, "name": "Algebra", "code": "MTH 201", "level": level}),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..topics {
+        ids.push(
+            node(
+                api,
+                author,
+                json!({"kind": "topic", "parent_id": course, "name": format!("Topic {i}")}),
+            )
+            .await,
+        );
+    }
+    Course {
+        institution,
+        faculty,
+        department,
+        course,
+        topics: ids,
+    }
+}
+
+/// The answer part of a question of each type (`type` as in the API).
+pub fn answer_of(kind: &str) -> Value {
+    match kind {
+        "single_choice" => json!({"type": kind, "options": ["4", "5", "22"], "correct": [0]}),
+        "multiple_choice" => {
+            json!({"type": kind, "options": ["2", "3", "4", "9"], "correct": [0, 1]})
+        }
+        "true_false" => json!({"type": kind, "correct": true}),
+        "numeric" => json!({"type": kind, "value": 9.81, "tolerance": 0.05}),
+        "short_text" => json!({"type": kind, "accepted": ["Paris", "City of Light"]}),
+        "essay" => json!({"type": kind, "rubric": "Argue both sides.", "max_words": 300}),
+        other => panic!("no question type {other}"),
+    }
+}
+
+/// Every question type.
+pub const TYPES: [&str; 6] = [
+    "single_choice",
+    "multiple_choice",
+    "true_false",
+    "numeric",
+    "short_text",
+    "essay",
+];
+
+/// A question body of `kind` under `topic`.
+pub fn question(topic: &str, kind: &str, difficulty: &str) -> Value {
+    json!({
+        "topic_id": topic,
+        "stem": format!("<p>A {kind} question</p>"),
+        "explanation": "<p>Because.</p>",
+        "difficulty": difficulty,
+        "subject": "algebra",
+        "tags": ["demo", kind.replace('_', "-")],
+        "answer": answer_of(kind),
+    })
+}
+
+/// `POST /v1/questions`, asserting 201; answers the stored question.
+pub async fn create_question(api: &Api, author: &Signed, body: Value) -> Value {
+    api.post("/v1/questions", Some(&author.access), body)
+        .await
+        .expect_status(201)
+        .body
+}
+
+/// Creates, submits and approves a question; answers its id.
+pub async fn approved_question(api: &Api, cast: &Cast, body: Value) -> String {
+    let id = create_question(api, &cast.instructor, body).await["question_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    submit(api, &cast.instructor, &id).await.expect_status(200);
+    let reply = api
+        .post(
+            "/v1/admin/questions/batch-approve",
+            Some(&cast.moderator.access),
+            json!({"ids": [id]}),
+        )
+        .await
+        .expect_status(200);
+    assert_eq!(reply.body["results"][0]["outcome"], "approved", "{reply}");
+    id
+}
+
+/// Creates and submits `n` questions of each `(difficulty, n)` under `topic` (types in turn), then approves them all
+/// in batches; answers their ids.
+pub async fn approved_questions(
+    api: &Api,
+    cast: &Cast,
+    topic: &str,
+    counts: &[(&str, usize)],
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    for (difficulty, n) in counts {
+        for i in 0..*n {
+            let body = question(topic, TYPES[i % TYPES.len()], difficulty);
+            let id = create_question(api, &cast.instructor, body).await["question_id"]
+                .as_str()
+                .expect("id")
+                .to_string();
+            submit(api, &cast.instructor, &id).await.expect_status(200);
+            ids.push(id);
+        }
+    }
+    for batch in ids.chunks(50) {
+        let reply = api
+            .post(
+                "/v1/admin/questions/batch-approve",
+                Some(&cast.moderator.access),
+                json!({"ids": batch}),
+            )
+            .await
+            .expect_status(200);
+        for result in reply.body["results"].as_array().expect("results") {
+            assert_eq!(result["outcome"], "approved", "{reply}");
+        }
+    }
+    ids
+}
+
+/// `POST /v1/questions/{id}/submit`.
+pub async fn submit(api: &Api, who: &Signed, id: &str) -> Reply {
+    api.send(
+        Method::POST,
+        &format!("/v1/questions/{id}/submit"),
+        (&who.access).into(),
+        Body::Empty,
+    )
+    .await
+}
+
+/// `POST /v1/exams/start` as `who`.
+pub async fn start_exam(api: &Api, who: &Signed, body: Value) -> Reply {
+    api.post("/v1/exams/start", Some(&who.access), body).await
+}
+
+/// `POST /v1/exams/{id}/answer` as `who`.
+pub async fn answer(
+    api: &Api,
+    who: &Signed,
+    exam_id: &str,
+    question_id: &str,
+    response: Value,
+) -> Reply {
+    api.post(
+        &format!("/v1/exams/{exam_id}/answer"),
+        Some(&who.access),
+        json!({"question_id": question_id, "response": response}),
+    )
+    .await
+}
+
+/// `POST /v1/exams/{id}/submit` as `who`.
+pub async fn submit_exam(api: &Api, who: &Signed, exam_id: &str) -> Reply {
+    api.send(
+        Method::POST,
+        &format!("/v1/exams/{exam_id}/submit"),
+        (&who.access).into(),
+        Body::Empty,
+    )
+    .await
+}
+
+/// The id of the option of a learner's view of a question whose text is `text`.
+fn option(question: &Value, text: &str) -> String {
+    question["options"]
+        .as_array()
+        .expect("options")
+        .iter()
+        .find(|o| o["text"] == text)
+        .unwrap_or_else(|| panic!("no option {text} in {question}"))["id"]
+        .as_str()
+        .expect("option id")
+        .to_string()
+}
+
+/// The right response to a question built by [`question`] (its learner view), or for an essay some text.
+pub fn right_response(question: &Value) -> Value {
+    match question["type"].as_str().expect("type") {
+        kind @ "single_choice" => json!({"type": kind, "choice": option(question, "4")}),
+        kind @ "multiple_choice" => {
+            json!({"type": kind, "choices": [option(question, "2"), option(question, "3")]})
+        }
+        kind @ "true_false" => json!({"type": kind, "value": true}),
+        kind @ "numeric" => json!({"type": kind, "value": 9.84}),
+        kind @ "short_text" => json!({"type": kind, "text": "  city of   LIGHT "}),
+        kind @ "essay" => json!({"type": kind, "text": "On the one hand; on the other."}),
+        other => panic!("no question type {other}"),
+    }
+}
+
+/// A wrong response to a question built by [`question`]: half right for multiple choice (one right option of two).
+pub fn wrong_response(question: &Value) -> Value {
+    match question["type"].as_str().expect("type") {
+        kind @ "single_choice" => json!({"type": kind, "choice": option(question, "22")}),
+        kind @ "multiple_choice" => json!({"type": kind, "choices": [option(question, "2")]}),
+        kind @ "true_false" => json!({"type": kind, "value": false}),
+        kind @ "numeric" => json!({"type": kind, "value": 9.9}),
+        kind @ "short_text" => json!({"type": kind, "text": "Lyon"}),
+        kind @ "essay" => json!({"type": kind, "text": "No."}),
+        other => panic!("no question type {other}"),
+    }
+}
