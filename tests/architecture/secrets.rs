@@ -124,8 +124,11 @@ fn each_function_reads_exactly_the_secrets_it_uses_and_only_auth_the_private_one
             "AchievementsFunction",
             "AdminFunction",
             "CatalogFunction",
+            "ExamsFunction",
+            "HierarchyFunction",
             "LeaderboardsFunction",
             "ProgressFunction",
+            "QuestionsFunction",
             "UsersFunction"
         ]
     );
