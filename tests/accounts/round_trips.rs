@@ -38,9 +38,10 @@ const BUDGETS: &[(Route, &str, Summary)] = &[
     // Liveness touches no store.
     (Route::Health, "GET /v1/health", budget(0, 0, 0)),
     (Route::Jwks, "GET /v1/auth/jwks.json", budget(0, 0, 0)),
-    // Reads: the account by email (claim, then account), its lockout, its sessions (to spot a new device).
-    // Writes: the session with its refresh token and the audit event, in one transaction.
-    (Route::Login, "POST /v1/auth/login", budget(4, 1, 0)),
+    // Reads: the address's claim, then the account with both lockout counters (account-wide and this source's) in
+    // one batch, its sessions (to spot a new device). Writes: the session with its refresh token and the audit
+    // event, in one transaction.
+    (Route::Login, "POST /v1/auth/login", budget(3, 1, 0)),
     (Route::Refresh, "POST /v1/auth/refresh", budget(3, 1, 0)),
     // The authenticator's one batch get (session and account); the handler reuses the account it read.
     (Route::Me, "GET /v1/users/me", budget(1, 0, 0)),
