@@ -235,7 +235,7 @@ pub fn lambda_data_dir(base: &std::path::Path, function: &str) -> PathBuf {
 fn visibility(value: Option<String>) -> Result<Duration, ConfigError> {
     let lease = crate::queue::worker::CLAIM_LEASE.as_secs();
     let secs: u64 = parse("LECTERN_QUEUE_VISIBILITY_SECS", value, 60)?;
-    if secs <= lease || Duration::from_secs(secs) > crate::queue::embedded::MAX_VISIBILITY {
+    if secs <= lease || Duration::from_secs(secs) > crate::queue::MAX_VISIBILITY {
         return Err(ConfigError {
             var: "LECTERN_QUEUE_VISIBILITY_SECS",
             problem: format!("use more than the job claim lease ({lease} s) and at most 12 hours"),

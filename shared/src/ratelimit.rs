@@ -545,12 +545,8 @@ impl RateLimiter {
         class: RouteClass,
         subject: &Subject,
     ) -> Result<Decision, TableError> {
-        let limit = self.config.limit(class, subject);
-        let window = limit.window_secs();
-        let now = self.clock.epoch_seconds();
-        let start = now.div_euclid(window) * window;
-        let end = start + window;
-        let reset_after = Duration::from_secs(u64::try_from(end - now).unwrap_or(1).max(1));
+        let (limit, now, start, end, reset_after) = self.window(class, subject);
+        let window = end - start;
         if !self.config.enabled {
             return Ok(Decision {
                 allowed: true,
@@ -651,11 +647,8 @@ impl RateLimiter {
         if !self.config.enabled {
             return None;
         }
-        let limit = self.config.limit(class, subject);
-        let window = limit.window_secs();
-        let now = self.clock.epoch_seconds();
-        let start = now.div_euclid(window) * window;
-        let key = self.counter_key(class, subject, start, window);
+        let (limit, _, start, end, reset_after) = self.window(class, subject);
+        let key = self.counter_key(class, subject, start, end - start);
         let lease = self
             .leases
             .lock()
@@ -664,14 +657,24 @@ impl RateLimiter {
             .cloned()?;
         // A lease being extended right now is not spent yet as far as anyone knows.
         let lease = lease.try_lock().ok()?;
-        (lease.exhausted && lease.available == 0).then(|| Decision {
+        (lease.exhausted && lease.available == 0).then_some(Decision {
             allowed: false,
             limit: limit.requests,
             remaining: 0,
-            reset_after: Duration::from_secs(
-                u64::try_from(start + window - now).unwrap_or(1).max(1),
-            ),
+            reset_after,
         })
+    }
+
+    /// The limit of `class` for `subject` and its current fixed window: (limit, now, window start, window end,
+    /// time until the end, at least a second).
+    fn window(&self, class: RouteClass, subject: &Subject) -> (Limit, i64, i64, i64, Duration) {
+        let limit = self.config.limit(class, subject);
+        let window = limit.window_secs();
+        let now = self.clock.epoch_seconds();
+        let start = now.div_euclid(window) * window;
+        let end = start + window;
+        let reset_after = Duration::from_secs(u64::try_from(end - now).unwrap_or(1).max(1));
+        (limit, now, start, end, reset_after)
     }
 
     /// A short keyed digest naming `subject` (its network, for an IP), unlinkable across `label`s: for other

@@ -31,8 +31,7 @@ const MESSAGES: TableDefinition<Bytes, Bytes> = TableDefinition::new("queue_mess
 const READY: TableDefinition<Bytes, Bytes> = TableDefinition::new("queue_ready");
 const DEAD: TableDefinition<Bytes, Bytes> = TableDefinition::new("queue_dead");
 
-/// Longest visibility timeout or retry delay (SQS's limit), so code behaves the same on both backends.
-pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
+use super::MAX_VISIBILITY;
 
 /// One message as stored.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -20,6 +20,8 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
 /// Longest delay SQS supports; the embedded queue enforces the same so code behaves alike.
+/// Longest visibility timeout or retry delay (SQS's limit), the same on both adapters.
+pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
 pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
 /// Most jobs in one send batch (SQS's limit; adapters split larger batches).
 pub const MAX_BATCH: usize = 10;

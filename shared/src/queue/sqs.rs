@@ -20,7 +20,6 @@ pub const IDEMPOTENCY_ATTRIBUTE: &str = "idempotency_key";
 /// Most bytes SQS accepts in one SendMessageBatch request (bodies plus attributes).
 const MAX_BATCH_BYTES: usize = 256 * 1024;
 /// SQS's longest visibility timeout (12 hours).
-const MAX_VISIBILITY_SECS: u64 = 12 * 3600;
 /// How long dead letters stay in their queue (SQS's maximum, 14 days).
 const DLQ_RETENTION_SECS: u32 = 14 * 24 * 3600;
 
@@ -264,7 +263,8 @@ impl Queue for SqsQueue {
         let url = self.url(queue).await?;
         // One receive hands out at most one batch, as the embedded queue does.
         let max = max.min(MAX_BATCH);
-        let visibility = i32::try_from(visibility.as_secs().min(MAX_VISIBILITY_SECS)).unwrap_or(0);
+        let visibility =
+            i32::try_from(visibility.as_secs().min(super::MAX_VISIBILITY.as_secs())).unwrap_or(0);
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         // SQS hands out at most 10 per call. Messages received with no visibility timeout stay visible and would
@@ -310,7 +310,7 @@ impl Queue for SqsQueue {
             .queue_url(url)
             .receipt_handle(receipt)
             .visibility_timeout(
-                i32::try_from(delay.as_secs().min(MAX_VISIBILITY_SECS)).unwrap_or(0),
+                i32::try_from(delay.as_secs().min(super::MAX_VISIBILITY.as_secs())).unwrap_or(0),
             )
             .send()
             .await

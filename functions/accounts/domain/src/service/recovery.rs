@@ -2,7 +2,7 @@
 
 use lectern_messages::Template;
 use lectern_shared::http::client::ClientInfo;
-use lectern_shared::table::{Entity, TableError};
+use lectern_shared::table::TableError;
 
 use super::Accounts;
 use super::signup::{valid_email, valid_password};
@@ -11,7 +11,7 @@ use crate::change::{Change, conflict};
 use crate::errors::AccountError;
 use crate::lockout;
 use crate::onetime::{OneTimeTokens, Purpose};
-use crate::users::{EmailClaim, Status, User, Users};
+use crate::users::{Status, User, Users};
 
 impl Accounts {
     /// Emails a reset link if the address belongs to an active account, and otherwise a note that there is
@@ -40,11 +40,7 @@ impl Accounts {
             tracing::info!("reset emails of this address are over their budget; nothing sent");
             return Ok(());
         }
-        let claim = self.platform.table.get(&EmailClaim::key_of(&email)).await?;
-        let subject = match claim {
-            Some(item) => EmailClaim::from_item(item)?.user_id,
-            None => self.pseudonym(&email),
-        };
+        let subject = self.subject_of(&email).await?;
         let Some(user) = self
             .users
             .get(&subject)

@@ -57,11 +57,7 @@ impl Accounts {
         let source = self.source(client);
         // Two reads whoever asks: the address's claim, then the account (or its pseudonym's) with both lockout
         // counters in one batch.
-        let claim = self.platform.table.get(&EmailClaim::key_of(email)).await?;
-        let subject = match claim {
-            Some(item) => EmailClaim::from_item(item)?.user_id,
-            None => self.pseudonym(email),
-        };
+        let subject = self.subject_of(email).await?;
         let user_key = User::key_of(&subject);
         let mut keys = vec![user_key.clone()];
         keys.extend(lockout::keys(&subject, &source));
@@ -297,8 +293,19 @@ impl Accounts {
             .digest("lockout-source", &Subject::ip(client.ip))
     }
 
+    /// Who an address names, in one read of its claim: the account holding it, or else its pseudonym, so that an
+    /// unknown address is treated (read, counted, audited) exactly like a registered one.
+    pub(crate) async fn subject_of(&self, email: &str) -> Result<String, AccountError> {
+        Ok(
+            match self.platform.table.get(&EmailClaim::key_of(email)).await? {
+                Some(item) => EmailClaim::from_item(item)?.user_id,
+                None => self.pseudonym(email),
+            },
+        )
+    }
+
     /// The stand-in account id of an address nobody holds, so its failures are counted like an account's.
-    pub(crate) fn pseudonym(&self, email: &str) -> String {
+    fn pseudonym(&self, email: &str) -> String {
         let digest = self.platform.limiter.digest(
             "login-pseudonym",
             &Subject::Account(crate::users::email_key(email)),
