@@ -1,14 +1,10 @@
 //! `/v1/users/me/avatar`: a presigned upload, then a confirmation that checks what was uploaded.
 
 use lectern_e2e::api::{Api, Signed, assert_validation};
+use lectern_e2e::uploads::post_presigned_png;
 use serde_json::Value;
 
-/// A PNG signature followed by zeros, `size` bytes in all.
-pub(crate) fn png(size: usize) -> Vec<u8> {
-    let mut bytes = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
-    bytes.resize(size, 0);
-    bytes
-}
+pub(crate) use lectern_e2e::uploads::png;
 
 /// Asks for an avatar upload and sends `bytes` through the presigned form; returns the key.
 pub(crate) async fn upload_avatar(api: &Api, user: &Signed, bytes: Vec<u8>) -> String {
@@ -16,28 +12,11 @@ pub(crate) async fn upload_avatar(api: &Api, user: &Signed, bytes: Vec<u8>) -> S
         .request_avatar_upload(&user.access, "image/png")
         .await
         .expect_status(200);
-    let key = presigned.text("key");
+    let key = post_presigned_png(&presigned, bytes).await;
     assert!(
         key.starts_with(&format!("avatars/{}/", user.user_id)),
         "{key}"
     );
-    let mut form = reqwest::multipart::Form::new();
-    for (k, v) in presigned.body["fields"].as_object().unwrap() {
-        form = form.text(k.clone(), v.as_str().unwrap().to_string());
-    }
-    let part = reqwest::multipart::Part::bytes(bytes)
-        .file_name("avatar.png")
-        .mime_str("image/png")
-        .unwrap();
-    form = form.part("file", part);
-    let status = reqwest::Client::new()
-        .post(presigned.text("url"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert!(status.is_success(), "upload: {status}");
     key
 }
 

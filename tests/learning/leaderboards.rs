@@ -6,7 +6,9 @@ use lectern_e2e::api::{Api, assert_problem};
 use lectern_e2e::eventually;
 use lectern_e2e::learning::{game, result};
 use lectern_learning::leaderboards::{Period, Score};
+use lectern_learning::profiles::Profile;
 use lectern_shared::clock::Clock;
+use lectern_shared::table::{Condition, Entity};
 use serde_json::{Value, json};
 
 /// The (display name, score, rank) lines of a board.
@@ -272,9 +274,22 @@ async fn beyond_the_top_hundred_a_rank_is_a_band_around_the_truth() {
     let kid = api.child_of(&parent, "Kid", 6).await;
     let learning = lectern_local::learning_on(&api.server.platform);
     let at = api.clock().epoch_seconds() - 60;
-    // 300 other learners with scores 1000, 1010, ... 3990.
+    // 300 other learners with scores 1000, 1010, ... 3990 (profiles like the kid's, written directly: only a
+    // profile that exists goes on a board).
+    let template = learning.load_profile(&kid).await.unwrap().unwrap();
     for n in 0..300i64 {
         let id = format!("01JCR0WD{n:018}");
+        let other = Profile {
+            profile_id: id.clone(),
+            display_name: format!("L{n}"),
+            ..template.clone()
+        };
+        learning
+            .platform
+            .table
+            .put(other.to_item().unwrap(), Condition::Always)
+            .await
+            .unwrap();
         learning
             .record_scores(
                 &id,
@@ -316,11 +331,10 @@ async fn beyond_the_top_hundred_a_rank_is_a_band_around_the_truth() {
         .leaderboard(&parent.access, &g, "limit=100")
         .await
         .expect_status(200);
-    assert_eq!(
-        top.body["entries"].as_array().unwrap().len(),
-        0,
-        "fake learners have no profile to show"
-    );
+    let expected: Vec<_> = (0..100)
+        .map(|r| line(&format!("L{}", 299 - r), 3990 - 10 * r as i64, r + 1))
+        .collect();
+    assert_eq!(lines(&top.body), expected);
     learning
         .record_scores(
             &kid,
@@ -341,8 +355,8 @@ async fn beyond_the_top_hundred_a_rank_is_a_band_around_the_truth() {
         (json!(1), json!(true))
     );
     assert_eq!(
-        lines(&api.leaderboard(&parent.access, &g, "").await.body),
-        [line("Kid", 3995, 1)]
+        lines(&api.leaderboard(&parent.access, &g, "limit=2").await.body),
+        [line("Kid", 3995, 1), line("L299", 3990, 2)]
     );
     api.stop().await;
 }

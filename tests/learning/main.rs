@@ -9,6 +9,7 @@ mod controls;
 mod credentials;
 mod curriculum;
 mod devices;
+mod erasure;
 mod flow;
 mod leaderboards;
 mod profiles;

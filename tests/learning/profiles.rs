@@ -3,6 +3,7 @@
 
 use lectern_e2e::api::{Api, assert_problem, assert_validation};
 use lectern_e2e::learning::child;
+use lectern_e2e::uploads::{png, post_presigned_png};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,13 +288,6 @@ async fn another_family_reaches_none_of_it_and_an_admin_reaches_all_of_it() {
     api.stop().await;
 }
 
-/// A PNG signature followed by zeros.
-fn png(size: usize) -> Vec<u8> {
-    let mut bytes = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
-    bytes.resize(size, 0);
-    bytes
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_profile_avatar_is_uploaded_presigned_and_checked() {
     let api = Api::start().await;
@@ -314,22 +308,7 @@ async fn a_profile_avatar_is_uploaded_presigned_and_checked() {
         &api.profile_avatar_confirm(&parent.access, &kid, &key).await,
         "key",
     );
-    let mut form = reqwest::multipart::Form::new();
-    for (k, v) in presigned.body["fields"].as_object().unwrap() {
-        form = form.text(k.clone(), v.as_str().unwrap().to_string());
-    }
-    let part = reqwest::multipart::Part::bytes(png(200))
-        .file_name("a.png")
-        .mime_str("image/png")
-        .unwrap();
-    let status = reqwest::Client::new()
-        .post(presigned.text("url"))
-        .multipart(form.part("file", part))
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert!(status.is_success(), "upload: {status}");
+    post_presigned_png(&presigned, png(200)).await;
     let other = api.child_of(&parent, "Other", 7).await;
     assert_validation(
         &api.profile_avatar_confirm(&parent.access, &other, &key)

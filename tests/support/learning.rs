@@ -467,6 +467,19 @@ impl Api {
         Signed::from_tokens(&parent.email, &parent.user_id, &reply.body)
     }
 
+    /// Gives `profile_id` an avatar (uploaded through the presigned form and confirmed); answers its key.
+    pub async fn profile_avatar(&self, parent: &Signed, profile_id: &str) -> String {
+        let presigned = self
+            .profile_avatar_upload(&parent.access, profile_id, "image/png")
+            .await
+            .expect_status(200);
+        let key = crate::uploads::post_presigned_png(&presigned, crate::uploads::png(200)).await;
+        self.profile_avatar_confirm(&parent.access, profile_id, &key)
+            .await
+            .expect_status(200);
+        key
+    }
+
     /// Creates and publishes a game as `author`; answers its id.
     pub async fn published_game(&self, author: &Signed, body: Value) -> String {
         let id = self

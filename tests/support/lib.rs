@@ -11,6 +11,7 @@ pub mod mail;
 pub mod moto_stack;
 pub mod openapi;
 pub mod two_factor;
+pub mod uploads;
 
 use std::path::PathBuf;
 use std::sync::Arc;

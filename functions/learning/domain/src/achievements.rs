@@ -505,10 +505,18 @@ impl Learning {
                 condition: Condition::NotExists,
             },
             entry.put()?,
+            // Only while the profile exists, so nothing is earned after its eraser ran.
+            TxOp::Check {
+                key: profile.key(),
+                condition: Condition::Exists,
+            },
         ];
         match self.platform.table.transact(ops).await {
             Ok(()) => {}
             Err(TableError::TransactionCancelled { index: Some(0), .. }) => return Ok(false),
+            Err(TableError::TransactionCancelled { index: Some(2), .. }) => {
+                return Err(LearningError::NotFound);
+            }
             Err(e) => return Err(e.into()),
         }
         outbox::deliver(
@@ -614,21 +622,38 @@ impl Learning {
                 earned_by: EarnedBy::Rule,
                 awarded_by: None,
             };
-            if self.store_earned(&profile, &earned).await? {
-                tracing::info!(achievement_id = %d.achievement_id, "achievement earned");
-                outcome.earned.push(d.achievement_id.clone());
+            match self.store_earned(&profile, &earned).await {
+                Ok(true) => {
+                    tracing::info!(achievement_id = %d.achievement_id, "achievement earned");
+                    outcome.earned.push(d.achievement_id.clone());
+                }
+                Ok(false) => {}
+                // Deleted during the evaluation: it earns nothing more.
+                Err(LearningError::NotFound) => return Ok(outcome),
+                Err(e) => return Err(e),
             }
         }
         // Whatever a later job asks for up to this version is done (a race may lower it: that only costs work).
-        self.platform
+        // Only while the profile exists, like everything written under it.
+        let marked = self
+            .platform
             .table
-            .update(
-                &evaluated_key(profile_id),
-                EVALUATED.update().set("version", stats.version),
-                Condition::Always,
-            )
-            .await?;
-        Ok(outcome)
+            .transact(vec![
+                TxOp::Update {
+                    key: evaluated_key(profile_id),
+                    update: EVALUATED.update().set("version", stats.version),
+                    condition: Condition::Always,
+                },
+                TxOp::Check {
+                    key: profile.key(),
+                    condition: Condition::Exists,
+                },
+            ])
+            .await;
+        match marked {
+            Ok(()) | Err(TableError::TransactionCancelled { index: Some(1), .. }) => Ok(outcome),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The published games of a category (its catalog facet partition, at most [`MAX_CATEGORY_GAMES`]).

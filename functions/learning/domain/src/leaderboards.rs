@@ -41,7 +41,11 @@
 //! public list may skip a rank.
 //!
 //! Entities (declared once, here): board entry (above; gsi1 `BOARD_TOP#<game>#<period>#<shard>` /
-//! `<inverted score><achieved at>#<profile>`), board buckets (a counter, written only by updates).
+//! `<inverted score><achieved at>#<profile>`; gsi2 `BOARDS_OF#<profile>` / `<game>#<period>`, so a deleted
+//! profile's entries are found and erased), board buckets (a counter, written only by updates).
+//!
+//! Only a profile that exists gets entries: the entry's transaction checks the profile item, so once a profile is
+//! deleted nothing lands on a board after its eraser ran (see `erasure`).
 
 use std::collections::BTreeMap;
 
@@ -193,6 +197,14 @@ pub const BY_SCORE: IndexLayout = IndexLayout::new(
         Shape::values(&["rank_key", "profile_id"]),
     ),
 );
+/// gsi2: a profile's entries on every board, so erasing the profile finds them without knowing what it played.
+pub const BY_PROFILE: IndexLayout = IndexLayout::new(
+    Index::Gsi2,
+    KeyLayout::new(
+        Shape::new("BOARDS_OF", &["profile_id"]),
+        Shape::values(&["game_id", "period"]),
+    ),
+);
 
 /// A profile's best of one game in one period.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -212,6 +224,23 @@ impl BoardEntry {
         Self::INFO.key(&[game_id, period, &shard_of(profile_id)], &[profile_id])
     }
 
+    /// The transaction that takes this entry (as read) off its board, with its count in its shard's buckets.
+    pub fn removal(&self) -> Vec<TxOp> {
+        vec![
+            TxOp::Delete {
+                key: self.key(),
+                condition: Condition::equals("score", self.score),
+            },
+            TxOp::Update {
+                key: buckets_key(&self.game_id, &self.period, &self.shard),
+                update: BOARD_BUCKETS
+                    .update()
+                    .add(bucket_attr(bucket(self.score)), -1),
+                condition: Condition::Always,
+            },
+        ]
+    }
+
     /// Best first: the score inverted, then the time, fixed width.
     fn rank_key(&self) -> String {
         format!(
@@ -227,17 +256,20 @@ impl Entity for BoardEntry {
         "board_entry",
         KeyLayout::new(BOARD, Shape::new("PROFILE", &["profile_id"])),
     )
-    .indexed(&[BY_SCORE]);
+    .indexed(&[BY_SCORE, BY_PROFILE]);
 
     fn key(&self) -> Key {
         Self::key_of(&self.game_id, &self.period, &self.profile_id)
     }
 
     fn index_keys(&self) -> Vec<IndexKey> {
-        vec![BY_SCORE.key(
-            &[&self.game_id, &self.period, &self.shard],
-            &[&self.rank_key(), &self.profile_id],
-        )]
+        vec![
+            BY_SCORE.key(
+                &[&self.game_id, &self.period, &self.shard],
+                &[&self.rank_key(), &self.profile_id],
+            ),
+            BY_PROFILE.key(&[&self.profile_id], &[&self.game_id, &self.period]),
+        ]
     }
 }
 
@@ -321,14 +353,26 @@ impl Learning {
             if best.is_empty() {
                 return Ok(written);
             }
-            let keys: Vec<Key> = best
+            // The profile is read in the same batch: a profile deleted meanwhile gets no entries (see below).
+            let profile_key = Profile::key_of(profile_id);
+            let mut keys: Vec<Key> = best
                 .keys()
                 .map(|(game, period)| BoardEntry::key_of(game, period, profile_id))
                 .collect();
+            keys.push(profile_key.clone());
             let mut current: BTreeMap<Key, BoardEntry> = BTreeMap::new();
+            let mut exists = false;
             for item in self.platform.table.batch_get(&keys).await? {
+                if Key::of(&item).as_ref() == Some(&profile_key) {
+                    exists = true;
+                    continue;
+                }
                 let entry = BoardEntry::from_item(item)?;
                 current.insert(entry.key(), entry);
+            }
+            if !exists {
+                tracing::info!("the profile is gone; its scores go on no board");
+                return Ok(written);
             }
             let mut lost = BTreeMap::new();
             for ((game, period), (score, at)) in std::mem::take(&mut best) {
@@ -366,6 +410,12 @@ impl Learning {
                         key: buckets_key(&game, &period, &entry.shard),
                         update: counters,
                         condition: Condition::Always,
+                    },
+                    // Only while the profile exists: once its deletion commits, the eraser (which runs after it)
+                    // finds every entry written before, and none can be written after.
+                    TxOp::Check {
+                        key: profile_key.clone(),
+                        condition: Condition::Exists,
                     },
                 ];
                 match self.platform.table.transact(ops).await {

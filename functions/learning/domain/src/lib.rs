@@ -1,6 +1,6 @@
-//! The learning domain: learner profiles and families, and (as the issue lands) the catalog, progress,
-//! achievements, controls and leaderboards. Written once on the ports, so it runs on Lambda and in the dev server
-//! alike. It depends on `lectern-shared` and `lectern-messages` only: the function crates check the caller's
+//! The learning domain: learner profiles and families, the catalog, the curriculum, progress, achievements,
+//! controls and leaderboards, and the erasure of deleted profiles. Written once on the ports, so it runs on Lambda
+//! and in the dev server alike. It depends on `lectern-shared` and `lectern-messages` only: the function crates check the caller's
 //! permissions (named by the accounts domain) and hand this crate a [`access::Viewer`].
 //!
 //! # Key design
@@ -20,7 +20,7 @@
 //! | `curriculum` | `CURRICULUM` / `CURRICULUM` | — | the whole curriculum in one versioned item: a cycle check sees the whole graph and a racing write fails its condition; every read is one get (see [`curriculum`] for the bounds) |
 //! | `achievement` | `ACHIEVEMENTS` / `ACHIEVEMENT#<achievement_id>` | — | every definition (at most 200) in one query, per `GET /v1/achievements` and per evaluation |
 //! | `earned_achievement` | `LEARNER#<profile_id>` / `ACHIEVEMENT#<achievement_id>` | — | put `NotExists`: earned exactly once however the evaluation races; a profile's are one query |
-//! | `board_entry` | `BOARD#<game_id>#<period>#<shard>` / `PROFILE#<profile_id>` | gsi1 `BOARD_TOP#<game_id>#<period>#<shard>` / `<inverted score><achieved_at>#<profile_id>` | a profile's best per game and period, sharded 8 ways by profile; the top N is one query per shard (see [`leaderboards`] for the numbers) |
+//! | `board_entry` | `BOARD#<game_id>#<period>#<shard>` / `PROFILE#<profile_id>` | gsi1 `BOARD_TOP#<game_id>#<period>#<shard>` / `<inverted score><achieved_at>#<profile_id>`; gsi2 `BOARDS_OF#<profile_id>` / `<game_id>#<period>` | a profile's best per game and period, sharded 8 ways by profile; the top N is one query per shard (see [`leaderboards`] for the numbers); a profile's entries on every board, for its erasure ([`erasure`]) |
 //! | `board_buckets` (counter) | `BOARD_BUCKETS#<game_id>#<period>#<shard>` / `BUCKETS` | — | profiles per score bucket, moved in the entry's transaction: ranks beyond the top 100 as a band |
 //! | `achievement_evaluation` (counter) | `LEARNER#<profile_id>` / `EVALUATED` | — | the statistics version last evaluated: the jobs of a batch evaluate once |
 //! | `catalog_entry` | `CATALOG#<facets>` / `<published_at>#<game_id>` | gsi1 `CATALOG_TITLE#<facets>` / `<title_key>#<game_id>`; gsi2 `CATALOG_POPULAR#<facets>` / `<popularity>#<title_key>#<game_id>` | a filtered, sorted catalog page is one query of one facet partition (see [`catalog`] for the fan-out and its numbers) |
@@ -35,6 +35,7 @@ pub mod catalog;
 pub mod config;
 pub mod controls;
 pub mod curriculum;
+pub mod erasure;
 pub mod errors;
 pub mod leaderboards;
 pub mod profiles;

@@ -10,8 +10,11 @@
 
 use std::time::Duration;
 
+use lectern_messages::EraseProfile;
 use lectern_shared::blobs::confirm::{ConfirmError, confirm_upload};
 use lectern_shared::blobs::{PresignedUpload, UploadRules};
+use lectern_shared::queue::NewJob;
+use lectern_shared::queue::outbox::{self, OutboxEntry};
 use lectern_shared::table::{
     Condition, Entity, EntityInfo, Index, IndexKey, IndexLayout, Key, KeyLayout, Shape, TableError,
     TxOp,
@@ -51,6 +54,11 @@ pub const BY_FAMILY: IndexLayout = IndexLayout::new(
     Index::Gsi1,
     KeyLayout::new(FAMILY, Shape::new("PROFILE", &["profile_id"])),
 );
+
+/// Where a profile's avatars are stored (every upload under it; the eraser deletes the whole prefix).
+pub fn avatar_prefix(profile_id: &str) -> String {
+    format!("profile-avatars/{profile_id}/")
+}
 
 /// Whose profile it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -663,8 +671,10 @@ impl Learning {
         self.view(&after).await
     }
 
-    /// Deletes a profile; its consent record is kept, marked with the deletion. Answers the deleted profile (the
-    /// caller ends its device sessions).
+    /// Deletes a profile; its consent record is kept, marked with the deletion. The profile's data (results,
+    /// statistics, achievements, leaderboard entries, avatar) is erased by the learning worker, through a job
+    /// written to the outbox in the deleting transaction. Answers the deleted profile (the caller ends its device
+    /// sessions).
     pub async fn delete_profile(
         &self,
         viewer: &Viewer,
@@ -679,6 +689,14 @@ impl Learning {
                 condition: Condition::equals("version", profile.version),
             },
         ];
+        let erase = NewJob::new(&EraseProfile {
+            profile_id: profile.profile_id.clone(),
+        })
+        .and_then(|job| {
+            OutboxEntry::new::<EraseProfile>(job, self.now(), &self.platform.outbox_key)
+        })
+        .map_err(|e| LearningError::Internal(e.to_string()))?;
+        ops.push(erase.put()?);
         if profile.kind == ProfileKind::Child {
             ops.push(TxOp::Update {
                 key: Consent::key_of(&profile.owner_id, &profile.profile_id),
@@ -691,11 +709,14 @@ impl Learning {
             .transact(ops)
             .await
             .map_err(|e| raced(e, "the profile changed meanwhile; retry"))?;
-        if let Some(key) = &profile.avatar_key
-            && let Err(e) = self.platform.blobs.delete(key).await
-        {
-            tracing::warn!(error = %e, "avatar of a deleted profile not deleted");
-        }
+        outbox::deliver(
+            self.platform.table.as_ref(),
+            self.platform.queue.as_ref(),
+            &self.platform.outbox_key,
+            &[erase],
+            self.now(),
+        )
+        .await;
         Ok(profile)
     }
 
@@ -735,8 +756,8 @@ impl Learning {
         let profile = self.managed_profile(viewer, profile_id).await?;
         avatar_type(content_type)?;
         let key = format!(
-            "profile-avatars/{}/{}",
-            profile.profile_id,
+            "{}{}",
+            avatar_prefix(&profile.profile_id),
             lectern_shared::ids::new_id()
         );
         self.platform
@@ -755,7 +776,7 @@ impl Learning {
         content_type: &str,
     ) -> LearningResult<ProfileView> {
         let before = self.managed_profile(viewer, profile_id).await?;
-        if !key.starts_with(&format!("profile-avatars/{}/", before.profile_id))
+        if !key.starts_with(&avatar_prefix(&before.profile_id))
             || lectern_shared::blobs::validate_key(key).is_err()
         {
             return Err(LearningError::field(

@@ -537,6 +537,11 @@ impl Learning {
                     },
                 },
                 announcement.put()?,
+                // Only while the profile exists: nothing is recorded under a profile once its eraser ran.
+                TxOp::Check {
+                    key: profile.key(),
+                    condition: Condition::Exists,
+                },
             ];
             match self.platform.table.transact(ops).await {
                 Ok(()) => {

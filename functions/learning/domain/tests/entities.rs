@@ -9,7 +9,7 @@ use lectern_learning::config::LearningConfig;
 use lectern_learning::profiles::{Consent, FAMILY_COUNTER, NewProfile, Profile, ProfileKind};
 use lectern_learning::service::Learning;
 use lectern_shared::clock::ManualClock;
-use lectern_shared::table::Entity;
+use lectern_shared::table::{Condition, Entity};
 use lectern_shared::testing::golden::{assert_stored, assert_stored_item};
 use lectern_shared::{Config, Platform};
 use serde_json::json;
@@ -344,6 +344,13 @@ fn board_entry() {
 async fn board_buckets() {
     use lectern_learning::leaderboards::{BOARD_BUCKETS, BoardEntry, Score};
     let (learning, _dir) = learning().await;
+    // Only a profile that exists goes on a board.
+    learning
+        .platform
+        .table
+        .put(sample_profile().to_item().unwrap(), Condition::Always)
+        .await
+        .unwrap();
     let game = "01JGAME0000000000000000000";
     let score = |score| Score {
         game_id: game.into(),

@@ -1,22 +1,81 @@
 //! The learning worker: the learning queue's jobs. [`ResultsRecorded`] puts the result's score on the game's
-//! leaderboards and evaluates the profile's achievements; the domain makes both exactly-once (conditional writes:
+//! leaderboards and evaluates the profile's achievements; [`EraseProfile`] erases a deleted profile's data; the domain makes both exactly-once (conditional writes:
 //! see `lectern_learning::leaderboards` and `::achievements`), so a redelivered, duplicated or racing job counts
 //! nothing twice, and the worker's idempotency key only saves the repeated work.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
+use lectern_learning::erasure::erase_profile;
 use lectern_learning::leaderboards::Score;
+use lectern_learning::profiles::Profile;
 use lectern_learning::{Learning, LearningError};
-use lectern_messages::ResultsRecorded;
+use lectern_messages::{EraseProfile, ResultsRecorded};
 use lectern_shared::Platform;
+use lectern_shared::erasure::{Budget, Erased};
 use lectern_shared::queue::worker::{JobError, JobHandler, Worker};
-use lectern_shared::queue::{Job, JobKind};
+use lectern_shared::queue::{Job, JobKind, NewJob, enqueue};
 
 /// The worker of the learning queue.
 pub fn worker(platform: &Platform, learning: Arc<Learning>) -> Worker {
     Worker::new(platform.table.clone(), platform.clock.clone())
-        .with(Arc::new(ResultsRecordedHandler { learning }))
+        .with(Arc::new(ResultsRecordedHandler {
+            learning: learning.clone(),
+        }))
+        .with(Arc::new(EraseProfileHandler { learning }))
+}
+
+/// How long one erase run works before it hands the rest to a continuation job: well within the worker's Lambda
+/// timeout.
+pub const ERASE_BUDGET: Duration = Duration::from_secs(20);
+
+/// Erases a deleted profile's data (see `lectern_learning::erasure`).
+pub struct EraseProfileHandler {
+    learning: Arc<Learning>,
+}
+
+#[async_trait]
+impl JobHandler for EraseProfileHandler {
+    fn kind(&self) -> &'static str {
+        EraseProfile::KIND
+    }
+
+    async fn handle(&self, job: &Job) -> Result<(), JobError> {
+        let payload: EraseProfile = serde_json::from_value(job.payload.clone())
+            .map_err(|e| JobError::Permanent(format!("not an erase job: {e}")))?;
+        if !lectern_shared::ids::is_id(&payload.profile_id) {
+            return Err(JobError::Permanent("not a profile id".into()));
+        }
+        let platform = &self.learning.platform;
+        // Only a deleted profile is erased: the job is written by the deleting transaction, never otherwise.
+        let live = platform
+            .table
+            .get(&Profile::key_of(&payload.profile_id))
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?;
+        if live.is_some() {
+            return Err(JobError::Permanent(
+                "the profile exists; only a deleted profile is erased".into(),
+            ));
+        }
+        let budget = Budget::new(ERASE_BUDGET);
+        match erase_profile(platform, &payload.profile_id, &budget).await {
+            Ok(Erased::Done) => {
+                tracing::info!(profile_id = %payload.profile_id, "profile erased");
+                Ok(())
+            }
+            Ok(Erased::More) => {
+                let next = NewJob::new(&payload).map_err(|e| JobError::Retry(e.to_string()))?;
+                enqueue::<EraseProfile>(platform.queue.as_ref(), next)
+                    .await
+                    .map_err(|e| JobError::Retry(e.to_string()))?;
+                tracing::info!(profile_id = %payload.profile_id, "erase budget spent; continuing in a new job");
+                Ok(())
+            }
+            Err(e) => Err(JobError::Retry(e.to_string())),
+        }
+    }
 }
 
 /// Evaluates a profile's achievements after it recorded results.

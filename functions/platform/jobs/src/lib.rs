@@ -2,7 +2,7 @@
 //!
 //! One queue and one Lambda run every domain's background jobs, so this crate assembles them: it is the one
 //! function allowed to use every domain library (see `docs/architecture.md`). It runs `account.purge`, the
-//! erasure of a deleted account, with every domain's [`Eraser`], and `exams.exam-completed`, the exam statistics; a
+//! erasure of a deleted account, with every domain's [`Eraser`] (exams, learning, then accounts), and `exams.exam-completed`, the exam statistics; a
 //! new domain adds its eraser to [`erasers`] and its job handlers to [`worker`].
 
 use std::sync::Arc;
@@ -15,7 +15,10 @@ use lectern_shared::queue::worker::Worker;
 /// The erasers of every domain but accounts, run (in this order) before the accounts' own, which deletes the
 /// account last.
 pub fn erasers(platform: &Platform) -> Vec<Arc<dyn Eraser>> {
-    vec![Arc::new(lectern_exams::erasure::ExamsEraser::new(platform))]
+    vec![
+        Arc::new(lectern_exams::erasure::ExamsEraser::new(platform)),
+        Arc::new(lectern_learning::erasure::LearningEraser::new(platform)),
+    ]
 }
 
 /// The worker for the `jobs` queue.

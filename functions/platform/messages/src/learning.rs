@@ -1,4 +1,5 @@
-//! Learning jobs: what the learning worker does after a result is recorded ([`ResultsRecorded`]), and the parent's
+//! Learning jobs: what the learning worker does after a result is recorded ([`ResultsRecorded`]) and after a
+//! profile is deleted ([`EraseProfile`]), and the parent's
 //! notification that a child earned an achievement ([`AchievementEarned`], delivered by the notifications worker
 //! once the notifications issue lands; until then a deployment without its handler retries and dead-letters it).
 
@@ -56,6 +57,21 @@ impl JobKind for AchievementEarned {
     const QUEUE: &'static str = queues::NOTIFICATIONS;
 }
 
+/// Job: forget a deleted profile — its results, statistics, achievements, leaderboard entries and avatar.
+///
+/// On the wire: `{"profile_id": "01J..."}`. Written to the outbox in the transaction that deletes the profile, so
+/// a deleted profile's data is always erased; the job is idempotent (erasing what is gone does nothing) and a run
+/// that runs out of time continues in a new job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EraseProfile {
+    pub profile_id: String,
+}
+
+impl JobKind for EraseProfile {
+    const KIND: &'static str = "learning.erase_profile";
+    const QUEUE: &'static str = queues::LEARNING;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,6 +102,13 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&earned).unwrap(),
             r#"{"owner_id":"O","profile_id":"P","display_name":"Kid","achievement_id":"A","name":"First steps"}"#
+        );
+        let erase = EraseProfile {
+            profile_id: "P".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&erase).unwrap(),
+            r#"{"profile_id":"P"}"#
         );
     }
 }

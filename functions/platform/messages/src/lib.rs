@@ -11,4 +11,4 @@ pub mod learning;
 
 pub use accounts::PurgeAccount;
 pub use email::{NotifyEmail, SendEmail, Template};
-pub use learning::{AchievementEarned, RecordedScore, ResultsRecorded};
+pub use learning::{AchievementEarned, EraseProfile, RecordedScore, ResultsRecorded};
