@@ -72,6 +72,10 @@ async fn malformed_ids_in_paths_are_validation_problems_naming_the_parameter() {
     ] {
         for op in &with_ids {
             for param in &op.path_params {
+                // A step id is a slug, and "nope" is one (of no step: 404, tested with the route).
+                if bad == "nope" && param == "step" {
+                    continue;
+                }
                 let path = op.path_with(|p| match p == param {
                     true => bad.to_string(),
                     false => new_id(),

@@ -12,6 +12,7 @@ mod devices;
 mod erasure;
 mod flow;
 mod leaderboards;
+mod onboarding;
 mod profiles;
 mod progress;
 mod round_trips;

@@ -329,3 +329,53 @@ async fn boards_controls_and_a_devices_catalog_stay_within_their_budget() {
     }
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onboarding_reads_more_only_while_an_event_step_is_open() {
+    let api = Api::start().await;
+    let parent = api.parent("onboarding@example.com").await;
+    api.server.ops.reset();
+    api.onboarding(&parent.access).await.expect_status(200);
+    assert_eq!(
+        api.server.ops.take().summary(),
+        budget(2, 1, 0),
+        "no profile yet: auth, one batch (steps, progress, family), the verified address recorded"
+    );
+    let kid = api.child_of(&parent, "Kid", 5).await;
+    api.server.ops.reset();
+    api.onboarding(&parent.access).await.expect_status(200);
+    assert_eq!(
+        api.server.ops.take().summary(),
+        budget(4, 1, 0),
+        "open event steps: + the family's profiles + their statistics, the first profile recorded"
+    );
+    api.complete_onboarding(&parent.access, "first-game")
+        .await
+        .expect_status(200);
+    api.put_controls(
+        &parent.access,
+        &kid,
+        serde_json::json!({"daily_limit_minutes": 20}),
+    )
+    .await
+    .expect_status(200);
+    api.onboarding(&parent.access).await.expect_status(200);
+    api.server.ops.reset();
+    let done = api.onboarding(&parent.access).await.expect_status(200);
+    assert_eq!(done.body["complete"], true);
+    assert_eq!(
+        api.server.ops.take().summary(),
+        budget(2, 0, 0),
+        "a finished onboarding: auth and one batch"
+    );
+    api.server.ops.reset();
+    api.complete_onboarding(&parent.access, "first-game")
+        .await
+        .expect_status(200);
+    assert_eq!(
+        api.server.ops.take().summary(),
+        budget(2, 0, 0),
+        "marking a done step again writes nothing"
+    );
+    api.stop().await;
+}

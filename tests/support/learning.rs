@@ -314,6 +314,48 @@ impl Client {
             .await
     }
 
+    // --- /v1/users/me/onboarding, /v1/admin/onboarding ------------------------------------------------------
+
+    pub async fn onboarding<'t>(&self, auth: impl Into<Auth<'t>>) -> Reply {
+        self.send(
+            Method::GET,
+            "/v1/users/me/onboarding",
+            auth.into(),
+            Body::Empty,
+        )
+        .await
+    }
+
+    pub async fn complete_onboarding<'t>(&self, auth: impl Into<Auth<'t>>, step: &str) -> Reply {
+        let path = format!("/v1/users/me/onboarding/{step}");
+        self.send(Method::POST, &path, auth.into(), Body::Empty)
+            .await
+    }
+
+    pub async fn onboarding_steps<'t>(&self, auth: impl Into<Auth<'t>>) -> Reply {
+        self.send(
+            Method::GET,
+            "/v1/admin/onboarding",
+            auth.into(),
+            Body::Empty,
+        )
+        .await
+    }
+
+    pub async fn replace_onboarding_steps<'t>(
+        &self,
+        auth: impl Into<Auth<'t>>,
+        body: Value,
+    ) -> Reply {
+        self.send(
+            Method::PUT,
+            "/v1/admin/onboarding",
+            auth.into(),
+            Body::Json(body),
+        )
+        .await
+    }
+
     // --- /v1/profiles/{id}/controls, usage, play -------------------------------------------------------------
 
     pub async fn controls<'t>(&self, auth: impl Into<Auth<'t>>, profile: &str) -> Reply {

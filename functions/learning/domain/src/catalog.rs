@@ -536,6 +536,42 @@ pub struct GameView {
     pub variant: Option<Variant>,
 }
 
+/// A slug taken from outside (a path parameter): deserializing refuses anything else, so the error names the
+/// parameter (400) and a well-formed slug of nothing is a 404.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Slug(String);
+
+impl Slug {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Slug {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        if is_slug(&raw) {
+            Ok(Slug(raw))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "not a slug ({SLUG_PATTERN})"
+            )))
+        }
+    }
+}
+
+/// In the OpenAPI document: a string of [`SLUG_PATTERN`].
+impl utoipa::PartialSchema for Slug {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        lectern_shared::http::constraints::string()
+            .pattern(Some(SLUG_PATTERN))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Slug {}
+
 /// Whether a string is a slug ([`SLUG_PATTERN`]).
 pub fn is_slug(s: &str) -> bool {
     (1..=32).contains(&s.len())

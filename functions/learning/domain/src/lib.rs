@@ -23,6 +23,8 @@
 //! | `board_entry` | `BOARD#<game_id>#<period>#<shard>` / `PROFILE#<profile_id>` | gsi1 `BOARD_TOP#<game_id>#<period>#<shard>` / `<inverted score><achieved_at>#<profile_id>`; gsi2 `BOARDS_OF#<profile_id>` / `<game_id>#<period>` | a profile's best per game and period, sharded 8 ways by profile; the top N is one query per shard (see [`leaderboards`] for the numbers); a profile's entries on every board, for its erasure ([`erasure`]) |
 //! | `board_buckets` (counter) | `BOARD_BUCKETS#<game_id>#<period>#<shard>` / `BUCKETS` | — | profiles per score bucket, moved in the entry's transaction: ranks beyond the top 100 as a band |
 //! | `achievement_evaluation` (counter) | `LEARNER#<profile_id>` / `EVALUATED` | — | the statistics version last evaluated: the jobs of a batch evaluate once |
+//! | `onboarding_steps` | `ONBOARDING` / `STEPS` | — | the onboarding steps admins define (the built-in defaults while absent): one get, batched with the account's progress |
+//! | `onboarding_progress` | `FAMILY#<owner_id>` / `ONBOARDING` | — | the steps an account did, when and how; read with the steps and the family counter in one batch, written conditionally on its version (see [`onboarding`]) |
 //! | `catalog_entry` | `CATALOG#<facets>` / `<published_at>#<game_id>` | gsi1 `CATALOG_TITLE#<facets>` / `<title_key>#<game_id>`; gsi2 `CATALOG_POPULAR#<facets>` / `<popularity>#<title_key>#<game_id>` | a filtered, sorted catalog page is one query of one facet partition (see [`catalog`] for the fan-out and its numbers) |
 //!
 //! Why the profile lives under its own id and not under the family: the routes name only the profile
@@ -38,6 +40,7 @@ pub mod curriculum;
 pub mod erasure;
 pub mod errors;
 pub mod leaderboards;
+pub mod onboarding;
 pub mod profiles;
 pub mod progress;
 pub mod schema;
@@ -66,4 +69,6 @@ pub const ENTITIES: &[EntityInfo] = &[
     achievements::EVALUATED,
     leaderboards::BoardEntry::INFO,
     leaderboards::BOARD_BUCKETS,
+    onboarding::OnboardingSteps::INFO,
+    onboarding::OnboardingProgress::INFO,
 ];

@@ -403,3 +403,44 @@ async fn achievement_evaluation() {
         .unwrap();
     assert_stored_item(&golden(), &EVALUATED, &item.expect("the mark"));
 }
+
+#[test]
+fn onboarding_steps() {
+    use lectern_learning::onboarding::{OnboardingSteps, default_steps};
+    assert_stored(
+        &golden(),
+        &OnboardingSteps {
+            steps: default_steps(),
+            version: 2,
+        },
+    );
+}
+
+#[test]
+fn onboarding_progress() {
+    use lectern_learning::onboarding::{Done, DoneBy, OnboardingProgress};
+    assert_stored(
+        &golden(),
+        &OnboardingProgress {
+            owner_id: OWNER.into(),
+            done: [
+                (
+                    "verify-email".to_string(),
+                    Done {
+                        at: NOW,
+                        by: DoneBy::Event,
+                    },
+                ),
+                (
+                    "set-controls".to_string(),
+                    Done {
+                        at: NOW + 60,
+                        by: DoneBy::Account,
+                    },
+                ),
+            ]
+            .into(),
+            version: 3,
+        },
+    );
+}

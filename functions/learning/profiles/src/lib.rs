@@ -1,11 +1,13 @@
 //! Learner profiles and the family (`/v1/profiles`, `/v1/family`): a parent's child profiles with their consent,
 //! avatars and device sessions, a learner's own profile, and the parent PIN that guards switching a child's device
-//! back to the parent. Thin wrappers over the learning domain; device sessions and the PIN are kept by the accounts
+//! back to the parent; and the account's onboarding (`/v1/users/me/onboarding`, steps defined at
+//! `/v1/admin/onboarding`). Thin wrappers over the learning domain; device sessions and the PIN are kept by the accounts
 //! domain (the one shared door), which this function reaches through `lectern-accounts`.
 
 mod controls;
 mod devices;
 mod family;
+mod onboarding;
 mod profiles;
 
 use std::sync::Arc;
@@ -32,7 +34,7 @@ type St = axum::extract::State<Arc<State>>;
 type Result<T> = std::result::Result<T, Problem>;
 
 #[derive(OpenApi)]
-#[openapi(tags((name = "profiles", description = "Learner profiles and the family: child profiles, consent, avatars, device sessions, the parent PIN, parental controls")))]
+#[openapi(tags((name = "profiles", description = "Learner profiles and the family: child profiles, consent, avatars, device sessions, the parent PIN, parental controls, onboarding")))]
 struct ApiDoc;
 
 /// The routes and their OpenAPI description.
@@ -50,7 +52,10 @@ pub fn routes() -> Routes<Arc<State>> {
         .routes(routes!(controls::get, controls::put))
         .routes(routes!(controls::usage))
         .routes(routes!(family::family))
-        .routes(routes!(family::set_pin, family::clear_pin));
+        .routes(routes!(family::set_pin, family::clear_pin))
+        .routes(routes!(onboarding::get))
+        .routes(routes!(onboarding::complete))
+        .routes(routes!(onboarding::steps, onboarding::replace_steps));
     // Guessing a PIN is a credential attempt: the strict class, besides the PIN's own attempt counter.
     let credentials = OpenApiRouter::new().routes(routes!(family::switch_to_parent));
     Routes::new(ApiDoc::openapi())
