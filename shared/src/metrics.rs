@@ -3,9 +3,12 @@
 //! `Errors` (5xx), `ClientErrors` (4xx) and `Latency` (ms); per function: `ColdStart`, once per process.
 //!
 //! Requests are counted in memory and written out in batches, so the cost per request is a lock and a few
-//! additions, not a formatted line and a write. On Lambda the batch is written after every request, because the
-//! process may be frozen right after answering; elsewhere (the dev server) once a second, or when a route has
-//! collected the 100 latency samples one EMF value array may hold.
+//! additions, not a formatted line and a write. Latencies are kept as value/count pairs (EMF's histogram form,
+//! `{"Values": [...], "Counts": [...]}`, which CloudWatch's statistics and percentiles read like single values),
+//! each latency rounded to two significant digits (within 5%), so a route's line stays short however many
+//! requests it sums up. On Lambda the batch is written at the end of every invocation, because the process may be
+//! frozen right after answering; elsewhere (the dev server) at most once a second per process, or sooner for a
+//! route whose latencies reach the 100 distinct values one EMF metric may hold.
 //!
 //! `LECTERN_METRICS=emf` turns them on, `off` turns them off; the default is on inside a Lambda runtime
 //! (`AWS_LAMBDA_FUNCTION_NAME` set) and off elsewhere, so the dev server's stdout stays quiet unless asked.
@@ -20,7 +23,7 @@ use serde_json::{Value, json};
 
 /// The CloudWatch namespace of every metric.
 pub const NAMESPACE: &str = "Lectern";
-/// Most values one EMF metric may carry in one line.
+/// Most distinct values one EMF metric may carry in one line.
 const MAX_VALUES: usize = 100;
 
 /// Where a request's figures are added up until they are written.
@@ -43,7 +46,19 @@ struct RouteFigures {
     requests: u64,
     errors: u64,
     client_errors: u64,
-    latency_ms: Vec<f64>,
+    /// Latency in microseconds, rounded to two significant digits → how many requests took it.
+    latency_us: HashMap<u64, u64>,
+}
+
+/// A latency in microseconds rounded to two significant digits (0.44 ms stays 0.44 ms, 1.234 ms becomes 1.2 ms).
+fn rounded_us(elapsed: Duration) -> u64 {
+    let mut value = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    let mut scale = 1;
+    while value >= 100 {
+        value = (value + 5) / 10;
+        scale *= 10;
+    }
+    value * scale
 }
 
 static GLOBAL: OnceLock<Option<Metrics>> = OnceLock::new();
@@ -112,8 +127,8 @@ impl Metrics {
             figures.requests += 1;
             figures.errors += u64::from(status >= 500);
             figures.client_errors += u64::from((400..500).contains(&status));
-            figures.latency_ms.push(elapsed.as_secs_f64() * 1000.0);
-            let full = figures.latency_ms.len() >= MAX_VALUES;
+            *figures.latency_us.entry(rounded_us(elapsed)).or_default() += 1;
+            let full = figures.latency_us.len() >= MAX_VALUES;
             let due = full
                 || self
                     .every
@@ -145,12 +160,12 @@ impl Metrics {
     }
 
     fn route_line(&self, route: &str, figures: &RouteFigures) -> String {
-        let latency: Vec<Value> = figures
-            .latency_ms
-            .iter()
-            // Microsecond precision is plenty and keeps lines short.
-            .map(|ms| json!((ms * 1000.0).round() / 1000.0))
-            .collect();
+        let mut pairs: Vec<(u64, u64)> = figures.latency_us.iter().map(|(v, n)| (*v, *n)).collect();
+        pairs.sort_unstable();
+        let latency = json!({
+            "Values": pairs.iter().map(|(us, _)| *us as f64 / 1000.0).collect::<Vec<_>>(),
+            "Counts": pairs.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
+        });
         let line = json!({
             "_aws": metadata(&[("Requests", "Count"), ("Errors", "Count"), ("ClientErrors", "Count"),
                                ("Latency", "Milliseconds")], &["Service", "Route"]),
@@ -212,7 +227,19 @@ mod tests {
     }
 
     #[test]
-    fn lambda_writes_a_cold_start_then_one_line_per_request() {
+    fn latencies_keep_two_significant_digits() {
+        let us = |n| rounded_us(Duration::from_micros(n));
+        assert_eq!(us(7), 7);
+        assert_eq!(us(99), 99);
+        assert_eq!(us(440), 440);
+        assert_eq!(us(1234), 1200);
+        assert_eq!(us(1250), 1300);
+        assert_eq!(us(98_765), 99_000);
+        assert_eq!(us(99_999), 100_000);
+    }
+
+    #[test]
+    fn lambda_writes_a_cold_start_then_one_line_per_invocation() {
         let (metrics, lines) = collecting(None);
         metrics.record("GET /v1/users/me", 200, Duration::from_micros(1500));
         metrics.record("GET /v1/users/me", 503, Duration::from_millis(3));
@@ -227,7 +254,7 @@ mod tests {
         assert_eq!(first["Service"], "users");
         assert_eq!(first["Route"], "GET /v1/users/me");
         assert_eq!(first["Requests"], 1);
-        assert_eq!(first["Latency"], json!([1.5]));
+        assert_eq!(first["Latency"], json!({"Values": [1.5], "Counts": [1]}));
         let emf = &first["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(emf["Namespace"], "Lectern");
         assert_eq!(emf["Dimensions"], json!([["Service", "Route"]]));
@@ -244,27 +271,42 @@ mod tests {
     }
 
     #[test]
-    fn elsewhere_requests_are_batched_per_route_up_to_a_full_value_array() {
+    fn elsewhere_requests_are_summed_per_route_as_value_count_pairs() {
         let (metrics, lines) = collecting(Some(Duration::from_secs(3600)));
         for i in 0..150 {
             let status = if i % 10 == 0 { 404 } else { 200 };
-            metrics.record("GET /v1/health", status, Duration::from_millis(1));
+            let took = if i % 3 == 0 { 2 } else { 1 };
+            metrics.record("GET /v1/health", status, Duration::from_millis(took));
         }
         metrics.record("GET /v1/users/me", 200, Duration::from_millis(2));
-        {
-            let lines = lines.lock().unwrap();
-            // The cold start, then one line when the health route reached 100 samples.
-            assert_eq!(lines.len(), 2);
-            assert_eq!(lines[1]["Requests"], 100);
-            assert_eq!(lines[1]["ClientErrors"], 10);
-            assert_eq!(lines[1]["Latency"].as_array().unwrap().len(), 100);
-        }
+        assert_eq!(lines.lock().unwrap().len(), 1, "only the cold start so far");
         metrics.flush();
         let lines = lines.lock().unwrap();
-        let rest: u64 = lines[2..]
+        assert_eq!(lines.len(), 3);
+        let health = lines[1..]
             .iter()
-            .map(|l| l["Requests"].as_u64().unwrap())
-            .sum();
-        assert_eq!(rest, 51, "what was left is written at flush");
+            .find(|l| l["Route"] == "GET /v1/health")
+            .unwrap();
+        assert_eq!(health["Requests"], 150);
+        assert_eq!(health["ClientErrors"], 15);
+        assert_eq!(
+            health["Latency"],
+            json!({"Values": [1.0, 2.0], "Counts": [100, 50]})
+        );
+    }
+
+    #[test]
+    fn a_route_with_a_full_value_array_is_written_at_once() {
+        let (metrics, lines) = collecting(Some(Duration::from_secs(3600)));
+        for i in 0..MAX_VALUES as u64 {
+            metrics.record("GET /v1/health", 200, Duration::from_micros(i));
+        }
+        let lines = lines.lock().unwrap();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1]["Requests"], MAX_VALUES as u64);
+        assert_eq!(
+            lines[1]["Latency"]["Values"].as_array().unwrap().len(),
+            MAX_VALUES
+        );
     }
 }

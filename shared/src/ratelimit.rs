@@ -17,6 +17,14 @@
 //! instance (the dev server, a warm Lambda) counts exactly. Once the counter says the limit is reached, an instance
 //! refuses locally until the window ends, so a client hammering past its limit costs no writes at all.
 //!
+//! Leasing without waiting: a read (`GET`, `HEAD`) of the [`RouteClass::General`] class whose instance holds no
+//! token runs its handler while the lease is on the way ([`alongside`]); the per-account check of the accounts'
+//! authenticator runs beside its authenticating read the same way. If the counter refuses, the read's result is
+//! thrown away and the client gets the 429, so no answer is ever given past the limit; the cost of a refusal is
+//! at most one read per lease that comes back empty (after that the instance knows, and refuses locally). Writes,
+//! and the auth and expensive classes, wait for their decision as before. So the first request of a Lambda
+//! instance waits for one round trip, not for its leases and then its read.
+//!
 //! The known trade-off of fixed windows is that a client can spend a full allowance at the end of one window and
 //! again at the start of the next (at most twice the limit within a window's length).
 //!
@@ -40,6 +48,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -819,8 +828,30 @@ where
         };
     }
     let subject = Subject::ip(client_ip(request.extensions()));
-    let own = match limiter.check(class, &subject).await {
+    // A read of the general class may run while its lease is on the way (see `alongside`); anything else waits.
+    let overlap = class == RouteClass::General && request.method().is_safe();
+    let serve = OBSERVED.scope(RefCell::new(None), async move {
+        let response = match inner.call(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        (response, OBSERVED.with(|slot| *slot.borrow()))
+    });
+    let check = limiter.check(class, &subject);
+    let (checked, served) = if overlap {
+        alongside(check, serve, |c| proceeds(class, c)).await
+    } else {
+        let checked = check.await;
+        let served = if proceeds(class, &checked) {
+            Some(serve.await)
+        } else {
+            None
+        };
+        (checked, served)
+    };
+    let own = match checked {
         Ok(decision) if !decision.allowed => {
+            // Refused: whatever a read did meanwhile is not answered.
             let mut response = Problem::rate_limited(decision.reset_secs()).into_response();
             set_headers(response.headers_mut(), decision);
             return response;
@@ -831,15 +862,10 @@ where
             Err(problem) => return problem.into_response(),
         },
     };
-    let (response, observed) = OBSERVED
-        .scope(RefCell::new(None), async move {
-            let response = match inner.call(request).await {
-                Ok(response) => response,
-                Err(never) => match never {},
-            };
-            (response, OBSERVED.with(|slot| *slot.borrow()))
-        })
-        .await;
+    let Some((response, observed)) = served else {
+        // Unreachable: an allowed request, or a store failure of a class that fails open, was served.
+        return Problem::internal().into_response();
+    };
     let mut response = response;
     let strictest = match (own, observed) {
         (Some(a), Some(b)) => Some(a.most_restrictive(b)),
@@ -852,6 +878,45 @@ where
 }
 
 /// Writes the decision's headers unless an inner layer already reported a tighter limit.
+/// Whether a request goes on after its check: allowed, or the store failed and the class fails open.
+fn proceeds(class: RouteClass, checked: &Result<Decision, TableError>) -> bool {
+    match checked {
+        Ok(decision) => decision.allowed,
+        Err(_) => class.fails_open(),
+    }
+}
+
+/// Runs `work` alongside `check` when the check has to wait (for the table: this instance holds no tokens and
+/// must lease a share), else only when `go` says the check's answer lets it: the work's answer is `None` when it
+/// did not run. A check this instance answers by itself (a token in hand, or the limit known to be reached) is
+/// decided before any work starts, so a client past its limit costs no work at all.
+///
+/// Callers use it only for work they may throw away — reads — and never answer with the work's result when the
+/// check refuses: what the limit bounds is answers, and it holds exactly. What overlapping buys is the lease's
+/// round trip, which otherwise comes before the request's own reads: the first request of an instance (a Lambda
+/// cold start) and each renewal of a share wait for one round trip instead of two or three.
+pub async fn alongside<C, W>(
+    check: impl Future<Output = C>,
+    work: W,
+    go: impl FnOnce(&C) -> bool,
+) -> (C, Option<W::Output>)
+where
+    W: Future,
+{
+    let mut check = std::pin::pin!(check);
+    let early = std::future::poll_fn(|cx| Poll::Ready(check.as_mut().poll(cx))).await;
+    match early {
+        Poll::Ready(checked) => {
+            let done = if go(&checked) { Some(work.await) } else { None };
+            (checked, done)
+        }
+        Poll::Pending => {
+            let (checked, done) = futures::future::join(check, work).await;
+            (checked, Some(done))
+        }
+    }
+}
+
 fn set_headers(headers: &mut HeaderMap, decision: Decision) {
     let inner_remaining = headers
         .get(&REMAINING_HEADER)

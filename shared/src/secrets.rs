@@ -9,7 +9,8 @@
 //!
 //! Where rings come from (see the README, "Secrets and rotation"):
 //! - on AWS, from Secrets Manager: `LECTERN_SECRET_<PURPOSE>` names a secret (name or ARN) per purpose, each
-//!   function is given only the ones it uses, and they are read once, at cold start ([`load_aws`]);
+//!   function is given only the ones it uses, and they are read once, at cold start, in one
+//!   `BatchGetSecretValue` call ([`load_aws`]);
 //! - embedded, from `LECTERN_KEYS_<PURPOSE>` when set, otherwise from `<data dir>/keys/<purpose>.json`, generated
 //!   on first run (owner-only) ([`load_embedded`]). Raw key material in the environment is refused on AWS.
 //!
@@ -508,38 +509,91 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     options.open(path)?.write_all(bytes)
 }
 
-/// The rings named in `config.secrets`, read from Secrets Manager once, all at the same time (the cold start waits
-/// for the slowest, not the sum). Errors name the variable and the secret, never a value.
+/// The rings named in `config.secrets`, read from Secrets Manager once, at cold start, in **one call**:
+/// `BatchGetSecretValue` with every secret this function was given (up to 20; a function has at most five). One
+/// ring is one `GetSecretValue`. Whatever the batch does not return — the call refused (a role without
+/// `secretsmanager:BatchGetSecretValue`, an emulator without the operation) or a secret it lists under `Errors`,
+/// or one named in a form it does not echo back (a partial ARN) — is read with `GetSecretValue` instead, all of
+/// those at the same time, so a misconfiguration costs a round trip, never the start. Errors name the variable and
+/// the secret, never a value.
 #[cfg(feature = "aws-secrets")]
 pub async fn load_aws(
     client: &aws_sdk_secretsmanager::Client,
     config: &SecretsConfig,
 ) -> Result<Keys, SecretError> {
     let started = std::time::Instant::now();
-    let reads = config.secrets.iter().map(|(purpose, id)| async move {
-        let source_name = format!("{} ({id})", purpose.secret_var());
-        let out = client
-            .get_secret_value()
-            .secret_id(id)
-            .send()
+    let mut texts: BTreeMap<Purpose, String> = BTreeMap::new();
+    let mut calls = 0;
+    if config.secrets.len() > 1 {
+        calls += 1;
+        // Boxed, as each SDK call below: their futures are deep, and unboxed they would nest into the layout of
+        // every future that starts a platform (tests hit the compiler's query depth limit).
+        let batch = client
+            .batch_get_secret_value()
+            .set_secret_id_list(Some(config.secrets.values().cloned().collect()))
+            .send();
+        match Box::pin(batch).await {
+            Ok(out) => {
+                for entry in out.secret_values() {
+                    let Some(text) = entry.secret_string() else {
+                        continue;
+                    };
+                    for (purpose, id) in &config.secrets {
+                        if entry.arn() == Some(id.as_str()) || entry.name() == Some(id.as_str()) {
+                            texts.insert(*purpose, text.to_string());
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(
+                error = %crate::aws::SdkFailure::of(&e).detail,
+                "BatchGetSecretValue failed; reading each key ring with GetSecretValue (allow \
+                 secretsmanager:BatchGetSecretValue to read them in one call)"
+            ),
+        }
+    }
+    let missing: Vec<(Purpose, &String)> = config
+        .secrets
+        .iter()
+        .filter(|(purpose, _)| !texts.contains_key(purpose))
+        .map(|(purpose, id)| (*purpose, id))
+        .collect();
+    calls += missing.len();
+    let reads = missing.into_iter().map(|(purpose, id)| async move {
+        let out = Box::pin(client.get_secret_value().secret_id(id).send())
             .await
             .map_err(|e| SecretError::Unavailable {
-                source_name: source_name.clone(),
+                source_name: source_name(purpose, id),
                 problem: crate::aws::SdkFailure::of(&e).detail,
             })?;
         let text = out
             .secret_string()
-            .ok_or_else(|| invalid(&source_name, "the secret has no string value"))?;
-        KeyRing::parse(*purpose, text, &source_name)
+            .ok_or_else(|| invalid(&source_name(purpose, id), "the secret has no string value"))?;
+        Ok::<_, SecretError>((purpose, text.to_string()))
     });
-    let rings = futures::future::try_join_all(reads).await?;
+    texts.extend(futures::future::try_join_all(reads).await?);
+    let mut rings = Vec::with_capacity(texts.len());
+    for (purpose, text) in &texts {
+        rings.push(KeyRing::parse(
+            *purpose,
+            text,
+            &source_name(*purpose, &config.secrets[purpose]),
+        )?);
+    }
     let keys = Keys::new(rings);
     tracing::info!(
         purposes = ?keys.purposes().iter().map(|p| p.name()).collect::<Vec<_>>(),
+        calls,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "keys read from Secrets Manager"
     );
     Ok(keys)
+}
+
+/// How errors name a ring's secret: its variable and the secret's name or ARN.
+#[cfg(feature = "aws-secrets")]
+fn source_name(purpose: Purpose, id: &str) -> String {
+    format!("{} ({id})", purpose.secret_var())
 }
 
 #[cfg(test)]

@@ -797,3 +797,54 @@ async fn key_rings_are_read_from_secrets_manager_and_rotate_without_breaking_wha
         "no material in errors: {err}"
     );
 }
+
+/// A function's rings come back from one `BatchGetSecretValue` whether its variables name the secrets by name or by
+/// ARN (the template passes ARNs), and every ring lands under its own purpose.
+#[tokio::test]
+async fn several_key_rings_are_read_in_one_batch_by_name_or_arn() {
+    use lectern_shared::secrets::{KeyRing, Purpose, load_aws};
+
+    let rings: Vec<KeyRing> = [
+        (Purpose::Cursor, '1'),
+        (Purpose::RateLimit, '2'),
+        (Purpose::Outbox, '3'),
+    ]
+    .into_iter()
+    .map(|(purpose, c)| {
+        KeyRing::parse(
+            purpose,
+            &format!("k{c}:{}", c.to_string().repeat(40)),
+            "test",
+        )
+        .unwrap()
+    })
+    .collect();
+    let (config, keys) = or_skip!(aws::secrets(&rings).await);
+    let client = or_skip!(aws::secrets_client().await);
+    for ring in &rings {
+        assert_eq!(
+            keys.require(ring.purpose()).unwrap().active(),
+            ring.active(),
+            "{:?}",
+            ring.purpose()
+        );
+    }
+    // The same secrets by ARN.
+    let mut by_arn = config.clone();
+    for id in by_arn.secrets.values_mut() {
+        let described = client
+            .describe_secret()
+            .secret_id(id.as_str())
+            .send()
+            .await
+            .unwrap();
+        *id = described.arn().unwrap().to_string();
+    }
+    let again = load_aws(&client, &by_arn).await.unwrap();
+    for ring in &rings {
+        assert_eq!(
+            again.require(ring.purpose()).unwrap().active(),
+            ring.active()
+        );
+    }
+}

@@ -69,6 +69,15 @@ fn readable(lines: &[String]) -> BTreeSet<String> {
         .collect()
 }
 
+/// Whether the role may call `BatchGetSecretValue` (a statement of its own, `Resource: "*"`: the action has no
+/// resource type; each secret it returns is authorized by `GetSecretValue`).
+fn may_batch(lines: &[String]) -> bool {
+    lines
+        .iter()
+        .position(|l| l == "Action: secretsmanager:BatchGetSecretValue")
+        .is_some_and(|at| lines.get(at + 1).map(String::as_str) == Some("Resource: \"*\""))
+}
+
 #[test]
 fn no_function_gets_key_material_in_its_environment() {
     let template = std::fs::read_to_string(lectern_e2e::repo_root().join("infra/template.yaml"))
@@ -94,6 +103,12 @@ fn each_function_reads_exactly_the_secrets_it_uses_and_only_auth_the_private_one
             configured(lines),
             readable(lines),
             "{name}: the secrets in its environment and those its role may read differ"
+        );
+        // Two or more rings are read in one BatchGetSecretValue at cold start (one ring: GetSecretValue).
+        assert_eq!(
+            may_batch(lines),
+            configured(lines).len() >= 2,
+            "{name}: a function given several secrets may batch-read them, and only such a function"
         );
         // Token issuers: auth (sign-in, refresh) and profiles (a child's device session and the PIN switch back
         // to the parent are sessions of the account, minted where the family's profiles are checked).

@@ -2,7 +2,8 @@
 //! its account active — checked on every request, so logout, suspension and deletion take effect at once) or an
 //! `X-API-Key`.
 //!
-//! One storage round trip: the session and the account come back in one batched read, and the account is left in
+//! One storage round trip: the session and the account come back in one batched read (the account's rate-limit
+//! lease, when one is due, runs beside it), and the account is left in
 //! the request for the handler ([`SignedIn`]), so a route such as `GET /v1/users/me` reads nothing more. The
 //! signature check of an access token is cached in-process for the token's lifetime, keyed by the token's
 //! SHA-256; the time claims and the session are still checked on every request, so revocation stays immediate.
@@ -20,7 +21,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use lectern_shared::http::Problem;
 use lectern_shared::http::auth::{Authenticator, Identity};
-use lectern_shared::ratelimit::{RouteClass, Subject};
+use lectern_shared::ratelimit::{RouteClass, Subject, alongside};
 use lectern_shared::table::{Entity, Key};
 use sha2::Digest;
 
@@ -137,18 +138,13 @@ impl Authenticator for AccountsAuthenticator {
             return Ok(None);
         };
         parts.extensions.insert(Arc::new(user));
-        let identity = Some(identity);
-        if let Some(who) = &identity {
-            // The per-account share of the general limit: one account cannot take the API over from many IPs.
-            let subject = Subject::Account(format!("user:{}", who.user_id));
-            self.accounts
-                .platform
-                .limiter
-                .enforce(RouteClass::General, &subject)
-                .await?;
-        }
-        Ok(identity)
+        Ok(Some(identity))
     }
+}
+
+/// The per-account share of the general limit: one account cannot take the API over from many IPs.
+fn account_subject(user_id: &str) -> Subject {
+    Subject::Account(format!("user:{user_id}"))
 }
 
 impl AccountsAuthenticator {
@@ -184,9 +180,14 @@ impl AccountsAuthenticator {
     }
 
     async fn identify(&self, parts: &Parts) -> Result<Option<(Identity, User)>, Problem> {
+        let limiter = &self.accounts.platform.limiter;
         if let Some(key) = parts.headers.get("x-api-key") {
             let key = key.to_str().map_err(|_| rejected("malformed API key"))?;
-            return self.accounts.authenticate_api_key(key).await.map(Some);
+            let (identity, user) = self.accounts.authenticate_api_key(key).await?;
+            limiter
+                .enforce(RouteClass::General, &account_subject(&identity.user_id))
+                .await?;
+            return Ok(Some((identity, user)));
         }
         let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
             return Ok(None);
@@ -203,6 +204,28 @@ impl AccountsAuthenticator {
             .sid
             .clone()
             .ok_or_else(|| rejected("token has no session"))?;
+        // The token's signature names the account, so its limit is checked while the session and account are read
+        // (`ratelimit::alongside`): a lease that has to go to the table costs no round trip of its own. Unless the
+        // account is already known to be over its limit, both run; a refusal still answers 429 and a dead session
+        // 401 (first), and the read, which changes nothing, is simply not used.
+        let subject = account_subject(&claims.sub);
+        let (limited, loaded) = alongside(
+            limiter.enforce(RouteClass::General, &subject),
+            self.load(&claims, session_id),
+            Result::is_ok,
+        )
+        .await;
+        let Some(loaded) = loaded else {
+            return Err(limited.err().unwrap_or_else(Problem::internal));
+        };
+        let identified = loaded?;
+        limited?;
+        Ok(Some(identified))
+    }
+
+    /// The session and the account of a verified access token, in one batched read: the session must be live and
+    /// the account active.
+    async fn load(&self, claims: &Claims, session_id: String) -> Result<(Identity, User), Problem> {
         // One round trip for both: the session must be live and the account active.
         let session_key = Session::key_of(&claims.sub, &session_id);
         let keys = [session_key.clone(), User::key_of(&claims.sub)];
@@ -248,6 +271,6 @@ impl AccountsAuthenticator {
                 ));
             }
         };
-        Ok(Some((identity, user)))
+        Ok((identity, user))
     }
 }
