@@ -2,8 +2,6 @@
 //! abilities and selection sessions; the question statistics they fed stay, naming nobody; another learner's
 //! exams stay whole.
 
-use std::time::Duration;
-
 use lectern_e2e::api::{Api, Signed};
 use lectern_e2e::eventually;
 use lectern_e2e::exams::{
@@ -12,8 +10,6 @@ use lectern_e2e::exams::{
 use lectern_shared::table::Item;
 use lectern_shared::testing::embedded::{all_items, db_path};
 use serde_json::{Value, json};
-
-const GRACE: Duration = Duration::from_secs(30 * 24 * 3600);
 
 fn mentions(item: &Item, user: &Signed) -> bool {
     Value::Object(item.clone())
@@ -79,20 +75,7 @@ async fn a_purged_learner_leaves_no_exam_data_behind() {
         .items();
     assert_eq!(abilities.len(), 1);
 
-    api.delete_me(&gone.access).await.expect_status(202);
-    api.clock().advance(GRACE + Duration::from_secs(3600));
-    let report = lectern_platform_housekeeping::run(&platform).await.unwrap();
-    assert_eq!(report.purges_enqueued, 1);
-    let purged = eventually(async || {
-        platform
-            .table
-            .get(&lectern_accounts::users::User::key_of(&gone.user_id))
-            .await
-            .unwrap()
-            .is_none()
-    })
-    .await;
-    assert!(purged, "the account was purged");
+    api.erased_after_grace(gone).await;
     // Expired items (the selection session) are swept from the file too.
     lectern_platform_housekeeping::run(&platform).await.unwrap();
     let exams = lectern_exams::Exams::new(platform.clone());

@@ -2,8 +2,6 @@
 //! period. Either way the children's results, statistics, achievements, leaderboard entries and avatars go — found
 //! without a scan — and the rest of the family, other families and the boards' ranks stay right.
 
-use std::time::Duration;
-
 use lectern_e2e::api::{Api, Signed};
 use lectern_e2e::eventually;
 use lectern_e2e::learning::{achievement, game, result};
@@ -12,8 +10,6 @@ use lectern_shared::queue::worker::DONE_RETENTION;
 use lectern_shared::table::Item;
 use lectern_shared::testing::embedded::{all_items, db_path};
 use serde_json::{Value, json};
-
-const GRACE: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Whether a stored item names `id` anywhere.
 fn names(item: &Item, id: &str) -> bool {
@@ -140,21 +136,8 @@ async fn an_erased_parent_account_leaves_nothing_of_the_children() {
     let ranked = eventually(async || rank(&api, &own, &cy, &g).await["rank_from"] == 3).await;
     assert!(ranked, "Cy is third");
 
-    api.delete_me(&gone.access).await.expect_status(202);
-    api.clock().advance(GRACE + Duration::from_secs(3600));
+    api.erased_after_grace(&gone).await;
     let platform = api.server.platform.clone();
-    let report = lectern_platform_housekeeping::run(&platform).await.unwrap();
-    assert_eq!(report.purges_enqueued, 1);
-    let purged = eventually(async || {
-        platform
-            .table
-            .get(&lectern_accounts::users::User::key_of(&gone.user_id))
-            .await
-            .unwrap()
-            .is_none()
-    })
-    .await;
-    assert!(purged, "the account was purged");
     // Cy's week is over by now; the all-time board shows the erased children gone with their counts.
     let own = api.login(&own.email).await;
     let cy_rank = api

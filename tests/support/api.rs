@@ -811,6 +811,31 @@ impl Api {
     }
 
     /// Registers `email`, verifies it through the mailed link, and signs in.
+    /// Deletes `who`'s account, moves the clock past the deletion grace period (the default 30 days) and waits
+    /// until the purge — found by the housekeeping run, run by the jobs worker — has erased it.
+    pub async fn erased_after_grace(&self, who: &Signed) {
+        const GRACE: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+        self.delete_me(&who.access).await.expect_status(202);
+        self.clock()
+            .advance(GRACE + std::time::Duration::from_secs(3600));
+        let platform = &self.server.platform;
+        let report = lectern_platform_housekeeping::run(platform)
+            .await
+            .expect("housekeeping runs");
+        assert_eq!(report.purges_enqueued, 1, "the purge is due");
+        let account = lectern_accounts::users::User::key_of(&who.user_id);
+        let purged = crate::eventually(async || {
+            platform
+                .table
+                .get(&account)
+                .await
+                .expect("the table answers")
+                .is_none()
+        })
+        .await;
+        assert!(purged, "the account was purged");
+    }
+
     pub async fn signed_up(&self, email: &str) -> Signed {
         self.sign_up(json!({"email": email, "password": PASSWORD, "display_name": "Test User"}))
             .await
