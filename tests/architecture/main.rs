@@ -4,4 +4,5 @@
 
 mod dependencies;
 mod keys;
+mod policies;
 mod secrets;

@@ -37,7 +37,7 @@ fn resources() -> BTreeMap<String, Vec<String>> {
     blocks
 }
 
-fn functions() -> BTreeMap<String, Vec<String>> {
+pub(crate) fn functions() -> BTreeMap<String, Vec<String>> {
     resources()
         .into_iter()
         .filter(|(_, lines)| lines.iter().any(|l| l == "Type: AWS::Serverless::Function"))

@@ -15,5 +15,6 @@ mod leaderboards;
 mod onboarding;
 mod profiles;
 mod progress;
+mod reports;
 mod round_trips;
 mod seed;

@@ -379,3 +379,48 @@ async fn onboarding_reads_more_only_while_an_event_step_is_open() {
     );
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_reads_the_same_whatever_the_history() {
+    let api = Api::start().await;
+    let admin = api.admin("admin@example.com").await;
+    let g = api
+        .published_game(
+            &admin,
+            game("Report Game", (4, 8), "numbers", &["counting"], "easy"),
+        )
+        .await;
+    let parent = api.parent("report.budget@example.com").await;
+    let kid = api.child_of(&parent, "Kid", 5).await;
+    let device = api.device_of(&parent, &kid).await;
+    let path = format!("/v1/profiles/{kid}/report?period=month");
+    api.server.ops.reset();
+    api.get(&path, Some(&parent.access))
+        .await
+        .expect_status(200);
+    assert_eq!(
+        api.server.ops.take().summary(),
+        budget(4, 0, 0),
+        "nothing played: auth, the profile with its statistics, the period's results, the achievements"
+    );
+    for n in 0..3 {
+        api.record(
+            &device.access,
+            &kid,
+            &format!("report-budget-{n}"),
+            lectern_e2e::learning::result(&g, 10 * n, 1, &api.at(-60 - n)),
+        )
+        .await
+        .expect_status(201);
+    }
+    api.server.ops.reset();
+    api.get(&path, Some(&parent.access))
+        .await
+        .expect_status(200);
+    assert_eq!(
+        api.server.ops.take().summary(),
+        budget(5, 0, 0),
+        "+ the games played, in one batch"
+    );
+    api.stop().await;
+}

@@ -43,6 +43,7 @@ pub mod leaderboards;
 pub mod onboarding;
 pub mod profiles;
 pub mod progress;
+pub mod reports;
 pub mod schema;
 pub mod service;
 pub mod validate;

@@ -307,7 +307,7 @@ pub fn longest_run(days: &[i32]) -> i32 {
 }
 
 /// The run of consecutive days ending today or yesterday (a streak is not broken until a whole day passes).
-fn current_run(days: &[i32], today: i32) -> i32 {
+pub fn current_run(days: &[i32], today: i32) -> i32 {
     let Some(&last) = days.last() else { return 0 };
     if last < today - 1 {
         return 0;

@@ -9,6 +9,7 @@ mod devices;
 mod family;
 mod onboarding;
 mod profiles;
+mod reports;
 
 use std::sync::Arc;
 
@@ -51,6 +52,7 @@ pub fn routes() -> Routes<Arc<State>> {
         .routes(routes!(devices::create_device_session))
         .routes(routes!(controls::get, controls::put))
         .routes(routes!(controls::usage))
+        .routes(routes!(reports::report))
         .routes(routes!(family::family))
         .routes(routes!(family::set_pin, family::clear_pin))
         .routes(routes!(onboarding::get))
