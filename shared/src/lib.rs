@@ -12,6 +12,8 @@ pub mod ids;
 pub mod lambda;
 pub mod mail;
 pub mod metrics;
+#[cfg(feature = "pdf")]
+pub mod pdf;
 pub mod platform;
 pub mod queue;
 pub mod ratelimit;

@@ -149,6 +149,24 @@ async fn a_report_sums_up_the_childs_week_in_its_time_zone() {
     assert!(month["results"].as_i64().unwrap() >= 1, "{month}");
     assert!(month["from"].as_str().unwrap().ends_with("-01"), "{month}");
 
+    // The same week, printable.
+    let printed = api
+        .http
+        .get(format!("{}/v1/profiles/{kid}/report?period=week", api.base))
+        .bearer_auth(&parent.access)
+        .header("accept", "application/pdf")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(printed.status(), 200);
+    assert_eq!(printed.headers()["content-type"], "application/pdf");
+    let bytes = printed.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"%PDF-"), "a PDF");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("Ada's report"), "it names the child");
+    // (Parentheses are escaped inside PDF strings.)
+    assert!(text.contains("Letters: 2 play"), "and the games");
+
     // The family only; not the child's device; bad queries are named.
     let other = api.parent("other@example.com").await;
     let path = format!("/v1/profiles/{kid}/report?period=week");

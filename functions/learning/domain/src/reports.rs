@@ -286,6 +286,109 @@ impl Learning {
     }
 }
 
+/// "1 h 05 min", "12 min", "40 s".
+fn duration(seconds: i64) -> String {
+    match seconds {
+        s if s >= 3600 => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
+        s if s >= 60 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
+/// The report as a printable PDF (A4), for `Accept: application/pdf`: the same figures as the JSON.
+pub fn render_pdf(report: &Report) -> Vec<u8> {
+    use lectern_shared::pdf::{Document, Weight};
+    let period = match report.period {
+        ReportPeriod::Week => "Week",
+        ReportPeriod::Month => "Month",
+    };
+    let mut doc = Document::portrait(&format!("{} - report", report.display_name));
+    doc.line(
+        Weight::Bold,
+        22.0,
+        &format!("{}'s report", report.display_name),
+    )
+    .line(
+        Weight::Regular,
+        12.0,
+        &format!(
+            "{period} from {} to {} ({})",
+            report.from, report.to, report.timezone
+        ),
+    )
+    .space(12.0)
+    .line(Weight::Bold, 14.0, "In short")
+    .line(
+        Weight::Regular,
+        11.0,
+        &format!(
+            "{} played on {} day(s): {} result(s), {} completed, {} star(s).",
+            duration(report.seconds),
+            report.days_played,
+            report.results,
+            report.completed,
+            report.stars
+        ),
+    )
+    .line(
+        Weight::Regular,
+        11.0,
+        &format!(
+            "Streak: {} day(s) now, {} at the longest.",
+            report.current_streak, report.longest_streak
+        ),
+    );
+    if !report.complete {
+        doc.line(
+            Weight::Regular,
+            9.0,
+            &format!("Only the newest {MAX_REPORT_RESULTS} results of the period are counted."),
+        );
+    }
+    doc.space(12.0).line(Weight::Bold, 14.0, "Games");
+    if report.games.is_empty() {
+        doc.line(Weight::Regular, 11.0, "No game played.");
+    }
+    for g in &report.games {
+        doc.line(
+            Weight::Regular,
+            11.0,
+            &format!(
+                "{}: {} play(s), {} completed, best score {}, best {} star(s), {}",
+                g.title.as_deref().unwrap_or("(a game since removed)"),
+                g.plays,
+                g.completions,
+                g.best_score,
+                g.best_stars,
+                duration(g.seconds)
+            ),
+        );
+    }
+    if !report.skills.is_empty() {
+        doc.space(12.0).line(Weight::Bold, 14.0, "Skills practised");
+        for s in &report.skills {
+            doc.line(
+                Weight::Regular,
+                11.0,
+                &format!(
+                    "{}: {} result(s), mastery {}%",
+                    s.skill,
+                    s.results,
+                    (s.mastery * 100.0).round()
+                ),
+            );
+        }
+    }
+    if !report.achievements.is_empty() {
+        doc.space(12.0)
+            .line(Weight::Bold, 14.0, "Achievements earned");
+        for a in &report.achievements {
+            doc.line(Weight::Regular, 11.0, &a.name);
+        }
+    }
+    doc.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,6 +396,13 @@ mod tests {
     fn at(zone: &str, rfc: &str) -> (jiff::tz::TimeZone, i64) {
         let ts: jiff::Timestamp = rfc.parse().unwrap();
         (jiff::tz::TimeZone::get(zone).unwrap(), ts.as_second())
+    }
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        assert_eq!(duration(40), "40 s");
+        assert_eq!(duration(720), "12 min");
+        assert_eq!(duration(3900), "1 h 05 min");
     }
 
     #[test]
