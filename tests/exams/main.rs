@@ -3,6 +3,7 @@
 //! `ManualClock`.
 
 mod aws;
+mod certificates;
 mod erasure;
 mod hierarchy;
 mod moderation;

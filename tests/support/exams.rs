@@ -285,3 +285,43 @@ pub fn wrong_response(question: &Value) -> Value {
         other => panic!("no question type {other}"),
     }
 }
+
+/// A timed certifying exam drawn from `course` (`count` questions), every answer right, submitted: answers its id
+/// (which is its certificate's id).
+pub async fn pass_certifying_exam(api: &Api, who: &Signed, course: &str, count: usize) -> String {
+    let body = json!({"mode": "timed", "source": {"course": course}, "count": count,
+        "time_limit_seconds": 600, "certifying": true});
+    let exam = start_exam(api, who, body).await.expect_status(201).body;
+    assert_eq!(exam["certifying"], true, "{exam}");
+    let exam_id = exam["exam_id"].as_str().expect("exam id").to_string();
+    for item in exam["items"].as_array().expect("items") {
+        let q = &item["question"];
+        answer(
+            api,
+            who,
+            &exam_id,
+            q["question_id"].as_str().expect("question id"),
+            right_response(q),
+        )
+        .await
+        .expect_status(200);
+    }
+    let done = submit_exam(api, who, &exam_id)
+        .await
+        .expect_status(200)
+        .body;
+    assert_eq!(done["result"]["passed"], true, "{done}");
+    exam_id
+}
+
+/// `GET /v1/certificates/{id}` as `who`, once the jobs worker has issued it (it is issued moments after the result
+/// is final); panics when it never comes.
+pub async fn issued_certificate(api: &Api, who: &Signed, certificate_id: &str) -> Value {
+    let path = format!("/v1/certificates/{certificate_id}");
+    crate::poll(async || {
+        let reply = api.get(&path, Some(&who.access)).await;
+        (reply.status == 200).then_some(reply.body)
+    })
+    .await
+    .expect("the certificate was never issued")
+}

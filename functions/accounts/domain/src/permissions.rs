@@ -36,12 +36,14 @@ pub mod perm {
     pub const ACHIEVEMENTS_AWARD: &str = "achievements:award";
     /// Create, change and delete achievement definitions.
     pub const ACHIEVEMENTS_MANAGE: &str = "achievements:manage";
+    /// Revoke an exam certificate (admins).
+    pub const CERTIFICATES_REVOKE: &str = "certificates:revoke";
 
     /// What a profile (device) session may do, at most: act as its one profile and read content.
     pub const PROFILE_SESSION: [&str; 2] = [CONTENT_READ, LEARNING_PLAY];
 
     /// Every permission (API key scopes are drawn from these).
-    pub const ALL: [&str; 15] = [
+    pub const ALL: [&str; 16] = [
         SELF_MANAGE,
         CONTENT_READ,
         CHILDREN_READ,
@@ -57,6 +59,7 @@ pub mod perm {
         PROFILES_ANY,
         ACHIEVEMENTS_AWARD,
         ACHIEVEMENTS_MANAGE,
+        CERTIFICATES_REVOKE,
     ];
 }
 

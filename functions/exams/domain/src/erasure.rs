@@ -4,6 +4,8 @@
 //! - `SEEN#<user_id>` and `ABILITY#<user_id>`: the learner's own partitions.
 //! - Their exams, listed under them on gsi1 (`EXAMS#<user_id>`): each exam's answers (`EXAM#<exam_id>`), then the
 //!   exam itself, so an interrupted run still finds what is left.
+//! - Their certificates, listed under them on gsi1 (`CERTS#<user_id>`): the name they carry is personal data, and
+//!   a purged learner's certificate verifies as `unknown` from then on.
 //! - Selection sessions expire a day after their last draw (well inside the grace period of 7 days or more), so
 //!   they need no search.
 //!
@@ -16,6 +18,7 @@ use lectern_shared::Platform;
 use lectern_shared::erasure::{Budget, EraseError, Erased, Eraser, erase_items};
 use lectern_shared::table::{Condition, Entity};
 
+use crate::certificates::CERTIFICATES_BY_USER;
 use crate::exams::statistics::Ability;
 use crate::exams::store::{AnswerRecord, EXAMS_BY_USER, Exam};
 use crate::questions::pool::Seen;
@@ -47,6 +50,7 @@ impl Eraser for ExamsEraser {
         for partition in [
             Seen::INFO.query(&[user_id]),
             Ability::INFO.query(&[user_id]),
+            CERTIFICATES_BY_USER.query(&[user_id]),
         ] {
             if erase_items(table, partition, |_| false, budget).await? == Erased::More {
                 return Ok(Erased::More);

@@ -43,6 +43,9 @@ pub enum ExamError {
     /// Too many concurrent changes to one item; safe to retry.
     #[error("busy")]
     Busy,
+    /// What this needs is not configured for this function (e.g. its key ring): 503.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     #[error("store: {0}")]
     Store(#[from] TableError),
     #[error("internal: {0}")]
@@ -96,6 +99,10 @@ impl From<ExamError> for Problem {
             ExamError::OutOfOrder { next, asked } => Problem::new(StatusCode::CONFLICT, "out-of-order", "Answer in order")
                 .detail(format!("this exam is sequential: the question to answer is at position {next} (this one is at {asked}); there is no going back or skipping ahead")),
             ExamError::Busy => TableError::Retryable("the exam changed repeatedly while it was being submitted".into()).into(),
+            ExamError::Unavailable(d) => {
+                tracing::error!(detail = %d, "not configured");
+                Problem::unavailable("this service is not configured for this; try again later")
+            }
             ExamError::Store(e) => e.into(),
             ExamError::Internal(e) => {
                 tracing::error!(error = %e, "internal failure");

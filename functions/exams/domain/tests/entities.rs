@@ -246,6 +246,7 @@ fn exam() -> lectern_exams::exams::store::Exam {
         last_answer_at: NOW + 40,
         revision: 1,
         outcome: None,
+        certifies_course: None,
     }
 }
 
@@ -351,6 +352,34 @@ fn stats_applied() {
             exam_id: "01JEXAM0000000000000000000".into(),
             position: "003".into(),
             applied_at: NOW,
+        },
+    );
+}
+
+#[test]
+fn certificate() {
+    use lectern_exams::certificates::{Certificate, CertificateStatus};
+    // Revoked and shared: every optional field present.
+    assert_stored(
+        &golden(),
+        &Certificate {
+            certificate_id: "01JEXAM0000000000000000000".into(),
+            user_id: "01JLEARNER0000000000000000".into(),
+            exam_id: "01JEXAM0000000000000000000".into(),
+            learner_name: "Ada Lovelace".into(),
+            course_id: COURSE.into(),
+            course_name: "Analysis I".into(),
+            score_percent: 85,
+            issued_at: NOW,
+            issued_on: "2030-03-17".into(),
+            kid: "k1".into(),
+            signature: "c2lnbmF0dXJl".into(),
+            status: CertificateStatus::Revoked,
+            revoked_at: Some(NOW + 60),
+            revoked_by: Some("01JADM1N000000000000000000".into()),
+            revocation_reason: Some("the exam was sat by someone else".into()),
+            share_name: true,
+            share_score: false,
         },
     );
 }

@@ -76,6 +76,23 @@ impl Exams {
             }
             (_, t) => t,
         };
+        // Who may certify (see `crate::certificates`): a timed exam drawn from a course.
+        let certifies_course = match (input.certifying, &input.source.course) {
+            (Some(true), _) if input.mode != Mode::Timed => {
+                return Err(ExamError::field(
+                    "certifying",
+                    "only a timed exam certifies",
+                ));
+            }
+            (Some(true), None) => {
+                return Err(ExamError::field(
+                    "certifying",
+                    "only an exam drawn from a course certifies (source.course)",
+                ));
+            }
+            (Some(true), Some(course)) => Some(course.to_string()),
+            _ => None,
+        };
         let pass_mark = input.pass_mark.unwrap_or(DEFAULT_PASS_MARK);
         if pass_mark > 100 {
             return Err(ExamError::field("pass_mark", "0 to 100"));
@@ -133,6 +150,7 @@ impl Exams {
             last_answer_at: now,
             revision: 0,
             outcome: None,
+            certifies_course,
         };
         self.table()
             .put(exam.to_item()?, Condition::NotExists)
@@ -342,7 +360,7 @@ impl Exams {
         Ok(exam)
     }
 
-    async fn exam(&self, exam_id: &str) -> Result<Exam> {
+    pub(crate) async fn exam(&self, exam_id: &str) -> Result<Exam> {
         let item = self
             .table()
             .get(&Exam::key_of(exam_id))
@@ -759,7 +777,7 @@ impl Exams {
 }
 
 impl Exams {
-    /// The job a completed exam causes (its statistics), for the outbox of the transaction that completes it.
+    /// The jobs a completed exam causes (its statistics; a passed certifying exam's certificate), for the outbox of the transaction that completes it.
     fn completion(&self, exam: &Exam) -> Result<Vec<OutboxEntry>> {
         if exam.status != ExamStatus::Completed {
             return Ok(Vec::new());
@@ -772,7 +790,11 @@ impl Exams {
         job.job.idempotency_key = Some(format!("exam-completed:{}", exam.exam_id));
         let entry = OutboxEntry::new::<ExamCompleted>(job, self.epoch(), &self.platform.outbox_key)
             .map_err(|e| ExamError::Internal(e.to_string()))?;
-        Ok(vec![entry])
+        // A passed certifying exam's certificate is issued by its own job, so a failure there (e.g. the account
+        // read) never holds the statistics back, and the reverse.
+        let mut entries = vec![entry];
+        entries.extend(self.certificate_due(exam)?);
+        Ok(entries)
     }
 
     /// Sends committed outbox entries now (what this does not finish, the relay sends).

@@ -93,6 +93,10 @@ pub struct StartExam {
     pub shuffle_options: Option<bool>,
     #[serde(default)]
     pub navigation: Navigation,
+    /// Passing issues a signed certificate for the course (default false). Only a timed exam drawn from a
+    /// `course` may certify: the certificate names that course, and nothing is revealed before it is submitted.
+    #[serde(default)]
+    pub certifying: Option<bool>,
 }
 
 /// `POST /v1/exams/{id}/answer`.

@@ -69,6 +69,9 @@ pub struct ExamView {
     pub current: Option<usize>,
     pub items: Vec<ExamItem>,
     pub result: Option<ResultView>,
+    /// A certifying exam: once passed, its certificate is `GET /v1/certificates/{exam_id}` (issued moments after
+    /// the result is final).
+    pub certifying: bool,
 }
 
 /// How far the learner is with the question at `answer`.
@@ -189,6 +192,7 @@ pub fn exam_view(
         .then_some(exam.answered as usize),
         items,
         result: result(exam),
+        certifying: exam.certifies_course.is_some(),
     }
 }
 
