@@ -7,8 +7,8 @@ use std::time::Duration;
 use lectern_e2e::api::{Api, Signed};
 use lectern_e2e::eventually;
 use lectern_e2e::exams::{
-    Cast, answer, approved_questions, course, issued_certificate, pass_certifying_exam,
-    right_response, start_exam, submit_exam,
+    Cast, answer, approved_questions, course, create_assignment, issued_certificate,
+    pass_certifying_exam, right_response, start_attempt, start_exam, submit_exam,
 };
 use lectern_shared::table::Item;
 use lectern_shared::testing::embedded::{all_items, db_path};
@@ -79,9 +79,18 @@ async fn a_purged_learner_leaves_no_exam_data_behind() {
         .expect_status(200)
         .items();
     assert_eq!(abilities.len(), 1);
-    // A certificate, which carries their name.
+    // A certificate, which carries their name, and an attempt at an assignment.
     let certified = pass_certifying_exam(&api, gone, &built.course, 3).await;
     issued_certificate(&api, gone, &certified).await;
+    let assignment = create_assignment(
+        &api,
+        &cast.instructor,
+        json!({"title": "Week 1", "source": {"questions": ids}, "max_attempts": 2}),
+    )
+    .await;
+    start_attempt(&api, gone, &assignment)
+        .await
+        .expect_status(201);
 
     api.delete_me(&gone.access).await.expect_status(202);
     api.clock().advance(GRACE + Duration::from_secs(3600));
@@ -126,6 +135,16 @@ async fn a_purged_learner_leaves_no_exam_data_behind() {
     let entities = |name: &str| items.iter().filter(|i| i["entity"] == name).count();
     assert_eq!(entities("exam"), 2, "the other learner's two exams");
     assert_eq!(entities("certificate"), 0, "the certificate is gone");
+    assert_eq!(
+        entities("assignment_attempts"),
+        0,
+        "their attempt count is gone"
+    );
+    assert_eq!(
+        entities("assignment"),
+        1,
+        "the instructor's assignment stays"
+    );
     assert_eq!(entities("exam_answer"), 3, "and only their answers");
     assert_eq!(
         entities("question_stats"),

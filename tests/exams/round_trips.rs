@@ -269,3 +269,55 @@ async fn certificate_routes_stay_within_their_round_trip_budget() {
         assert_eq!(ops.summary(), expected, "{what}: {:?}", ops.names());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assignment_routes_stay_within_their_round_trip_budget() {
+    use lectern_e2e::exams::{approved_questions, create_assignment, start_attempt};
+
+    let api = Api::start().await;
+    let cast = Cast::on(&api).await;
+    let built = course(&api, &cast.instructor, 100, 1).await;
+    let ids = approved_questions(&api, &cast, &built.topics[0], &[("easy", 2)]).await;
+    let body =
+        serde_json::json!({"title": "Week 1", "source": {"questions": ids}, "max_attempts": 2});
+    let id = create_assignment(&api, &cast.instructor, body.clone()).await;
+    let learner = &cast.learner;
+    let cases: Vec<(&str, Summary)> = vec![
+        // Authentication; the assignment.
+        ("POST /v1/assignments", budget(1, 1)),
+        ("GET /v1/assignments/{id}", budget(3, 0)),
+        // Authentication, the assignment, the attempts read before the draw and again in the loop that stores
+        // the exam and the count in one transaction, the heads, the versions.
+        ("POST /v1/exams/start (assignment)", budget(6, 1)),
+        // Authentication, the assignment, the attempts, their exams in one batch.
+        ("GET /v1/assignments/{id}/result", budget(4, 0)),
+    ];
+    for (what, expected) in cases {
+        api.server.ops.reset();
+        let reply = match what {
+            "POST /v1/assignments" => {
+                api.post(
+                    "/v1/assignments",
+                    Some(&cast.instructor.access),
+                    body.clone(),
+                )
+                .await
+            }
+            "GET /v1/assignments/{id}" => {
+                api.get(&format!("/v1/assignments/{id}"), Some(&learner.access))
+                    .await
+            }
+            "POST /v1/exams/start (assignment)" => start_attempt(&api, learner, &id).await,
+            _ => {
+                api.get(
+                    &format!("/v1/assignments/{id}/result"),
+                    Some(&learner.access),
+                )
+                .await
+            }
+        };
+        assert!(reply.status.is_success(), "{reply}");
+        let ops = api.server.ops.take();
+        assert_eq!(ops.summary(), expected, "{what}: {:?}", ops.names());
+    }
+}

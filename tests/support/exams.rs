@@ -325,3 +325,52 @@ pub async fn issued_certificate(api: &Api, who: &Signed, certificate_id: &str) -
     .await
     .expect("the certificate was never issued")
 }
+
+/// `POST /v1/assignments` by `author`, asserting 201; answers its id.
+pub async fn create_assignment(api: &Api, author: &Signed, body: Value) -> String {
+    api.post("/v1/assignments", Some(&author.access), body)
+        .await
+        .expect_status(201)
+        .text("assignment_id")
+}
+
+/// Starts an attempt at an assignment.
+pub async fn start_attempt(api: &Api, who: &Signed, assignment_id: &str) -> Reply {
+    start_exam(
+        api,
+        who,
+        json!({"mode": "assignment", "assignment_id": assignment_id}),
+    )
+    .await
+}
+
+/// An attempt started, `right` of its questions answered right (in exam order) and the others wrong, submitted:
+/// answers the submitted exam.
+pub async fn attempt(api: &Api, who: &Signed, assignment_id: &str, right: usize) -> Value {
+    let exam = start_attempt(api, who, assignment_id)
+        .await
+        .expect_status(201)
+        .body;
+    let exam_id = exam["exam_id"].as_str().expect("exam id").to_string();
+    for (i, item) in exam["items"].as_array().expect("items").iter().enumerate() {
+        let q = &item["question"];
+        let response = if i < right {
+            right_response(q)
+        } else {
+            wrong_response(q)
+        };
+        answer(
+            api,
+            who,
+            &exam_id,
+            q["question_id"].as_str().expect("question id"),
+            response,
+        )
+        .await
+        .expect_status(200);
+    }
+    submit_exam(api, who, &exam_id)
+        .await
+        .expect_status(200)
+        .body
+}

@@ -6,6 +6,8 @@
 //!   exam itself, so an interrupted run still finds what is left.
 //! - Their certificates, listed under them on gsi1 (`CERTS#<user_id>`): the name they carry is personal data, and
 //!   a purged learner's certificate verifies as `unknown` from then on.
+//! - Their attempt counts at assignments, on gsi1 (`ASSIGNED#<user_id>`); the attempts' exams are among their
+//!   exams. Assignments are instructors' content and stay.
 //! - Selection sessions expire a day after their last draw (well inside the grace period of 7 days or more), so
 //!   they need no search.
 //!
@@ -18,6 +20,7 @@ use lectern_shared::Platform;
 use lectern_shared::erasure::{Budget, EraseError, Erased, Eraser, erase_items};
 use lectern_shared::table::{Condition, Entity};
 
+use crate::assignments::ATTEMPTS_BY_USER;
 use crate::certificates::CERTIFICATES_BY_USER;
 use crate::exams::statistics::Ability;
 use crate::exams::store::{AnswerRecord, EXAMS_BY_USER, Exam};
@@ -51,6 +54,7 @@ impl Eraser for ExamsEraser {
             Seen::INFO.query(&[user_id]),
             Ability::INFO.query(&[user_id]),
             CERTIFICATES_BY_USER.query(&[user_id]),
+            ATTEMPTS_BY_USER.query(&[user_id]),
         ] {
             if erase_items(table, partition, |_| false, budget).await? == Erased::More {
                 return Ok(Erased::More);

@@ -22,6 +22,8 @@
 //! | `question_stats` | `QSTATS#<question_id>` / `STATS` | gsi1 `QMISSC#<course_id>`, gsi2 `QMISST#<topic_id>`, both `/ <success per 10,000>#<question_id>` | attempts, item analysis sums, Elo difficulty; the most missed questions of a course or topic first |
 //! | `ability` | `ABILITY#<user_id>` / `<topic_id>` | — | a learner's Elo ability per topic |
 //! | `stats_applied` | `QSTATDONE#<exam_id>` / `<nnn>` | — | an answer already taken into the statistics (a redelivered job moves nothing twice) |
+//! | `assignment` | `ASSIGNMENT#<assignment_id>` / `ASSIGNMENT` | — | an instructor's assignment: the settings of its attempts, attempts allowed, grading method, due date |
+//! | `assignment_attempts` | `ASSIGNMENT#<assignment_id>` / `ATTEMPTS#<user_id>` | gsi1 `ASSIGNED#<user_id>` / `<assignment_id>` | a learner's attempts at it (count and exam ids; each start conditioned on the count); the eraser's list |
 //! | `certificate` | `CERT#<certificate_id>` / `CERT` | gsi1 `CERTS#<user_id>` / `<issued_at>#<certificate_id>` | a passed certifying exam's signed certificate (its id is the exam's); a learner's certificates for the eraser |
 //!
 //! **Why a question's item collection.** Head, versions and comments share `QUESTION#<id>`, so the history and the
@@ -45,6 +47,7 @@
 //! **Why counters guard deletes.** A node counts its children (child nodes, and a topic its questions); a child is
 //! added in a transaction with the count, and a delete requires the count to be 0 (see [`hierarchy`]).
 
+pub mod assignments;
 pub mod certificates;
 pub mod disclosure;
 pub mod erasure;
@@ -83,6 +86,8 @@ pub const ENTITIES: &[EntityInfo] = &[
     exams::statistics::Ability::INFO,
     exams::statistics::Applied::INFO,
     certificates::Certificate::INFO,
+    assignments::Assignment::INFO,
+    assignments::Attempts::INFO,
 ];
 
 /// Everything the exams use cases need, built once per process. Cheap to clone.

@@ -247,6 +247,8 @@ fn exam() -> lectern_exams::exams::store::Exam {
         revision: 1,
         outcome: None,
         certifies_course: None,
+        assignment_id: None,
+        attempt: None,
     }
 }
 
@@ -380,6 +382,55 @@ fn certificate() {
             revocation_reason: Some("the exam was sat by someone else".into()),
             share_name: true,
             share_score: false,
+        },
+    );
+}
+
+#[test]
+fn assignment() {
+    use lectern_exams::assignments::{Assignment, GradingMethod};
+    use lectern_exams::exams::model::{Navigation, Source};
+    let course: lectern_shared::ids::Id =
+        serde_json::from_value(serde_json::json!(COURSE)).unwrap();
+    assert_stored(
+        &golden(),
+        &Assignment {
+            assignment_id: "01JASS1GNMENT0000000000000".into(),
+            title: "Week 1".into(),
+            created_by: AUTHOR.into(),
+            created_at: NOW,
+            source: Source {
+                course: Some(course),
+                topics: None,
+                questions: None,
+            },
+            count: Some(10),
+            mix: Some("easy:30,medium:50,hard:20".into()),
+            time_limit_seconds: Some(1800),
+            pass_mark: 60,
+            max_attempts: 3,
+            grading_method: GradingMethod::Average,
+            due_at: Some(NOW + 7 * 86_400),
+            shuffle_questions: true,
+            shuffle_options: false,
+            navigation: Navigation::Sequential,
+        },
+    );
+}
+
+#[test]
+fn assignment_attempts() {
+    use lectern_exams::assignments::Attempts;
+    assert_stored(
+        &golden(),
+        &Attempts {
+            assignment_id: "01JASS1GNMENT0000000000000".into(),
+            user_id: "01JLEARNER0000000000000000".into(),
+            started: 2,
+            exam_ids: vec![
+                "01JEXAM0000000000000000000".into(),
+                "01JEXAM0000000000000000001".into(),
+            ],
         },
     );
 }

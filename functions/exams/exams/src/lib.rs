@@ -1,8 +1,10 @@
 //! Exams (`/v1/exams/...`): a learner starts one, answers, submits and reads the result; instructors grade essays.
 //! Taking an exam is a signed-in learner's own activity, so every route takes a session (`SessionIdentity`), never
 //! an API key. Certificates (`/v1/certificates/...`, `/v1/admin/certificates/...`): the owner's, the public
-//! verification and keys (no sign-in), revocation by admins. Thin wrappers over `lectern_exams`.
+//! verification and keys (no sign-in), revocation by admins. Assignments (`/v1/assignments...`): instructors
+//! create them, learners read theirs and their grade. Thin wrappers over `lectern_exams`.
 
+mod assignments;
 mod certificates;
 mod grading;
 mod sittings;
@@ -49,7 +51,10 @@ pub fn routes() -> Routes<Exams> {
         ))
         .routes(routes!(certificates::verify_certificate))
         .routes(routes!(certificates::public_keys))
-        .routes(routes!(certificates::revoke_certificate));
+        .routes(routes!(certificates::revoke_certificate))
+        .routes(routes!(assignments::create_assignment))
+        .routes(routes!(assignments::get_assignment))
+        .routes(routes!(assignments::assignment_result));
     Routes::new(ApiDoc::openapi())
         .limited(RouteClass::Expensive, expensive)
         .limited(RouteClass::General, general)

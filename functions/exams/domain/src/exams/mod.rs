@@ -52,8 +52,27 @@ use crate::{Exams, Viewer, text};
 const SUBMIT_ATTEMPTS: usize = 5;
 
 impl Exams {
-    /// Starts an exam for the caller: picks its questions and fixes them, with their versions and option order.
+    /// Starts an exam for the caller: picks its questions and fixes them, with their versions and option order. An
+    /// assignment's attempt takes the assignment's settings (see [`crate::assignments`]).
     pub async fn start_exam(&self, viewer: &Viewer, input: StartExam) -> Result<ExamView> {
+        match (input.mode, &input.assignment_id) {
+            (Mode::Assignment, _) => self.start_attempt(viewer, input).await,
+            (_, Some(_)) => Err(ExamError::field(
+                "assignment_id",
+                "only with mode assignment",
+            )),
+            _ => self.start_with(viewer, input, None).await,
+        }
+    }
+
+    /// Starts an exam with these settings; for an assignment's attempt, counted against its attempts in the
+    /// transaction that stores the exam.
+    pub(crate) async fn start_with(
+        &self,
+        viewer: &Viewer,
+        input: StartExam,
+        assignment: Option<&crate::assignments::Assignment>,
+    ) -> Result<ExamView> {
         let now = self.epoch();
         let time_limit = match (input.mode, input.time_limit_seconds) {
             (Mode::Timed, None) => {
@@ -151,10 +170,18 @@ impl Exams {
             revision: 0,
             outcome: None,
             certifies_course,
+            assignment_id: None,
+            attempt: None,
         };
-        self.table()
-            .put(exam.to_item()?, Condition::NotExists)
-            .await?;
+        let exam = match assignment {
+            None => {
+                self.table()
+                    .put(exam.to_item()?, Condition::NotExists)
+                    .await?;
+                exam
+            }
+            Some(assignment) => self.store_attempt(viewer, assignment, exam).await?,
+        };
         // What the learner has now seen, so later draws prefer other questions. After the exam is stored and in
         // chunks (an exam may hold more questions than a transaction): a lost sighting only weakens a preference.
         let sightings: Vec<TxOp> = drawn
@@ -370,7 +397,7 @@ impl Exams {
     }
 
     /// An exam's answers, in exam order (one query: an exam holds at most 100).
-    async fn answers(&self, exam_id: &str) -> Result<Vec<AnswerRecord>> {
+    pub(crate) async fn answers(&self, exam_id: &str) -> Result<Vec<AnswerRecord>> {
         let page = self
             .table()
             .query(AnswerRecord::INFO.query(&[exam_id]).limit(MAX_QUESTIONS))
@@ -554,7 +581,7 @@ impl Exams {
     /// Writes the result of an in-progress exam from its answers (as read with it), conditioned on the revision
     /// read; reads both again when an answer landed meanwhile. Answers the exam as stored after, submitted by
     /// whoever got there first.
-    async fn close(
+    pub(crate) async fn close(
         &self,
         mut exam: Exam,
         mut answers: Vec<AnswerRecord>,

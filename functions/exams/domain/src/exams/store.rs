@@ -102,6 +102,11 @@ pub struct Exam {
     /// items, so those stay as they were stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certifies_course: Option<String>,
+    /// An assignment's attempt: the assignment, and which attempt this is (1, 2, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
 }
 
 /// An exam under its learner, newest first.

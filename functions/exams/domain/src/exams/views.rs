@@ -72,6 +72,9 @@ pub struct ExamView {
     /// A certifying exam: once passed, its certificate is `GET /v1/certificates/{exam_id}` (issued moments after
     /// the result is final).
     pub certifying: bool,
+    /// An assignment's attempt: the assignment and the attempt's number (1, 2, ...).
+    pub assignment_id: Option<String>,
+    pub attempt: Option<u32>,
 }
 
 /// How far the learner is with the question at `answer`.
@@ -193,6 +196,8 @@ pub fn exam_view(
         items,
         result: result(exam),
         certifying: exam.certifies_course.is_some(),
+        assignment_id: exam.assignment_id.clone(),
+        attempt: exam.attempt,
     }
 }
 
