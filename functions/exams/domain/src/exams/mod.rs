@@ -804,7 +804,8 @@ impl Exams {
 }
 
 impl Exams {
-    /// The jobs a completed exam causes (its statistics; a passed certifying exam's certificate), for the outbox of the transaction that completes it.
+    /// The jobs a completed exam causes (its statistics; a passed certifying exam's certificate), for the outbox of
+    /// the transaction that completes it.
     fn completion(&self, exam: &Exam) -> Result<Vec<OutboxEntry>> {
         if exam.status != ExamStatus::Completed {
             return Ok(Vec::new());
