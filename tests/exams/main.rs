@@ -6,6 +6,7 @@ mod assignments;
 mod aws;
 mod certificates;
 mod erasure;
+mod grading_queue;
 mod hierarchy;
 mod moderation;
 mod questions;

@@ -161,6 +161,8 @@ async fn exam_routes_stay_within_their_round_trip_budget() {
         ("POST /v1/exams/{id}/submit (essay ungraded)", budget(4, 1)),
         ("GET /v1/exams/{id}/summary", budget(4, 0)),
         ("GET /v1/exams/history", budget(2, 0)),
+        // An instructor: authentication, one query of the queue's partition.
+        ("GET /v1/exams/grading-queue", budget(2, 0)),
         // Complete on submit: the result and its statistics job in one transaction; then the job sent and its
         // outbox entry removed. Last, so the worker's run after it lands in no measurement.
         (
@@ -194,6 +196,10 @@ async fn exam_routes_stay_within_their_round_trip_budget() {
                 .await
             }
             "GET /v1/exams/history" => api.get("/v1/exams/history", Some(&learner.access)).await,
+            "GET /v1/exams/grading-queue" => {
+                api.get("/v1/exams/grading-queue", Some(&cast.instructor.access))
+                    .await
+            }
             _ => submit_exam(&api, learner, drawn["exam_id"].as_str().unwrap()).await,
         };
         reply.expect_status(200);

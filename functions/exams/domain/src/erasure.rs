@@ -2,8 +2,8 @@
 //! about an account is found without a scan and deleted.
 //!
 //! - `SEEN#<user_id>` and `ABILITY#<user_id>`: the learner's own partitions.
-//! - Their exams, listed under them on gsi1 (`EXAMS#<user_id>`): each exam's answers (`EXAM#<exam_id>`), then the
-//!   exam itself, so an interrupted run still finds what is left.
+//! - Their exams, listed under them on gsi1 (`EXAMS#<user_id>`): each exam's answers (`EXAM#<exam_id>`), its entry
+//!   in the grading queue, then the exam itself, so an interrupted run still finds what is left.
 //! - Their certificates, listed under them on gsi1 (`CERTS#<user_id>`): the name they carry is personal data, and
 //!   a purged learner's certificate verifies as `unknown` from then on.
 //! - Their attempt counts at assignments, on gsi1 (`ASSIGNED#<user_id>`); the attempts' exams are among their
@@ -22,6 +22,7 @@ use lectern_shared::table::{Condition, Entity};
 
 use crate::assignments::ATTEMPTS_BY_USER;
 use crate::certificates::CERTIFICATES_BY_USER;
+use crate::exams::queue::GradingEntry;
 use crate::exams::statistics::Ability;
 use crate::exams::store::{AnswerRecord, EXAMS_BY_USER, Exam};
 use crate::questions::pool::Seen;
@@ -86,6 +87,19 @@ impl Eraser for ExamsEraser {
                     == Erased::More
                 {
                     return Ok(Erased::More);
+                }
+                // Its place in the grading queue, if it waits for grades (it names the learner).
+                if let Some(submitted_at) = item
+                    .get("outcome")
+                    .and_then(|o| o.get("submitted_at"))
+                    .and_then(|v| v.as_i64())
+                {
+                    table
+                        .delete(
+                            &GradingEntry::key_of(submitted_at, &exam_id),
+                            Condition::Always,
+                        )
+                        .await?;
                 }
                 table
                     .delete(&Exam::key_of(&exam_id), Condition::Always)

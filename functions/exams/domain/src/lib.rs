@@ -24,6 +24,7 @@
 //! | `stats_applied` | `QSTATDONE#<exam_id>` / `<nnn>` | — | an answer already taken into the statistics (a redelivered job moves nothing twice) |
 //! | `assignment` | `ASSIGNMENT#<assignment_id>` / `ASSIGNMENT` | — | an instructor's assignment: the settings of its attempts, attempts allowed, grading method, due date |
 //! | `assignment_attempts` | `ASSIGNMENT#<assignment_id>` / `ATTEMPTS#<user_id>` | gsi1 `ASSIGNED#<user_id>` / `<assignment_id>` | a learner's attempts at it (count and exam ids; each start conditioned on the count); the eraser's list |
+//! | `grading_entry` | `GRADEQ` / `<submitted_at>#<exam_id>` | — | an exam whose essays wait for grading, oldest first (the grading queue; written and removed in the exams' own transactions) |
 //! | `certificate` | `CERT#<certificate_id>` / `CERT` | gsi1 `CERTS#<user_id>` / `<issued_at>#<certificate_id>` | a passed certifying exam's signed certificate (its id is the exam's); a learner's certificates for the eraser |
 //!
 //! **Why a question's item collection.** Head, versions and comments share `QUESTION#<id>`, so the history and the
@@ -88,6 +89,7 @@ pub const ENTITIES: &[EntityInfo] = &[
     certificates::Certificate::INFO,
     assignments::Assignment::INFO,
     assignments::Attempts::INFO,
+    exams::queue::GradingEntry::INFO,
 ];
 
 /// Everything the exams use cases need, built once per process. Cheap to clone.

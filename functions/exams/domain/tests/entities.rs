@@ -434,3 +434,18 @@ fn assignment_attempts() {
         },
     );
 }
+
+#[test]
+fn grading_entry() {
+    use lectern_exams::exams::queue::GradingEntry;
+    assert_stored(
+        &golden(),
+        &GradingEntry {
+            exam_id: "01JEXAM0000000000000000000".into(),
+            user_id: "01JLEARNER0000000000000000".into(),
+            submitted_at: NOW,
+            pending_grading: 2,
+            count: 10,
+        },
+    );
+}

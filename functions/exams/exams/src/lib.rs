@@ -44,6 +44,7 @@ pub fn routes() -> Routes<Exams> {
         .routes(routes!(sittings::submit))
         .routes(routes!(sittings::summary))
         .routes(routes!(grading::grade))
+        .routes(routes!(grading::grading_queue))
         .routes(routes!(sittings::abilities))
         .routes(routes!(
             certificates::get_certificate,

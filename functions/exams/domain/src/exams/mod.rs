@@ -19,6 +19,7 @@
 pub mod calibration;
 pub mod jobs;
 pub mod model;
+pub mod queue;
 pub mod scoring;
 pub mod statistics;
 pub mod store;
@@ -605,6 +606,8 @@ impl Exams {
                 item: closed.to_item()?,
                 condition,
             }];
+            // Essays to grade: the exam joins the grading queue in the same transaction.
+            ops.extend(queue::GradingEntry::change_for(&closed)?);
             let completion = self.completion(&closed)?;
             ops.extend(
                 completion
@@ -778,6 +781,8 @@ impl Exams {
                 condition: Condition::Exists,
             });
         }
+        // The grading queue follows: what is left to grade, or off the queue once complete.
+        ops.extend(queue::GradingEntry::change_for(&regraded)?);
         // Statistics take in an exam once, when it becomes complete; a later change of grade does not feed them
         // again.
         let completion = if was == ExamStatus::Grading {
