@@ -33,12 +33,13 @@ pub struct Created {
 }
 
 /// The key rings a deployment keeps in Secrets Manager (blob URLs are signed by S3 itself on AWS).
-pub const SECRET_PURPOSES: [Purpose; 5] = [
+pub const SECRET_PURPOSES: [Purpose; 6] = [
     Purpose::Cursor,
     Purpose::RateLimit,
     Purpose::Totp,
     Purpose::Outbox,
     Purpose::Jwt,
+    Purpose::Certificates,
 ];
 
 impl Setup {

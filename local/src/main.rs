@@ -37,10 +37,11 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         rotate: Option<std::path::PathBuf>,
     },
-    /// Print a key ring with a new random key for a purpose (cursor, ratelimit, totp, outbox, blob-urls) as JSON, the
-    /// value of its secret; with --rotate, the new key goes in front of the keys of the current ring.
+    /// Print a key ring with a new random key for a purpose (cursor, ratelimit, totp, outbox, blob-urls,
+    /// certificates) as JSON, the value of its secret; with --rotate, the new key goes in front of the keys of the
+    /// current ring.
     Key {
-        /// cursor, ratelimit, totp, outbox or blob-urls (jwt-key makes access-token keys).
+        /// cursor, ratelimit, totp, outbox, blob-urls or certificates (jwt-key makes access-token keys).
         purpose: String,
         /// A file holding the current ring.
         #[arg(long, value_name = "FILE")]
@@ -126,7 +127,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .into_iter()
                 .find(|p| p.name() == purpose && p.is_symmetric())
                 .with_context(|| {
-                    format!("{purpose:?} is not cursor, ratelimit, totp, outbox or blob-urls")
+                    format!("{purpose:?} is not cursor, ratelimit, totp, outbox, blob-urls or certificates")
                 })?;
             let fresh = lectern_shared::secrets::KeyRing::generate(purpose);
             let ring = match rotate.as_deref().map(read_ring).transpose()? {

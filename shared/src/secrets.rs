@@ -42,16 +42,20 @@ pub enum Purpose {
     Outbox,
     /// Signs access tokens (Ed25519 private keys; only the function that issues tokens holds them).
     Jwt,
+    /// Signs exam certificates: each key's Ed25519 key pair is derived from its material, so the ring is
+    /// generated and rotated like the symmetric ones, and the public halves are published for offline checks.
+    Certificates,
 }
 
 impl Purpose {
-    pub const ALL: [Purpose; 6] = [
+    pub const ALL: [Purpose; 7] = [
         Purpose::Cursor,
         Purpose::RateLimit,
         Purpose::BlobUrls,
         Purpose::Totp,
         Purpose::Outbox,
         Purpose::Jwt,
+        Purpose::Certificates,
     ];
 
     /// The name in file names and messages.
@@ -63,6 +67,7 @@ impl Purpose {
             Purpose::Totp => "totp",
             Purpose::Outbox => "outbox",
             Purpose::Jwt => "jwt",
+            Purpose::Certificates => "certificates",
         }
     }
 
@@ -76,6 +81,7 @@ impl Purpose {
             Purpose::Outbox => "LECTERN_KEYS_OUTBOX",
             // Kept from before key rings, where it already held `kid:base64,...`.
             Purpose::Jwt => "LECTERN_JWT_KEYS",
+            Purpose::Certificates => "LECTERN_KEYS_CERTIFICATES",
         }
     }
 
@@ -88,10 +94,12 @@ impl Purpose {
             Purpose::Totp => "LECTERN_SECRET_TOTP",
             Purpose::Outbox => "LECTERN_SECRET_OUTBOX",
             Purpose::Jwt => "LECTERN_SECRET_JWT",
+            Purpose::Certificates => "LECTERN_SECRET_CERTIFICATES",
         }
     }
 
-    /// Symmetric purposes have generated string material; access tokens have Ed25519 keys.
+    /// Symmetric purposes have generated string material; access tokens have Ed25519 keys. (Certificates count
+    /// as symmetric: their material is a generated string from which the signing key is derived.)
     pub fn is_symmetric(self) -> bool {
         self != Purpose::Jwt
     }

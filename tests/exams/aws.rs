@@ -246,6 +246,8 @@ async fn core_exam_flow_on_dynamodb() {
         shuffle_questions: Some(true),
         shuffle_options: Some(true),
         navigation: Navigation::Free,
+        certifying: None,
+        assignment_id: None,
     };
     let listed = Source {
         course: None,

@@ -1,11 +1,12 @@
 //! Forgetting a learner: after the deletion grace period the purge erases their exams, answers, seen records,
-//! abilities and selection sessions; the question statistics they fed stay, naming nobody; another learner's
-//! exams stay whole.
+//! abilities, certificates and selection sessions; the question statistics they fed stay, naming nobody; another
+//! learner's exams stay whole.
 
 use lectern_e2e::api::{Api, Signed};
 use lectern_e2e::eventually;
 use lectern_e2e::exams::{
-    Cast, answer, approved_questions, course, right_response, start_exam, submit_exam,
+    Cast, answer, approved_questions, course, create_assignment, issued_certificate,
+    pass_certifying_exam, right_response, start_attempt, start_exam, submit_exam,
 };
 use lectern_shared::table::Item;
 use lectern_shared::testing::embedded::{all_items, db_path};
@@ -74,6 +75,18 @@ async fn a_purged_learner_leaves_no_exam_data_behind() {
         .expect_status(200)
         .items();
     assert_eq!(abilities.len(), 1);
+    // A certificate, which carries their name, and an attempt at an assignment.
+    let certified = pass_certifying_exam(&api, gone, &built.course, 3).await;
+    issued_certificate(&api, gone, &certified).await;
+    let assignment = create_assignment(
+        &api,
+        &cast.instructor,
+        json!({"title": "Week 1", "source": {"questions": ids}, "max_attempts": 2}),
+    )
+    .await;
+    start_attempt(&api, gone, &assignment)
+        .await
+        .expect_status(201);
 
     api.erased_after_grace(gone).await;
     // Expired items (the selection session) are swept from the file too.
@@ -104,6 +117,17 @@ async fn a_purged_learner_leaves_no_exam_data_behind() {
     );
     let entities = |name: &str| items.iter().filter(|i| i["entity"] == name).count();
     assert_eq!(entities("exam"), 2, "the other learner's two exams");
+    assert_eq!(entities("certificate"), 0, "the certificate is gone");
+    assert_eq!(
+        entities("assignment_attempts"),
+        0,
+        "their attempt count is gone"
+    );
+    assert_eq!(
+        entities("assignment"),
+        1,
+        "the instructor's assignment stays"
+    );
     assert_eq!(entities("exam_answer"), 3, "and only their answers");
     assert_eq!(
         entities("question_stats"),

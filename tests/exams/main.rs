@@ -2,8 +2,11 @@
 //! uses the cheap test Argon2 parameters and has its rate limits off; time moves only through the server's
 //! `ManualClock`.
 
+mod assignments;
 mod aws;
+mod certificates;
 mod erasure;
+mod grading_queue;
 mod hierarchy;
 mod moderation;
 mod questions;

@@ -161,6 +161,8 @@ async fn exam_routes_stay_within_their_round_trip_budget() {
         ("POST /v1/exams/{id}/submit (essay ungraded)", budget(4, 1)),
         ("GET /v1/exams/{id}/summary", budget(4, 0)),
         ("GET /v1/exams/history", budget(2, 0)),
+        // An instructor: authentication, one query of the queue's partition.
+        ("GET /v1/exams/grading-queue", budget(2, 0)),
         // Complete on submit: the result and its statistics job in one transaction; then the job sent and its
         // outbox entry removed. Last, so the worker's run after it lands in no measurement.
         (
@@ -194,9 +196,133 @@ async fn exam_routes_stay_within_their_round_trip_budget() {
                 .await
             }
             "GET /v1/exams/history" => api.get("/v1/exams/history", Some(&learner.access)).await,
+            "GET /v1/exams/grading-queue" => {
+                api.get("/v1/exams/grading-queue", Some(&cast.instructor.access))
+                    .await
+            }
             _ => submit_exam(&api, learner, drawn["exam_id"].as_str().unwrap()).await,
         };
         reply.expect_status(200);
+        let ops = api.server.ops.take();
+        assert_eq!(ops.summary(), expected, "{what}: {:?}", ops.names());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificate_routes_stay_within_their_round_trip_budget() {
+    use lectern_e2e::exams::{approved_questions, issued_certificate, pass_certifying_exam};
+    use reqwest::Method;
+
+    let api = Api::start().await;
+    let cast = Cast::on(&api).await;
+    let built = course(&api, &cast.instructor, 100, 1).await;
+    approved_questions(&api, &cast, &built.topics[0], &[("easy", 2)]).await;
+    let learner = &cast.learner;
+    let id = pass_certifying_exam(&api, learner, &built.course, 2).await;
+    issued_certificate(&api, learner, &id).await;
+    // Whatever the worker still does for the exam (its statistics) lands before the measurements.
+    let stats_done = lectern_e2e::eventually(async || {
+        api.server.ops.reset();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        api.server.ops.take().summary() == budget(0, 0)
+    })
+    .await;
+    assert!(stats_done, "the background work settled");
+
+    let cases: Vec<(&str, Summary)> = vec![
+        // Authentication, the certificate.
+        ("GET /v1/certificates/{id}", budget(2, 0)),
+        // The same, then one conditional update.
+        ("PATCH /v1/certificates/{id}", budget(2, 1)),
+        // No sign-in: the certificate alone.
+        ("GET /v1/certificates/{id}/verify", budget(1, 0)),
+        ("GET /v1/certificates/public-key", budget(0, 0)),
+        // Authentication, the certificate; the revocation and its audit record in one transaction.
+        ("POST /v1/admin/certificates/{id}/revoke", budget(2, 1)),
+    ];
+    for (what, expected) in cases {
+        api.server.ops.reset();
+        let reply = match what {
+            "GET /v1/certificates/{id}" => {
+                api.get(&format!("/v1/certificates/{id}"), Some(&learner.access))
+                    .await
+            }
+            "PATCH /v1/certificates/{id}" => {
+                api.send(
+                    Method::PATCH,
+                    &format!("/v1/certificates/{id}"),
+                    (&learner.access).into(),
+                    lectern_e2e::api::Body::Json(serde_json::json!({"share_name": true})),
+                )
+                .await
+            }
+            "GET /v1/certificates/{id}/verify" => {
+                api.get(&format!("/v1/certificates/{id}/verify"), None)
+                    .await
+            }
+            "GET /v1/certificates/public-key" => api.get("/v1/certificates/public-key", None).await,
+            _ => {
+                api.post(
+                    &format!("/v1/admin/certificates/{id}/revoke"),
+                    Some(&cast.admin.access),
+                    serde_json::json!({"reason": "a test"}),
+                )
+                .await
+            }
+        };
+        reply.expect_status(200);
+        let ops = api.server.ops.take();
+        assert_eq!(ops.summary(), expected, "{what}: {:?}", ops.names());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assignment_routes_stay_within_their_round_trip_budget() {
+    use lectern_e2e::exams::{approved_questions, create_assignment, start_attempt};
+
+    let api = Api::start().await;
+    let cast = Cast::on(&api).await;
+    let built = course(&api, &cast.instructor, 100, 1).await;
+    let ids = approved_questions(&api, &cast, &built.topics[0], &[("easy", 2)]).await;
+    let body =
+        serde_json::json!({"title": "Week 1", "source": {"questions": ids}, "max_attempts": 2});
+    let id = create_assignment(&api, &cast.instructor, body.clone()).await;
+    let learner = &cast.learner;
+    let cases: Vec<(&str, Summary)> = vec![
+        // Authentication; the assignment.
+        ("POST /v1/assignments", budget(1, 1)),
+        ("GET /v1/assignments/{id}", budget(3, 0)),
+        // Authentication, the assignment, the attempts read before the draw and again in the loop that stores
+        // the exam and the count in one transaction, the heads, the versions.
+        ("POST /v1/exams/start (assignment)", budget(6, 1)),
+        // Authentication, the assignment, the attempts, their exams in one batch.
+        ("GET /v1/assignments/{id}/result", budget(4, 0)),
+    ];
+    for (what, expected) in cases {
+        api.server.ops.reset();
+        let reply = match what {
+            "POST /v1/assignments" => {
+                api.post(
+                    "/v1/assignments",
+                    Some(&cast.instructor.access),
+                    body.clone(),
+                )
+                .await
+            }
+            "GET /v1/assignments/{id}" => {
+                api.get(&format!("/v1/assignments/{id}"), Some(&learner.access))
+                    .await
+            }
+            "POST /v1/exams/start (assignment)" => start_attempt(&api, learner, &id).await,
+            _ => {
+                api.get(
+                    &format!("/v1/assignments/{id}/result"),
+                    Some(&learner.access),
+                )
+                .await
+            }
+        };
+        assert!(reply.status.is_success(), "{reply}");
         let ops = api.server.ops.take();
         assert_eq!(ops.summary(), expected, "{what}: {:?}", ops.names());
     }

@@ -285,3 +285,92 @@ pub fn wrong_response(question: &Value) -> Value {
         other => panic!("no question type {other}"),
     }
 }
+
+/// A timed certifying exam drawn from `course` (`count` questions), every answer right, submitted: answers its id
+/// (which is its certificate's id).
+pub async fn pass_certifying_exam(api: &Api, who: &Signed, course: &str, count: usize) -> String {
+    let body = json!({"mode": "timed", "source": {"course": course}, "count": count,
+        "time_limit_seconds": 600, "certifying": true});
+    let exam = start_exam(api, who, body).await.expect_status(201).body;
+    assert_eq!(exam["certifying"], true, "{exam}");
+    let exam_id = exam["exam_id"].as_str().expect("exam id").to_string();
+    for item in exam["items"].as_array().expect("items") {
+        let q = &item["question"];
+        answer(
+            api,
+            who,
+            &exam_id,
+            q["question_id"].as_str().expect("question id"),
+            right_response(q),
+        )
+        .await
+        .expect_status(200);
+    }
+    let done = submit_exam(api, who, &exam_id)
+        .await
+        .expect_status(200)
+        .body;
+    assert_eq!(done["result"]["passed"], true, "{done}");
+    exam_id
+}
+
+/// `GET /v1/certificates/{id}` as `who`, once the jobs worker has issued it (it is issued moments after the result
+/// is final); panics when it never comes.
+pub async fn issued_certificate(api: &Api, who: &Signed, certificate_id: &str) -> Value {
+    let path = format!("/v1/certificates/{certificate_id}");
+    crate::poll(async || {
+        let reply = api.get(&path, Some(&who.access)).await;
+        (reply.status == 200).then_some(reply.body)
+    })
+    .await
+    .expect("the certificate was never issued")
+}
+
+/// `POST /v1/assignments` by `author`, asserting 201; answers its id.
+pub async fn create_assignment(api: &Api, author: &Signed, body: Value) -> String {
+    api.post("/v1/assignments", Some(&author.access), body)
+        .await
+        .expect_status(201)
+        .text("assignment_id")
+}
+
+/// Starts an attempt at an assignment.
+pub async fn start_attempt(api: &Api, who: &Signed, assignment_id: &str) -> Reply {
+    start_exam(
+        api,
+        who,
+        json!({"mode": "assignment", "assignment_id": assignment_id}),
+    )
+    .await
+}
+
+/// An attempt started, `right` of its questions answered right (in exam order) and the others wrong, submitted:
+/// answers the submitted exam.
+pub async fn attempt(api: &Api, who: &Signed, assignment_id: &str, right: usize) -> Value {
+    let exam = start_attempt(api, who, assignment_id)
+        .await
+        .expect_status(201)
+        .body;
+    let exam_id = exam["exam_id"].as_str().expect("exam id").to_string();
+    for (i, item) in exam["items"].as_array().expect("items").iter().enumerate() {
+        let q = &item["question"];
+        let response = if i < right {
+            right_response(q)
+        } else {
+            wrong_response(q)
+        };
+        answer(
+            api,
+            who,
+            &exam_id,
+            q["question_id"].as_str().expect("question id"),
+            response,
+        )
+        .await
+        .expect_status(200);
+    }
+    submit_exam(api, who, &exam_id)
+        .await
+        .expect_status(200)
+        .body
+}

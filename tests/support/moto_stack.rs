@@ -120,6 +120,7 @@ impl MotoStack {
             KeyRing::generate(Purpose::RateLimit),
             KeyRing::generate(Purpose::Totp),
             KeyRing::generate(Purpose::Outbox),
+            KeyRing::generate(Purpose::Certificates),
             jwt,
         ];
         let (secrets, keys) = aws::secrets(&rings).await?;

@@ -38,12 +38,14 @@ pub mod perm {
     pub const ACHIEVEMENTS_MANAGE: &str = "achievements:manage";
     /// Define what applies to every account: the onboarding steps.
     pub const SETTINGS_MANAGE: &str = "settings:manage";
+    /// Revoke an exam certificate (admins).
+    pub const CERTIFICATES_REVOKE: &str = "certificates:revoke";
 
     /// What a profile (device) session may do, at most: act as its one profile and read content.
     pub const PROFILE_SESSION: [&str; 2] = [CONTENT_READ, LEARNING_PLAY];
 
     /// Every permission (API key scopes are drawn from these).
-    pub const ALL: [&str; 16] = [
+    pub const ALL: [&str; 17] = [
         SELF_MANAGE,
         CONTENT_READ,
         CHILDREN_READ,
@@ -60,6 +62,7 @@ pub mod perm {
         ACHIEVEMENTS_AWARD,
         ACHIEVEMENTS_MANAGE,
         SETTINGS_MANAGE,
+        CERTIFICATES_REVOKE,
     ];
 }
 

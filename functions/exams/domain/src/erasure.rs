@@ -2,8 +2,12 @@
 //! about an account is found without a scan and deleted.
 //!
 //! - `SEEN#<user_id>` and `ABILITY#<user_id>`: the learner's own partitions.
-//! - Their exams, listed under them on gsi1 (`EXAMS#<user_id>`): each exam's answers (`EXAM#<exam_id>`), then the
-//!   exam itself, so an interrupted run still finds what is left.
+//! - Their exams, listed under them on gsi1 (`EXAMS#<user_id>`): each exam's answers (`EXAM#<exam_id>`), its entry
+//!   in the grading queue, then the exam itself, so an interrupted run still finds what is left.
+//! - Their certificates, listed under them on gsi1 (`CERTS#<user_id>`): the name they carry is personal data, and
+//!   a purged learner's certificate verifies as `unknown` from then on.
+//! - Their attempt counts at assignments, on gsi1 (`ASSIGNED#<user_id>`); the attempts' exams are among their
+//!   exams. Assignments are instructors' content and stay.
 //! - Selection sessions expire a day after their last draw (well inside the grace period of 7 days or more), so
 //!   they need no search.
 //!
@@ -16,6 +20,9 @@ use lectern_shared::Platform;
 use lectern_shared::erasure::{Budget, EraseError, Erased, Eraser, erase_items};
 use lectern_shared::table::{Condition, Entity};
 
+use crate::assignments::ATTEMPTS_BY_USER;
+use crate::certificates::CERTIFICATES_BY_USER;
+use crate::exams::queue::GradingEntry;
 use crate::exams::statistics::Ability;
 use crate::exams::store::{AnswerRecord, EXAMS_BY_USER, Exam};
 use crate::questions::pool::Seen;
@@ -47,6 +54,8 @@ impl Eraser for ExamsEraser {
         for partition in [
             Seen::INFO.query(&[user_id]),
             Ability::INFO.query(&[user_id]),
+            CERTIFICATES_BY_USER.query(&[user_id]),
+            ATTEMPTS_BY_USER.query(&[user_id]),
         ] {
             if erase_items(table, partition, |_| false, budget).await? == Erased::More {
                 return Ok(Erased::More);
@@ -78,6 +87,19 @@ impl Eraser for ExamsEraser {
                     == Erased::More
                 {
                     return Ok(Erased::More);
+                }
+                // Its place in the grading queue, if it waits for grades (it names the learner).
+                if let Some(submitted_at) = item
+                    .get("outcome")
+                    .and_then(|o| o.get("submitted_at"))
+                    .and_then(|v| v.as_i64())
+                {
+                    table
+                        .delete(
+                            &GradingEntry::key_of(submitted_at, &exam_id),
+                            Condition::Always,
+                        )
+                        .await?;
                 }
                 table
                     .delete(&Exam::key_of(&exam_id), Condition::Always)

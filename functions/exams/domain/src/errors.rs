@@ -43,6 +43,15 @@ pub enum ExamError {
     /// Too many concurrent changes to one item; safe to retry.
     #[error("busy")]
     Busy,
+    /// A learner has used every attempt of an assignment.
+    #[error("attempts exhausted")]
+    AttemptsExhausted { max: u32 },
+    /// An assignment's due date has passed: no attempt starts.
+    #[error("assignment closed")]
+    AssignmentClosed { due_at: i64 },
+    /// What this needs is not configured for this function (e.g. its key ring): 503.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     #[error("store: {0}")]
     Store(#[from] TableError),
     #[error("internal: {0}")]
@@ -96,6 +105,14 @@ impl From<ExamError> for Problem {
             ExamError::OutOfOrder { next, asked } => Problem::new(StatusCode::CONFLICT, "out-of-order", "Answer in order")
                 .detail(format!("this exam is sequential: the question to answer is at position {next} (this one is at {asked}); there is no going back or skipping ahead")),
             ExamError::Busy => TableError::Retryable("the exam changed repeatedly while it was being submitted".into()).into(),
+            ExamError::AttemptsExhausted { max } => Problem::new(StatusCode::CONFLICT, "attempts-exhausted", "No attempts left")
+                .detail(format!("this assignment allows {max} attempt(s) and you have started them all; read your grade at GET /v1/assignments/{{id}}/result")),
+            ExamError::AssignmentClosed { due_at } => Problem::new(StatusCode::CONFLICT, "assignment-closed", "Assignment closed")
+                .detail(format!("the assignment was due at {due_at} (epoch seconds): no attempt starts any more")),
+            ExamError::Unavailable(d) => {
+                tracing::error!(detail = %d, "not configured");
+                Problem::unavailable("this service is not configured for this; try again later")
+            }
             ExamError::Store(e) => e.into(),
             ExamError::Internal(e) => {
                 tracing::error!(error = %e, "internal failure");

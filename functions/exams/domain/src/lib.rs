@@ -22,6 +22,10 @@
 //! | `question_stats` | `QSTATS#<question_id>` / `STATS` | gsi1 `QMISSC#<course_id>`, gsi2 `QMISST#<topic_id>`, both `/ <success per 10,000>#<question_id>` | attempts, item analysis sums, Elo difficulty; the most missed questions of a course or topic first |
 //! | `ability` | `ABILITY#<user_id>` / `<topic_id>` | — | a learner's Elo ability per topic |
 //! | `stats_applied` | `QSTATDONE#<exam_id>` / `<nnn>` | — | an answer already taken into the statistics (a redelivered job moves nothing twice) |
+//! | `assignment` | `ASSIGNMENT#<assignment_id>` / `ASSIGNMENT` | — | an instructor's assignment: the settings of its attempts, attempts allowed, grading method, due date |
+//! | `assignment_attempts` | `ASSIGNMENT#<assignment_id>` / `ATTEMPTS#<user_id>` | gsi1 `ASSIGNED#<user_id>` / `<assignment_id>` | a learner's attempts at it (count and exam ids; each start conditioned on the count); the eraser's list |
+//! | `grading_entry` | `GRADEQ` / `<submitted_at>#<exam_id>` | — | an exam whose essays wait for grading, oldest first (the grading queue; written and removed in the exams' own transactions) |
+//! | `certificate` | `CERT#<certificate_id>` / `CERT` | gsi1 `CERTS#<user_id>` / `<issued_at>#<certificate_id>` | a passed certifying exam's signed certificate (its id is the exam's); a learner's certificates for the eraser |
 //!
 //! **Why a question's item collection.** Head, versions and comments share `QUESTION#<id>`, so the history and the
 //! comments are one query each, and an edit writes the new head and the new version in one transaction (the head
@@ -44,6 +48,8 @@
 //! **Why counters guard deletes.** A node counts its children (child nodes, and a topic its questions); a child is
 //! added in a transaction with the count, and a delete requires the count to be 0 (see [`hierarchy`]).
 
+pub mod assignments;
+pub mod certificates;
 pub mod disclosure;
 pub mod erasure;
 pub mod errors;
@@ -55,7 +61,10 @@ pub mod seed;
 pub mod text;
 pub mod viewer;
 
+use std::sync::Arc;
+
 use lectern_shared::Platform;
+use lectern_shared::secrets::Purpose;
 use lectern_shared::table::{Entity, EntityInfo, Table};
 
 pub use errors::ExamError;
@@ -77,17 +86,31 @@ pub const ENTITIES: &[EntityInfo] = &[
     exams::statistics::QuestionStats::INFO,
     exams::statistics::Ability::INFO,
     exams::statistics::Applied::INFO,
+    certificates::Certificate::INFO,
+    assignments::Assignment::INFO,
+    assignments::Attempts::INFO,
+    exams::queue::GradingEntry::INFO,
 ];
 
 /// Everything the exams use cases need, built once per process. Cheap to clone.
 #[derive(Clone)]
 pub struct Exams {
     pub platform: Platform,
+    /// The keys that sign certificates, when this function was given the `certificates` ring (the exams function
+    /// and the jobs worker; embedded, always).
+    pub certificate_keys: Option<Arc<certificates::CertificateKeys>>,
 }
 
 impl Exams {
     pub fn new(platform: Platform) -> Self {
-        Self { platform }
+        let certificate_keys = platform
+            .keys
+            .get(Purpose::Certificates)
+            .map(|ring| Arc::new(certificates::CertificateKeys::from_ring(ring)));
+        Self {
+            platform,
+            certificate_keys,
+        }
     }
 
     fn table(&self) -> &dyn Table {

@@ -430,3 +430,8 @@ mod rich_text_tests {
         }
     }
 }
+
+/// An assignment's title.
+pub fn assignment_title() -> Object {
+    constraints::trimmed_text(crate::assignments::MAX_TITLE, "The assignment's title.")
+}

@@ -246,6 +246,9 @@ fn exam() -> lectern_exams::exams::store::Exam {
         last_answer_at: NOW + 40,
         revision: 1,
         outcome: None,
+        certifies_course: None,
+        assignment_id: None,
+        attempt: None,
     }
 }
 
@@ -351,6 +354,98 @@ fn stats_applied() {
             exam_id: "01JEXAM0000000000000000000".into(),
             position: "003".into(),
             applied_at: NOW,
+        },
+    );
+}
+
+#[test]
+fn certificate() {
+    use lectern_exams::certificates::{Certificate, CertificateStatus};
+    // Revoked and shared: every optional field present.
+    assert_stored(
+        &golden(),
+        &Certificate {
+            certificate_id: "01JEXAM0000000000000000000".into(),
+            user_id: "01JLEARNER0000000000000000".into(),
+            exam_id: "01JEXAM0000000000000000000".into(),
+            learner_name: "Ada Lovelace".into(),
+            course_id: COURSE.into(),
+            course_name: "Analysis I".into(),
+            score_percent: 85,
+            issued_at: NOW,
+            issued_on: "2030-03-17".into(),
+            kid: "k1".into(),
+            signature: "c2lnbmF0dXJl".into(),
+            status: CertificateStatus::Revoked,
+            revoked_at: Some(NOW + 60),
+            revoked_by: Some("01JADM1N000000000000000000".into()),
+            revocation_reason: Some("the exam was sat by someone else".into()),
+            share_name: true,
+            share_score: false,
+        },
+    );
+}
+
+#[test]
+fn assignment() {
+    use lectern_exams::assignments::{Assignment, GradingMethod};
+    use lectern_exams::exams::model::{Navigation, Source};
+    let course: lectern_shared::ids::Id =
+        serde_json::from_value(serde_json::json!(COURSE)).unwrap();
+    assert_stored(
+        &golden(),
+        &Assignment {
+            assignment_id: "01JASS1GNMENT0000000000000".into(),
+            title: "Week 1".into(),
+            created_by: AUTHOR.into(),
+            created_at: NOW,
+            source: Source {
+                course: Some(course),
+                topics: None,
+                questions: None,
+            },
+            count: Some(10),
+            mix: Some("easy:30,medium:50,hard:20".into()),
+            time_limit_seconds: Some(1800),
+            pass_mark: 60,
+            max_attempts: 3,
+            grading_method: GradingMethod::Average,
+            due_at: Some(NOW + 7 * 86_400),
+            shuffle_questions: true,
+            shuffle_options: false,
+            navigation: Navigation::Sequential,
+        },
+    );
+}
+
+#[test]
+fn assignment_attempts() {
+    use lectern_exams::assignments::Attempts;
+    assert_stored(
+        &golden(),
+        &Attempts {
+            assignment_id: "01JASS1GNMENT0000000000000".into(),
+            user_id: "01JLEARNER0000000000000000".into(),
+            started: 2,
+            exam_ids: vec![
+                "01JEXAM0000000000000000000".into(),
+                "01JEXAM0000000000000000001".into(),
+            ],
+        },
+    );
+}
+
+#[test]
+fn grading_entry() {
+    use lectern_exams::exams::queue::GradingEntry;
+    assert_stored(
+        &golden(),
+        &GradingEntry {
+            exam_id: "01JEXAM0000000000000000000".into(),
+            user_id: "01JLEARNER0000000000000000".into(),
+            submitted_at: NOW,
+            pending_grading: 2,
+            count: 10,
         },
     );
 }

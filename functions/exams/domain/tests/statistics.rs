@@ -156,6 +156,8 @@ async fn statistics_and_estimates_match_a_brute_force_recomputation() {
                 shuffle_questions: Some(true),
                 shuffle_options: Some(true),
                 navigation: Navigation::Free,
+                certifying: None,
+                assignment_id: None,
             };
             let exam = exams.start_exam(learner, start).await.unwrap();
             for item in &exam.items {

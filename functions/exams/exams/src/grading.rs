@@ -1,12 +1,13 @@
-//! Instructors grade essays.
+//! Instructors grade essays, finding them in the grading queue.
 
 use axum::extract::State;
 use lectern_accounts::permissions::perm;
 use lectern_exams::Viewer;
 use lectern_exams::exams::model::GradeInput;
+use lectern_exams::exams::queue::GradingEntry;
 use lectern_exams::exams::views::Summary;
 use lectern_shared::http::auth::SessionIdentity;
-use lectern_shared::http::{Json, Path};
+use lectern_shared::http::{Json, PageParams, Paginated, Path, Query};
 use lectern_shared::ids::Id;
 
 use crate::{Ex, Result};
@@ -33,4 +34,29 @@ pub(crate) async fn grade(
         who.can(perm::CONTENT_MODERATE),
     );
     Ok(Json(exams.grade(&grader, exam_id.as_str(), input).await?))
+}
+
+/// The exams whose essays wait for grading, oldest submitted first (everyone's: graders grade any exam). Needs
+/// `exams:grade`.
+#[utoipa::path(get, path = "/v1/exams/grading-queue", tag = "exams", security(("bearer" = [])),
+    params(PageParams), responses(
+    (status = 200, body = Paginated<GradingEntry>),
+    (status = 403, description = "`forbidden`: this needs `exams:grade`")))]
+pub(crate) async fn grading_queue(
+    State(exams): Ex,
+    who: SessionIdentity,
+    Query(q): Query<PageParams>,
+) -> Result<Json<Paginated<GradingEntry>>> {
+    who.require(perm::EXAMS_GRADE)?;
+    let grader = Viewer::new(
+        &who,
+        who.can(perm::CONTENT_WRITE),
+        who.can(perm::CONTENT_MODERATE),
+    );
+    let limit = q.limit()?;
+    let scope = "exams:grading-queue";
+    let codec = &exams.platform.cursors;
+    let after = codec.decode_opt(scope, q.cursor.as_deref())?;
+    let (items, next) = exams.grading_queue(&grader, limit, after).await?;
+    Ok(Json(codec.page(scope, items, next)))
 }

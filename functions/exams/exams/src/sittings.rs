@@ -16,9 +16,10 @@ use crate::{Ex, Result, learner};
 #[utoipa::path(post, path = "/v1/exams/start", tag = "exams", security(("bearer" = [])),
     request_body = StartExam, responses(
     (status = 201, body = ExamView),
-    (status = 400, description = "`validation`: e.g. a timed exam without `time_limit_seconds`, two sources, a listed question that is not approved"),
+    (status = 400, description = "`validation`: e.g. a timed exam without `time_limit_seconds`, two sources, a listed question that is not approved, `certifying` on anything but a timed exam drawn from a course, settings given with an assignment's attempt"),
     (status = 403, description = "`forbidden`: this needs `content:read`"),
-    (status = 409, description = "`not-enough-questions`: the source holds fewer approved questions than `count`")))]
+    (status = 404, description = "No such assignment (mode `assignment`)"),
+    (status = 409, description = "`not-enough-questions`: the source holds fewer approved questions than `count`; `attempts-exhausted`: every attempt of the assignment is used; `assignment-closed`: its due date has passed")))]
 pub(crate) async fn start_exam(
     State(exams): Ex,
     who: SessionIdentity,

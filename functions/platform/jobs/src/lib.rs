@@ -2,12 +2,17 @@
 //!
 //! One queue and one Lambda run every domain's background jobs, so this crate assembles them: it is the one
 //! function allowed to use every domain library (see `docs/architecture.md`). It runs `account.purge`, the
-//! erasure of a deleted account, with every domain's [`Eraser`] (exams, learning, then accounts), and `exams.exam-completed`, the exam statistics; a
-//! new domain adds its eraser to [`erasers`] and its job handlers to [`worker`].
+//! erasure of a deleted account, with every domain's [`Eraser`] (exams, learning, then accounts),
+//! `exams.exam-completed`, the exam statistics, and `exams.issue-certificate`, which needs the learner's display
+//! name from the accounts domain ([`AccountNames`]); a new domain adds its eraser to [`erasers`] and its job
+//! handlers to [`worker`].
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use lectern_accounts::erasure::PurgeAccounts;
+use lectern_accounts::users::Users;
+use lectern_exams::certificates::LearnerNames;
 use lectern_shared::Platform;
 use lectern_shared::erasure::Eraser;
 use lectern_shared::queue::worker::Worker;
@@ -28,4 +33,25 @@ pub fn worker(platform: &Platform) -> Worker {
         .with(Arc::new(
             lectern_exams::exams::jobs::ExamCompletedHandler::new(platform),
         ))
+        .with(Arc::new(
+            lectern_exams::exams::jobs::IssueCertificateHandler::new(
+                platform,
+                Arc::new(AccountNames(Users::new(platform.table.clone()))),
+            ),
+        ))
+}
+
+/// Display names from the accounts domain, for certificates: domains do not import each other, so the worker
+/// that assembles them lends the exams domain this one read.
+struct AccountNames(Users);
+
+#[async_trait]
+impl LearnerNames for AccountNames {
+    async fn display_name(&self, user_id: &str) -> Result<Option<String>, String> {
+        self.0
+            .get(user_id)
+            .await
+            .map(|user| user.map(|u| u.display_name))
+            .map_err(|e| e.to_string())
+    }
 }

@@ -1,12 +1,15 @@
 //! The exams domain's job handlers, run by the `jobs` worker (`functions/platform/jobs`).
 
 use async_trait::async_trait;
-use lectern_messages::exams::ExamCompleted;
+use std::sync::Arc;
+
+use lectern_messages::exams::{ExamCompleted, IssueCertificate};
 use lectern_shared::Platform;
 use lectern_shared::queue::worker::{JobError, JobHandler};
 use lectern_shared::queue::{Job, JobKind};
 
 use crate::Exams;
+use crate::certificates::LearnerNames;
 
 /// `exams.exam-completed`: takes the exam's answers into the statistics and estimates. The job carries an
 /// idempotency key per exam, and every answer is taken in with a marker in the same transaction, so a redelivered
@@ -38,6 +41,42 @@ impl JobHandler for ExamCompletedHandler {
             .await
             .map_err(|e| JobError::Retry(e.to_string()))?;
         tracing::info!(exam_id = %exam_id, applied, "exam statistics updated");
+        Ok(())
+    }
+}
+
+/// `exams.issue-certificate`: issues a passed certifying exam's certificate with the learner's display name as it
+/// is now. Issuing is a conditional put of an item keyed by the exam, so a redelivered job issues nothing more.
+pub struct IssueCertificateHandler {
+    exams: Exams,
+    names: Arc<dyn LearnerNames>,
+}
+
+impl IssueCertificateHandler {
+    /// `names` reads display names (the jobs worker's, from the accounts domain).
+    pub fn new(platform: &Platform, names: Arc<dyn LearnerNames>) -> Self {
+        Self {
+            exams: Exams::new(platform.clone()),
+            names,
+        }
+    }
+}
+
+#[async_trait]
+impl JobHandler for IssueCertificateHandler {
+    fn kind(&self) -> &'static str {
+        IssueCertificate::KIND
+    }
+
+    async fn handle(&self, job: &Job) -> Result<(), JobError> {
+        let IssueCertificate { exam_id } = serde_json::from_value(job.payload.clone())
+            .map_err(|e| JobError::Permanent(format!("not an issue-certificate payload: {e}")))?;
+        let issued = self
+            .exams
+            .issue_certificate(&exam_id, self.names.as_ref())
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?;
+        tracing::info!(exam_id = %exam_id, issued = issued.is_some(), "certificate job done");
         Ok(())
     }
 }

@@ -19,6 +19,7 @@
 pub mod calibration;
 pub mod jobs;
 pub mod model;
+pub mod queue;
 pub mod scoring;
 pub mod statistics;
 pub mod store;
@@ -52,8 +53,27 @@ use crate::{Exams, Viewer, text};
 const SUBMIT_ATTEMPTS: usize = 5;
 
 impl Exams {
-    /// Starts an exam for the caller: picks its questions and fixes them, with their versions and option order.
+    /// Starts an exam for the caller: picks its questions and fixes them, with their versions and option order. An
+    /// assignment's attempt takes the assignment's settings (see [`crate::assignments`]).
     pub async fn start_exam(&self, viewer: &Viewer, input: StartExam) -> Result<ExamView> {
+        match (input.mode, &input.assignment_id) {
+            (Mode::Assignment, _) => self.start_attempt(viewer, input).await,
+            (_, Some(_)) => Err(ExamError::field(
+                "assignment_id",
+                "only with mode assignment",
+            )),
+            _ => self.start_with(viewer, input, None).await,
+        }
+    }
+
+    /// Starts an exam with these settings; for an assignment's attempt, counted against its attempts in the
+    /// transaction that stores the exam.
+    pub(crate) async fn start_with(
+        &self,
+        viewer: &Viewer,
+        input: StartExam,
+        assignment: Option<&crate::assignments::Assignment>,
+    ) -> Result<ExamView> {
         let now = self.epoch();
         let time_limit = match (input.mode, input.time_limit_seconds) {
             (Mode::Timed, None) => {
@@ -75,6 +95,23 @@ impl Exams {
                 ));
             }
             (_, t) => t,
+        };
+        // Who may certify (see `crate::certificates`): a timed exam drawn from a course.
+        let certifies_course = match (input.certifying, &input.source.course) {
+            (Some(true), _) if input.mode != Mode::Timed => {
+                return Err(ExamError::field(
+                    "certifying",
+                    "only a timed exam certifies",
+                ));
+            }
+            (Some(true), None) => {
+                return Err(ExamError::field(
+                    "certifying",
+                    "only an exam drawn from a course certifies (source.course)",
+                ));
+            }
+            (Some(true), Some(course)) => Some(course.to_string()),
+            _ => None,
         };
         let pass_mark = input.pass_mark.unwrap_or(DEFAULT_PASS_MARK);
         if pass_mark > 100 {
@@ -133,10 +170,19 @@ impl Exams {
             last_answer_at: now,
             revision: 0,
             outcome: None,
+            certifies_course,
+            assignment_id: None,
+            attempt: None,
         };
-        self.table()
-            .put(exam.to_item()?, Condition::NotExists)
-            .await?;
+        let exam = match assignment {
+            None => {
+                self.table()
+                    .put(exam.to_item()?, Condition::NotExists)
+                    .await?;
+                exam
+            }
+            Some(assignment) => self.store_attempt(viewer, assignment, exam).await?,
+        };
         // What the learner has now seen, so later draws prefer other questions. After the exam is stored and in
         // chunks (an exam may hold more questions than a transaction): a lost sighting only weakens a preference.
         let sightings: Vec<TxOp> = drawn
@@ -342,7 +388,7 @@ impl Exams {
         Ok(exam)
     }
 
-    async fn exam(&self, exam_id: &str) -> Result<Exam> {
+    pub(crate) async fn exam(&self, exam_id: &str) -> Result<Exam> {
         let item = self
             .table()
             .get(&Exam::key_of(exam_id))
@@ -352,7 +398,7 @@ impl Exams {
     }
 
     /// An exam's answers, in exam order (one query: an exam holds at most 100).
-    async fn answers(&self, exam_id: &str) -> Result<Vec<AnswerRecord>> {
+    pub(crate) async fn answers(&self, exam_id: &str) -> Result<Vec<AnswerRecord>> {
         let page = self
             .table()
             .query(AnswerRecord::INFO.query(&[exam_id]).limit(MAX_QUESTIONS))
@@ -536,7 +582,7 @@ impl Exams {
     /// Writes the result of an in-progress exam from its answers (as read with it), conditioned on the revision
     /// read; reads both again when an answer landed meanwhile. Answers the exam as stored after, submitted by
     /// whoever got there first.
-    async fn close(
+    pub(crate) async fn close(
         &self,
         mut exam: Exam,
         mut answers: Vec<AnswerRecord>,
@@ -560,6 +606,8 @@ impl Exams {
                 item: closed.to_item()?,
                 condition,
             }];
+            // Essays to grade: the exam joins the grading queue in the same transaction.
+            ops.extend(queue::GradingEntry::change_for(&closed)?);
             let completion = self.completion(&closed)?;
             ops.extend(
                 completion
@@ -733,6 +781,8 @@ impl Exams {
                 condition: Condition::Exists,
             });
         }
+        // The grading queue follows: what is left to grade, or off the queue once complete.
+        ops.extend(queue::GradingEntry::change_for(&regraded)?);
         // Statistics take in an exam once, when it becomes complete; a later change of grade does not feed them
         // again.
         let completion = if was == ExamStatus::Grading {
@@ -759,7 +809,8 @@ impl Exams {
 }
 
 impl Exams {
-    /// The job a completed exam causes (its statistics), for the outbox of the transaction that completes it.
+    /// The jobs a completed exam causes (its statistics; a passed certifying exam's certificate), for the outbox of
+    /// the transaction that completes it.
     fn completion(&self, exam: &Exam) -> Result<Vec<OutboxEntry>> {
         if exam.status != ExamStatus::Completed {
             return Ok(Vec::new());
@@ -772,7 +823,11 @@ impl Exams {
         job.job.idempotency_key = Some(format!("exam-completed:{}", exam.exam_id));
         let entry = OutboxEntry::new::<ExamCompleted>(job, self.epoch(), &self.platform.outbox_key)
             .map_err(|e| ExamError::Internal(e.to_string()))?;
-        Ok(vec![entry])
+        // A passed certifying exam's certificate is issued by its own job, so a failure there (e.g. the account
+        // read) never holds the statistics back, and the reverse.
+        let mut entries = vec![entry];
+        entries.extend(self.certificate_due(exam)?);
+        Ok(entries)
     }
 
     /// Sends committed outbox entries now (what this does not finish, the relay sends).

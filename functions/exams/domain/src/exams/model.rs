@@ -22,6 +22,9 @@ pub enum Mode {
     Practice,
     /// A time limit; nothing is revealed until the exam is submitted (by the learner or the deadline).
     Timed,
+    /// An attempt at an instructor's assignment (`assignment_id`): its settings come from the assignment; like a
+    /// timed exam nothing is revealed until it is submitted, with the assignment's time limit if it has one.
+    Assignment,
 }
 
 /// Whether a learner may move around the exam.
@@ -36,7 +39,7 @@ pub enum Navigation {
 }
 
 /// Where the questions come from: exactly one of the three.
-#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = ExamSource)]
 pub struct Source {
@@ -59,6 +62,8 @@ pub struct Source {
 #[serde(deny_unknown_fields)]
 pub struct StartExam {
     pub mode: Mode,
+    /// Required, except for an assignment's attempt (which takes the assignment's).
+    #[serde(default)]
     pub source: Source,
     /// How many questions to draw (1 to 100); with an explicit list, absent or its length.
     #[schema(minimum = 1, maximum = 100)]
@@ -93,6 +98,15 @@ pub struct StartExam {
     pub shuffle_options: Option<bool>,
     #[serde(default)]
     pub navigation: Navigation,
+    /// Passing issues a signed certificate for the course (default false). Only a timed exam drawn from a
+    /// `course` may certify: the certificate names that course, and nothing is revealed before it is submitted.
+    #[serde(default)]
+    pub certifying: Option<bool>,
+    /// With mode `assignment`: the assignment to attempt (nothing else is given: its settings are the
+    /// assignment's).
+    #[schema(value_type = Option<String>, schema_with = crate::schema::id_or_null)]
+    #[serde(default)]
+    pub assignment_id: Option<lectern_shared::ids::Id>,
 }
 
 /// `POST /v1/exams/{id}/answer`.

@@ -98,6 +98,15 @@ pub struct Exam {
     /// lands meanwhile makes them read again instead of being lost.
     pub revision: u64,
     pub outcome: Option<Outcome>,
+    /// A certifying exam: the course its certificate names (see `crate::certificates`). Absent from other exams'
+    /// items, so those stay as they were stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certifies_course: Option<String>,
+    /// An assignment's attempt: the assignment, and which attempt this is (1, 2, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
 }
 
 /// An exam under its learner, newest first.
@@ -153,6 +162,24 @@ impl Exam {
         self.questions
             .iter()
             .position(|s| s.question_id == question_id)
+    }
+
+    /// The score in percent of the maximum, once submitted.
+    pub fn percent(&self) -> Option<f64> {
+        let outcome = self.outcome.as_ref()?;
+        let max = self.questions.len() as f64;
+        Some(if max > 0.0 {
+            outcome.score / max * 100.0
+        } else {
+            0.0
+        })
+    }
+
+    /// Whether it passed: `None` until every answer is marked.
+    pub fn passed(&self) -> Option<bool> {
+        let outcome = self.outcome.as_ref()?;
+        let percent = self.percent()?;
+        (outcome.pending_grading == 0).then(|| percent + 1e-9 >= f64::from(self.pass_mark))
     }
 
     /// Whether the deadline has passed at `now`.

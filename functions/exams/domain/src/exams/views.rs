@@ -69,6 +69,12 @@ pub struct ExamView {
     pub current: Option<usize>,
     pub items: Vec<ExamItem>,
     pub result: Option<ResultView>,
+    /// A certifying exam: once passed, its certificate is `GET /v1/certificates/{exam_id}` (issued moments after
+    /// the result is final).
+    pub certifying: bool,
+    /// An assignment's attempt: the assignment and the attempt's number (1, 2, ...).
+    pub assignment_id: Option<String>,
+    pub attempt: Option<u32>,
 }
 
 /// How far the learner is with the question at `answer`.
@@ -189,6 +195,9 @@ pub fn exam_view(
         .then_some(exam.answered as usize),
         items,
         result: result(exam),
+        certifying: exam.certifies_course.is_some(),
+        assignment_id: exam.assignment_id.clone(),
+        attempt: exam.attempt,
     }
 }
 
