@@ -2,7 +2,7 @@
 //! verification shows; anyone verifies one and reads the public keys without signing in; admins revoke.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use lectern_accounts::audit::{Action, AuditLog};
 use lectern_accounts::permissions::perm;
@@ -14,25 +14,10 @@ use lectern_shared::http::auth::SessionIdentity;
 use lectern_shared::http::client::ClientInfo;
 use lectern_shared::http::{Json, Path};
 use lectern_shared::ids::Id;
+use lectern_shared::pdf;
 use lectern_shared::table::Entity;
 
 use crate::{Ex, Result, learner};
-
-const PDF: &str = "application/pdf";
-
-/// Whether the client asked for the PDF: `application/pdf` in `Accept`, ahead of any JSON it also takes.
-fn wants_pdf(headers: &HeaderMap) -> bool {
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    match (accept.find(PDF), accept.find("application/json")) {
-        (Some(pdf), Some(json)) => pdf < json,
-        (Some(_), None) => true,
-        _ => false,
-    }
-}
 
 /// One of the caller's certificates: what it says, its signature and the exact text signed. With
 /// `Accept: application/pdf`, the certificate as a one-page PDF.
@@ -50,23 +35,14 @@ pub(crate) async fn get_certificate(
     Path(certificate_id): Path<Id>,
 ) -> Result<Response> {
     let viewer = learner(&who)?;
-    if wants_pdf(&headers) {
+    if pdf::wanted(&headers) {
         let bytes = exams
             .certificate_pdf(&viewer, certificate_id.as_str())
             .await?;
-        let disposition = format!("inline; filename=\"certificate-{certificate_id}.pdf\"");
-        return Ok((
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static(PDF)),
-                (
-                    header::CONTENT_DISPOSITION,
-                    HeaderValue::from_str(&disposition)
-                        .unwrap_or_else(|_| HeaderValue::from_static("inline")),
-                ),
-            ],
+        return Ok(pdf::response(
             bytes,
-        )
-            .into_response());
+            &format!("certificate-{certificate_id}.pdf"),
+        ));
     }
     Ok(Json(exams.certificate(&viewer, certificate_id.as_str()).await?).into_response())
 }
