@@ -51,15 +51,7 @@ async fn played(api: &Api, parent: &Signed, name: &str, game: &str, score: i64) 
         .await
         .expect_status(201);
     }
-    let earned = eventually(async || {
-        !api.earned(&parent.access, &profile, "")
-            .await
-            .expect_status(200)
-            .items()
-            .is_empty()
-    })
-    .await;
-    assert!(earned, "{name} earned the achievement");
+    api.await_earned(parent, &profile).await;
     profile
 }
 

@@ -79,15 +79,7 @@ async fn a_report_sums_up_the_childs_week_in_its_time_zone() {
         .await
         .expect_status(201);
     }
-    let earned = lectern_e2e::eventually(async || {
-        !api.earned(&parent.access, &kid, "")
-            .await
-            .expect_status(200)
-            .items()
-            .is_empty()
-    })
-    .await;
-    assert!(earned, "the first completion was earned");
+    api.await_earned(&parent, &kid).await;
 
     let week = api
         .get(

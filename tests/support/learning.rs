@@ -482,6 +482,14 @@ pub fn child(name: &str, birth_year: i32) -> Value {
 }
 
 impl Api {
+    /// Waits (for the learning worker) until `profile` has earned at least one achievement, as `parent` sees it.
+    pub async fn await_earned(&self, parent: &Signed, profile: &str) {
+        let earned =
+            crate::eventually(async || !earned_ids(self, &parent.access, profile).await.is_empty())
+                .await;
+        assert!(earned, "{profile} earned nothing");
+    }
+
     /// A verified parent, signed in.
     pub async fn parent(&self, email: &str) -> Signed {
         self.sign_up(json!({
