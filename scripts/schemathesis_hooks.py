@@ -128,7 +128,32 @@ NOT_A_SHAPE = {
         ("source.questions[*]", "no such approved question"),
         ("source.questions[*]", "listed twice"),
         ("source.topics[*]", "listed twice"),
+        # Assignments and certificates: an assignment id only with mode assignment (which needs one and takes
+        # every other setting from the assignment); certifying only for a timed exam drawn from a course.
+        ("assignment_id", "only with mode assignment"),
+        ("assignment_id", "the assignment to attempt"),
+        ("source", "an assignment's attempt takes"),
+        ("count", "an assignment's attempt takes"),
+        ("mix", "an assignment's attempt takes"),
+        ("time_limit_seconds", "an assignment's attempt takes"),
+        ("pass_mark", "an assignment's attempt takes"),
+        ("shuffle_questions", "an assignment's attempt takes"),
+        ("shuffle_options", "an assignment's attempt takes"),
+        ("navigation", "an assignment's attempt takes"),
+        ("certifying", "an assignment's attempt takes"),
+        ("certifying", "only a timed exam certifies"),
+        ("certifying", "only an exam drawn from a course certifies"),
     },
+    # An assignment: exactly one source, a count for drawn ones, a due date after now (the server's clock).
+    ("POST", "/v1/assignments"): {
+        ("source", "exactly one of course, topics and questions"),
+        ("count", "how many questions to draw"),
+        ("due_at", "must be in the future"),
+    },
+    # At least one of two optional fields.
+    ("PATCH", "/v1/certificates/{certificate_id}"): {("share_name", "give share_name, share_score or both")},
+    # Onboarding steps: ids unique across the list (a rule across items).
+    ("PUT", "/v1/admin/onboarding"): {("steps[*].id", "used by an earlier step")},
     ("GET", "/v1/exams/history"): {("query.cursor", "invalid or tampered cursor")},
     ("GET", "/v1/users/me/abilities"): {("query.cursor", "invalid or tampered cursor")},
     ("GET", "/v1/questions/most-missed"): {

@@ -65,18 +65,13 @@ pub struct Step {
         example = "first-profile"
     )]
     pub id: String,
-    #[schema(
-        min_length = 1,
-        max_length = 80,
-        example = "Create a profile for your child"
-    )]
+    #[schema(schema_with = crate::schema::step_title)]
     pub title: String,
     #[serde(default)]
     #[schema(max_length = 500)]
     pub description: String,
-    /// The roles that see the step (slugs, e.g. `parent`); empty: every account.
     #[serde(default)]
-    #[schema(max_items = 5, inline, value_type = Vec<String>)]
+    #[schema(schema_with = crate::schema::step_roles)]
     pub roles: Vec<String>,
     /// What completes the step by itself; `null`: only the account marks it done.
     #[serde(default)]

@@ -91,6 +91,25 @@ pub fn game_title() -> Object {
     constraints::trimmed_text(crate::catalog::MAX_TITLE, "The game's title.")
 }
 
+/// An onboarding step's title.
+pub fn step_title() -> Object {
+    constraints::trimmed_text(
+        crate::onboarding::MAX_STEP_TITLE,
+        "What the step asks, shown to the account.",
+    )
+}
+
+/// The roles an onboarding step is shown to.
+pub fn step_roles() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(string().pattern(Some(crate::catalog::SLUG_PATTERN)))
+        .max_items(Some(crate::onboarding::MAX_STEP_ROLES))
+        .description(Some(
+            "The roles that see the step (slugs, e.g. `parent`); empty: every account.",
+        ))
+        .build()
+}
+
 /// A game's skills.
 pub fn skills() -> utoipa::openapi::schema::Array {
     utoipa::openapi::schema::ArrayBuilder::new()
