@@ -27,6 +27,25 @@ pub enum ConfirmError {
     Store(BlobError),
 }
 
+impl ConfirmError {
+    /// The request field a refused upload is about and what to tell the client (`key` when nothing was
+    /// uploaded, `file` when it is too big, too small or not of its declared type); `Err` with the store's error
+    /// when the store failed, which is not the client's doing.
+    pub fn client_field(self) -> Result<(&'static str, String), BlobError> {
+        match self {
+            ConfirmError::Missing => Ok(("key", "nothing was uploaded there".into())),
+            ConfirmError::Size { min, max, .. } if min > 0 => {
+                Ok(("file", format!("{min} to {max} bytes")))
+            }
+            ConfirmError::Size { max, .. } => Ok(("file", format!("at most {max} bytes"))),
+            ConfirmError::Type { expected, .. } => {
+                Ok(("file", format!("is not the declared type ({expected})")))
+            }
+            ConfirmError::Store(e) => Err(e),
+        }
+    }
+}
+
 /// Types whose content can be recognised by magic bytes; for others only size is checked.
 fn sniffable(content_type: &str) -> bool {
     content_type.starts_with("image/")
@@ -81,4 +100,36 @@ pub async fn confirm_upload(
         size: info.size,
         content_type: rules.content_type.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_upload_names_the_field_the_client_can_fix() {
+        let field = |e: ConfirmError| e.client_field().expect("the client's doing");
+        assert_eq!(field(ConfirmError::Missing).0, "key");
+        assert_eq!(
+            field(ConfirmError::Size {
+                size: 9,
+                min: 0,
+                max: 8
+            }),
+            ("file", "at most 8 bytes".to_string())
+        );
+        assert_eq!(
+            field(ConfirmError::Type {
+                detected: None,
+                expected: "image/png".into()
+            }),
+            ("file", "is not the declared type (image/png)".to_string())
+        );
+        assert!(
+            ConfirmError::Store(BlobError::NotFound)
+                .client_field()
+                .is_err(),
+            "a store failure is the server's"
+        );
+    }
 }

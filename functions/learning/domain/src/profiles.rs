@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use lectern_messages::EraseProfile;
-use lectern_shared::blobs::confirm::{ConfirmError, confirm_upload};
+use lectern_shared::blobs::confirm::confirm_upload;
 use lectern_shared::blobs::{PresignedUpload, UploadRules};
 use lectern_shared::queue::NewJob;
 use lectern_shared::queue::outbox::{self, OutboxEntry};
@@ -793,22 +793,12 @@ impl Learning {
         .await
         {
             Ok(_) => {}
-            Err(ConfirmError::Missing) => {
-                return Err(LearningError::field("key", "nothing was uploaded there"));
+            Err(refused) => {
+                return Err(match refused.client_field() {
+                    Ok((field, message)) => LearningError::field(field, message),
+                    Err(store) => LearningError::Internal(store.to_string()),
+                });
             }
-            Err(ConfirmError::Size { .. }) => {
-                return Err(LearningError::field(
-                    "file",
-                    format!("at most {AVATAR_MAX_BYTES} bytes"),
-                ));
-            }
-            Err(ConfirmError::Type { .. }) => {
-                return Err(LearningError::field(
-                    "file",
-                    "is not the declared image type",
-                ));
-            }
-            Err(ConfirmError::Store(e)) => return Err(LearningError::Internal(e.to_string())),
         }
         let mut after = before.clone();
         let previous = after.avatar_key.replace(key.to_string());

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use lectern_messages::Template;
 use lectern_shared::blobs::UploadRules;
-use lectern_shared::blobs::confirm::{ConfirmError, confirm_upload};
+use lectern_shared::blobs::confirm::confirm_upload;
 use lectern_shared::http::client::ClientInfo;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -348,22 +348,12 @@ impl Accounts {
         .await
         {
             Ok(_) => {}
-            Err(ConfirmError::Missing) => {
-                return Err(AccountError::field("key", "nothing was uploaded there"));
+            Err(refused) => {
+                return Err(match refused.client_field() {
+                    Ok((field, message)) => AccountError::field(field, message),
+                    Err(store) => AccountError::Internal(store.to_string()),
+                });
             }
-            Err(ConfirmError::Size { .. }) => {
-                return Err(AccountError::field(
-                    "file",
-                    format!("at most {AVATAR_MAX_BYTES} bytes"),
-                ));
-            }
-            Err(ConfirmError::Type { .. }) => {
-                return Err(AccountError::field(
-                    "file",
-                    "is not the declared image type",
-                ));
-            }
-            Err(ConfirmError::Store(e)) => return Err(AccountError::Internal(e.to_string())),
         }
         let mut user = self.user(user_id).await?;
         let previous = user.preferences.avatar_key.replace(key.to_string());
