@@ -144,10 +144,17 @@ NOT_A_SHAPE = {
         ("certifying", "only a timed exam certifies"),
         ("certifying", "only an exam drawn from a course certifies"),
     },
-    # An assignment: exactly one source, a count for drawn ones, a due date after now (the server's clock).
+    # An assignment: the source rules of a start (exactly one source, a count for drawn ones and a list's length
+    # otherwise, nothing listed twice, a mix only for drawn ones), a due date after now (the server's clock).
     ("POST", "/v1/assignments"): {
         ("source", "exactly one of course, topics and questions"),
         ("count", "how many questions to draw"),
+        ("count", "absent or its length"),
+        ("mix", "only for drawn exams"),
+        ("mix", "each difficulty at most once"),
+        ("mix", "at least one weight above 0"),
+        ("source.questions[*]", "listed twice"),
+        ("source.topics[*]", "listed twice"),
         ("due_at", "must be in the future"),
     },
     # At least one of two optional fields.

@@ -47,6 +47,19 @@ async fn attempts_are_limited_and_graded_by_the_assignments_method() {
             json!({"title": "x", "source": {"course": built.course}}),
         ),
         ("source", json!({"title": "x", "source": {}, "count": 2})),
+        // What a start would refuse is refused here, so no accepted assignment is impossible to attempt.
+        (
+            "count",
+            json!({"title": "x", "source": {"questions": [built.course]}, "count": 2}),
+        ),
+        (
+            "mix",
+            json!({"title": "x", "source": {"questions": [built.course]}, "mix": "easy:1"}),
+        ),
+        (
+            "source.topics[1]",
+            json!({"title": "x", "source": {"topics": [built.course, built.course]}, "count": 2}),
+        ),
         (
             "due_at",
             json!({"title": "x", "source": {"course": built.course}, "count": 2, "due_at": 1}),

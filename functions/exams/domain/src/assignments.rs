@@ -26,8 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::errors::{ExamError, Result};
 use crate::exams::model::{
-    DEFAULT_PASS_MARK, MAX_QUESTIONS, MAX_TIME_LIMIT, MIN_TIME_LIMIT, Mode, Navigation, Source,
-    StartExam,
+    DEFAULT_PASS_MARK, MAX_TIME_LIMIT, MIN_TIME_LIMIT, Mode, Navigation, Source, StartExam,
 };
 use crate::exams::store::{Exam, ExamStatus, SubmittedBy};
 use crate::exams::views::ExamView;
@@ -319,34 +318,8 @@ impl Exams {
         author.require_author()?;
         let now = self.epoch();
         let title = text::trimmed("title", &input.title, MAX_TITLE)?;
-        let given = [
-            input.source.course.is_some(),
-            input.source.topics.is_some(),
-            input.source.questions.is_some(),
-        ];
-        if given.iter().filter(|g| **g).count() != 1 {
-            return Err(ExamError::field(
-                "source",
-                "exactly one of course, topics and questions",
-            ));
-        }
-        if let Some(ids) = &input.source.questions
-            && !(1..=MAX_QUESTIONS).contains(&ids.len())
-        {
-            return Err(ExamError::field(
-                "source.questions",
-                format!("1 to {MAX_QUESTIONS} questions"),
-            ));
-        }
-        match (input.count, &input.source.questions) {
-            (Some(c), _) if !(1..=MAX_QUESTIONS as u32).contains(&c) => {
-                return Err(ExamError::field("count", format!("1 to {MAX_QUESTIONS}")));
-            }
-            (None, None) => {
-                return Err(ExamError::field("count", "how many questions to draw"));
-            }
-            _ => {}
-        }
+        // What an attempt will check: an assignment accepted here can be attempted.
+        input.source.check(input.count, input.mix.is_some())?;
         if let Some(mix) = &input.mix {
             Mix::parse("mix", mix)?;
         }

@@ -36,7 +36,7 @@ use rand::seq::SliceRandom;
 use crate::errors::{ExamError, Result};
 use crate::exams::model::{
     AnswerInput, DEFAULT_PASS_MARK, GradeInput, MAX_FEEDBACK, MAX_GRADES, MAX_QUESTIONS,
-    MAX_TIME_LIMIT, MAX_TOPICS, MIN_TIME_LIMIT, Mode, Navigation, StartExam,
+    MAX_TIME_LIMIT, MIN_TIME_LIMIT, Mode, Navigation, StartExam,
 };
 use crate::exams::scoring::mark;
 use crate::exams::store::{
@@ -117,12 +117,7 @@ impl Exams {
         if pass_mark > 100 {
             return Err(ExamError::field("pass_mark", "0 to 100"));
         }
-        if input
-            .count
-            .is_some_and(|c| !(1..=MAX_QUESTIONS as u32).contains(&c))
-        {
-            return Err(ExamError::field("count", format!("1 to {MAX_QUESTIONS}")));
-        }
+        input.source.check(input.count, input.mix.is_some())?;
         let mix = input
             .mix
             .as_deref()
@@ -208,43 +203,9 @@ impl Exams {
         input: &StartExam,
         mix: Option<Mix>,
     ) -> Result<(Vec<Question>, Vec<(PoolEntry, u64)>)> {
+        // The source's shape was checked when the exam was started (`Source::check`).
         let source = &input.source;
-        let given = [
-            source.course.is_some(),
-            source.topics.is_some(),
-            source.questions.is_some(),
-        ];
-        if given.iter().filter(|g| **g).count() != 1 {
-            return Err(ExamError::field(
-                "source",
-                "exactly one of course, topics and questions",
-            ));
-        }
         if let Some(ids) = &source.questions {
-            if !(1..=MAX_QUESTIONS).contains(&ids.len()) {
-                return Err(ExamError::field(
-                    "source.questions",
-                    format!("1 to {MAX_QUESTIONS} questions"),
-                ));
-            }
-            if input.count.is_some_and(|c| c as usize != ids.len()) {
-                return Err(ExamError::field(
-                    "count",
-                    "with a list of questions, absent or its length",
-                ));
-            }
-            if mix.is_some() {
-                return Err(ExamError::field("mix", "only for drawn exams"));
-            }
-            let mut seen = std::collections::BTreeSet::new();
-            for (i, id) in ids.iter().enumerate() {
-                if !seen.insert(id.as_str()) {
-                    return Err(ExamError::field(
-                        &format!("source.questions[{i}]"),
-                        "listed twice",
-                    ));
-                }
-            }
             let keys: Vec<_> = ids.iter().map(|id| Question::key_of(id.as_str())).collect();
             let found = self.heads(&keys).await?;
             let mut heads = Vec::with_capacity(ids.len());
@@ -267,26 +228,13 @@ impl Exams {
             as usize;
         let scopes: Vec<Scope> = match (&source.course, &source.topics) {
             (Some(course), _) => vec![Scope::Course(course.to_string())],
-            (_, Some(topics)) => {
-                if !(1..=MAX_TOPICS).contains(&topics.len()) {
-                    return Err(ExamError::field(
-                        "source.topics",
-                        format!("1 to {MAX_TOPICS} topics"),
-                    ));
-                }
-                let mut unique: Vec<String> = Vec::new();
-                for (i, t) in topics.iter().enumerate() {
-                    if unique.contains(&t.to_string()) {
-                        return Err(ExamError::field(
-                            &format!("source.topics[{i}]"),
-                            "listed twice",
-                        ));
-                    }
-                    unique.push(t.to_string());
-                }
-                unique.into_iter().map(Scope::Topic).collect()
+            (_, Some(topics)) => topics.iter().map(|t| Scope::Topic(t.to_string())).collect(),
+            _ => {
+                return Err(ExamError::field(
+                    "source",
+                    "exactly one of course, topics and questions",
+                ));
             }
-            _ => unreachable!("exactly one source was checked above"),
         };
         // Several topics share the count in proportion to their pools (largest remainder), each drawn with the
         // mix; one scope draws it all (and its draw reads the pool sizes itself).

@@ -57,6 +57,68 @@ pub struct Source {
     pub questions: Option<Vec<lectern_shared::ids::Id>>,
 }
 
+impl Source {
+    /// The rules of a source with its count and mix that need no stored state: exactly one source; a list of 1 to
+    /// [`MAX_QUESTIONS`] questions, none twice, with no mix and a count absent or its length; 1 to [`MAX_TOPICS`]
+    /// topics, none twice; a count of 1 to [`MAX_QUESTIONS`] for a drawn exam. Starting an exam and creating an
+    /// assignment check the same, so an assignment that was accepted can be attempted.
+    pub fn check(&self, count: Option<u32>, mix: bool) -> crate::errors::Result<()> {
+        use crate::errors::ExamError;
+        if count.is_some_and(|c| !(1..=MAX_QUESTIONS as u32).contains(&c)) {
+            return Err(ExamError::field("count", format!("1 to {MAX_QUESTIONS}")));
+        }
+        let given = [
+            self.course.is_some(),
+            self.topics.is_some(),
+            self.questions.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() != 1 {
+            return Err(ExamError::field(
+                "source",
+                "exactly one of course, topics and questions",
+            ));
+        }
+        let twice = |field: &str, ids: &[lectern_shared::ids::Id]| {
+            let mut seen = std::collections::BTreeSet::new();
+            match ids.iter().position(|id| !seen.insert(id.as_str())) {
+                Some(i) => Err(ExamError::field(&format!("{field}[{i}]"), "listed twice")),
+                None => Ok(()),
+            }
+        };
+        if let Some(ids) = &self.questions {
+            if !(1..=MAX_QUESTIONS).contains(&ids.len()) {
+                return Err(ExamError::field(
+                    "source.questions",
+                    format!("1 to {MAX_QUESTIONS} questions"),
+                ));
+            }
+            if count.is_some_and(|c| c as usize != ids.len()) {
+                return Err(ExamError::field(
+                    "count",
+                    "with a list of questions, absent or its length",
+                ));
+            }
+            if mix {
+                return Err(ExamError::field("mix", "only for drawn exams"));
+            }
+            return twice("source.questions", ids);
+        }
+        if count.is_none() {
+            return Err(ExamError::field("count", "how many questions to draw"));
+        }
+        if let Some(topics) = &self.topics {
+            if !(1..=MAX_TOPICS).contains(&topics.len()) {
+                return Err(ExamError::field(
+                    "source.topics",
+                    format!("1 to {MAX_TOPICS} topics"),
+                ));
+            }
+            twice("source.topics", topics)?;
+        }
+        Ok(())
+    }
+}
+
 /// `POST /v1/exams/start`.
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
