@@ -125,6 +125,16 @@ impl Condition {
     pub fn equals(attr: impl Into<String>, value: impl Into<Value>) -> Self {
         Condition::Equals(attr.into(), value.into())
     }
+
+    /// The write of a versioned item read at `version` (its `version` attribute): still absent when it was read
+    /// absent (version 0), else still at that version. A concurrent write makes this one fail.
+    pub fn at_version(version: i64) -> Self {
+        if version == 0 {
+            Condition::NotExists
+        } else {
+            Condition::equals("version", version)
+        }
+    }
 }
 
 /// One change an update makes. Updates create the item when it is absent (like DynamoDB's UpdateItem).

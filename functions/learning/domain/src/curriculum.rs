@@ -570,11 +570,7 @@ impl Learning {
                 ),
             });
         }
-        let condition = if before.version == 0 {
-            Condition::NotExists
-        } else {
-            Condition::equals("version", before.version)
-        };
+        let condition = Condition::at_version(before.version);
         match self.platform.table.put(item, condition).await {
             Ok(()) => Ok(()),
             Err(TableError::ConditionFailed) => Err(LearningError::Conflict(

@@ -88,11 +88,21 @@ pub struct StepsInput {
 }
 
 /// The stored list.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OnboardingSteps {
     pub steps: Vec<Step>,
     /// 0 until an admin first replaces the defaults.
     pub version: i64,
+}
+
+/// The steps in force while none are stored: the built-in ones, at version 0.
+impl Default for OnboardingSteps {
+    fn default() -> Self {
+        Self {
+            steps: default_steps(),
+            version: 0,
+        }
+    }
 }
 
 impl OnboardingSteps {
@@ -287,10 +297,7 @@ impl Learning {
             .await?
             .map(OnboardingSteps::from_item)
             .transpose()?
-            .unwrap_or_else(|| OnboardingSteps {
-                steps: default_steps(),
-                version: 0,
-            }))
+            .unwrap_or_default())
     }
 
     /// Replaces every step (admins); a concurrent replacement makes the later one a conflict.
@@ -304,11 +311,7 @@ impl Learning {
             steps,
             version: before.version + 1,
         };
-        let condition = if before.version == 0 {
-            Condition::NotExists
-        } else {
-            Condition::equals("version", before.version)
-        };
+        let condition = Condition::at_version(before.version);
         match self.platform.table.put(after.to_item()?, condition).await {
             Ok(()) => Ok(after),
             Err(TableError::ConditionFailed) => Err(LearningError::Conflict(
@@ -412,10 +415,7 @@ impl Learning {
                 }
             }
         }
-        let steps = steps.unwrap_or_else(|| OnboardingSteps {
-            steps: default_steps(),
-            version: 0,
-        });
+        let steps = steps.unwrap_or_default();
         Ok((steps, progress, profiles))
     }
 
@@ -484,11 +484,7 @@ impl Learning {
         after: &mut OnboardingProgress,
     ) -> LearningResult<()> {
         after.version = before.version + 1;
-        let condition = if before.version == 0 {
-            Condition::NotExists
-        } else {
-            Condition::equals("version", before.version)
-        };
+        let condition = Condition::at_version(before.version);
         match self.platform.table.put(after.to_item()?, condition).await {
             Ok(()) => Ok(()),
             Err(TableError::ConditionFailed) => Err(LearningError::Conflict(
