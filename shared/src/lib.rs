@@ -10,6 +10,7 @@ pub mod erasure;
 pub mod http;
 pub mod ids;
 pub mod lambda;
+pub mod locale;
 pub mod mail;
 pub mod metrics;
 #[cfg(feature = "pdf")]

@@ -22,8 +22,17 @@
 //! authenticator runs beside its authenticating read the same way. If the counter refuses, the read's result is
 //! thrown away and the client gets the 429, so no answer is ever given past the limit; the cost of a refusal is
 //! at most one read per lease that comes back empty (after that the instance knows, and refuses locally). Writes,
-//! and the auth and expensive classes, wait for their decision as before. So the first request of a Lambda
-//! instance waits for one round trip, not for its leases and then its read.
+//! and the auth and expensive classes, wait for their decision as before.
+//!
+//! Answering on credit: the first general-class read of a subject in a window on an instance
+//! ([`RateLimiter::check_on_credit`]) does not wait for the lease at all. It spends one token *owed* to the
+//! counter, and the lease (which covers the owed token first) completes in the background, holding the lease's
+//! lock so the subject's next request on this instance waits for it and is counted exactly. So a Lambda cold start
+//! with limits on answers after its own read, like one with limits off. The cost is in accuracy, and bounded: a
+//! credited request is the only kind that can be answered past the limit, at most one per instance per subject
+//! per window (when other instances had already spent the whole limit), and only for general reads — a class that
+//! already fails open when the store fails. One instance (the dev server) still counts exactly: its credited
+//! token is the first of the window. Auth, failure-counted and expensive limits never answer on credit.
 //!
 //! The known trade-off of fixed windows is that a client can spend a full allowance at the end of one window and
 //! again at the start of the next (at most twice the limit within a window's length).
@@ -485,6 +494,8 @@ struct Lease {
     exhausted: bool,
     /// End of the lease's window (epoch seconds), for dropping old leases.
     window_end: i64,
+    /// Tokens spent on credit ([`RateLimiter::check_on_credit`]) that the next granted share must cover first.
+    owed: u64,
 }
 
 impl Lease {
@@ -508,6 +519,26 @@ impl Lease {
             remaining: 0,
             reset_after,
         })
+    }
+
+    /// Nothing leased, spent or refused here in this window yet: the one state in which a token may be lent.
+    fn fresh(&self) -> bool {
+        self.leased_total == 0 && self.available == 0 && self.owed == 0 && !self.exhausted
+    }
+
+    /// Takes what the shared counter granted for a lease of `share` that brought its total to `total`, covering
+    /// owed tokens first. Returns how many owed tokens the grant did not cover (answered past the limit).
+    fn grant(&mut self, share: u64, total: u64, limit: u32, cap: u64) -> u64 {
+        let before = total.saturating_sub(share);
+        let usable = u64::from(limit).saturating_sub(before).min(share);
+        let covered = usable.min(self.owed);
+        let uncovered = self.owed - covered;
+        self.owed = 0;
+        self.available += usable - covered;
+        self.leased_total = self.leased_total.max(total);
+        self.next_share = (share * 2).min(cap);
+        self.exhausted = total >= u64::from(limit);
+        uncovered
     }
 }
 
@@ -554,6 +585,39 @@ impl RateLimiter {
         class: RouteClass,
         subject: &Subject,
     ) -> Result<Decision, TableError> {
+        self.check_with(class, subject, false).await
+    }
+
+    /// [`RateLimiter::check`] for a general-class read that may be answered on credit: when this instance has not
+    /// counted `subject` in this window yet, one token is lent at once and the lease completes in the background
+    /// (see "Answering on credit" above for what that costs in accuracy). Any other class is checked as usual.
+    pub async fn check_on_credit(
+        &self,
+        class: RouteClass,
+        subject: &Subject,
+    ) -> Result<Decision, TableError> {
+        self.check_with(class, subject, class == RouteClass::General)
+            .await
+    }
+
+    /// [`RateLimiter::enforce`] through [`RateLimiter::check_on_credit`].
+    pub async fn enforce_on_credit(
+        &self,
+        class: RouteClass,
+        subject: &Subject,
+    ) -> Result<Option<Decision>, Problem> {
+        match self.check_on_credit(class, subject).await {
+            Ok(decision) => decision.require().map(|()| Some(decision)),
+            Err(error) => store_failed(class, &error).map(|()| None),
+        }
+    }
+
+    async fn check_with(
+        &self,
+        class: RouteClass,
+        subject: &Subject,
+        credit: bool,
+    ) -> Result<Decision, TableError> {
         let (limit, now, start, end, reset_after) = self.window(class, subject);
         let window = end - start;
         if !self.config.enabled {
@@ -566,29 +630,52 @@ impl RateLimiter {
         }
         let key = self.counter_key(class, subject, start, window);
         let lease = self.lease(&key, end, now);
+        let cap = u64::from(limit.requests.div_ceil(LEASE_FRACTION).max(1));
+        if credit
+            && let Ok(mut fresh) = lease.clone().try_lock_owned()
+            && fresh.fresh()
+        {
+            // Lend the token and lease in the background; the lease keeps the lock until it has settled.
+            fresh.owed = 1;
+            let table = self.table.clone();
+            let requests = limit.requests;
+            tokio::spawn(async move {
+                let share = fresh.next_share.clamp(1, cap);
+                match lease_share(table.as_ref(), &key, share, end).await {
+                    Ok(total) => {
+                        if fresh.grant(share, total, requests, cap) > 0 {
+                            tracing::info!(
+                                class = class.as_str(),
+                                limit = requests,
+                                "a request answered on credit was past the limit"
+                            );
+                        }
+                    }
+                    Err(error) => {
+                        // The class fails open: forget the debt, as a failed check would have let it through.
+                        fresh.owed = 0;
+                        tracing::warn!(class = class.as_str(), error = %error, "rate-limit lease failed; allowing the request");
+                    }
+                }
+            });
+            let decision = Decision {
+                allowed: true,
+                limit: limit.requests,
+                remaining: limit.requests.saturating_sub(1),
+                reset_after,
+            };
+            observe(decision);
+            return Ok(decision);
+        }
         let mut lease = lease.lock().await;
         let decision = match lease.spend(limit.requests, reset_after) {
             Some(decision) => decision,
             None => {
                 // Lease a share: one atomic add on the shared counter, which says how many of the share are
                 // still within the limit.
-                let cap = u64::from(limit.requests.div_ceil(LEASE_FRACTION).max(1));
                 let share = lease.next_share.clamp(1, cap);
-                let update = COUNTER
-                    .update()
-                    .add(COUNT, i64::try_from(share).unwrap_or(1))
-                    .set_if_absent(TTL, end + TTL_SLACK_SECS);
-                let item = self.table.update(&key, update, Condition::Always).await?;
-                let total = item.get(COUNT).and_then(Value::as_i64).ok_or_else(|| {
-                    TableError::Invalid("rate-limit counter is not a whole number".into())
-                })?;
-                let total = u64::try_from(total).unwrap_or(0);
-                let before = total.saturating_sub(share);
-                let usable = u64::from(limit.requests).saturating_sub(before).min(share);
-                lease.available += usable;
-                lease.leased_total = lease.leased_total.max(total);
-                lease.next_share = (share * 2).min(cap);
-                lease.exhausted = total >= u64::from(limit.requests);
+                let total = lease_share(self.table.as_ref(), &key, share, end).await?;
+                lease.grant(share, total, limit.requests, cap);
                 lease
                     .spend(limit.requests, reset_after)
                     .unwrap_or(Decision {
@@ -740,6 +827,25 @@ impl RateLimiter {
     }
 }
 
+/// Adds `share` to the counter at `key` (window ending at `end`) in one atomic update; the counter's new total.
+async fn lease_share(
+    table: &dyn Table,
+    key: &Key,
+    share: u64,
+    end: i64,
+) -> Result<u64, TableError> {
+    let update = COUNTER
+        .update()
+        .add(COUNT, i64::try_from(share).unwrap_or(1))
+        .set_if_absent(TTL, end + TTL_SLACK_SECS);
+    let item = table.update(key, update, Condition::Always).await?;
+    let total = item
+        .get(COUNT)
+        .and_then(Value::as_i64)
+        .ok_or_else(|| TableError::Invalid("rate-limit counter is not a whole number".into()))?;
+    Ok(u64::try_from(total).unwrap_or(0))
+}
+
 /// The failure policy: `Ok` for classes that fail open, else a 503 problem. Logs either way.
 fn store_failed(class: RouteClass, error: &TableError) -> Result<(), Problem> {
     if class.fails_open() {
@@ -837,11 +943,11 @@ where
         };
         (response, OBSERVED.with(|slot| *slot.borrow()))
     });
-    let check = limiter.check(class, &subject);
     let (checked, served) = if overlap {
+        let check = limiter.check_on_credit(class, &subject);
         alongside(check, serve, |c| proceeds(class, c)).await
     } else {
-        let checked = check.await;
+        let checked = limiter.check(class, &subject).await;
         let served = if proceeds(class, &checked) {
             Some(serve.await)
         } else {

@@ -10,9 +10,9 @@ use axum::body::Body;
 use axum::http::request::Parts;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
-use lectern_shared::Config;
 use lectern_shared::http::auth::{self, Authenticator, Identity};
 use lectern_shared::http::{Problem, layers};
+use lectern_shared::{Config, telemetry};
 use serde_json::Value;
 use tower::ServiceExt;
 use tracing_subscriber::layer::SubscriberExt;
@@ -79,14 +79,8 @@ fn app() -> Router {
 async fn served(requests: Vec<Request<Body>>) -> Vec<Value> {
     let captured = Captured::default();
     let sink = captured.clone();
-    let subscriber = tracing_subscriber::registry().with(
-        tracing_subscriber::fmt::layer()
-            .json()
-            .with_writer(move || sink.clone())
-            .with_current_span(true)
-            .with_span_list(false)
-            .flatten_event(true),
-    );
+    let subscriber =
+        tracing_subscriber::registry().with(telemetry::json_layer(move || sink.clone()));
     let _guard = tracing::subscriber::set_default(subscriber);
     for request in requests {
         app().oneshot(request).await.unwrap();
@@ -121,6 +115,11 @@ async fn the_request_span_names_the_route_template_and_the_caller() {
     assert_eq!(signed_in["path"], "/v1/things/42");
     assert_eq!(signed_in["user_id"], "u1");
     assert_eq!(lines[0]["status"], StatusCode::OK.as_u16());
+    assert_eq!(
+        lines[0]["level"], "DEBUG",
+        "a success is left to the HTTP API's access log"
+    );
+    assert_eq!(lines[1]["level"], "INFO", "an error answer is logged");
 
     let anonymous = &lines[1]["span"];
     assert_eq!(anonymous["route"], "/v1/things/{id}");

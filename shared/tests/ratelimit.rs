@@ -613,6 +613,77 @@ async fn instances_sharing_a_counter_never_pass_the_limit_and_refuse_early_by_li
     );
 }
 
+async fn one_instance_counts_reads_on_credit_exactly(table: Arc<dyn Table>, clock: ManualClock) {
+    // The dev server, or one warm Lambda: its first read of the window is lent a token, and the lease that follows
+    // covers it, so concurrent reads are still allowed exactly up to the limit.
+    let instance = Arc::new(limiter(
+        table.clone(),
+        &clock,
+        config(&[(RouteClass::General, 5, 5)]),
+    ));
+    let subject = ip("198.51.100.20");
+    let checks = (0..12).map(|_| {
+        let instance = instance.clone();
+        let subject = subject.clone();
+        tokio::spawn(async move {
+            instance
+                .check_on_credit(RouteClass::General, &subject)
+                .await
+                .unwrap()
+                .allowed
+        })
+    });
+    let mut allowed_count = 0;
+    for check in checks.collect::<Vec<_>>() {
+        allowed_count += usize::from(check.await.unwrap());
+    }
+    assert_eq!(allowed_count, 5);
+    // The counter holds what was spent: another instance finds the limit reached.
+    let other = limiter(table, &clock, config(&[(RouteClass::General, 5, 5)]));
+    assert!(
+        !other
+            .check(RouteClass::General, &subject)
+            .await
+            .unwrap()
+            .allowed
+    );
+}
+
+async fn credit_answers_at_most_one_read_per_instance_past_a_spent_limit(
+    table: Arc<dyn Table>,
+    clock: ManualClock,
+) {
+    let limits = config(&[(RouteClass::General, 3, 3), (RouteClass::Auth, 3, 3)]);
+    let busy = limiter(table.clone(), &clock, limits.clone());
+    let subject = ip("198.51.100.30");
+    for class in [RouteClass::General, RouteClass::Auth] {
+        for _ in 0..3 {
+            assert!(busy.check(class, &subject).await.unwrap().allowed);
+        }
+    }
+    // A new instance lends its first general read a token before it knows: the one read past the limit that
+    // credit allows. Its next read waits for the lease and is refused.
+    let cold = limiter(table, &clock, limits);
+    let lent = cold
+        .check_on_credit(RouteClass::General, &subject)
+        .await
+        .unwrap();
+    assert_eq!(lent, allowed(2, 3, 10));
+    let next = cold
+        .check_on_credit(RouteClass::General, &subject)
+        .await
+        .unwrap();
+    assert!(!next.allowed);
+    // Other classes never answer on credit.
+    assert!(
+        !cold
+            .check_on_credit(RouteClass::Auth, &subject)
+            .await
+            .unwrap()
+            .allowed
+    );
+}
+
 macro_rules! on_both {
     ($($case:ident),* $(,)?) => {
         mod on_embedded {
@@ -655,6 +726,8 @@ on_both!(
     disabled_config_counts_nothing,
     a_busy_subject_costs_a_tenth_of_a_write_per_request_and_nothing_past_its_limit,
     instances_sharing_a_counter_never_pass_the_limit_and_refuse_early_by_little,
+    one_instance_counts_reads_on_credit_exactly,
+    credit_answers_at_most_one_read_per_instance_past_a_spent_limit,
 );
 
 // ---- store failures ----
@@ -677,15 +750,24 @@ async fn store_failure_fails_open_for_general_and_closed_otherwise() {
 
     let app = |class| {
         Router::new()
-            .route("/v1/x", get(|| async { "ok" }))
+            .route("/v1/x", get(|| async { "ok" }).post(|| async { "ok" }))
             .route_layer(ratelimit::layer(limiter.clone(), class))
     };
     let response = app(RouteClass::General)
-        .oneshot(gateway_request("GET", "/v1/x", "203.0.113.7", "x", ""))
+        .oneshot(gateway_request("POST", "/v1/x", "203.0.113.7", "x", ""))
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(rate_headers(&response), [None, None, None]);
+    // A read is answered on credit before the store is asked; the failed lease then lets the next one through too.
+    for _ in 0..2 {
+        let response = app(RouteClass::General)
+            .oneshot(gateway_request("GET", "/v1/x", "203.0.113.7", "x", ""))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        tokio::task::yield_now().await;
+    }
     for class in [RouteClass::Auth, RouteClass::Expensive] {
         let response = app(class)
             .oneshot(gateway_request("GET", "/v1/x", "203.0.113.7", "x", ""))

@@ -24,6 +24,10 @@ async fn profile_patch_refuses_privileged_unknown_and_invalid_fields_and_changes
         (json!({"timezone": "/etc/passwd"}), "timezone"),
         (json!({"timezone": "Europe//Paris"}), "timezone"),
         (json!({"timezone": "a".repeat(65)}), "timezone"),
+        // Well formed but unknown, and a trailing slash: the zone must be one the database knows (the same rule as
+        // a child profile's, since reminders and quiet hours are counted in it).
+        (json!({"timezone": "Mars/Olympus"}), "timezone"),
+        (json!({"timezone": "Europe/"}), "timezone"),
         (json!({"theme": "neon"}), "theme"),
         (json!({"theme": "dark", "locale": "!!"}), "locale"),
         (json!({"display_name": ""}), "display_name"),

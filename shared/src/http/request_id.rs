@@ -75,6 +75,9 @@ fn choose(request: &Request) -> (String, String) {
     (client.unwrap_or_else(|| server.clone()), server)
 }
 
+/// An answer that took this long gets its `served` line at info level even when it succeeded.
+const SLOW: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// What requests that matched no route are counted as: their raw paths would make one metric per path.
 pub const UNMATCHED: &str = "unmatched";
 
@@ -96,7 +99,6 @@ pub async fn middleware(request: Request, next: Next) -> Response {
         route = template.as_deref().unwrap_or(UNMATCHED),
         // Recorded by the `Identity` extractor once the caller is known.
         user_id = tracing::field::Empty,
-        status = tracing::field::Empty,
     );
     let route = match &template {
         Some(t) => format!("{} {t}", request.method()),
@@ -109,8 +111,15 @@ pub async fn middleware(request: Request, next: Next) -> Response {
         .await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    span.record("status", status);
-    span.in_scope(|| tracing::info!(status, elapsed_ms = elapsed.as_millis() as u64, "served"));
+    let elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+    // Errors and slow answers are worth a line at info; the rest are at debug (see `crate::telemetry` for why).
+    span.in_scope(|| {
+        if status >= 400 || elapsed >= SLOW {
+            tracing::info!(status, elapsed_ms, "served");
+        } else {
+            tracing::debug!(status, elapsed_ms, "served");
+        }
+    });
     if let Some(metrics) = crate::metrics::global() {
         metrics.record(&route, status, elapsed);
     }

@@ -208,13 +208,20 @@ impl AccountsAuthenticator {
         // (`ratelimit::alongside`): a lease that has to go to the table costs no round trip of its own. Unless the
         // account is already known to be over its limit, both run; a refusal still answers 429 and a dead session
         // 401 (first), and the read, which changes nothing, is simply not used.
+        // A read (`GET`, `HEAD`) may be answered on credit when this instance has not counted the account in this
+        // window yet (`RateLimiter::check_on_credit`): a cold start then waits for this read alone.
         let subject = account_subject(&claims.sub);
-        let (limited, loaded) = alongside(
-            limiter.enforce(RouteClass::General, &subject),
-            self.load(&claims, session_id),
-            Result::is_ok,
-        )
-        .await;
+        let check = async {
+            if parts.method.is_safe() {
+                limiter
+                    .enforce_on_credit(RouteClass::General, &subject)
+                    .await
+            } else {
+                limiter.enforce(RouteClass::General, &subject).await
+            }
+        };
+        let (limited, loaded) =
+            alongside(check, self.load(&claims, session_id), Result::is_ok).await;
         let Some(loaded) = loaded else {
             return Err(limited.err().unwrap_or_else(Problem::internal));
         };

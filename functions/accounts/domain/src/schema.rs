@@ -8,17 +8,12 @@ use utoipa::openapi::schema::{ArrayBuilder, Object, ObjectBuilder, SchemaType, T
 
 use crate::password::PasswordPolicy;
 use crate::permissions::{Role, perm};
-use crate::service::profile::{
-    AVATAR_TYPES, MAX_FLAG_KEY, MAX_FLAG_TEXT, MAX_FLAGS, MAX_LOCALE, MAX_TIMEZONE, THEMES,
-};
+use crate::service::profile::{AVATAR_TYPES, MAX_FLAG_KEY, MAX_FLAG_TEXT, MAX_FLAGS, THEMES};
 use crate::service::signup::MAX_DISPLAY_NAME;
+use lectern_shared::locale;
 
 /// Longest API key name: the `64` in `Accounts::create_api_key`.
 pub const MAX_API_KEY_NAME: usize = 64;
-/// BCP 47 language tag as `valid_locale` reads it: a 2–3 letter language, then 1–8 letter-or-digit subtags.
-pub const LOCALE_PATTERN: &str = "^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$";
-/// IANA time zone name as `valid_timezone` reads it: letters, digits and `_+-` in `/`-separated parts.
-pub const TIMEZONE_PATTERN: &str = "^[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*/?$";
 
 fn strings(values: impl IntoIterator<Item = &'static str>) -> Vec<Value> {
     values.into_iter().map(Value::from).collect()
@@ -69,27 +64,14 @@ pub fn self_registrable_role() -> Object {
     )
 }
 
-/// A locale (`valid_locale`) or `null` (unchanged).
+/// A locale (`lectern_shared::locale::valid_locale`) or `null` (unchanged).
 pub fn locale_or_null() -> Object {
-    or_null(
-        string()
-            .pattern(Some(LOCALE_PATTERN))
-            .max_length(Some(MAX_LOCALE))
-            .description(Some("BCP 47 language tag, e.g. `en` or `pt-BR`."))
-            .build(),
-    )
+    or_null(locale::locale_schema())
 }
 
-/// A time zone (`valid_timezone`) or `null` (unchanged).
+/// A time zone (`lectern_shared::locale::timezone`) or `null` (unchanged).
 pub fn timezone_or_null() -> Object {
-    or_null(
-        string()
-            .pattern(Some(TIMEZONE_PATTERN))
-            .min_length(Some(1))
-            .max_length(Some(MAX_TIMEZONE))
-            .description(Some("IANA time zone, e.g. `Europe/Paris`."))
-            .build(),
-    )
+    or_null(locale::timezone_schema(""))
 }
 
 /// A theme or `null` (unchanged).
@@ -149,8 +131,8 @@ mod tests {
     use lectern_shared::testing::string_schema_accepts;
 
     use super::*;
-    use crate::service::profile::{valid_locale, valid_timezone};
     use crate::service::signup::valid_display_name;
+    use lectern_shared::locale::{timezone_shape, valid_locale};
 
     fn samples() -> Vec<String> {
         let mut all: Vec<String> = [
@@ -207,7 +189,7 @@ mod tests {
         let display_name_ok = |s: &str| valid_display_name(s).is_ok();
         let pairs: [(&str, Object, Validator); 3] = [
             ("locale", locale_or_null(), &valid_locale),
-            ("timezone", timezone_or_null(), &valid_timezone),
+            ("timezone", timezone_or_null(), &timezone_shape),
             ("display name", display_name(), &display_name_ok),
         ];
         for (name, schema, validator) in pairs {

@@ -622,7 +622,7 @@ pub fn validate_game(mut g: GameInput) -> LearningResult<GameInput> {
     }
     if g.locales.len() > MAX_LOCALES
         || g.locales.iter().any(|(locale, t)| {
-            !validate::valid_locale(locale)
+            !lectern_shared::locale::valid_locale(locale)
                 || validate::trimmed_text(&t.title, MAX_TITLE).is_none()
                 || t.description.chars().count() > MAX_DESCRIPTION
                 || t.rules.chars().count() > MAX_RULES

@@ -13,6 +13,7 @@ use std::time::Duration;
 use lectern_messages::EraseProfile;
 use lectern_shared::blobs::confirm::confirm_upload;
 use lectern_shared::blobs::{PresignedUpload, UploadRules};
+use lectern_shared::locale;
 use lectern_shared::queue::NewJob;
 use lectern_shared::queue::outbox::{self, OutboxEntry};
 use lectern_shared::table::{
@@ -251,7 +252,7 @@ impl Profile {
 
     /// The profile's time zone (UTC if the stored name is no longer known).
     pub fn zone(&self) -> jiff::tz::TimeZone {
-        validate::timezone(&self.timezone).unwrap_or(jiff::tz::TimeZone::UTC)
+        locale::timezone(&self.timezone).unwrap_or(jiff::tz::TimeZone::UTC)
     }
 }
 
@@ -388,16 +389,14 @@ impl Fields {
     }
 
     fn locale(&mut self, v: &str) {
-        if !validate::valid_locale(v) {
-            self.fail("locale", "a BCP 47 language tag such as en or pt-BR");
+        if !locale::valid_locale(v) {
+            self.fail("locale", locale::LOCALE_PROBLEM);
         }
     }
 
     fn timezone(&mut self, v: &str) {
-        if !validate::timezone_shape(v) {
-            self.fail("timezone", "an IANA time zone such as Europe/Paris");
-        } else if validate::timezone(v).is_none() {
-            self.fail("timezone", "not a known IANA time zone");
+        if let Some(problem) = locale::timezone_problem(v) {
+            self.fail("timezone", problem);
         }
     }
 

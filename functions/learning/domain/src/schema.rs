@@ -10,10 +10,8 @@ use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use crate::profiles::{
     AVATAR_TYPES, MAX_BIRTH_YEAR, MAX_CHILD_AGE, MAX_PROFILE_NAME, MIN_BIRTH_YEAR,
 };
-use crate::validate::{
-    LOCALE_PATTERN, MAX_LOCALE, MAX_PREFERENCES_BYTES, MAX_PREFERENCES_DEPTH, MAX_TIMEZONE,
-    TIMEZONE_PATTERN,
-};
+use crate::validate::{MAX_PREFERENCES_BYTES, MAX_PREFERENCES_DEPTH};
+use lectern_shared::locale::{self, LOCALE_PATTERN, MAX_LOCALE};
 
 /// A profile's display name.
 pub fn profile_name() -> Object {
@@ -46,29 +44,14 @@ pub fn birth_year_or_null() -> Object {
 
 /// A locale or `null`.
 pub fn locale_or_null() -> Object {
-    or_null(
-        string()
-            .pattern(Some(LOCALE_PATTERN))
-            .max_length(Some(MAX_LOCALE))
-            .description(Some("BCP 47 language tag, e.g. `en` or `pt-BR`."))
-            .build(),
-    )
+    or_null(locale::locale_schema())
 }
 
 /// A time zone or `null` (UTC when creating; unchanged when updating).
 pub fn timezone_or_null() -> Object {
-    or_null(
-        string()
-            .pattern(Some(TIMEZONE_PATTERN))
-            .min_length(Some(1))
-            .max_length(Some(MAX_TIMEZONE))
-            .description(Some(
-                "IANA time zone, e.g. `Europe/Paris`: the profile's days (streaks, allowed hours) are counted \
-                 in it. A well-formed name the time zone database does not know is refused (400 on this field).",
-            ))
-            .examples([json!("Europe/Paris")])
-            .build(),
-    )
+    or_null(locale::timezone_schema(
+        ": the profile's days (streaks, allowed hours) are counted in it",
+    ))
 }
 
 /// Preferences or `null`.
@@ -240,7 +223,8 @@ mod tests {
     use lectern_shared::testing::string_schema_accepts;
 
     use super::*;
-    use crate::validate::{timezone_shape, trimmed_text, valid_locale};
+    use crate::validate::trimmed_text;
+    use lectern_shared::locale::{timezone_shape, valid_locale};
 
     fn samples() -> Vec<String> {
         let mut all: Vec<String> = [

@@ -3,14 +3,6 @@
 
 use serde_json::{Map, Value};
 
-/// Longest locale tag.
-pub const MAX_LOCALE: usize = 35;
-/// Longest time zone name.
-pub const MAX_TIMEZONE: usize = 64;
-/// BCP 47 language tag as [`valid_locale`] reads it.
-pub const LOCALE_PATTERN: &str = "^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$";
-/// IANA time zone names as [`valid_timezone`] reads their shape (the zone must also be known).
-pub const TIMEZONE_PATTERN: &str = "^[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*$";
 /// Largest preferences object, as compact JSON.
 pub const MAX_PREFERENCES_BYTES: usize = 2048;
 /// Deepest nesting of a preferences object (the object itself is depth 1).
@@ -71,34 +63,6 @@ pub fn trimmed_text(value: &str, max: usize) -> Option<String> {
         .then(|| t.to_string())
 }
 
-/// A BCP 47 tag: a 2–3 letter language, then 1–8 letter-or-digit subtags.
-pub fn valid_locale(v: &str) -> bool {
-    let mut parts = v.split('-');
-    v.len() <= MAX_LOCALE
-        && parts.next().is_some_and(|p| {
-            (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic())
-        })
-        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
-}
-
-/// Whether a name has the shape of an IANA zone ([`TIMEZONE_PATTERN`], at most [`MAX_TIMEZONE`] bytes).
-pub fn timezone_shape(v: &str) -> bool {
-    (1..=MAX_TIMEZONE).contains(&v.len())
-        && v.split('/').all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_+-".contains(&b))
-        })
-}
-
-/// The zone of a name the time zone database knows (`Europe/Paris`, `UTC`).
-pub fn timezone(v: &str) -> Option<jiff::tz::TimeZone> {
-    if !timezone_shape(v) {
-        return None;
-    }
-    jiff::tz::TimeZone::get(v).ok()
-}
-
 /// A preferences object: any JSON object of at most [`MAX_PREFERENCES_BYTES`] (compact) nested at most
 /// [`MAX_PREFERENCES_DEPTH`] deep. The app owns its meaning; the server only bounds it.
 pub fn preferences(map: &Map<String, Value>) -> Result<(), String> {
@@ -128,16 +92,6 @@ pub fn preferences(map: &Map<String, Value>) -> Result<(), String> {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn zones_must_be_known_and_well_formed() {
-        assert!(timezone("Europe/Paris").is_some());
-        assert!(timezone("UTC").is_some());
-        assert!(timezone("America/Argentina/Buenos_Aires").is_some());
-        assert!(timezone("Mars/Olympus").is_none());
-        assert!(timezone("../etc/passwd").is_none());
-        assert!(timezone("").is_none());
-    }
 
     #[test]
     fn preferences_are_bounded_in_size_and_depth() {

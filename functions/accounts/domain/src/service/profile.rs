@@ -6,6 +6,7 @@ use lectern_messages::Template;
 use lectern_shared::blobs::UploadRules;
 use lectern_shared::blobs::confirm::confirm_upload;
 use lectern_shared::http::client::ClientInfo;
+use lectern_shared::locale;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -27,10 +28,6 @@ pub const AVATAR_TYPES: [&str; 3] = ["image/png", "image/jpeg", "image/webp"];
 pub const AVATAR_UPLOAD_TTL: Duration = Duration::from_secs(600);
 /// How long avatar download links stay valid.
 pub const AVATAR_URL_TTL: Duration = Duration::from_secs(3600);
-/// Longest locale tag.
-pub const MAX_LOCALE: usize = 35;
-/// Longest time zone name.
-pub const MAX_TIMEZONE: usize = 64;
 /// The themes a profile may choose.
 pub const THEMES: [&str; 3] = ["light", "dark", "system"];
 /// Most entries of a preference map (`accessibility`, `notifications`).
@@ -84,26 +81,6 @@ pub struct ProfilePatch {
     /// Per-channel notification choices, e.g. `{"email_digest": false}`.
     #[schema(schema_with = crate::schema::flags_or_null)]
     pub notifications: Option<Map<String, Value>>,
-}
-
-pub(crate) fn valid_locale(v: &str) -> bool {
-    let parts: Vec<&str> = v.split('-').collect();
-    v.len() <= MAX_LOCALE
-        && parts.first().is_some_and(|p| {
-            (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic())
-        })
-        && parts
-            .iter()
-            .skip(1)
-            .all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
-}
-
-pub(crate) fn valid_timezone(v: &str) -> bool {
-    (1..=MAX_TIMEZONE).contains(&v.len())
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b))
-        && !v.starts_with('/')
-        && !v.contains("//")
 }
 
 /// Preference maps: at most [`MAX_FLAGS`] flat entries with short keys and scalar values.
@@ -179,18 +156,15 @@ impl Accounts {
             }
             Err(e) => return Err(e),
         };
-        if patch.locale.as_deref().is_some_and(|v| !valid_locale(v)) {
-            errors.push(("locale".into(), "a BCP 47 tag such as en or pt-BR".into()));
-        }
         if patch
-            .timezone
+            .locale
             .as_deref()
-            .is_some_and(|v| !valid_timezone(v))
+            .is_some_and(|v| !locale::valid_locale(v))
         {
-            errors.push((
-                "timezone".into(),
-                "an IANA zone such as Europe/Paris".into(),
-            ));
+            errors.push(("locale".into(), locale::LOCALE_PROBLEM.into()));
+        }
+        if let Some(problem) = patch.timezone.as_deref().and_then(locale::timezone_problem) {
+            errors.push(("timezone".into(), problem.into()));
         }
         if patch.theme.as_deref().is_some_and(|v| !THEMES.contains(&v)) {
             errors.push(("theme".into(), "light, dark or system".into()));
