@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 /// The canonical form rebuilt from a certificate's fields, as an offline verifier would: RFC 8785, which for
 /// these values is compact JSON with sorted keys (serde_json's map sorts them).
-fn canonical(fields: &Value) -> String {
+pub(crate) fn canonical(fields: &Value) -> String {
     let mut form = serde_json::Map::new();
     for key in [
         "certificate_id",
@@ -35,7 +35,7 @@ fn canonical(fields: &Value) -> String {
 }
 
 /// Whether `signature` (base64url) is valid for `text` under the published key `x` (base64url).
-fn verifies(x: &str, text: &str, signature: &str) -> bool {
+pub(crate) fn verifies(x: &str, text: &str, signature: &str) -> bool {
     let key: [u8; 32] = URL_SAFE_NO_PAD.decode(x).unwrap().try_into().unwrap();
     let key = VerifyingKey::from_bytes(&key).unwrap();
     let signature = Signature::from_slice(&URL_SAFE_NO_PAD.decode(signature).unwrap()).unwrap();
