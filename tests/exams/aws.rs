@@ -1,13 +1,25 @@
-//! The exams core flow on DynamoDB (moto): an instructor builds a course and writes questions of every type, a
-//! moderator approves some and rejects one, a learner draws questions at random, takes a practice exam scored
-//! right for every type and a timed exam that the deadline job submits, and an instructor grades the essay. The
-//! key layout, conditional writes, transactions and the sparse deadline index behave on DynamoDB as on the embedded
+//! The exams flows on DynamoDB (moto). The core flow, on the domain: an instructor builds a course and writes
+//! questions of every type, a moderator approves some and rejects one, a learner draws questions at random, takes
+//! a practice exam scored right for every type and a timed exam that the deadline job submits, and an instructor
+//! grades the essay. Then over the whole API on the AWS adapters, with every key ring read from Secrets Manager: a
+//! passed certifying exam's certificate issued by the jobs worker from the jobs SQS holds, read by its owner,
+//! verified publicly and offline; an essay regraded once its exam is complete, the statistics corrected once; an
+//! assignment attempted up to `max_attempts` and refused after, a race for the last attempt starting one. The key
+//! layout, conditional writes, transactions and the sparse deadline index behave on DynamoDB as on the embedded
 //! store. Skipped when moto is not available (unless `LECTERN_REQUIRE_AWS=1`).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use lectern_accounts::permissions::Role;
+use lectern_e2e::api::{Client, PASSWORD, Signed, assert_problem};
+use lectern_e2e::exams::{
+    Cast, answer, approved_question, approved_questions, attempt, course, create_assignment, grade,
+    issued_certificate, pass_certifying_exam, question, right_response, start_attempt, start_exam,
+    submit_exam,
+};
+use lectern_e2e::moto_stack::MotoStack;
 use lectern_exams::exams::model::{
     AnswerInput, Grade, GradeInput, Mode, Navigation, Source, StartExam,
 };
@@ -21,8 +33,11 @@ use lectern_exams::questions::selection::Scope;
 use lectern_exams::{Exams, Tier, Viewer};
 use lectern_shared::clock::{ManualClock, SharedClock};
 use lectern_shared::ids::Id;
+use lectern_shared::queue::{Delivery, queues};
+use lectern_shared::secrets::Purpose;
 use lectern_shared::testing::aws;
 use lectern_shared::{Config, Platform};
+use serde_json::{Value, json};
 
 fn id(s: &str) -> Id {
     serde_json::from_value(serde_json::json!(s)).expect("an id")
@@ -355,4 +370,294 @@ async fn core_exam_flow_on_dynamodb() {
         exams.exam_view(&other, &timed.exam_id).await,
         Err(lectern_exams::ExamError::NotFound(_))
     ));
+}
+
+/// An account provisioned verified with `role` and display name `name`, signed in.
+async fn signed_in(stack: &MotoStack, email: &str, name: &str, role: Role) -> Signed {
+    let user = stack
+        .accounts
+        .provision(email, name, role, PASSWORD)
+        .await
+        .expect("provision");
+    let reply = stack
+        .api
+        .login_with(email, PASSWORD)
+        .await
+        .expect_status(200);
+    Signed::from_tokens(email, &user.user_id, &reply.body)
+}
+
+/// The jobs SQS holds now (no poller runs here), each hidden from other receivers for ten minutes.
+async fn jobs(stack: &MotoStack) -> Vec<Delivery> {
+    let mut jobs = Vec::new();
+    for _ in 0..20 {
+        let got = stack
+            .platform
+            .queue
+            .receive(queues::JOBS, 10, Duration::from_secs(600))
+            .await
+            .expect("receive");
+        if got.is_empty() {
+            break;
+        }
+        jobs.extend(got);
+    }
+    jobs
+}
+
+/// Runs the jobs SQS holds through the jobs worker, each delivered twice (a redelivery, or the fast path and the
+/// relay both sending): answers their kinds.
+async fn run_jobs(stack: &MotoStack) -> Vec<String> {
+    let jobs = jobs(stack).await;
+    let worker = lectern_platform_jobs::worker(&stack.platform);
+    let twice: Vec<Delivery> = jobs.iter().chain(jobs.iter()).cloned().collect();
+    let outcome = worker.process_batch(twice).await;
+    // At once, a duplicate may find its job running and be handed back (SQS would redeliver it): run it again.
+    let outcome = if outcome.failed.is_empty() {
+        outcome
+    } else {
+        worker.process_batch(jobs.clone()).await
+    };
+    assert!(outcome.failed.is_empty(), "{outcome:?}");
+    let mut kinds: Vec<String> = jobs.iter().map(|d| d.job.kind.clone()).collect();
+    kinds.sort();
+    kinds
+}
+
+/// A question's statistics as an instructor reads them.
+async fn stats(api: &Client, instructor: &Signed, question_id: &str) -> Value {
+    api.get(
+        &format!("/v1/questions/{question_id}/stats"),
+        Some(&instructor.access),
+    )
+    .await
+    .expect_status(200)
+    .body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_regrades_and_assignments_on_the_aws_adapters() {
+    let Some(stack) = MotoStack::start().await else {
+        return;
+    };
+    let api = &stack.api;
+    let cast = Cast {
+        admin: signed_in(&stack, "cloud.admin@example.com", "Admin", Role::Admin).await,
+        instructor: signed_in(
+            &stack,
+            "cloud.instructor@example.com",
+            "Instructor",
+            Role::Instructor,
+        )
+        .await,
+        other_instructor: signed_in(
+            &stack,
+            "cloud.instructor2@example.com",
+            "Instructor Two",
+            Role::Instructor,
+        )
+        .await,
+        moderator: signed_in(
+            &stack,
+            "cloud.moderator@example.com",
+            "Moderator",
+            Role::Moderator,
+        )
+        .await,
+        learner: signed_in(
+            &stack,
+            "cloud.learner@example.com",
+            "Ada Lovelace",
+            Role::Learner,
+        )
+        .await,
+        other_learner: signed_in(
+            &stack,
+            "cloud.learner2@example.com",
+            "Somebody Else",
+            Role::Learner,
+        )
+        .await,
+    };
+    let (learner, instructor) = (&cast.learner, &cast.instructor);
+    let built = course(api, instructor, 100, 2).await;
+    let ids = approved_questions(api, &cast, &built.topics[0], &[("easy", 2)]).await;
+
+    // A passed certifying exam: its jobs wait in SQS; the jobs worker issues the certificate once, signed with the
+    // certificates ring read from Secrets Manager.
+    let exam_id = pass_certifying_exam(api, learner, &built.course, 2).await;
+    assert_eq!(
+        run_jobs(&stack).await,
+        ["exams.exam-completed", "exams.issue-certificate"]
+    );
+    let certificate = issued_certificate(api, learner, &exam_id).await;
+    assert_eq!(certificate["learner_name"], "Ada Lovelace");
+    assert_eq!(certificate["course_name"], "Algebra");
+    assert_eq!(certificate["score_percent"], 100);
+    let secret = &stack.platform.config.secrets.secrets[&Purpose::Certificates];
+    let ring: Value = serde_json::from_str(
+        aws::secrets_client()
+            .await
+            .expect("moto")
+            .get_secret_value()
+            .secret_id(secret)
+            .send()
+            .await
+            .expect("the certificates secret")
+            .secret_string()
+            .expect("a secret string"),
+    )
+    .expect("a ring");
+    assert_eq!(
+        (
+            certificate["signature"]["kid"].clone(),
+            ring["active"].clone()
+        ),
+        (json!("k1"), json!("k1")),
+        "signed with the active key of the secret, as the template generates it"
+    );
+    let path = format!("/v1/certificates/{exam_id}");
+    assert_problem(
+        &api.get(&path, Some(&cast.other_learner.access)).await,
+        404,
+        "not-found",
+    );
+    let public = api
+        .get(&format!("{path}/verify"), None)
+        .await
+        .expect_status(200)
+        .body;
+    assert_eq!(public["status"], "valid", "{public}");
+    assert_eq!(public["course_name"], "Algebra");
+    assert_eq!(public["issued_on"], certificate["issued_on"]);
+    assert!(public["learner_name"].is_null(), "not shared: {public}");
+    let keys = api
+        .get("/v1/certificates/public-key", None)
+        .await
+        .expect_status(200)
+        .body;
+    // And offline, with the published key alone.
+    let key = keys["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["kid"] == certificate["signature"]["kid"])
+        .expect("the signing key is published");
+    let text = crate::certificates::canonical(&certificate);
+    assert_eq!(text, certificate["canonical"].as_str().expect("canonical"));
+    assert!(crate::certificates::verifies(
+        key["x"].as_str().expect("x"),
+        &text,
+        certificate["signature"]["value"]
+            .as_str()
+            .expect("signature")
+    ));
+
+    // An essay graded, then regraded once the exam is complete: the statistics follow, once.
+    let essay = approved_question(api, &cast, question(&built.topics[1], "essay", "medium")).await;
+    let body = json!({"mode": "practice", "source": {"questions": [essay, ids[0]]}, "shuffle_questions": false});
+    let exam = start_exam(api, learner, body).await.expect_status(201).body;
+    let practice = exam["exam_id"].as_str().expect("exam id");
+    for item in exam["items"].as_array().expect("items") {
+        let q = &item["question"];
+        answer(
+            api,
+            learner,
+            practice,
+            q["question_id"].as_str().expect("id"),
+            right_response(q),
+        )
+        .await
+        .expect_status(200);
+    }
+    submit_exam(api, learner, practice).await.expect_status(200);
+    grade(api, instructor, practice, &essay, 0.5)
+        .await
+        .expect_status(200);
+    assert_eq!(run_jobs(&stack).await, ["exams.exam-completed"]);
+    let graded = stats(api, instructor, &essay).await;
+    assert_eq!(
+        (graded["attempts"].clone(), graded["correct"].clone()),
+        (json!(1), json!(0))
+    );
+    grade(api, instructor, practice, &essay, 1.0)
+        .await
+        .expect_status(200);
+    assert_eq!(run_jobs(&stack).await, ["exams.exam-completed"]);
+    let regraded = stats(api, instructor, &essay).await;
+    assert_eq!(
+        (
+            regraded["attempts"].clone(),
+            regraded["correct"].clone(),
+            regraded["facility"].clone(),
+            regraded["estimate_answers"].clone()
+        ),
+        (json!(1), json!(1), json!(1.0), json!(1)),
+        "{regraded}"
+    );
+
+    // An assignment of two attempts: both start and are graded, a third is refused.
+    // Drawn from the first topic (the essay, in the second, would wait for a grade).
+    let settings = json!({"title": "Week 1", "source": {"topics": [built.topics[0]]}, "count": 2,
+        "time_limit_seconds": 600, "max_attempts": 2, "grading_method": "highest"});
+    let assignment = create_assignment(api, instructor, settings).await;
+    let first = attempt(api, learner, &assignment, 0).await;
+    assert_eq!(first["attempt"], 1);
+    let second = attempt(api, learner, &assignment, 3).await;
+    assert_eq!(second["attempt"], 2);
+    assert_problem(
+        &start_attempt(api, learner, &assignment).await,
+        409,
+        "attempts-exhausted",
+    );
+    let result = api
+        .get(
+            &format!("/v1/assignments/{assignment}/result"),
+            Some(&learner.access),
+        )
+        .await
+        .expect_status(200)
+        .body;
+    assert_eq!(
+        (
+            result["attempts_used"].clone(),
+            result["attempts_left"].clone(),
+            result["grade_percent"].clone(),
+            result["provisional"].clone()
+        ),
+        (json!(2), json!(0), json!(100.0), json!(false)),
+        "{result}"
+    );
+    // Two starts racing for the last attempt: one is stored, the other refused.
+    let last = create_assignment(
+        api,
+        instructor,
+        json!({"title": "Quiz", "source": {"topics": [built.topics[0]]}, "count": 1, "max_attempts": 1}),
+    )
+    .await;
+    let other = &cast.other_learner;
+    let (a, b) = tokio::join!(
+        start_attempt(api, other, &last),
+        start_attempt(api, other, &last)
+    );
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [201, 409], "{a} / {b}");
+    assert_problem(
+        if a.status == 409 { &a } else { &b },
+        409,
+        "attempts-exhausted",
+    );
+    let theirs = api
+        .get(&format!("/v1/assignments/{last}"), Some(&other.access))
+        .await
+        .expect_status(200)
+        .body;
+    assert_eq!(
+        (
+            theirs["attempts_used"].clone(),
+            theirs["attempts_left"].clone()
+        ),
+        (json!(1), json!(0))
+    );
 }

@@ -1,7 +1,7 @@
 //! Certificates on the dev server: a passed certifying exam yields one certificate (however often its job runs),
 //! which its owner reads (JSON and PDF) and nobody else does, which verifies offline with only the published key
 //! and the canonical form (and not once any field is changed), which anyone verifies publicly seeing only what the
-//! learner shares, and which an admin revokes, audited.
+//! learner shares, and which an admin revokes, audited; a failed one regraded to a pass earns its certificate.
 
 use async_trait::async_trait;
 use base64::Engine;
@@ -9,15 +9,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, VerifyingKey};
 use lectern_e2e::api::{Api, Body, assert_problem, assert_validation};
 use lectern_e2e::exams::{
-    Cast, answer, approved_questions, course, issued_certificate, pass_certifying_exam, start_exam,
-    submit_exam, wrong_response,
+    Cast, answer, approved_question, approved_questions, course, grade, issued_certificate,
+    pass_certifying_exam, question, right_response, start_exam, submit_exam, wrong_response,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
 
 /// The canonical form rebuilt from a certificate's fields, as an offline verifier would: RFC 8785, which for
 /// these values is compact JSON with sorted keys (serde_json's map sorts them).
-fn canonical(fields: &Value) -> String {
+pub(crate) fn canonical(fields: &Value) -> String {
     let mut form = serde_json::Map::new();
     for key in [
         "certificate_id",
@@ -35,7 +35,7 @@ fn canonical(fields: &Value) -> String {
 }
 
 /// Whether `signature` (base64url) is valid for `text` under the published key `x` (base64url).
-fn verifies(x: &str, text: &str, signature: &str) -> bool {
+pub(crate) fn verifies(x: &str, text: &str, signature: &str) -> bool {
     let key: [u8; 32] = URL_SAFE_NO_PAD.decode(x).unwrap().try_into().unwrap();
     let key = VerifyingKey::from_bytes(&key).unwrap();
     let signature = Signature::from_slice(&URL_SAFE_NO_PAD.decode(signature).unwrap()).unwrap();
@@ -322,4 +322,72 @@ async fn only_a_passed_timed_exam_drawn_from_a_course_certifies() {
         .expect_status(200)
         .body;
     assert_eq!(public["status"], "unknown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certifying_exam_regraded_to_a_pass_earns_its_certificate() {
+    let api = Api::start().await;
+    let cast = Cast::on(&api).await;
+    let built = course(&api, &cast.instructor, 100, 1).await;
+    let topic = &built.topics[0];
+    let essay = approved_question(&api, &cast, question(topic, "essay", "easy")).await;
+    approved_question(&api, &cast, question(topic, "true_false", "easy")).await;
+    let learner = &cast.learner;
+    let body = json!({"mode": "timed", "source": {"course": built.course}, "count": 2,
+        "time_limit_seconds": 600, "certifying": true, "pass_mark": 100});
+    let exam = start_exam(&api, learner, body)
+        .await
+        .expect_status(201)
+        .body;
+    let exam_id = exam["exam_id"].as_str().unwrap();
+    for item in exam["items"].as_array().unwrap() {
+        let q = &item["question"];
+        answer(
+            &api,
+            learner,
+            exam_id,
+            q["question_id"].as_str().unwrap(),
+            right_response(q),
+        )
+        .await
+        .expect_status(200);
+    }
+    submit_exam(&api, learner, exam_id).await.expect_status(200);
+    let grader = &cast.instructor;
+    let failed = grade(&api, grader, exam_id, &essay, 0.5)
+        .await
+        .expect_status(200)
+        .body;
+    assert_eq!(failed["result"]["passed"], false, "{failed}");
+    // Once its result has been taken in, still no certificate.
+    let instructor = Some(grader.access.as_str());
+    let taken_in = lectern_e2e::eventually(async || {
+        api.get(&format!("/v1/questions/{essay}/stats"), instructor)
+            .await
+            .body["attempts"]
+            == 1
+    })
+    .await;
+    assert!(taken_in, "the statistics job ran");
+    let path = format!("/v1/certificates/{exam_id}");
+    assert_problem(
+        &api.get(&path, Some(&learner.access)).await,
+        404,
+        "not-found",
+    );
+
+    // Regraded to a pass: the certificate follows, with the score that passed.
+    let passed = grade(&api, grader, exam_id, &essay, 1.0)
+        .await
+        .expect_status(200)
+        .body;
+    assert_eq!(passed["result"]["passed"], true, "{passed}");
+    let certificate = issued_certificate(&api, learner, exam_id).await;
+    assert_eq!(certificate["score_percent"], 100);
+    let public = api
+        .get(&format!("{path}/verify"), None)
+        .await
+        .expect_status(200)
+        .body;
+    assert_eq!(public["status"], "valid");
 }

@@ -327,3 +327,73 @@ async fn assignment_routes_stay_within_their_round_trip_budget() {
         assert_eq!(ops.summary(), expected, "{what}: {:?}", ops.names());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grade_routes_stay_within_their_round_trip_budget() {
+    use lectern_e2e::exams::{answer, grade, right_response, start_exam, submit_exam};
+    use serde_json::json;
+
+    let api = Api::start().await;
+    let cast = Cast::on(&api).await;
+    let built = course(&api, &cast.instructor, 100, 1).await;
+    let essay = approved_question(&api, &cast, question(&built.topics[0], "essay", "easy")).await;
+    let learner = &cast.learner;
+    let body = json!({"mode": "practice", "source": {"questions": [essay]}});
+    let exam = start_exam(&api, learner, body)
+        .await
+        .expect_status(201)
+        .body;
+    let exam_id = exam["exam_id"].as_str().unwrap();
+    answer(
+        &api,
+        learner,
+        exam_id,
+        &essay,
+        right_response(&exam["items"][0]["question"]),
+    )
+    .await
+    .expect_status(200);
+    submit_exam(&api, learner, exam_id).await.expect_status(200);
+    let grader = &cast.instructor;
+    grade(&api, grader, exam_id, &essay, 0.5)
+        .await
+        .expect_status(200);
+    // The completion's statistics job lands before the measurements.
+    let settled = lectern_e2e::eventually(async || {
+        api.server.ops.reset();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        api.server.ops.take().summary() == budget(0, 0)
+    })
+    .await;
+    assert!(settled, "the background work settled");
+
+    let cases: Vec<(&str, f64, Summary)> = vec![
+        // Authentication, the exam, its answers, the versions it serves; the exam and the answer in one
+        // transaction. The same mark changes no figure: no job.
+        (
+            "POST /v1/exams/{id}/grade (the same mark)",
+            0.5,
+            budget(4, 1),
+        ),
+        // The same, with the statistics job in the transaction's outbox; then the job sent and its entry removed.
+        // Last, so the worker's run after it lands in no measurement.
+        (
+            "POST /v1/exams/{id}/grade (a changed mark)",
+            1.0,
+            Summary {
+                reads: 4,
+                writes: 2,
+                sends: 1,
+                blobs: 0,
+            },
+        ),
+    ];
+    for (what, mark, expected) in cases {
+        api.server.ops.reset();
+        grade(&api, grader, exam_id, &essay, mark)
+            .await
+            .expect_status(200);
+        let ops = api.server.ops.take();
+        assert_eq!(ops.summary(), expected, "{what}: {:?}", ops.names());
+    }
+}

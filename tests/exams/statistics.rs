@@ -1,12 +1,12 @@
 //! Statistics on the dev server: a completed exam reaches the statistics worker through the outbox and the jobs
-//! queue; instructors read a question's figures and the most missed questions; learners read their own
-//! abilities and nobody else's. (The figures themselves are checked against a brute-force recomputation in the
-//! domain's `tests/statistics.rs`.)
+//! queue; a grade changed after the exam is complete reaches it again and corrects the figures; instructors read a
+//! question's figures and the most missed questions; learners read their own abilities and nobody else's. (The
+//! figures themselves are checked against a brute-force recomputation in the domain's `tests/statistics.rs`.)
 
-use lectern_e2e::api::{Api, assert_problem, assert_validation};
+use lectern_e2e::api::{Api, Signed, assert_problem, assert_validation};
 use lectern_e2e::exams::{
-    Cast, approved_question, course, question, right_response, start_exam, submit_exam,
-    wrong_response,
+    Cast, answer, approved_question, course, grade, question, right_response, start_exam,
+    submit_exam, wrong_response,
 };
 use serde_json::{Value, json};
 
@@ -140,5 +140,145 @@ async fn a_completed_exam_feeds_the_statistics_and_the_learners_ability() {
         404,
         "not-found",
     );
+    api.stop().await;
+}
+
+/// `GET /v1/users/me/abilities` as `who`.
+async fn abilities(api: &Api, who: &Signed) -> Vec<Value> {
+    api.get("/v1/users/me/abilities", Some(&who.access))
+        .await
+        .expect_status(200)
+        .items()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grade_changed_after_the_exam_is_complete_corrects_the_statistics() {
+    let api = Api::start().await;
+    let cast = Cast::on(&api).await;
+    let built = course(&api, &cast.instructor, 100, 1).await;
+    let topic = &built.topics[0];
+    let essay = approved_question(&api, &cast, question(topic, "essay", "medium")).await;
+    let true_false = approved_question(&api, &cast, question(topic, "true_false", "easy")).await;
+    let body = json!({"mode": "practice", "source": {"questions": [essay, true_false]}, "shuffle_questions": false});
+    let learner = &cast.learner;
+    let exam = start_exam(&api, learner, body)
+        .await
+        .expect_status(201)
+        .body;
+    let exam_id = exam["exam_id"].as_str().unwrap();
+    for item in exam["items"].as_array().unwrap() {
+        let q = &item["question"];
+        answer(
+            &api,
+            learner,
+            exam_id,
+            q["question_id"].as_str().unwrap(),
+            right_response(q),
+        )
+        .await
+        .expect_status(200);
+    }
+    let submitted = submit_exam(&api, learner, exam_id)
+        .await
+        .expect_status(200)
+        .body;
+    assert_eq!(submitted["status"], "grading");
+
+    // Graded: the exam completes and the worker takes it in.
+    let grader = &cast.instructor;
+    let graded = grade(&api, grader, exam_id, &essay, 0.5)
+        .await
+        .expect_status(200)
+        .body;
+    assert_eq!(graded["status"], "completed");
+    let instructor = Some(grader.access.as_str());
+    let stats_of = |id: &str| format!("/v1/questions/{id}/stats");
+    let taken_in = lectern_e2e::eventually(async || {
+        api.get(&stats_of(&essay), instructor).await.body["attempts"] == 1
+    })
+    .await;
+    assert!(taken_in, "the statistics worker never took the exam in");
+    let first = api
+        .get(&stats_of(&essay), instructor)
+        .await
+        .expect_status(200)
+        .body;
+    assert_eq!(
+        (first["correct"].clone(), first["incorrect"].clone()),
+        (json!(0), json!(1))
+    );
+    assert_eq!(first["facility"].as_f64(), Some(0.5));
+    let before = abilities(&api, learner).await;
+    let other_question = api
+        .get(&stats_of(&true_false), instructor)
+        .await
+        .expect_status(200)
+        .body;
+
+    // Changed once complete: the figures follow — the same attempt, now right — and the estimates move by the
+    // answer's own step (taken in first of the learner's and of the question's: K = 0.8, times 1 − 0.5).
+    let regraded = grade(&api, grader, exam_id, &essay, 1.0)
+        .await
+        .expect_status(200)
+        .body;
+    assert_eq!(regraded["result"]["score"].as_f64(), Some(2.0));
+    let corrected = lectern_e2e::eventually(async || {
+        api.get(&stats_of(&essay), instructor).await.body["correct"] == 1
+    })
+    .await;
+    assert!(corrected, "the changed grade never reached the statistics");
+    let now = api
+        .get(&stats_of(&essay), instructor)
+        .await
+        .expect_status(200)
+        .body;
+    assert_eq!(
+        (
+            now["attempts"].clone(),
+            now["correct"].clone(),
+            now["incorrect"].clone(),
+            now["estimate_answers"].clone()
+        ),
+        (json!(1), json!(1), json!(0), json!(1)),
+        "{now}"
+    );
+    assert_eq!(now["facility"].as_f64(), Some(1.0));
+    let moved = first["difficulty_estimate"].as_f64().unwrap() - 0.4;
+    assert!(
+        (now["difficulty_estimate"].as_f64().unwrap() - moved).abs() < 1e-9,
+        "{first} → {now}"
+    );
+    let after = abilities(&api, learner).await;
+    assert_eq!(after[0]["answers"], before[0]["answers"], "counted once");
+    let raised = before[0]["theta"].as_f64().unwrap() + 0.4;
+    assert!((after[0]["theta"].as_f64().unwrap() - raised).abs() < 1e-9);
+    let other_now = api
+        .get(&stats_of(&true_false), instructor)
+        .await
+        .expect_status(200)
+        .body;
+    assert_eq!(
+        (other_now["attempts"].clone(), other_now["correct"].clone()),
+        (
+            other_question["attempts"].clone(),
+            other_question["correct"].clone()
+        ),
+        "the other question's attempt is the same one"
+    );
+
+    // The same grade again: no job leaves, and no figure moves.
+    api.server.ops.reset();
+    grade(&api, grader, exam_id, &essay, 1.0)
+        .await
+        .expect_status(200);
+    let ops = api.server.ops.take();
+    assert_eq!(ops.summary().sends, 0, "{:?}", ops.names());
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        api.get(&stats_of(&essay), instructor).await.body,
+        now,
+        "unchanged"
+    );
+    assert_eq!(abilities(&api, learner).await, after);
     api.stop().await;
 }

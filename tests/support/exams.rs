@@ -1,10 +1,10 @@
 //! Helpers of the exams tests: the cast (admin, instructors, moderator, learners), a course built through the API,
-//! and a question body of every type.
+//! and a question body of every type. The route helpers take any [`Client`]: the dev server's, or the API on moto.
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::api::{Api, Body, Reply, Signed};
+use crate::api::{Api, Body, Client, Reply, Signed};
 
 /// Everyone an exams test needs, signed in.
 pub struct Cast {
@@ -48,7 +48,7 @@ pub struct Course {
 }
 
 /// `POST /v1/hierarchy/nodes`, asserting 201; answers the node id.
-pub async fn node(api: &Api, author: &Signed, body: Value) -> String {
+pub async fn node(api: &Client, author: &Signed, body: Value) -> String {
     api.post("/v1/hierarchy/nodes", Some(&author.access), body)
         .await
         .expect_status(201)
@@ -56,7 +56,7 @@ pub async fn node(api: &Api, author: &Signed, body: Value) -> String {
 }
 
 /// Builds an institution → faculty → department → course (level `level`) → `topics` topics.
-pub async fn course(api: &Api, author: &Signed, level: u16, topics: usize) -> Course {
+pub async fn course(api: &Client, author: &Signed, level: u16, topics: usize) -> Course {
     let institution = node(
         api,
         author,
@@ -140,7 +140,7 @@ pub fn question(topic: &str, kind: &str, difficulty: &str) -> Value {
 }
 
 /// `POST /v1/questions`, asserting 201; answers the stored question.
-pub async fn create_question(api: &Api, author: &Signed, body: Value) -> Value {
+pub async fn create_question(api: &Client, author: &Signed, body: Value) -> Value {
     api.post("/v1/questions", Some(&author.access), body)
         .await
         .expect_status(201)
@@ -148,7 +148,7 @@ pub async fn create_question(api: &Api, author: &Signed, body: Value) -> Value {
 }
 
 /// Creates, submits and approves a question; answers its id.
-pub async fn approved_question(api: &Api, cast: &Cast, body: Value) -> String {
+pub async fn approved_question(api: &Client, cast: &Cast, body: Value) -> String {
     let id = create_question(api, &cast.instructor, body).await["question_id"]
         .as_str()
         .expect("id")
@@ -169,7 +169,7 @@ pub async fn approved_question(api: &Api, cast: &Cast, body: Value) -> String {
 /// Creates and submits `n` questions of each `(difficulty, n)` under `topic` (types in turn), then approves them all
 /// in batches; answers their ids.
 pub async fn approved_questions(
-    api: &Api,
+    api: &Client,
     cast: &Cast,
     topic: &str,
     counts: &[(&str, usize)],
@@ -203,7 +203,7 @@ pub async fn approved_questions(
 }
 
 /// `POST /v1/questions/{id}/submit`.
-pub async fn submit(api: &Api, who: &Signed, id: &str) -> Reply {
+pub async fn submit(api: &Client, who: &Signed, id: &str) -> Reply {
     api.send(
         Method::POST,
         &format!("/v1/questions/{id}/submit"),
@@ -214,13 +214,13 @@ pub async fn submit(api: &Api, who: &Signed, id: &str) -> Reply {
 }
 
 /// `POST /v1/exams/start` as `who`.
-pub async fn start_exam(api: &Api, who: &Signed, body: Value) -> Reply {
+pub async fn start_exam(api: &Client, who: &Signed, body: Value) -> Reply {
     api.post("/v1/exams/start", Some(&who.access), body).await
 }
 
 /// `POST /v1/exams/{id}/answer` as `who`.
 pub async fn answer(
-    api: &Api,
+    api: &Client,
     who: &Signed,
     exam_id: &str,
     question_id: &str,
@@ -235,7 +235,7 @@ pub async fn answer(
 }
 
 /// `POST /v1/exams/{id}/submit` as `who`.
-pub async fn submit_exam(api: &Api, who: &Signed, exam_id: &str) -> Reply {
+pub async fn submit_exam(api: &Client, who: &Signed, exam_id: &str) -> Reply {
     api.send(
         Method::POST,
         &format!("/v1/exams/{exam_id}/submit"),
@@ -286,9 +286,30 @@ pub fn wrong_response(question: &Value) -> Value {
     }
 }
 
+/// `POST /v1/exams/{id}/grade` as `who`: one essay's `mark`.
+pub async fn grade(
+    api: &Client,
+    who: &Signed,
+    exam_id: &str,
+    question_id: &str,
+    mark: f64,
+) -> Reply {
+    api.post(
+        &format!("/v1/exams/{exam_id}/grade"),
+        Some(&who.access),
+        json!({"grades": [{"question_id": question_id, "mark": mark}]}),
+    )
+    .await
+}
+
 /// A timed certifying exam drawn from `course` (`count` questions), every answer right, submitted: answers its id
 /// (which is its certificate's id).
-pub async fn pass_certifying_exam(api: &Api, who: &Signed, course: &str, count: usize) -> String {
+pub async fn pass_certifying_exam(
+    api: &Client,
+    who: &Signed,
+    course: &str,
+    count: usize,
+) -> String {
     let body = json!({"mode": "timed", "source": {"course": course}, "count": count,
         "time_limit_seconds": 600, "certifying": true});
     let exam = start_exam(api, who, body).await.expect_status(201).body;
@@ -316,7 +337,7 @@ pub async fn pass_certifying_exam(api: &Api, who: &Signed, course: &str, count: 
 
 /// `GET /v1/certificates/{id}` as `who`, once the jobs worker has issued it (it is issued moments after the result
 /// is final); panics when it never comes.
-pub async fn issued_certificate(api: &Api, who: &Signed, certificate_id: &str) -> Value {
+pub async fn issued_certificate(api: &Client, who: &Signed, certificate_id: &str) -> Value {
     let path = format!("/v1/certificates/{certificate_id}");
     crate::poll(async || {
         let reply = api.get(&path, Some(&who.access)).await;
@@ -327,7 +348,7 @@ pub async fn issued_certificate(api: &Api, who: &Signed, certificate_id: &str) -
 }
 
 /// `POST /v1/assignments` by `author`, asserting 201; answers its id.
-pub async fn create_assignment(api: &Api, author: &Signed, body: Value) -> String {
+pub async fn create_assignment(api: &Client, author: &Signed, body: Value) -> String {
     api.post("/v1/assignments", Some(&author.access), body)
         .await
         .expect_status(201)
@@ -335,7 +356,7 @@ pub async fn create_assignment(api: &Api, author: &Signed, body: Value) -> Strin
 }
 
 /// Starts an attempt at an assignment.
-pub async fn start_attempt(api: &Api, who: &Signed, assignment_id: &str) -> Reply {
+pub async fn start_attempt(api: &Client, who: &Signed, assignment_id: &str) -> Reply {
     start_exam(
         api,
         who,
@@ -346,7 +367,7 @@ pub async fn start_attempt(api: &Api, who: &Signed, assignment_id: &str) -> Repl
 
 /// An attempt started, `right` of its questions answered right (in exam order) and the others wrong, submitted:
 /// answers the submitted exam.
-pub async fn attempt(api: &Api, who: &Signed, assignment_id: &str, right: usize) -> Value {
+pub async fn attempt(api: &Client, who: &Signed, assignment_id: &str, right: usize) -> Value {
     let exam = start_attempt(api, who, assignment_id)
         .await
         .expect_status(201)

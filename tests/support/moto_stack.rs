@@ -80,6 +80,26 @@ impl Table for OneCallAtATime {
     }
 }
 
+/// A ring as the SAM template's `GenerateSecretString` makes its first version (`infra/template.yaml`,
+/// `CertificateKeys`): `{"active": "k1", "k1": <64 characters without punctuation>}`, the password from Secrets
+/// Manager's own generator.
+async fn template_ring(purpose: Purpose) -> Option<KeyRing> {
+    let generated = aws::secrets_client()
+        .await?
+        .get_random_password()
+        .password_length(64)
+        .exclude_punctuation(true)
+        .send()
+        .await
+        .expect("a generated password");
+    let password = generated.random_password().expect("a password");
+    let text = serde_json::json!({"active": "k1", "k1": password}).to_string();
+    Some(
+        KeyRing::parse(purpose, &text, "the template's first version")
+            .expect("the template's ring"),
+    )
+}
+
 impl MotoStack {
     /// Builds the stack on fresh moto resources; `None` when moto is not available.
     pub async fn start() -> Option<Self> {
@@ -120,7 +140,8 @@ impl MotoStack {
             KeyRing::generate(Purpose::RateLimit),
             KeyRing::generate(Purpose::Totp),
             KeyRing::generate(Purpose::Outbox),
-            KeyRing::generate(Purpose::Certificates),
+            // As a deployment has it: certificates are signed with keys derived from what the template generates.
+            template_ring(Purpose::Certificates).await?,
             jwt,
         ];
         let (secrets, keys) = aws::secrets(&rings).await?;

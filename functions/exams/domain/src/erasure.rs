@@ -12,7 +12,7 @@
 //!   they need no search.
 //!
 //! Kept: question statistics and difficulty estimates (aggregates that name no learner), and the markers that an
-//! exam's answers were taken into them (keyed by exam id only). Questions and comments are staff's authored
+//! exam's answers were taken into them (keyed by exam id only, holding marks: nothing left names the learner). Questions and comments are staff's authored
 //! content, not a learner's data.
 
 use async_trait::async_trait;

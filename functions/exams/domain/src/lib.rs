@@ -21,7 +21,7 @@
 //! | `exam_answer` | `EXAM#<exam_id>` / `ANSWER#<nnn>` | — | the response to the question at position `nnn`, its mark and time |
 //! | `question_stats` | `QSTATS#<question_id>` / `STATS` | gsi1 `QMISSC#<course_id>`, gsi2 `QMISST#<topic_id>`, both `/ <success per 10,000>#<question_id>` | attempts, item analysis sums, Elo difficulty; the most missed questions of a course or topic first |
 //! | `ability` | `ABILITY#<user_id>` / `<topic_id>` | — | a learner's Elo ability per topic |
-//! | `stats_applied` | `QSTATDONE#<exam_id>` / `<nnn>` | — | an answer already taken into the statistics (a redelivered job moves nothing twice) |
+//! | `stats_applied` | `QSTATDONE#<exam_id>` / `<nnn>` | — | an answer already taken into the statistics, and what they hold of it (a redelivered job moves nothing twice; a changed grade is corrected) |
 //! | `assignment` | `ASSIGNMENT#<assignment_id>` / `ASSIGNMENT` | — | an instructor's assignment: the settings of its attempts, attempts allowed, grading method, due date |
 //! | `assignment_attempts` | `ASSIGNMENT#<assignment_id>` / `ATTEMPTS#<user_id>` | gsi1 `ASSIGNED#<user_id>` / `<assignment_id>` | a learner's attempts at it (count and exam ids; each start conditioned on the count); the eraser's list |
 //! | `grading_entry` | `GRADEQ` / `<submitted_at>#<exam_id>` | — | an exam whose essays wait for grading, oldest first (the grading queue; written and removed in the exams' own transactions) |

@@ -347,15 +347,39 @@ fn ability() {
 
 #[test]
 fn stats_applied() {
-    use lectern_exams::exams::statistics::Applied;
+    use lectern_exams::exams::statistics::{Applied, Taken};
     assert_stored(
         &golden(),
         &Applied {
             exam_id: "01JEXAM0000000000000000000".into(),
             position: "003".into(),
             applied_at: NOW,
+            revision: 9,
+            taken: Some(Taken {
+                mark: 0.5,
+                rest: Some(0.75),
+                theta_answers: 3,
+                difficulty_answers: 12,
+            }),
         },
     );
+}
+
+#[test]
+fn a_marker_stored_before_grades_could_be_corrected_still_reads() {
+    use lectern_exams::exams::statistics::Applied;
+    use lectern_shared::table::Entity;
+    let item = serde_json::from_value(serde_json::json!({
+        "applied_at": NOW,
+        "entity": "stats_applied",
+        "exam_id": "01JEXAM0000000000000000000",
+        "pk": "QSTATDONE#01JEXAM0000000000000000000",
+        "position": "003",
+        "sk": "003"
+    }))
+    .unwrap();
+    let marker = Applied::from_item(item).unwrap();
+    assert_eq!((marker.revision, marker.taken), (0, None));
 }
 
 #[test]

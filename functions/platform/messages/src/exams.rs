@@ -3,8 +3,9 @@
 use lectern_shared::queue::{JobKind, queues};
 use serde::{Deserialize, Serialize};
 
-/// An exam's result became final (every answer marked): its answers feed the question statistics and the
-/// difficulty and ability estimates, once each however often the job is delivered.
+/// An exam's result became final (every answer marked), or a grade changed a mark of it since: its answers feed
+/// the question statistics and the difficulty and ability estimates as the exam now stands, once each however
+/// often the job is delivered.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExamCompleted {
     pub exam_id: String,

@@ -9,7 +9,9 @@
 //!   `exams.issue-certificate` job to the outbox; the jobs worker reads the learner's display name at that moment
 //!   (through [`LearnerNames`], which the worker implements on the accounts domain: this library never imports it),
 //!   signs and writes the certificate with a conditional put. The certificate's id is the exam's id, so a
-//!   redelivered job, or two racing, find it written and issue nothing more.
+//!   redelivered job, or two racing, find it written and issue nothing more. A grade changed after the exam was
+//!   complete sends the job again when the exam now passes: a failed exam regraded to a pass earns its
+//!   certificate, and one issued already stands as issued (a pass regraded to a fail is for an admin to revoke).
 //! - **Signed.** Ed25519 (keys in [`keys`]) over the canonical form ([`Certificate::canonical`]): the JSON object
 //!   of `certificate_id`, `course_id`, `course_name`, `issued_on`, `kid`, `learner_name`, `score_percent` and `v`
 //!   (= 1), keys sorted, no white space — RFC 8785 (JCS) for these values, so any JCS library rebuilds the same

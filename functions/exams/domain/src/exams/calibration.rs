@@ -8,6 +8,24 @@
 //!
 //! where `nθ` and `nd` count the answers each estimate has already taken in. A question starts from its authors'
 //! difficulty (easy −1, medium 0, hard +1), a learner at 0.
+//!
+//! **A grade changed after it was taken in** (an instructor corrects an essay's mark once the exam is complete)
+//! moves both estimates by what that answer's own update would have moved them differently, with the `K` it was
+//! taken in with (kept in its marker) and without counting the answer again:
+//!
+//! ```text
+//! θ ← θ + K(nθ)·(c' − c)        d ← d − K(nd)·(c' − c)
+//! ```
+//!
+//! Why not replay: Elo depends on order — every later answer of the learner and of the question was updated with a
+//! `P` computed from estimates this answer had moved — so taking the answer out exactly means replaying all of
+//! them, an unbounded read. Why not keep only the first grade: the estimates would go on holding evidence the
+//! instructor has withdrawn (a mistaken 0 would keep a learner's ability down for good). The correction is exact
+//! for the answer's own step and leaves out only the second-order effect on the later steps: each later `P` would
+//! have differed by at most a quarter of the correction of `θ − d`, so each later step by at most its own
+//! (shrinking) `K` times that. Corrections add up — `c → c' → c''` moves as `c → c''` does, a grade changed back
+//! restores the estimates, the same grade again moves nothing — so they depend neither on how many re-grades there
+//! were nor on the order their jobs ran in.
 
 use crate::questions::model::Difficulty;
 
@@ -41,6 +59,13 @@ pub fn update(theta: f64, n_theta: u64, d: f64, n_d: u64, c: f64) -> (f64, f64) 
     (theta + k(n_theta) * surprise, d - k(n_d) * surprise)
 }
 
+/// The estimates after the mark of an answer, taken in as `was` when they had taken in `n_theta` and `n_d` answers,
+/// is changed to `now` (see the module doc).
+pub fn correct(theta: f64, n_theta: u64, d: f64, n_d: u64, was: f64, now: f64) -> (f64, f64) {
+    let change = now - was;
+    (theta + k(n_theta) * change, d - k(n_d) * change)
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -55,6 +80,27 @@ mod tests {
             "{theta} {d}"
         );
         assert!((k(20) - 0.4).abs() < 1e-12, "K halves after 20 answers");
+    }
+
+    #[test]
+    fn a_changed_grade_moves_the_estimates_by_its_own_step_and_changing_it_back_restores_them() {
+        let (theta, d) = (0.3, -0.2);
+        // Taken in as 0.2 when the learner had 4 answers and the question 20: corrected to 1.
+        let (t1, d1) = correct(theta, 4, d, 20, 0.2, 1.0);
+        assert!((t1 - (theta + k(4) * 0.8)).abs() < 1e-12, "{t1}");
+        assert!((d1 - (d - k(20) * 0.8)).abs() < 1e-12, "{d1}");
+        // The same as the update with the corrected mark would have been, from the same estimates.
+        let (ta, da) = update(theta, 4, d, 20, 0.2);
+        let (tb, db) = update(theta, 4, d, 20, 1.0);
+        let (t2, d2) = correct(ta, 4, da, 20, 0.2, 1.0);
+        assert!((t2 - tb).abs() < 1e-12 && (d2 - db).abs() < 1e-12);
+        // In steps or at once, the same; back again, where it was; the same grade, no move.
+        let (t3, d3) = correct(theta, 4, d, 20, 0.2, 0.5);
+        let (t3, d3) = correct(t3, 4, d3, 20, 0.5, 1.0);
+        assert!((t3 - t1).abs() < 1e-12 && (d3 - d1).abs() < 1e-12);
+        let (t4, d4) = correct(t1, 4, d1, 20, 1.0, 0.2);
+        assert!((t4 - theta).abs() < 1e-12 && (d4 - d).abs() < 1e-12);
+        assert_eq!(correct(theta, 4, d, 20, 0.5, 0.5), (theta, d));
     }
 
     proptest! {

@@ -11,9 +11,9 @@ use lectern_shared::queue::{Job, JobKind};
 use crate::Exams;
 use crate::certificates::LearnerNames;
 
-/// `exams.exam-completed`: takes the exam's answers into the statistics and estimates. The job carries an
-/// idempotency key per exam, and every answer is taken in with a marker in the same transaction, so a redelivered
-/// or duplicated job moves nothing twice.
+/// `exams.exam-completed`: takes the exam's answers into the statistics and estimates, or corrects them after a
+/// changed grade. The job carries an idempotency key per exam (and per re-grade), and every answer is taken in or
+/// corrected with its marker in the same transaction, so a redelivered or duplicated job moves nothing twice.
 pub struct ExamCompletedHandler {
     exams: Exams,
 }

@@ -679,6 +679,8 @@ impl Exams {
             ));
         }
         let mut graded = BTreeMap::new();
+        // Whether a mark changed (a grade given again with the same mark changes no figure).
+        let mut remarked = false;
         for (i, grade) in input.grades.into_iter().enumerate() {
             let field = |f: &str| format!("grades[{i}].{f}");
             if !(grade.mark.is_finite() && (0.0..=1.0).contains(&grade.mark)) {
@@ -708,6 +710,7 @@ impl Exams {
                     "graded twice in one request",
                 ));
             }
+            remarked |= answer.mark != Some(grade.mark);
             answer.mark = Some(grade.mark);
             answer.feedback = feedback;
             answer.graded_by = Some(grader.user_id.clone());
@@ -731,12 +734,12 @@ impl Exams {
         }
         // The grading queue follows: what is left to grade, or off the queue once complete.
         ops.extend(queue::GradingEntry::change_for(&regraded)?);
-        // Statistics take in an exam once, when it becomes complete; a later change of grade does not feed them
-        // again.
-        let completion = if was == ExamStatus::Grading {
-            self.completion(&regraded)?
-        } else {
-            Vec::new()
+        // The jobs of a final result: when this grade completes the exam, and again when it changes a mark of an
+        // exam complete already, so the statistics are corrected (see `statistics`).
+        let completion = match was {
+            ExamStatus::Grading => self.completion(&regraded)?,
+            ExamStatus::Completed if remarked => self.regrade(&regraded)?,
+            _ => Vec::new(),
         };
         for entry in &completion {
             ops.push(entry.put()?);
@@ -760,6 +763,23 @@ impl Exams {
     /// The jobs a completed exam causes (its statistics; a passed certifying exam's certificate), for the outbox of
     /// the transaction that completes it.
     fn completion(&self, exam: &Exam) -> Result<Vec<OutboxEntry>> {
+        // One completion per exam: a second copy (the fast path and the relay both sent it) is skipped.
+        self.final_result_jobs(exam, format!("exam-completed:{}", exam.exam_id))
+    }
+
+    /// The same jobs when a grade changes a mark of an exam complete already, for the outbox of the grading
+    /// transaction: the statistics job again, keyed by the exam's new revision, so it is not skipped as a copy of
+    /// the completion's (each re-grade is its own job; a copy of one is skipped, and running one twice corrects
+    /// nothing twice anyway). A certificate the new result earns is issued; one issued already stands.
+    fn regrade(&self, exam: &Exam) -> Result<Vec<OutboxEntry>> {
+        self.final_result_jobs(
+            exam,
+            format!("exam-regraded:{}:{}", exam.exam_id, exam.revision),
+        )
+    }
+
+    /// The statistics job of a completed exam under `idempotency_key`, and its certificate's when it earns one.
+    fn final_result_jobs(&self, exam: &Exam, idempotency_key: String) -> Result<Vec<OutboxEntry>> {
         if exam.status != ExamStatus::Completed {
             return Ok(Vec::new());
         }
@@ -767,8 +787,7 @@ impl Exams {
             exam_id: exam.exam_id.clone(),
         })
         .map_err(|e| ExamError::Internal(e.to_string()))?;
-        // One completion per exam: a second copy (the fast path and the relay both sent it) is skipped.
-        job.job.idempotency_key = Some(format!("exam-completed:{}", exam.exam_id));
+        job.job.idempotency_key = Some(idempotency_key);
         let entry = OutboxEntry::new::<ExamCompleted>(job, self.epoch(), &self.platform.outbox_key)
             .map_err(|e| ExamError::Internal(e.to_string()))?;
         // A passed certifying exam's certificate is issued by its own job, so a failure there (e.g. the account

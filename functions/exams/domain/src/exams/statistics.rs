@@ -5,8 +5,19 @@
 //!   first): attempts, right (mark 1) and wrong (less than 1), the sums behind the mean mark and time, the sums
 //!   behind the discrimination index, and the question's Elo difficulty.
 //! - `ability` (`ABILITY#<user_id>` / `<topic_id>`): a learner's Elo ability in a topic.
-//! - `stats_applied` (`QSTATDONE#<exam_id>` / `<position>`): an answer already taken in, written in the same
-//!   transaction as the estimates it moved, so a redelivered job moves nothing twice.
+//! - `stats_applied` (`QSTATDONE#<exam_id>` / `<position>`): an answer already taken in, and what the figures hold
+//!   of it (its mark, the rest of the exam's mark, the exam's revision they come from, the `K` of its estimates'
+//!   update), written in the same transaction as the figures it moved, so a redelivered job moves nothing twice.
+//!
+//! **A grade changed after the exam was complete** feeds the figures again. The grading transaction writes the
+//! same job again (keyed by the exam's new revision, so it is not taken for a copy of the first); the job brings
+//! every answer of the exam in line with the exam as it now stands. The changed essay's own mark moves its
+//! question's right/wrong and mark sums, and the exam's score moves the rest-of-exam fraction of *every* answer,
+//! so each answer's contribution is taken out of the sums and put back as it is now: the figures stay what a
+//! recomputation over the current marks gives. The estimates are corrected as [`calibration`] explains (the
+//! answer's own step, with the `K` it had). A marker only ever moves to a later revision of its exam, so a job
+//! that read the exam before a later grade, and runs last, changes nothing; a grade given again with the same
+//! mark sends no job at all.
 //!
 //! Definitions (Moodle's quiz statistics): the **facility index** is the mean mark over the maximum (1); the
 //! **discrimination index** is the correlation between the question's mark `x` and the rest of the exam's mark `y`
@@ -165,12 +176,32 @@ impl Ability {
     }
 }
 
-/// An answer already taken in (`QSTATDONE#<exam_id>` / `<position>`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// An answer already taken in (`QSTATDONE#<exam_id>` / `<position>`), and what the figures hold of it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Applied {
     pub exam_id: String,
     pub position: String,
     pub applied_at: i64,
+    /// The exam's revision the figures hold this answer from: a correction only moves to a later one, and the
+    /// write of one is conditioned on it. 0 in markers written before grades could be corrected.
+    #[serde(default)]
+    pub revision: u64,
+    /// What the figures hold of the answer; absent from markers written before grades could be corrected (those
+    /// answers stay as they were taken in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken: Option<Taken>,
+}
+
+/// What the figures hold of one answer: what a correction takes out again.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Taken {
+    pub mark: f64,
+    /// The rest of the exam's mark, as a fraction of its maximum; `None` in an exam of one question.
+    pub rest: Option<f64>,
+    /// The answers the learner's ability and the question's difficulty had taken in before this one: the `K` a
+    /// correction moves them by.
+    pub theta_answers: u64,
+    pub difficulty_answers: u64,
 }
 
 impl Entity for Applied {
@@ -207,6 +238,43 @@ fn unchanged(version: Option<u64>) -> Condition {
 /// How often one answer is tried again when another worker moved the same estimates meanwhile.
 const ATTEMPTS: usize = 8;
 
+/// Adds one answer's mark (and its rest-of-exam fraction, when the exam has other questions) to the sums behind
+/// right and wrong, the facility and the discrimination.
+fn add(s: &mut QuestionStats, mark: f64, rest: Option<f64>) {
+    if mark >= 1.0 {
+        s.correct += 1;
+    } else {
+        s.incorrect += 1;
+    }
+    s.mark_sum += mark;
+    if let Some(y) = rest {
+        s.pairs += 1;
+        s.sum_x += mark;
+        s.sum_y += y;
+        s.sum_xx += mark * mark;
+        s.sum_yy += y * y;
+        s.sum_xy += mark * y;
+    }
+}
+
+/// Takes out of those sums what [`add`] put in.
+fn remove(s: &mut QuestionStats, mark: f64, rest: Option<f64>) {
+    if mark >= 1.0 {
+        s.correct = s.correct.saturating_sub(1);
+    } else {
+        s.incorrect = s.incorrect.saturating_sub(1);
+    }
+    s.mark_sum -= mark;
+    if let Some(y) = rest {
+        s.pairs = s.pairs.saturating_sub(1);
+        s.sum_x -= mark;
+        s.sum_y -= y;
+        s.sum_xx -= mark * mark;
+        s.sum_yy -= y * y;
+        s.sum_xy -= mark * y;
+    }
+}
+
 /// The statistics and estimates after taking in one answer.
 pub fn take_in(
     stats: &QuestionStats,
@@ -224,21 +292,8 @@ pub fn take_in(
     );
     let mut s = stats.clone();
     s.attempts += 1;
-    if mark >= 1.0 {
-        s.correct += 1;
-    } else {
-        s.incorrect += 1;
-    }
-    s.mark_sum += mark;
+    add(&mut s, mark, rest);
     s.seconds_sum += answer.seconds;
-    if let Some(y) = rest {
-        s.pairs += 1;
-        s.sum_x += mark;
-        s.sum_y += y;
-        s.sum_xx += mark * mark;
-        s.sum_yy += y * y;
-        s.sum_xy += mark * y;
-    }
     s.difficulty = d;
     s.difficulty_answers += 1;
     s.version += 1;
@@ -251,10 +306,43 @@ pub fn take_in(
     (s, a)
 }
 
+/// The statistics and estimates after an answer taken in as `was` is held as `mark` and `rest` instead: the
+/// answer's old contribution out of the sums and its new one in, the estimates corrected by the answer's own step
+/// (see [`calibration`]). Attempts, time and the answers behind the estimates stay: it is the same answer.
+pub fn correct(
+    stats: &QuestionStats,
+    ability: &Ability,
+    was: &Taken,
+    mark: f64,
+    rest: Option<f64>,
+) -> (QuestionStats, Ability) {
+    let (theta, d) = calibration::correct(
+        ability.theta,
+        was.theta_answers,
+        stats.difficulty,
+        was.difficulty_answers,
+        was.mark,
+        mark,
+    );
+    let mut s = stats.clone();
+    remove(&mut s, was.mark, was.rest);
+    add(&mut s, mark, rest);
+    s.difficulty = d;
+    s.version += 1;
+    let a = Ability {
+        theta,
+        version: ability.version + 1,
+        ..ability.clone()
+    };
+    (s, a)
+}
+
 impl Exams {
-    /// Takes a completed exam's answers into the statistics and estimates, each once (the `exams.exam-completed`
-    /// job; safe to run again, and alongside another run). An exam not completed yet is left alone: its
-    /// completion sends the job again.
+    /// Brings the statistics and estimates in line with a completed exam's answers as they now stand (the
+    /// `exams.exam-completed` job, sent when the exam completes and again when a grade changes after): each answer
+    /// not taken in yet is taken in, and each taken in from an earlier revision of the exam is corrected. Safe to
+    /// run again, and alongside another run. An exam not completed yet is left alone: its completion sends the job
+    /// again. Answers how many answers this run changed the figures of.
     pub async fn apply_completed_exam(&self, exam_id: &str) -> Result<usize> {
         let exam = match self.exam(exam_id).await {
             Ok(exam) => exam,
@@ -274,8 +362,8 @@ impl Exams {
         Ok(applied)
     }
 
-    /// One answer: read the question's statistics, the learner's ability and the marker; write all three
-    /// conditioned on what was read. Answers whether this call took it in.
+    /// One answer: read the question's statistics, the learner's ability and the marker; write them conditioned
+    /// on what was read. Answers whether this call changed the figures.
     async fn apply_answer(&self, exam: &Exam, answer: &AnswerRecord) -> Result<bool> {
         let Some(mark) = answer.mark else {
             return Ok(false);
@@ -294,12 +382,15 @@ impl Exams {
                 .await?;
             let mut stats = None;
             let mut ability = None;
+            let mut marker = None;
             for item in items {
                 match item
                     .get(lectern_shared::table::ENTITY)
                     .and_then(|v| v.as_str())
                 {
-                    Some(name) if name == Applied::INFO.name => return Ok(false),
+                    Some(name) if name == Applied::INFO.name => {
+                        marker = Some(Applied::from_item(item)?)
+                    }
                     Some(name) if name == QuestionStats::INFO.name => {
                         stats = Some(QuestionStats::from_item(item)?)
                     }
@@ -309,53 +400,141 @@ impl Exams {
                     _ => {}
                 }
             }
-            let (stats_version, ability_version) = (
-                stats.as_ref().map(|s| s.version),
-                ability.as_ref().map(|a| a.version),
-            );
-            let stats = stats.unwrap_or_else(|| QuestionStats {
-                question_id: answer.question_id.clone(),
-                course_id: slot.course_id.clone(),
-                topic_id: slot.topic_id.clone(),
-                difficulty: calibration::prior(slot.difficulty),
-                ..QuestionStats::default()
-            });
-            let ability = ability.unwrap_or_else(|| Ability {
-                user_id: exam.user_id.clone(),
-                topic_id: slot.topic_id.clone(),
-                course_id: slot.course_id.clone(),
-                ..Ability::default()
-            });
-            let (stats, ability) = take_in(&stats, &ability, answer, mark, rest);
-            let marker = Applied {
-                exam_id: exam.exam_id.clone(),
-                position: crate::exams::store::position_label(answer.position),
-                applied_at: self.epoch(),
+            let ops = match marker {
+                None => self.take_in_ops(exam, answer, mark, rest, stats, ability)?,
+                // The figures hold this revision of the exam already, or a later one.
+                Some(marker) if marker.revision >= exam.revision => return Ok(false),
+                Some(Applied { taken: None, .. }) => {
+                    tracing::info!(
+                        exam_id = %exam.exam_id,
+                        position = answer.position,
+                        "taken in before grades could be corrected: left as it was"
+                    );
+                    return Ok(false);
+                }
+                Some(marker) => self.correction_ops(exam, marker, mark, rest, stats, ability)?,
             };
-            let ops = vec![
-                TxOp::Put {
-                    item: marker.to_item()?,
-                    condition: Condition::NotExists,
-                },
-                TxOp::Put {
-                    item: stats.to_item()?,
-                    condition: unchanged(stats_version),
-                },
-                TxOp::Put {
-                    item: ability.to_item()?,
-                    condition: unchanged(ability_version),
-                },
-            ];
+            let changes_figures = ops.len() > 1;
             match self.table().transact(ops).await {
-                Ok(()) => return Ok(true),
-                // Taken in by another run meanwhile.
-                Err(TableError::TransactionCancelled { index: Some(0), .. }) => return Ok(false),
-                // Another answer moved the same estimates: read them again.
+                Ok(()) => return Ok(changes_figures),
+                // The marker moved meanwhile (another run took the answer in or corrected it): read it again,
+                // and the figures with it.
                 Err(TableError::TransactionCancelled { .. } | TableError::Retryable(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
         Err(ExamError::Busy)
+    }
+
+    /// The writes that take an answer in for the first time: its marker (which must still be absent), the
+    /// statistics and the ability, each conditioned on what was read.
+    fn take_in_ops(
+        &self,
+        exam: &Exam,
+        answer: &AnswerRecord,
+        mark: f64,
+        rest: Option<f64>,
+        stats: Option<QuestionStats>,
+        ability: Option<Ability>,
+    ) -> Result<Vec<TxOp>> {
+        let slot = &exam.questions[answer.position];
+        let (stats_version, ability_version) = (
+            stats.as_ref().map(|s| s.version),
+            ability.as_ref().map(|a| a.version),
+        );
+        let stats = stats.unwrap_or_else(|| QuestionStats {
+            question_id: answer.question_id.clone(),
+            course_id: slot.course_id.clone(),
+            topic_id: slot.topic_id.clone(),
+            difficulty: calibration::prior(slot.difficulty),
+            ..QuestionStats::default()
+        });
+        let ability = ability.unwrap_or_else(|| Ability {
+            user_id: exam.user_id.clone(),
+            topic_id: slot.topic_id.clone(),
+            course_id: slot.course_id.clone(),
+            ..Ability::default()
+        });
+        let taken = Taken {
+            mark,
+            rest,
+            theta_answers: ability.answers,
+            difficulty_answers: stats.difficulty_answers,
+        };
+        let (stats, ability) = take_in(&stats, &ability, answer, mark, rest);
+        let marker = Applied {
+            exam_id: exam.exam_id.clone(),
+            position: crate::exams::store::position_label(answer.position),
+            applied_at: self.epoch(),
+            revision: exam.revision,
+            taken: Some(taken),
+        };
+        Ok(vec![
+            TxOp::Put {
+                item: marker.to_item()?,
+                condition: Condition::NotExists,
+            },
+            TxOp::Put {
+                item: stats.to_item()?,
+                condition: unchanged(stats_version),
+            },
+            TxOp::Put {
+                item: ability.to_item()?,
+                condition: unchanged(ability_version),
+            },
+        ])
+    }
+
+    /// The writes that bring an answer taken in from an earlier revision of its exam in line with this one: its
+    /// marker (conditioned on the revision read), and — when its mark or the rest of the exam's changed — the
+    /// statistics, and when its own mark changed the learner's ability, each conditioned on what was read.
+    fn correction_ops(
+        &self,
+        exam: &Exam,
+        marker: Applied,
+        mark: f64,
+        rest: Option<f64>,
+        stats: Option<QuestionStats>,
+        ability: Option<Ability>,
+    ) -> Result<Vec<TxOp>> {
+        let Some(was) = marker.taken else {
+            return Err(ExamError::Internal(
+                "a correction of an answer whose marker holds nothing".into(),
+            ));
+        };
+        let moved = Applied {
+            revision: exam.revision,
+            taken: Some(Taken { mark, rest, ..was }),
+            ..marker.clone()
+        };
+        let mut ops = vec![TxOp::Put {
+            item: moved.to_item()?,
+            condition: Condition::equals("revision", marker.revision),
+        }];
+        // Another answer of the exam regraded to what it was: nothing this answer holds has changed.
+        if was.mark == mark && was.rest == rest {
+            return Ok(ops);
+        }
+        let (Some(stats), Some(ability)) = (stats, ability) else {
+            // Both were written with the marker; only an eraser removes an ability, and with it the exam.
+            return Err(ExamError::Internal(format!(
+                "the figures of an answer taken in are missing (exam {}, position {})",
+                exam.exam_id, marker.position
+            )));
+        };
+        let (stats_version, ability_version) = (stats.version, ability.version);
+        let (stats, ability) = correct(&stats, &ability, &was, mark, rest);
+        ops.push(TxOp::Put {
+            item: stats.to_item()?,
+            condition: Condition::equals("version", stats_version),
+        });
+        if was.mark != mark {
+            ops.push(TxOp::Put {
+                item: ability.to_item()?,
+                condition: Condition::equals("version", ability_version),
+            });
+        }
+        Ok(ops)
     }
 }
 
