@@ -170,6 +170,8 @@ NOT_A_SHAPE = {
     # Learner profiles: rules of the calendar (a birth year after this one, a child older than 17), of the time
     # zone database (a well-formed name it does not know), of the JSON's encoded size and depth, and of consent
     # across two fields (a child needs it, an own profile takes none).
+    # An account's zone, by the same rule as a profile's (`lectern_shared::locale`).
+    ("PATCH", "/v1/users/me"): {("timezone", "not a known IANA time zone")},
     ("POST", "/v1/profiles"): {
         ("birth_year", "is in the future"),
         ("birth_year", "a child profile is for ages"),
