@@ -148,3 +148,67 @@ fn each_function_reads_exactly_the_secrets_it_uses_and_only_auth_the_private_one
         ]
     );
 }
+
+/// The source of the function crate building `binary`: its `src/main.rs` and `src/lib.rs`, joined.
+fn function_source(binary: &str) -> String {
+    let root = lectern_e2e::repo_root();
+    for domain in std::fs::read_dir(root.join("functions")).expect("functions") {
+        for krate in std::fs::read_dir(domain.expect("entry").path()).expect("crates") {
+            let dir = krate.expect("entry").path();
+            let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
+            if manifest.contains(&format!("[[bin]]\nname = \"{binary}\"")) {
+                return ["src/main.rs", "src/lib.rs"]
+                    .iter()
+                    .filter_map(|f| std::fs::read_to_string(dir.join(f)).ok())
+                    .collect();
+            }
+        }
+    }
+    panic!("no crate builds the binary {binary}");
+}
+
+/// A function given fewer secrets than its start-up requires dies at its first cold start on AWS, while the dev
+/// server and the emulated events (which see every ring) work: this holds each function's template secrets to
+/// what its entry point requires — the rings it `require`s, and what the accounts constructors require
+/// (`Accounts::from_env`: the rate-limit ring; `Accounts::for_account_routes`: also the cursor and outbox rings).
+#[test]
+fn each_function_is_given_the_secrets_its_start_up_requires() {
+    let ring = |purpose: &str| match purpose {
+        "Cursor" => "CursorKeys",
+        "Outbox" => "OutboxKeys",
+        "RateLimit" => "RateLimitKeys",
+        "Certificates" => "CertificateKeys",
+        "Totp" => "TotpKeys",
+        "Jwt" => "JwtSigningSecretArn",
+        other => panic!("no template secret known for Purpose::{other}"),
+    };
+    let mut checked = 0;
+    for (name, lines) in functions() {
+        let Some(binary) = lines.iter().find_map(|l| l.strip_prefix("Binary: ")) else {
+            continue;
+        };
+        let source = function_source(binary);
+        let mut needed: BTreeSet<&str> = source
+            .split("require(Purpose::")
+            .skip(1)
+            .map(|rest| ring(rest.split(')').next().unwrap_or_default()))
+            .collect();
+        if source.contains("Accounts::from_env(")
+            || source.contains("Accounts::for_account_routes(")
+        {
+            needed.insert("RateLimitKeys");
+        }
+        if source.contains("Accounts::for_account_routes(") {
+            needed.extend(["CursorKeys", "OutboxKeys"]);
+        }
+        let given = configured(&lines);
+        for ring in needed {
+            assert!(
+                given.contains(ring),
+                "{name} ({binary}) requires {ring} at start-up but the template does not give it"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 18, "checked {checked} functions");
+}

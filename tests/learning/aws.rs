@@ -1,6 +1,6 @@
 //! The learning domain's core flow on the AWS adapters (DynamoDB, S3, SQS on moto): a parent with two children and
 //! a device session, a published game found through its facet partition, a result recorded once however often it is
-//! retried, an offline batch, statistics and the curriculum from them, the learning worker earning an achievement
+//! retried, an offline batch, statistics and the curriculum from them, the learning worker earning an achievement (and computing recommendations)
 //! once from jobs read off SQS and delivered twice, and a sibling's device and another family kept out. Skipped when moto is not available (unless `LECTERN_REQUIRE_AWS=1`).
 
 use lectern_accounts::permissions::Role;
@@ -251,6 +251,14 @@ async fn core_learning_flow_on_dynamodb() {
         .await
         .expect_status(200);
     assert_eq!(rank.body["rank_from"], 1);
+    // The same jobs computed the profile's recommendations (a conditional put, the profile checked, the
+    // transition counts updated, in one DynamoDB transaction).
+    let recommended = api.recommendations(&device, &kid).await.expect_status(200);
+    assert!(
+        recommended.body["computed_at"].is_i64(),
+        "{}",
+        recommended.body
+    );
     let earned = api.earned(&device, &kid, "").await.expect_status(200);
     assert_eq!(earned.items().len(), 1);
     assert_eq!(earned.items()[0]["achievement_id"], first_win);
@@ -275,6 +283,7 @@ async fn core_learning_flow_on_dynamodb() {
     for token in [&sibling_device, &stranger.access] {
         assert_problem(&api.stats(token, &kid).await, 404, "not-found");
         assert_problem(&api.earned(token, &kid, "").await, 404, "not-found");
+        assert_problem(&api.recommendations(token, &kid).await, 404, "not-found");
         assert_problem(&api.rank(token, &kid, &game_id, "").await, 404, "not-found");
         assert_problem(&api.profile(token, &kid).await, 404, "not-found");
         assert_problem(

@@ -15,6 +15,7 @@ mod leaderboards;
 mod onboarding;
 mod profiles;
 mod progress;
+mod recommendations;
 mod reports;
 mod round_trips;
 mod seed;

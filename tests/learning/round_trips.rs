@@ -424,3 +424,55 @@ async fn a_report_reads_the_same_whatever_the_history() {
     );
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profiles_recommendations_are_two_batched_reads_never_a_computation() {
+    let api = Api::start().await;
+    let admin = api.admin("admin@example.com").await;
+    let mut games = Vec::new();
+    for n in 0..3 {
+        games.push(
+            api.published_game(
+                &admin,
+                game(
+                    &format!("Game {n}"),
+                    (4, 6),
+                    "numbers",
+                    &["counting"],
+                    "easy",
+                ),
+            )
+            .await,
+        );
+    }
+    let parent = api.parent("budget@example.com").await;
+    let kid = api.child_of(&parent, "Kid", 5).await;
+    let device = api.device_of(&parent, &kid).await;
+    let items: Vec<serde_json::Value> = games
+        .iter()
+        .enumerate()
+        .map(|(n, game)| {
+            serde_json::json!({
+                "idempotency_key": format!("budget-key-{n:04}"),
+                "result": lectern_e2e::learning::result(game, 1, 1, &api.at(-60 + n as i64)),
+            })
+        })
+        .collect();
+    api.record_batch(&device.access, &kid, serde_json::json!({ "items": items }))
+        .await
+        .expect_status(200);
+    let view = api.await_recommendations(&parent, &kid).await;
+    assert_eq!(view["items"].as_array().map(Vec::len), Some(3), "{view}");
+    // Only the request is counted.
+    api.await_quiet().await;
+    api.server.ops.reset();
+    api.recommendations(&device.access, &kid)
+        .await
+        .expect_status(200);
+    assert_eq!(
+        api.server.ops.take().summary(),
+        budget(3, 0, 0),
+        "GET /v1/profiles/{{id}}/recommendations: auth, the profile and its list in one batch, their games in one"
+    );
+    api.stop().await;
+}

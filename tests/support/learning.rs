@@ -199,6 +199,12 @@ impl Client {
         self.send(Method::GET, &path, auth.into(), Body::Empty)
             .await
     }
+
+    pub async fn recommendations<'t>(&self, auth: impl Into<Auth<'t>>, profile: &str) -> Reply {
+        let path = format!("/v1/profiles/{profile}/recommendations");
+        self.send(Method::GET, &path, auth.into(), Body::Empty)
+            .await
+    }
 }
 
 impl Client {
@@ -488,6 +494,30 @@ impl Api {
             crate::eventually(async || !earned_ids(self, &parent.access, profile).await.is_empty())
                 .await;
         assert!(earned, "{profile} earned nothing");
+    }
+
+    /// Waits (for the learning worker) until `profile`'s recommendations were computed, as `auth` sees them;
+    /// answers them.
+    pub async fn await_recommendations(&self, auth: &Signed, profile: &str) -> Value {
+        crate::poll(async || {
+            let reply = self.recommendations(&auth.access, profile).await;
+            (reply.status == 200 && !reply.body["computed_at"].is_null()).then_some(reply.body)
+        })
+        .await
+        .unwrap_or_else(|| panic!("no recommendations were computed for {profile}"))
+    }
+
+    /// Waits until the server's background work (the queue workers) has stopped touching storage: nothing read
+    /// or written for 150 ms. Then a test's next request is all that runs, and its jobs are all done.
+    pub async fn await_quiet(&self) {
+        let quiet = crate::eventually(async || {
+            self.server.ops.reset();
+            tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+            self.server.ops.take().summary()
+                == lectern_shared::testing::counting::Summary::default()
+        })
+        .await;
+        assert!(quiet, "the workers kept touching storage");
     }
 
     /// A verified parent, signed in.

@@ -9,7 +9,7 @@ async fn main() -> Result<(), lambda::Error> {
     telemetry::init();
     let config = Config::from_env()?;
     let platform = Platform::for_function(config.clone()).await?;
-    let accounts = Accounts::from_env(platform)?;
+    let accounts = Accounts::for_account_routes(platform)?;
     // The first admin on AWS: LECTERN_BOOTSTRAP_ADMIN_EMAIL names a registered account whose address was verified
     // through the emailed link; it is promoted (and audited) only while no active admin exists.
     if let Some(email) = accounts.config.bootstrap_admin_email.clone() {

@@ -9,7 +9,7 @@ async fn main() -> Result<(), lambda::Error> {
     telemetry::init();
     let config = Config::from_env()?;
     let platform = Platform::for_function(config.clone()).await?;
-    let accounts = Accounts::from_env(platform)?;
+    let accounts = Accounts::for_account_routes(platform)?;
     lambda::run_http(http::layers::api(
         lectern_accounts_users::router(accounts),
         &config,

@@ -1,12 +1,14 @@
 //! The content of the learning domain: the activity catalog (`/v1/games`) — published games for everyone who
 //! reads content (a child's device included), filtered and sorted in pages that each cost one query; drafts,
 //! changes, publication and soft deletion for authors (`content:write`) — and the curriculum (`/v1/curriculum`,
-//! modules in learning paths, and `/v1/profiles/{id}/curriculum`, where a profile stands). Both are authored
+//! modules in learning paths, `/v1/profiles/{id}/curriculum`, where a profile stands, and
+//! `/v1/profiles/{id}/recommendations`, what it might play next). Both are authored
 //! content with the same readers and authors, so they share one function. Thin wrappers over the learning
 //! domain's `catalog` and `curriculum`.
 
 mod curriculum;
 mod games;
+mod recommendations;
 
 use std::sync::Arc;
 
@@ -42,7 +44,8 @@ pub fn routes() -> Routes<Arc<Learning>> {
             curriculum::replace,
             curriculum::delete
         ))
-        .routes(routes!(curriculum::of_profile));
+        .routes(routes!(curriculum::of_profile))
+        .routes(routes!(recommendations::of_profile));
     Routes::new(ApiDoc::openapi()).limited(RouteClass::General, general)
 }
 

@@ -25,6 +25,9 @@
 //! | `achievement_evaluation` (counter) | `LEARNER#<profile_id>` / `EVALUATED` | — | the statistics version last evaluated: the jobs of a batch evaluate once |
 //! | `onboarding_steps` | `ONBOARDING` / `STEPS` | — | the onboarding steps admins define (the built-in defaults while absent): one get, batched with the account's progress |
 //! | `onboarding_progress` | `FAMILY#<owner_id>` / `ONBOARDING` | — | the steps an account did, when and how; read with the steps and the family counter in one batch, written conditionally on its version (see [`onboarding`]) |
+//! | `recommendations` | `LEARNER#<profile_id>` / `RECOMMENDATIONS` | — | a profile's next games, computed by the worker after its results (versioned; the statistics version it covers makes the job run once); read with the profile in one batch (see [`recommendations`]) |
+//! | `game_successor` (counter) | `NEXT#<game_id>` / `<next_game_id>` | — | how often profiles that finished a game played another next: one partition query per game just finished, in the worker only |
+//! | `transition_counted` | `LEARNER#<profile_id>` / `COUNTED#<result_id>` (TTL 30 days) | — | put `NotExists` with the counter's update: each result's transition counts once |
 //! | `catalog_entry` | `CATALOG#<facets>` / `<published_at>#<game_id>` | gsi1 `CATALOG_TITLE#<facets>` / `<title_key>#<game_id>`; gsi2 `CATALOG_POPULAR#<facets>` / `<popularity>#<title_key>#<game_id>` | a filtered, sorted catalog page is one query of one facet partition (see [`catalog`] for the fan-out and its numbers) |
 //!
 //! Why the profile lives under its own id and not under the family: the routes name only the profile
@@ -43,6 +46,7 @@ pub mod leaderboards;
 pub mod onboarding;
 pub mod profiles;
 pub mod progress;
+pub mod recommendations;
 pub mod reports;
 pub mod schema;
 pub mod service;
@@ -72,4 +76,7 @@ pub const ENTITIES: &[EntityInfo] = &[
     leaderboards::BOARD_BUCKETS,
     onboarding::OnboardingSteps::INFO,
     onboarding::OnboardingProgress::INFO,
+    recommendations::Recommendations::INFO,
+    recommendations::Successor::INFO,
+    recommendations::Counted::INFO,
 ];

@@ -444,3 +444,70 @@ fn onboarding_progress() {
         },
     );
 }
+
+#[test]
+fn recommendations() {
+    use lectern_learning::recommendations::{Reason, Recommendations, Suggested};
+    assert_stored(
+        &golden(),
+        &Recommendations {
+            profile_id: PROFILE.into(),
+            items: vec![
+                Suggested {
+                    game_id: "01JGAME0000000000000000001".into(),
+                    reason: Reason::Curriculum,
+                    because: "01JMODULE00000000000000001".into(),
+                },
+                Suggested {
+                    game_id: "01JGAME0000000000000000002".into(),
+                    reason: Reason::WeakSkill,
+                    because: "counting".into(),
+                },
+                Suggested {
+                    game_id: "01JGAME0000000000000000003".into(),
+                    reason: Reason::SimilarLearners,
+                    because: "01JGAME0000000000000000000".into(),
+                },
+            ],
+            stats_version: 4,
+            computed_at: NOW,
+            version: 2,
+        },
+    );
+}
+
+#[tokio::test]
+async fn game_successor_and_transition_counted() {
+    use lectern_learning::recommendations::{Counted, Played, Successor};
+    let (learning, _dir) = learning().await;
+    let table = &learning.platform.table;
+    table
+        .put(sample_profile().to_item().unwrap(), Condition::Always)
+        .await
+        .unwrap();
+    // The result before: a finished game.
+    let before = sample_result();
+    table
+        .put(before.to_item().unwrap(), Condition::Always)
+        .await
+        .unwrap();
+    let next = Played {
+        result_id: "01JRESULT00000000000000002".into(),
+        game_id: "01JGAME0000000000000000001".into(),
+        played_at: before.played_at + 60,
+    };
+    learning
+        .refresh_recommendations(PROFILE, 2, std::slice::from_ref(&next))
+        .await
+        .unwrap();
+    let item = table
+        .get(&Successor::key_of(&before.game_id, &next.game_id))
+        .await
+        .unwrap();
+    assert_stored_item(&golden(), &Successor::INFO, &item.expect("the count"));
+    let mark = table
+        .get(&Counted::key_of(PROFILE, &next.result_id))
+        .await
+        .unwrap();
+    assert_stored_item(&golden(), &Counted::INFO, &mark.expect("the mark"));
+}

@@ -1,5 +1,5 @@
 //! The learning worker: the learning queue's jobs. [`ResultsRecorded`] puts the result's score on the game's
-//! leaderboards and evaluates the profile's achievements; [`EraseProfile`] erases a deleted profile's data; the domain makes both exactly-once (conditional writes:
+//! leaderboards, evaluates the profile's achievements and recomputes its recommendations; [`EraseProfile`] erases a deleted profile's data; the domain makes both exactly-once (conditional writes:
 //! see `lectern_learning::leaderboards` and `::achievements`), so a redelivered, duplicated or racing job counts
 //! nothing twice, and the worker's idempotency key only saves the repeated work.
 
@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use lectern_learning::erasure::erase_profile;
 use lectern_learning::leaderboards::Score;
 use lectern_learning::profiles::Profile;
+use lectern_learning::recommendations::Played;
 use lectern_learning::{Learning, LearningError};
 use lectern_messages::{EraseProfile, ResultsRecorded};
 use lectern_shared::Platform;
@@ -112,6 +113,18 @@ impl JobHandler for ResultsRecordedHandler {
             let evaluation = self
                 .learning
                 .evaluate_achievements(&payload.profile_id, payload.stats_version)
+                .await?;
+            let played: Vec<Played> = payload
+                .results
+                .iter()
+                .map(|r| Played {
+                    result_id: r.result_id.clone(),
+                    game_id: r.game_id.clone(),
+                    played_at: r.played_at,
+                })
+                .collect();
+            self.learning
+                .refresh_recommendations(&payload.profile_id, payload.stats_version, &played)
                 .await?;
             Ok::<_, LearningError>((boards, evaluation))
         };

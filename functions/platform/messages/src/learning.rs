@@ -6,8 +6,8 @@
 use lectern_shared::queue::{JobKind, queues};
 use serde::{Deserialize, Serialize};
 
-/// Job: a profile recorded a result; put its score on the leaderboards and evaluate what the profile's state now
-/// earns (achievements).
+/// Job: a profile recorded a result; put its score on the leaderboards, evaluate what the profile's state now
+/// earns (achievements) and recompute what it might play next (recommendations).
 ///
 /// On the wire: `{"profile_id": "01J...", "results": [{"result_id": .., "game_id": .., "score": 870,
 /// "played_at": 1764000000}], "stats_version": 12}`. Written to the outbox in the result's own transaction, with

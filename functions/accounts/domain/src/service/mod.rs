@@ -63,6 +63,18 @@ pub struct Accounts {
 
 impl Accounts {
     /// Builds the service from the platform and the environment.
+    /// The accounts as a function serving the accounts' own routes (`auth`, `users`, `admin`) needs them: its
+    /// lists sign cursors and every change of an account may leave a job (an email, an audit record) in the
+    /// outbox, so it refuses to start without the cursor and outbox rings. Functions that only authenticate
+    /// their callers use [`Accounts::from_env`].
+    pub fn for_account_routes(platform: Platform) -> anyhow::Result<Arc<Self>> {
+        platform.keys.require(Purpose::Cursor)?;
+        platform.keys.require(Purpose::Outbox)?;
+        Self::from_env(platform)
+    }
+
+    /// The accounts from the environment, for any function: what authenticating callers and minting sessions
+    /// need (the token keys, the rate-limit ring).
     pub fn from_env(platform: Platform) -> anyhow::Result<Arc<Self>> {
         let config = AccountsConfig::from_env(&platform.config)?;
         let argon = Argon2Params::from_lookup(|k| std::env::var(k).ok())?;
@@ -86,11 +98,9 @@ impl Accounts {
                 "no access-token keys: set LECTERN_SECRET_JWT (the issuer) or LECTERN_JWT_PUBLIC_KEYS (verifiers)"
             ),
         };
-        // Lists and rate limits are on every route of the accounts functions, and every change of an account may
-        // leave a job (an email, an audit record) in the outbox.
-        platform.keys.require(Purpose::Cursor)?;
+        // Rate limits are on every route of every function that authenticates (the accounts' own routes also
+        // need the cursor and outbox rings: `Accounts::for_account_routes`).
         platform.keys.require(Purpose::RateLimit)?;
-        platform.keys.require(Purpose::Outbox)?;
         let (secrets, backup_codes) = match platform.keys.get(Purpose::Totp) {
             Some(ring) => (SecretBox::from_ring(ring), CodeHasher::from_ring(ring)),
             None => {
