@@ -9,8 +9,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, VerifyingKey};
 use lectern_e2e::api::{Api, Body, assert_problem, assert_validation};
 use lectern_e2e::exams::{
-    Cast, answer, approved_question, approved_questions, course, grade, issued_certificate,
-    pass_certifying_exam, question, right_response, start_exam, submit_exam, wrong_response,
+    Cast, approved_question, approved_questions, course, grade, issued_certificate,
+    pass_certifying_exam, question, right_response, sit_exam, start_exam, wrong_response,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -276,27 +276,8 @@ async fn only_a_passed_timed_exam_drawn_from_a_course_certifies() {
     // A certifying exam failed: no certificate, once its result has been taken in.
     let body = json!({"mode": "timed", "source": {"course": built.course}, "count": 2,
         "time_limit_seconds": 600, "certifying": true, "pass_mark": 60});
-    let exam = start_exam(&api, learner, body)
-        .await
-        .expect_status(201)
-        .body;
-    let exam_id = exam["exam_id"].as_str().unwrap();
-    for item in exam["items"].as_array().unwrap() {
-        let q = &item["question"];
-        answer(
-            &api,
-            learner,
-            exam_id,
-            q["question_id"].as_str().unwrap(),
-            wrong_response(q),
-        )
-        .await
-        .expect_status(200);
-    }
-    let done = submit_exam(&api, learner, exam_id)
-        .await
-        .expect_status(200)
-        .body;
+    let (exam_id, done) = sit_exam(&api, learner, body, wrong_response).await;
+    let exam_id = exam_id.as_str();
     assert_eq!(done["result"]["passed"], false);
     let instructor = Some(cast.instructor.access.as_str());
     let taken_in = lectern_e2e::eventually(async || {
@@ -335,24 +316,8 @@ async fn a_certifying_exam_regraded_to_a_pass_earns_its_certificate() {
     let learner = &cast.learner;
     let body = json!({"mode": "timed", "source": {"course": built.course}, "count": 2,
         "time_limit_seconds": 600, "certifying": true, "pass_mark": 100});
-    let exam = start_exam(&api, learner, body)
-        .await
-        .expect_status(201)
-        .body;
-    let exam_id = exam["exam_id"].as_str().unwrap();
-    for item in exam["items"].as_array().unwrap() {
-        let q = &item["question"];
-        answer(
-            &api,
-            learner,
-            exam_id,
-            q["question_id"].as_str().unwrap(),
-            right_response(q),
-        )
-        .await
-        .expect_status(200);
-    }
-    submit_exam(&api, learner, exam_id).await.expect_status(200);
+    let (exam_id, _) = sit_exam(&api, learner, body, right_response).await;
+    let exam_id = exam_id.as_str();
     let grader = &cast.instructor;
     let failed = grade(&api, grader, exam_id, &essay, 0.5)
         .await

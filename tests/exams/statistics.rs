@@ -5,7 +5,7 @@
 
 use lectern_e2e::api::{Api, Signed, assert_problem, assert_validation};
 use lectern_e2e::exams::{
-    Cast, answer, approved_question, course, grade, question, right_response, start_exam,
+    Cast, approved_question, course, grade, question, right_response, sit_exam, start_exam,
     submit_exam, wrong_response,
 };
 use serde_json::{Value, json};
@@ -161,27 +161,8 @@ async fn a_grade_changed_after_the_exam_is_complete_corrects_the_statistics() {
     let true_false = approved_question(&api, &cast, question(topic, "true_false", "easy")).await;
     let body = json!({"mode": "practice", "source": {"questions": [essay, true_false]}, "shuffle_questions": false});
     let learner = &cast.learner;
-    let exam = start_exam(&api, learner, body)
-        .await
-        .expect_status(201)
-        .body;
-    let exam_id = exam["exam_id"].as_str().unwrap();
-    for item in exam["items"].as_array().unwrap() {
-        let q = &item["question"];
-        answer(
-            &api,
-            learner,
-            exam_id,
-            q["question_id"].as_str().unwrap(),
-            right_response(q),
-        )
-        .await
-        .expect_status(200);
-    }
-    let submitted = submit_exam(&api, learner, exam_id)
-        .await
-        .expect_status(200)
-        .body;
+    let (exam_id, submitted) = sit_exam(&api, learner, body, right_response).await;
+    let exam_id = exam_id.as_str();
     assert_eq!(submitted["status"], "grading");
 
     // Graded: the exam completes and the worker takes it in.

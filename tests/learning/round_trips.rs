@@ -5,6 +5,22 @@ use lectern_e2e::api::Api;
 use lectern_e2e::learning::game;
 use lectern_shared::testing::counting::Summary;
 
+/// `n` published counting games for five-year-olds, by `author`.
+async fn counting_games(api: &Api, author: &lectern_e2e::api::Signed, n: usize) -> Vec<String> {
+    let mut games = Vec::new();
+    for i in 0..n {
+        let body = game(
+            &format!("Game {i}"),
+            (4, 6),
+            "numbers",
+            &["counting"],
+            "easy",
+        );
+        games.push(api.published_game(author, body).await);
+    }
+    games
+}
+
 fn budget(reads: usize, writes: usize, blobs: usize) -> Summary {
     Summary {
         reads,
@@ -126,22 +142,7 @@ async fn recording_a_result_is_one_read_and_one_transaction() {
 async fn the_curriculum_is_one_read_and_a_profiles_place_in_it_one_batch() {
     let api = Api::start().await;
     let admin = api.admin("admin@example.com").await;
-    let mut games = Vec::new();
-    for n in 0..3 {
-        games.push(
-            api.published_game(
-                &admin,
-                game(
-                    &format!("Game {n}"),
-                    (4, 6),
-                    "numbers",
-                    &["counting"],
-                    "easy",
-                ),
-            )
-            .await,
-        );
-    }
+    let games = counting_games(&api, &admin, 3).await;
     let mut previous: Vec<String> = Vec::new();
     for n in 0..5 {
         let refs: Vec<&str> = games.iter().map(String::as_str).collect();
@@ -429,22 +430,7 @@ async fn a_report_reads_the_same_whatever_the_history() {
 async fn a_profiles_recommendations_are_two_batched_reads_never_a_computation() {
     let api = Api::start().await;
     let admin = api.admin("admin@example.com").await;
-    let mut games = Vec::new();
-    for n in 0..3 {
-        games.push(
-            api.published_game(
-                &admin,
-                game(
-                    &format!("Game {n}"),
-                    (4, 6),
-                    "numbers",
-                    &["counting"],
-                    "easy",
-                ),
-            )
-            .await,
-        );
-    }
+    let games = counting_games(&api, &admin, 3).await;
     let parent = api.parent("budget@example.com").await;
     let kid = api.child_of(&parent, "Kid", 5).await;
     let device = api.device_of(&parent, &kid).await;

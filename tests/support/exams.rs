@@ -302,6 +302,35 @@ pub async fn grade(
     .await
 }
 
+/// Starts an exam as `who` with `body`, answers every question with `respond` (e.g. [`right_response`]) and submits
+/// it: answers the exam's id and the submit's answer (200 asserted).
+pub async fn sit_exam(
+    api: &Client,
+    who: &Signed,
+    body: Value,
+    respond: fn(&Value) -> Value,
+) -> (String, Value) {
+    let exam = start_exam(api, who, body).await.expect_status(201).body;
+    let exam_id = exam["exam_id"].as_str().expect("exam id").to_string();
+    for item in exam["items"].as_array().expect("items") {
+        let q = &item["question"];
+        answer(
+            api,
+            who,
+            &exam_id,
+            q["question_id"].as_str().expect("question id"),
+            respond(q),
+        )
+        .await
+        .expect_status(200);
+    }
+    let done = submit_exam(api, who, &exam_id)
+        .await
+        .expect_status(200)
+        .body;
+    (exam_id, done)
+}
+
 /// A timed certifying exam drawn from `course` (`count` questions), every answer right, submitted: answers its id
 /// (which is its certificate's id).
 pub async fn pass_certifying_exam(
@@ -312,25 +341,8 @@ pub async fn pass_certifying_exam(
 ) -> String {
     let body = json!({"mode": "timed", "source": {"course": course}, "count": count,
         "time_limit_seconds": 600, "certifying": true});
-    let exam = start_exam(api, who, body).await.expect_status(201).body;
-    assert_eq!(exam["certifying"], true, "{exam}");
-    let exam_id = exam["exam_id"].as_str().expect("exam id").to_string();
-    for item in exam["items"].as_array().expect("items") {
-        let q = &item["question"];
-        answer(
-            api,
-            who,
-            &exam_id,
-            q["question_id"].as_str().expect("question id"),
-            right_response(q),
-        )
-        .await
-        .expect_status(200);
-    }
-    let done = submit_exam(api, who, &exam_id)
-        .await
-        .expect_status(200)
-        .body;
+    let (exam_id, done) = sit_exam(api, who, body, right_response).await;
+    assert_eq!(done["certifying"], true, "{done}");
     assert_eq!(done["result"]["passed"], true, "{done}");
     exam_id
 }

@@ -1,38 +1,22 @@
 //! Golden files of the items the learning domain stores: one per entity, the whole item, in
 //! `golden/<entity>.json`. Rewrite them with `LECTERN_UPDATE_GOLDEN=1` when a change of stored data is intended.
 
+mod common;
+
+use common::{NOW, learning};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use lectern_learning::Viewer;
-use lectern_learning::config::LearningConfig;
 use lectern_learning::profiles::{Consent, FAMILY_COUNTER, NewProfile, Profile, ProfileKind};
-use lectern_learning::service::Learning;
-use lectern_shared::clock::ManualClock;
 use lectern_shared::table::{Condition, Entity};
 use lectern_shared::testing::golden::{assert_stored, assert_stored_item};
-use lectern_shared::{Config, Platform};
 use serde_json::json;
-use time::OffsetDateTime;
 
-const NOW: i64 = 1_900_000_000;
 const OWNER: &str = "01JAD4LOVELACE0000000000AA";
 const PROFILE: &str = "01JPROF1LE0000000000000000";
 
 fn golden() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
-}
-
-async fn learning() -> (Arc<Learning>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new(OffsetDateTime::from_unix_timestamp(NOW).unwrap());
-    let platform = Platform::with_clock(Config::for_tests(dir.path().into()), Arc::new(clock))
-        .await
-        .unwrap();
-    (
-        Learning::new(platform, LearningConfig::from_lookup(|_| None).unwrap()),
-        dir,
-    )
 }
 
 /// A child's profile with every field set, controls included.

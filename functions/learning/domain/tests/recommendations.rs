@@ -2,35 +2,20 @@
 //! counts once however often or in whatever order the jobs run, the list is recomputed once per statistics
 //! version, what other learners played next is recommended for the right age, and a deleted profile gets nothing.
 
-use std::sync::Arc;
+mod common;
 
-use lectern_learning::config::LearningConfig;
+use common::{NOW, learning};
+
 use lectern_learning::profiles::{Profile, ProfileKind};
 use lectern_learning::progress::{GameResult, GameStats, LearnerStats};
 use lectern_learning::recommendations::{Played, Recommendations, Successor};
 use lectern_learning::service::Learning;
-use lectern_shared::clock::ManualClock;
 use lectern_shared::table::{Condition, Entity};
-use lectern_shared::{Config, Platform};
-use time::OffsetDateTime;
 
-const NOW: i64 = 1_900_000_000;
 const PROFILE: &str = "01JPROF1LE0000000000000000";
 const A: &str = "01JGAME0000000000000000000";
 const B: &str = "01JGAME0000000000000000001";
 const C: &str = "01JGAME0000000000000000002";
-
-async fn learning() -> (Arc<Learning>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new(OffsetDateTime::from_unix_timestamp(NOW).unwrap());
-    let platform = Platform::with_clock(Config::for_tests(dir.path().into()), Arc::new(clock))
-        .await
-        .unwrap();
-    (
-        Learning::new(platform, LearningConfig::from_lookup(|_| None).unwrap()),
-        dir,
-    )
-}
 
 fn profile() -> Profile {
     Profile {
