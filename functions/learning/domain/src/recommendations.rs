@@ -69,8 +69,10 @@ const RECENT_GAMES: usize = 3;
 const RECENT_RESULTS: usize = 20;
 /// How long a result's counted mark is kept (SQS keeps a message at most 14 days).
 pub const MARK_DAYS: i64 = 30;
-/// Attempts at storing a list when another job stored one meanwhile.
-const ATTEMPTS: usize = 3;
+/// Attempts at storing a list when another job stored one meanwhile. A job loses only to a job that wrote first;
+/// once a newer version is stored it stops, so with the up to 10 jobs a queue batch runs at once for one profile,
+/// the newest can lose at most 9 times before it writes.
+const ATTEMPTS: usize = 10;
 
 const LEARNER: Shape = Shape::new("LEARNER", &["profile_id"]);
 
