@@ -214,6 +214,13 @@ NOT_A_SHAPE = {
     ("PUT", "/v1/profiles/{profile_id}/controls"): {("allowed_hours", "start and end differ")},
     # Not the parent's PIN, or none set.
     ("POST", "/v1/family/pin/switch"): {("pin", "is not correct"), ("pin", "no parent PIN is set")},
+    # Notifications: a cursor of another list; quiet hours that start when they end (a rule across two fields),
+    # in a well-formed zone the time zone database does not know.
+    ("GET", "/v1/notifications"): {("query.cursor", "invalid or tampered cursor")},
+    ("PUT", "/v1/users/me/notification-preferences"): {
+        ("quiet_hours.end", "start and end to differ"),
+        ("quiet_hours.timezone", "not a known IANA time zone"),
+    },
 }
 
 

@@ -15,6 +15,8 @@ use axum::Router;
 use lectern_accounts::service::Accounts;
 use lectern_learning::Learning;
 use lectern_learning::config::LearningConfig;
+use lectern_platform::Notifications;
+use lectern_platform::config::NotificationsConfig;
 use lectern_shared::Platform;
 use lectern_shared::blobs::embedded;
 use lectern_shared::http::layers;
@@ -44,6 +46,16 @@ pub fn learning_on(platform: &Platform) -> Arc<Learning> {
     Learning::new(platform.clone(), config)
 }
 
+/// The notification centre over `platform`, configured from the environment (a bad setting is logged and the
+/// defaults are used, as `lectern serve` checks them first).
+pub fn notifications_on(platform: &Platform) -> Arc<Notifications> {
+    let config = NotificationsConfig::from_env().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "notification settings refused; using the defaults");
+        NotificationsConfig::default()
+    });
+    Notifications::new(platform.clone(), config)
+}
+
 /// Every function's routes, layered exactly as each Lambda layers its own, plus the local blob routes.
 pub fn app(platform: &Platform, accounts: Arc<Accounts>) -> Router {
     let functions = Router::new()
@@ -71,6 +83,10 @@ pub fn app(platform: &Platform, accounts: Arc<Accounts>) -> Router {
             accounts.clone(),
         ))
         .merge(lectern_accounts_admin::router(accounts.clone()))
+        .merge(lectern_platform_inbox::router(
+            notifications_on(&accounts.platform),
+            accounts.clone(),
+        ))
         .merge(exams_routers(accounts));
     let mut app = layers::with_body_limit(functions, &platform.config);
     if let Some(blobs) = &platform.embedded_blobs {

@@ -192,6 +192,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => {
             let accounts = Accounts::from_env(platform.clone())?;
             lectern_learning::config::LearningConfig::from_env()?;
+            lectern_platform::config::NotificationsConfig::from_env()?;
             let listener = TcpListener::bind(config.addr).await?;
             let server = lectern_local::Server::start_with(listener, platform, accounts).await?;
             let data = std::fs::canonicalize(&config.data_dir).unwrap_or(config.data_dir.clone());

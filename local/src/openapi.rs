@@ -4,7 +4,7 @@
 use utoipa::openapi::{InfoBuilder, LicenseBuilder, OpenApi, ServerBuilder};
 
 /// Every HTTP function's OpenAPI fragment, each built from the routes it serves.
-fn functions() -> [OpenApi; 12] {
+fn functions() -> [OpenApi; 13] {
     [
         lectern_platform_health::routes().openapi(),
         lectern_accounts_auth::routes().openapi(),
@@ -18,6 +18,7 @@ fn functions() -> [OpenApi; 12] {
         lectern_learning_progress::routes().openapi(),
         lectern_learning_achievements::routes().openapi(),
         lectern_learning_leaderboards::routes().openapi(),
+        lectern_platform_inbox::routes().openapi(),
     ]
 }
 

@@ -23,6 +23,7 @@ fn registered() -> Vec<EntityInfo> {
         lectern_accounts::ENTITIES,
         lectern_exams::ENTITIES,
         lectern_learning::ENTITIES,
+        lectern_platform::ENTITIES,
         lectern_local::ENTITIES,
     ]
     .concat()

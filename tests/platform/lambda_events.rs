@@ -265,6 +265,10 @@ fn function_router(
             lectern_local::learning(accounts),
             accounts.clone(),
         ),
+        "inbox" => lectern_platform_inbox::router(
+            lectern_local::notifications_on(&accounts.platform),
+            accounts.clone(),
+        ),
         other => panic!("{other} is not an HTTP function; teach this test its entry point"),
     };
     layers::api(routes, &platform.config)
@@ -407,6 +411,7 @@ fn the_manifest_covers_every_event_file_and_every_deployed_function() {
         "progress",
         "achievements",
         "leaderboards",
+        "inbox",
     ] {
         let with_token = manifest
             .iter()

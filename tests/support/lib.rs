@@ -9,6 +9,7 @@ pub mod exams;
 pub mod learning;
 pub mod mail;
 pub mod moto_stack;
+pub mod notifications;
 pub mod openapi;
 pub mod two_factor;
 pub mod uploads;

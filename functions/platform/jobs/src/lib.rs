@@ -2,7 +2,8 @@
 //!
 //! One queue and one Lambda run every domain's background jobs, so this crate assembles them: it is the one
 //! function allowed to use every domain library (see `docs/architecture.md`). It runs `account.purge`, the
-//! erasure of a deleted account, with every domain's [`Eraser`] (exams, learning, then accounts),
+//! erasure of a deleted account, with every domain's [`Eraser`] (exams, learning, the notification centre, then
+//! accounts),
 //! `exams.exam-completed`, the exam statistics, and `exams.issue-certificate`, which needs the learner's display
 //! name from the accounts domain ([`AccountNames`]); a new domain adds its eraser to [`erasers`] and its job
 //! handlers to [`worker`].
@@ -23,6 +24,7 @@ pub fn erasers(platform: &Platform) -> Vec<Arc<dyn Eraser>> {
     vec![
         Arc::new(lectern_exams::erasure::ExamsEraser::new(platform)),
         Arc::new(lectern_learning::erasure::LearningEraser::new(platform)),
+        Arc::new(lectern_platform::erasure::InboxEraser::new(platform)),
     ]
 }
 

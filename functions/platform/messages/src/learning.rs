@@ -1,7 +1,7 @@
 //! Learning jobs: what the learning worker does after a result is recorded ([`ResultsRecorded`]) and after a
 //! profile is deleted ([`EraseProfile`]), and the parent's
-//! notification that a child earned an achievement ([`AchievementEarned`], delivered by the notifications worker
-//! once the notifications issue lands; until then a deployment without its handler retries and dead-letters it).
+//! notification that a child earned an achievement ([`AchievementEarned`], delivered by the notifications worker as
+//! an `achievements` notification to the profile's owner).
 
 use lectern_shared::queue::{JobKind, queues};
 use serde::{Deserialize, Serialize};

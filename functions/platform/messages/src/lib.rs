@@ -8,7 +8,9 @@ pub mod accounts;
 pub mod email;
 pub mod exams;
 pub mod learning;
+pub mod notify;
 
 pub use accounts::PurgeAccount;
 pub use email::{NotifyEmail, SendEmail, Template};
 pub use learning::{AchievementEarned, EraseProfile, RecordedScore, ResultsRecorded};
+pub use notify::{NotificationContent, NotificationType, Notify};

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use lectern_platform::Notifications;
 use lectern_platform_notifications::Branding;
 use lectern_shared::queue::queues;
 use lectern_shared::{Config, Platform, lambda, telemetry};
@@ -13,7 +14,8 @@ async fn main() -> Result<(), lambda::Error> {
     // Read before anything else so a bad variable fails the cold start instead of every email.
     let branding = Branding::from_env()?;
     let platform = Platform::for_function(Config::from_env()?).await?;
-    let worker = lectern_platform_notifications::worker_with(&platform, branding);
+    let notifications = Notifications::from_env(platform.clone())?;
+    let worker = lectern_platform_notifications::worker_for(&platform, branding, notifications);
     lambda::run_sqs_worker(
         Arc::new(worker),
         platform.queue.clone(),

@@ -353,3 +353,57 @@ fn jobs_round_trip_in_the_documented_wire_format() {
             .unwrap();
     assert_eq!(unit.template, Template::PasswordChanged);
 }
+
+#[test]
+fn notifications_render_in_app_and_by_email_with_the_childs_name_escaped() {
+    use lectern_messages::{NotificationContent, NotificationType};
+    use lectern_platform_notifications::{in_app_text, render_notification};
+    let earned = NotificationContent::AchievementEarned {
+        learner_name: "<b>Kid</b>\r\nBcc: x@evil.test".into(),
+        achievement_id: "01JACH1EVEMENT000000000000".into(),
+        achievement_name: "First win".into(),
+    };
+    let text = in_app_text(Some("de-DE"), &earned).unwrap();
+    assert_eq!(text.title, "<b>Kid</b> Bcc: x@evil.test earned “First win”");
+    let email = render_notification(
+        &branding(),
+        TO,
+        Some("Ada"),
+        None,
+        NotificationType::Achievements,
+        &earned,
+    )
+    .unwrap();
+    assert!(!email.subject.contains(['\r', '\n']), "{}", email.subject);
+    assert!(!email.html.contains("<b>Kid"), "escaped in HTML");
+    assert!(email.html.contains("&lt;b&gt;Kid"), "{}", email.html);
+    assert!(
+        email
+            .text
+            .contains("achievement notifications are on by email")
+    );
+    let security = render_notification(
+        &branding(),
+        TO,
+        None,
+        None,
+        NotificationType::Security,
+        &NotificationContent::Message {
+            title: "New sign-in".into(),
+            body: "Someone signed in.".into(),
+            link: Some(LINK.into()),
+        },
+    )
+    .unwrap();
+    assert!(security.text.contains(LINK));
+    assert!(security.text.contains("about your account's security"));
+    let unsafe_link = NotificationContent::Message {
+        title: "t".into(),
+        body: "b".into(),
+        link: Some("javascript:alert(1)".into()),
+    };
+    assert_eq!(
+        in_app_text(None, &unsafe_link),
+        Err(RenderError::UnsafeLink { field: "link" })
+    );
+}

@@ -3,10 +3,10 @@
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 
-use super::RenderError;
 use super::content::{Block, Content, Context, Href, Inline, clean, mask_email};
 use super::locale::Catalog;
-use lectern_messages::Template;
+use super::{InAppText, RenderError};
+use lectern_messages::{NotificationContent, NotificationType, Template};
 
 /// Longest device description shown.
 const MAX_DEVICE_CHARS: usize = 120;
@@ -16,6 +16,12 @@ const MAX_KEY_NAME_CHARS: usize = 100;
 const MAX_CODE_CHARS: usize = 32;
 /// Backup codes left at or below which the email suggests making new ones.
 const FEW_BACKUP_CODES: u32 = 3;
+/// Longest learner or achievement name shown.
+const MAX_NAME_CHARS: usize = 80;
+/// Longest notification title, in characters.
+const MAX_TITLE_CHARS: usize = 120;
+/// Longest notification body, in characters.
+const MAX_BODY_CHARS: usize = 2_000;
 
 /// The English catalog (also the fallback).
 pub(crate) struct English;
@@ -332,6 +338,95 @@ impl Catalog for English {
         })
     }
 
+    fn in_app(&self, content: &NotificationContent) -> Result<InAppText, RenderError> {
+        Ok(match content {
+            NotificationContent::AchievementEarned {
+                learner_name,
+                achievement_name,
+                ..
+            } => {
+                let (learner, achievement) = names(learner_name, achievement_name)?;
+                InAppText {
+                    title: format!("{learner} earned “{achievement}”"),
+                    body: format!("{learner} earned the achievement “{achievement}”. Well done!"),
+                    link: None,
+                }
+            }
+            NotificationContent::Message { title, body, link } => {
+                let (title, body, link) = message(title, body, link.as_deref())?;
+                InAppText {
+                    title,
+                    body,
+                    link: link.map(|l| l.target().to_string()),
+                }
+            }
+        })
+    }
+
+    fn notification(
+        &self,
+        category: NotificationType,
+        content: &NotificationContent,
+        cx: &Context<'_>,
+    ) -> Result<Content, RenderError> {
+        let product = cx.product();
+        let greeting = match &cx.name {
+            Some(name) => format!("Hi {name},"),
+            None => "Hi,".to_string(),
+        };
+        let (subject, heading, mut blocks) = match content {
+            NotificationContent::AchievementEarned {
+                learner_name,
+                achievement_name,
+                ..
+            } => {
+                let (learner, achievement) = names(learner_name, achievement_name)?;
+                let blocks = vec![
+                    Block::Paragraph(vec![
+                        Inline::text(format!("{learner} just earned the achievement ")),
+                        Inline::Strong(achievement.clone()),
+                        Inline::text(format!(" on {product}. Well done!")),
+                    ]),
+                    Block::Button {
+                        label: format!("Open {product}"),
+                        href: cx.app.clone(),
+                    },
+                ];
+                (
+                    format!("{learner} earned “{achievement}”"),
+                    "A new achievement".to_string(),
+                    blocks,
+                )
+            }
+            NotificationContent::Message { title, body, link } => {
+                let (title, body, link) = message(title, body, link.as_deref())?;
+                let mut blocks = vec![Block::text(body)];
+                if let Some(href) = link {
+                    blocks.extend(action("Open", &href));
+                }
+                (title.clone(), title, blocks)
+            }
+        };
+        // Why this mail came, and where it stops (security mail cannot be switched off).
+        let why = match category {
+            NotificationType::Security => {
+                "You get this email because it is about your account's security.".to_string()
+            }
+            other => format!(
+                "You get this email because {} notifications are on by email. Change that in your notification settings in {product}.",
+                describe(other)
+            ),
+        };
+        blocks.push(Block::Note(vec![Inline::text(why)]));
+        Ok(Content {
+            preheader: subject.clone(),
+            subject,
+            heading,
+            greeting,
+            blocks,
+        })
+    }
+
     fn footer(&self, cx: &Context<'_>) -> Vec<Vec<Inline>> {
         let mut lines = vec![vec![Inline::text(format!(
             "You are receiving this email because this address belongs to an account on {}. It was sent automatically.",
@@ -352,6 +447,57 @@ impl Catalog for English {
             cx.app_link(),
         ]);
         lines
+    }
+}
+
+/// A learner's and an achievement's names, one line each; neither may be empty.
+fn names(learner: &str, achievement: &str) -> Result<(String, String), RenderError> {
+    let learner = clean(learner, MAX_NAME_CHARS);
+    let achievement = clean(achievement, MAX_NAME_CHARS);
+    for (value, field) in [
+        (&learner, "learner_name"),
+        (&achievement, "achievement_name"),
+    ] {
+        if value.is_empty() {
+            return Err(RenderError::InvalidField {
+                field,
+                reason: "empty",
+            });
+        }
+    }
+    Ok((learner, achievement))
+}
+
+/// A producer's message: a one-line title, a body (flattened to one paragraph) and a checked link.
+fn message(
+    title: &str,
+    body: &str,
+    link: Option<&str>,
+) -> Result<(String, String, Option<Href>), RenderError> {
+    let title = clean(title, MAX_TITLE_CHARS);
+    let body = clean(body, MAX_BODY_CHARS);
+    for (value, field) in [(&title, "title"), (&body, "body")] {
+        if value.is_empty() {
+            return Err(RenderError::InvalidField {
+                field,
+                reason: "empty",
+            });
+        }
+    }
+    let link = link.map(|l| Href::web(l, "link")).transpose()?;
+    Ok((title, body, link))
+}
+
+/// How a notification type reads in a sentence ("achievement notifications are on").
+fn describe(category: NotificationType) -> &'static str {
+    match category {
+        NotificationType::Security => "security",
+        NotificationType::ExamResults => "exam result",
+        NotificationType::Reminders => "reminder",
+        NotificationType::Achievements => "achievement",
+        NotificationType::DiscussionReplies => "discussion reply",
+        NotificationType::Announcements => "announcement",
+        NotificationType::WeeklyReport => "weekly report",
     }
 }
 

@@ -3,10 +3,9 @@
 
 use std::fmt;
 
-use super::RenderError;
 use super::content::{Content, Context, Inline};
-use super::en;
-use lectern_messages::Template;
+use super::{InAppText, RenderError, en};
+use lectern_messages::{NotificationContent, NotificationType, Template};
 
 /// Everything a language provides: the words of each email and of the footer.
 pub(crate) trait Catalog: Sync {
@@ -16,6 +15,15 @@ pub(crate) trait Catalog: Sync {
     fn content(&self, template: &Template, cx: &Context<'_>) -> Result<Content, RenderError>;
     /// The footer lines shown under every email.
     fn footer(&self, cx: &Context<'_>) -> Vec<Vec<Inline>>;
+    /// Writes a notification's email (`category` says why the recipient gets it).
+    fn notification(
+        &self,
+        category: NotificationType,
+        content: &NotificationContent,
+        cx: &Context<'_>,
+    ) -> Result<Content, RenderError>;
+    /// Writes a notification's in-app title and body.
+    fn in_app(&self, content: &NotificationContent) -> Result<InAppText, RenderError>;
 }
 
 /// Shipped languages; the first is the fallback.
@@ -107,6 +115,23 @@ mod tests {
         }
         fn footer(&self, _: &Context<'_>) -> Vec<Vec<Inline>> {
             Vec::new()
+        }
+        fn notification(
+            &self,
+            _: NotificationType,
+            _: &NotificationContent,
+            _: &Context<'_>,
+        ) -> Result<Content, RenderError> {
+            Err(RenderError::InvalidField {
+                field: "template",
+                reason: "test catalog",
+            })
+        }
+        fn in_app(&self, _: &NotificationContent) -> Result<InAppText, RenderError> {
+            Err(RenderError::InvalidField {
+                field: "template",
+                reason: "test catalog",
+            })
         }
     }
 

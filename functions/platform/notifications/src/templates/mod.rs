@@ -15,7 +15,7 @@ pub use locale::Locale;
 
 use crate::branding::Branding;
 use content::{Context, single_line};
-use lectern_messages::{NotifyEmail, Template};
+use lectern_messages::{NotificationContent, NotificationType, NotifyEmail, Template};
 
 /// Why an email could not be rendered. Messages name fields, never their values (which hold addresses and tokens).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,4 +70,44 @@ pub fn render_in(
         html: layout::html(locale.tag(), &cx, &content, &footer),
         text: layout::text(&cx, &content, &footer),
     })
+}
+
+/// An in-app notification's words, in one language: plain text (the app escapes it), and a checked link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InAppText {
+    pub title: String,
+    pub body: String,
+    /// An absolute http(s) link without credentials, when the notification has a page.
+    pub link: Option<String>,
+}
+
+/// Renders a notification's email to `to` in the language `locale` asks for (English as the fallback).
+pub fn render_notification(
+    branding: &Branding,
+    to: &str,
+    name: Option<&str>,
+    locale: Option<&str>,
+    category: NotificationType,
+    content: &NotificationContent,
+) -> Result<Email, RenderError> {
+    validate_address(to).map_err(|_| RenderError::BadRecipient)?;
+    let locale = Locale::resolve(locale);
+    let cx = Context::new(branding, name)?;
+    let catalog = locale.catalog();
+    let content = catalog.notification(category, content, &cx)?;
+    let footer = catalog.footer(&cx);
+    Ok(Email {
+        to: to.to_string(),
+        subject: single_line(&content.subject),
+        html: layout::html(locale.tag(), &cx, &content, &footer),
+        text: layout::text(&cx, &content, &footer),
+    })
+}
+
+/// A notification's in-app title and body in the language `locale` asks for (English as the fallback).
+pub fn in_app_text(
+    locale: Option<&str>,
+    content: &NotificationContent,
+) -> Result<InAppText, RenderError> {
+    Locale::resolve(locale).catalog().in_app(content)
 }

@@ -1,0 +1,20 @@
+//! Lambda entry of the inbox function (the notification centre's routes).
+
+use lectern_accounts::service::Accounts;
+use lectern_platform::Notifications;
+use lectern_shared::{Config, Platform, http, lambda, telemetry};
+
+// Lambda hands an environment one event at a time: worker threads would only cost start-up time and memory.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda::Error> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    let platform = Platform::for_function(config.clone()).await?;
+    let accounts = Accounts::from_env(platform.clone())?;
+    let notifications = Notifications::from_env(platform)?;
+    lambda::run_http(http::layers::api(
+        lectern_platform_inbox::router(notifications, accounts),
+        &config,
+    ))
+    .await
+}
