@@ -136,10 +136,16 @@ async fn a_function_without_its_key_rings_refuses_to_start() {
     let api = Api::start().await;
     let mut platform = api.server.platform.clone();
     platform.keys = Keys::default();
+    // Every function that authenticates needs the rate-limit ring; the accounts' own functions also need the
+    // cursor ring (their lists) and the outbox ring (their emails and audit records).
     let config = AccountsConfig::from_lookup(&platform.config, |_| None).unwrap();
-    let err = Accounts::new(platform, config, lectern_e2e::test_argon())
+    let err = Accounts::new(platform.clone(), config, lectern_e2e::test_argon())
         .err()
-        .expect("no cursor or rate-limit keys");
+        .expect("no rate-limit keys");
+    assert!(err.to_string().contains("ratelimit"), "{err}");
+    let err = Accounts::for_account_routes(platform)
+        .err()
+        .expect("no cursor keys");
     assert!(err.to_string().contains("cursor"), "{err}");
     api.stop().await;
 }
