@@ -27,8 +27,13 @@ use utoipa_axum::routes;
 type St = axum::extract::State<Arc<Learning>>;
 type Result<T> = std::result::Result<T, Problem>;
 
+/// The schemas the routes name by reference without registering them themselves: a query parameter's enum and
+/// id, and the value type of a map field.
 #[derive(OpenApi)]
-#[openapi(tags((name = "catalog", description = "Games as data: the published catalog, filtered and sorted; the curriculum of modules in learning paths; authoring for instructors and admins")))]
+#[openapi(
+    tags((name = "catalog", description = "Games as data: the published catalog, filtered and sorted; the curriculum of modules in learning paths; authoring for instructors and admins")),
+    components(schemas(lectern_learning::catalog::Sort, lectern_learning::catalog::LocaleText, lectern_shared::ids::Id))
+)]
 struct ApiDoc;
 
 /// The routes and their OpenAPI description.
