@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lectern_accounts::permissions::Role;
-use lectern_e2e::api::{Client, PASSWORD, Signed, assert_problem};
+use lectern_e2e::api::{Client, Signed, assert_problem};
 use lectern_e2e::exams::{
     Cast, answer, approved_question, approved_questions, attempt, course, create_assignment, grade,
     issued_certificate, pass_certifying_exam, question, right_response, start_attempt, start_exam,
@@ -372,21 +372,6 @@ async fn core_exam_flow_on_dynamodb() {
     ));
 }
 
-/// An account provisioned verified with `role` and display name `name`, signed in.
-async fn signed_in(stack: &MotoStack, email: &str, name: &str, role: Role) -> Signed {
-    let user = stack
-        .accounts
-        .provision(email, name, role, PASSWORD)
-        .await
-        .expect("provision");
-    let reply = stack
-        .api
-        .login_with(email, PASSWORD)
-        .await
-        .expect_status(200);
-    Signed::from_tokens(email, &user.user_id, &reply.body)
-}
-
 /// The jobs SQS holds now (no poller runs here), each hidden from other receivers for ten minutes.
 async fn jobs(stack: &MotoStack) -> Vec<Delivery> {
     let mut jobs = Vec::new();
@@ -442,42 +427,32 @@ async fn certificates_regrades_and_assignments_on_the_aws_adapters() {
     };
     let api = &stack.api;
     let cast = Cast {
-        admin: signed_in(&stack, "cloud.admin@example.com", "Admin", Role::Admin).await,
-        instructor: signed_in(
-            &stack,
-            "cloud.instructor@example.com",
-            "Instructor",
-            Role::Instructor,
-        )
-        .await,
-        other_instructor: signed_in(
-            &stack,
-            "cloud.instructor2@example.com",
-            "Instructor Two",
-            Role::Instructor,
-        )
-        .await,
-        moderator: signed_in(
-            &stack,
-            "cloud.moderator@example.com",
-            "Moderator",
-            Role::Moderator,
-        )
-        .await,
-        learner: signed_in(
-            &stack,
-            "cloud.learner@example.com",
-            "Ada Lovelace",
-            Role::Learner,
-        )
-        .await,
-        other_learner: signed_in(
-            &stack,
-            "cloud.learner2@example.com",
-            "Somebody Else",
-            Role::Learner,
-        )
-        .await,
+        admin: stack
+            .signed_in("cloud.admin@example.com", "Admin", Role::Admin)
+            .await,
+        instructor: stack
+            .signed_in(
+                "cloud.instructor@example.com",
+                "Instructor",
+                Role::Instructor,
+            )
+            .await,
+        other_instructor: stack
+            .signed_in(
+                "cloud.instructor2@example.com",
+                "Instructor Two",
+                Role::Instructor,
+            )
+            .await,
+        moderator: stack
+            .signed_in("cloud.moderator@example.com", "Moderator", Role::Moderator)
+            .await,
+        learner: stack
+            .signed_in("cloud.learner@example.com", "Ada Lovelace", Role::Learner)
+            .await,
+        other_learner: stack
+            .signed_in("cloud.learner2@example.com", "Somebody Else", Role::Learner)
+            .await,
     };
     let (learner, instructor) = (&cast.learner, &cast.instructor);
     let built = course(api, instructor, 100, 2).await;

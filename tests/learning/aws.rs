@@ -4,7 +4,7 @@
 //! once from jobs read off SQS and delivered twice, and a sibling's device and another family kept out. Skipped when moto is not available (unless `LECTERN_REQUIRE_AWS=1`).
 
 use lectern_accounts::permissions::Role;
-use lectern_e2e::api::{PASSWORD, Signed, assert_problem};
+use lectern_e2e::api::assert_problem;
 use std::time::Duration;
 
 use lectern_e2e::learning::{achievement, child, game, module, result};
@@ -12,21 +12,6 @@ use lectern_e2e::moto_stack::MotoStack;
 use lectern_shared::clock::Clock;
 use lectern_shared::queue::queues;
 use serde_json::json;
-
-/// An account provisioned verified with `role`, signed in.
-async fn signed_in(stack: &MotoStack, email: &str, role: Role) -> Signed {
-    let user = stack
-        .accounts
-        .provision(email, "Cloud Family", role, PASSWORD)
-        .await
-        .expect("provision");
-    let reply = stack
-        .api
-        .login_with(email, PASSWORD)
-        .await
-        .expect_status(200);
-    Signed::from_tokens(email, &user.user_id, &reply.body)
-}
 
 fn at(stack: &MotoStack, offset_secs: i64) -> String {
     let t = stack.clock.now() + time::Duration::seconds(offset_secs);
@@ -41,9 +26,15 @@ async fn core_learning_flow_on_dynamodb() {
     };
     let api = &stack.api;
     let year = stack.clock.now().year();
-    let admin = signed_in(&stack, "cloud.admin@example.com", Role::Admin).await;
-    let parent = signed_in(&stack, "cloud.parent@example.com", Role::Parent).await;
-    let stranger = signed_in(&stack, "cloud.stranger@example.com", Role::Parent).await;
+    let admin = stack
+        .signed_in("cloud.admin@example.com", "Cloud Family", Role::Admin)
+        .await;
+    let parent = stack
+        .signed_in("cloud.parent@example.com", "Cloud Family", Role::Parent)
+        .await;
+    let stranger = stack
+        .signed_in("cloud.stranger@example.com", "Cloud Family", Role::Parent)
+        .await;
 
     // A published game, found through the facets of a 4-year-old.
     let body = game(

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use lectern_accounts::permissions::Role;
-use lectern_e2e::api::{PASSWORD, Signed, assert_problem};
+use lectern_e2e::api::{Signed, assert_problem};
 use lectern_e2e::moto_stack::MotoStack;
 use lectern_messages::AchievementEarned;
 use lectern_platform::delivery::{ChannelStatus, Delivery, key_hash};
@@ -15,20 +15,6 @@ use lectern_shared::ids::new_id;
 use lectern_shared::queue::{NewJob, enqueue, queues};
 use lectern_shared::table::Entity;
 use serde_json::json;
-
-async fn signed_in(stack: &MotoStack, email: &str, role: Role) -> Signed {
-    let user = stack
-        .accounts
-        .provision(email, "Cloud Parent", role, PASSWORD)
-        .await
-        .expect("provision");
-    let reply = stack
-        .api
-        .login_with(email, PASSWORD)
-        .await
-        .expect_status(200);
-    Signed::from_tokens(email, &user.user_id, &reply.body)
-}
 
 /// Sends an achievement of a child of `parent` as the learning domain does; answers the job's key.
 async fn earned(stack: &MotoStack, parent: &Signed, name: &str) -> String {
@@ -84,8 +70,12 @@ async fn core_notification_path_on_dynamodb_sqs_and_ses() {
         return;
     };
     let api = &stack.api;
-    let parent = signed_in(&stack, "cloud.notified@example.com", Role::Parent).await;
-    let other = signed_in(&stack, "cloud.other@example.com", Role::Learner).await;
+    let parent = stack
+        .signed_in("cloud.notified@example.com", "Cloud Parent", Role::Parent)
+        .await;
+    let other = stack
+        .signed_in("cloud.other@example.com", "Cloud Parent", Role::Learner)
+        .await;
 
     let key = earned(&stack, &parent, "First win").await;
     run_queue(&stack).await;

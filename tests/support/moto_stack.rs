@@ -101,6 +101,26 @@ async fn template_ring(purpose: Purpose) -> Option<KeyRing> {
 }
 
 impl MotoStack {
+    /// An account provisioned verified with `role` and display name `name`, signed in through the API.
+    pub async fn signed_in(
+        &self,
+        email: &str,
+        name: &str,
+        role: lectern_accounts::permissions::Role,
+    ) -> crate::api::Signed {
+        let user = self
+            .accounts
+            .provision(email, name, role, crate::api::PASSWORD)
+            .await
+            .expect("provision");
+        let reply = self
+            .api
+            .login_with(email, crate::api::PASSWORD)
+            .await
+            .expect_status(200);
+        crate::api::Signed::from_tokens(email, &user.user_id, &reply.body)
+    }
+
     /// Builds the stack on fresh moto resources; `None` when moto is not available.
     pub async fn start() -> Option<Self> {
         let Some(endpoint) = moto::endpoint().await else {
