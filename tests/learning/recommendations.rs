@@ -5,6 +5,7 @@
 
 use lectern_e2e::api::{Api, assert_problem, assert_validation};
 use lectern_e2e::learning::{game, module, result};
+use lectern_learning::recommendations::Successor;
 use serde_json::{Value, json};
 
 /// The `(title, reason, because)` of each recommendation, in order.
@@ -88,8 +89,18 @@ async fn the_curriculum_weak_skills_and_other_learners_choose_the_next_games() {
     )
     .await
     .expect_status(200);
-    // Its jobs (one per result) have counted where it went after each game.
-    api.await_quiet().await;
+    // Its jobs (one per result, run by the worker) have counted where it went after Letter A.
+    let counted = lectern_e2e::eventually(async || {
+        let key = Successor::key_of(&letter_a, &shapes);
+        api.server
+            .platform
+            .table
+            .get(&key)
+            .await
+            .is_ok_and(|item| item.is_some())
+    })
+    .await;
+    assert!(counted, "Letter A then Shapes was never counted");
 
     // The kid masters Letter A and struggles with counting (one star, three times).
     api.record_batch(
@@ -104,9 +115,17 @@ async fn the_curriculum_weak_skills_and_other_learners_choose_the_next_games() {
     )
     .await
     .expect_status(200);
-    // One job per result: the last to run computes the list from all four.
-    api.await_quiet().await;
-    let view = api.await_recommendations(&parent, &kid).await;
+    // One job per result: the list is recomputed by each newer one, so wait for the one that saw all four.
+    let view = lectern_e2e::poll(async || {
+        let view = api.await_recommendations(&parent, &kid).await;
+        let weak = listed(&view)
+            .iter()
+            .filter(|(_, reason, _)| reason == "weak_skill")
+            .count();
+        (titles(&view).contains(&"Shapes".to_string()) && weak == 2).then_some(view)
+    })
+    .await
+    .expect("no list from all four results");
     let got = listed(&view);
     // The curriculum first: Letter B finishes the open module (Numbers stays locked until it is complete).
     assert_eq!(

@@ -507,19 +507,6 @@ impl Api {
         .unwrap_or_else(|| panic!("no recommendations were computed for {profile}"))
     }
 
-    /// Waits until the server's background work (the queue workers) has stopped touching storage: nothing read
-    /// or written for 150 ms. Then a test's next request is all that runs, and its jobs are all done.
-    pub async fn await_quiet(&self) {
-        let quiet = crate::eventually(async || {
-            self.server.ops.reset();
-            tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-            self.server.ops.take().summary()
-                == lectern_shared::testing::counting::Summary::default()
-        })
-        .await;
-        assert!(quiet, "the workers kept touching storage");
-    }
-
     /// A verified parent, signed in.
     pub async fn parent(&self, email: &str) -> Signed {
         self.sign_up(json!({
