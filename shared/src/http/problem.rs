@@ -92,6 +92,18 @@ impl Problem {
     pub fn validation(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "validation", "Request is invalid").detail(detail)
     }
+    /// 400: the input failed validation on these `(field, message)` pairs: each is named in `errors`, and the
+    /// detail lists them all. What every domain's `Invalid` error becomes.
+    pub fn invalid_fields(fields: Vec<(String, String)>) -> Self {
+        let detail = fields
+            .iter()
+            .map(|(f, m)| format!("{f}: {m}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        fields
+            .into_iter()
+            .fold(Self::validation(detail), |p, (f, m)| p.field(f, m))
+    }
     /// 400: the body is not well-formed JSON.
     pub fn malformed_json(detail: impl Into<String>) -> Self {
         Self::new(

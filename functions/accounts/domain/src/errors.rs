@@ -47,10 +47,7 @@ impl AccountError {
 impl From<AccountError> for Problem {
     fn from(e: AccountError) -> Problem {
         match e {
-            AccountError::Invalid(fields) => {
-                let detail = fields.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; ");
-                fields.into_iter().fold(Problem::validation(detail), |p, (f, m)| p.field(f, m))
-            }
+            AccountError::Invalid(fields) => Problem::invalid_fields(fields),
             AccountError::InvalidCredentials => Problem::new(StatusCode::UNAUTHORIZED, "invalid-credentials", "Invalid credentials")
                 .detail("the email or password is wrong, or the account is temporarily locked"),
             AccountError::InvalidToken => {

@@ -80,10 +80,7 @@ impl ExamError {
 impl From<ExamError> for Problem {
     fn from(e: ExamError) -> Problem {
         match e {
-            ExamError::Invalid(fields) => {
-                let detail = fields.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; ");
-                fields.into_iter().fold(Problem::validation(detail), |p, (f, m)| p.field(f, m))
-            }
+            ExamError::Invalid(fields) => Problem::invalid_fields(fields),
             ExamError::NotFound(what) => Problem::not_found(format!("no such {what}")),
             ExamError::Forbidden(d) => Problem::forbidden(d),
             ExamError::HasChildren { children } => Problem::new(StatusCode::CONFLICT, "has-children", "Node has children")

@@ -50,16 +50,7 @@ pub type LearningResult<T> = Result<T, LearningError>;
 impl From<LearningError> for Problem {
     fn from(e: LearningError) -> Problem {
         match e {
-            LearningError::Invalid(fields) => {
-                let detail = fields
-                    .iter()
-                    .map(|(f, m)| format!("{f}: {m}"))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                fields
-                    .into_iter()
-                    .fold(Problem::validation(detail), |p, (f, m)| p.field(f, m))
-            }
+            LearningError::Invalid(fields) => Problem::invalid_fields(fields),
             LearningError::NotFound => Problem::not_found("no such resource"),
             LearningError::Forbidden(d) => Problem::forbidden(d),
             LearningError::ProfileLimit(d) => Problem::new(

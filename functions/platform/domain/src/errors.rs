@@ -32,16 +32,7 @@ pub type NotifyResult<T> = Result<T, NotifyError>;
 impl From<NotifyError> for Problem {
     fn from(e: NotifyError) -> Problem {
         match e {
-            NotifyError::Invalid(fields) => {
-                let detail = fields
-                    .iter()
-                    .map(|(f, m)| format!("{f}: {m}"))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                fields
-                    .into_iter()
-                    .fold(Problem::validation(detail), |p, (f, m)| p.field(f, m))
-            }
+            NotifyError::Invalid(fields) => Problem::invalid_fields(fields),
             NotifyError::NotFound => Problem::not_found("no such notification"),
             NotifyError::Conflict(d) => Problem::conflict(d),
             NotifyError::Store(e) => e.into(),
