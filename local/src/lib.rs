@@ -2,6 +2,8 @@
 //! the signed blob URLs of the local store. Tests start it in-process through [`Server`].
 
 pub mod aws_resources;
+pub mod backup;
+pub mod control;
 pub mod lambda_events;
 pub mod openapi;
 pub mod schedule;
@@ -159,6 +161,11 @@ impl Server {
             ));
         }
         tasks.spawn(schedule::run(platform.clone(), stop.clone()));
+        let backups = backup::BackupSchedule::from_env(&platform.config.data_dir)?;
+        tasks.spawn(control::scheduled(platform.clone(), backups, stop.clone()));
+        if let Some(control) = control::listen(&platform) {
+            tasks.spawn(control.serve(stop.clone()));
+        }
         let app = app(&platform, accounts);
         let shutdown = stop.clone();
         tasks.spawn(async move {

@@ -69,6 +69,21 @@ enum Command {
         /// The event file, e.g. events/users-me-get-learner.json.
         file: std::path::PathBuf,
     },
+    /// Write a consistent backup of the embedded store (database, blobs and key rings) to FILE, a zip. Works while
+    /// the server runs (it then writes the backup for you). The file holds secrets: store it like the data dir.
+    Backup {
+        /// Where to write the backup, e.g. lectern-backup.zip.
+        file: std::path::PathBuf,
+    },
+    /// Restore a backup into the data dir, after checking every file in it. The server must be stopped; the data
+    /// it replaces is moved to `<data dir>/replaced-<time>/`, not deleted.
+    Restore {
+        /// A file `lectern backup` wrote.
+        file: std::path::PathBuf,
+        /// Only check the backup (every file against its size and SHA-256); change nothing.
+        #[arg(long)]
+        check: bool,
+    },
     /// Create the table, bucket, queues and mail identity on a local AWS emulator (LECTERN_AWS_ENDPOINT, e.g.
     /// moto) and write the env file the functions need.
     AwsSetup {
@@ -162,6 +177,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             return Ok(());
         }
+        Some(Command::Backup { file }) => return backup(file).await,
+        Some(Command::Restore { file, check }) => return restore(file, *check),
         _ => {}
     }
     telemetry::init();
@@ -249,7 +266,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Openapi
         | Command::JwtKey { .. }
         | Command::Key { .. }
-        | Command::AwsSetup { .. } => {
+        | Command::AwsSetup { .. }
+        | Command::Backup { .. }
+        | Command::Restore { .. } => {
             unreachable!("handled above")
         }
     }
@@ -284,5 +303,74 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+/// The data dir of the embedded store (backups are of the embedded store; on AWS, see the README's backup section).
+fn embedded_data_dir() -> anyhow::Result<std::path::PathBuf> {
+    let config = Config::from_env()?;
+    anyhow::ensure!(
+        config.backend == lectern_shared::config::Backend::Embedded,
+        "backup and restore are for the embedded store ({}); on AWS the table has point-in-time recovery and \
+         scripts/aws-backup exports it (see the README)",
+        config.backend_reason
+    );
+    Ok(config.data_dir)
+}
+
+async fn backup(file: &std::path::Path) -> anyhow::Result<()> {
+    use lectern_local::backup::{self, OfflineError};
+    let data_dir = embedded_data_dir()?;
+    let manifest = match backup::write_offline(&data_dir, file) {
+        Ok(manifest) => manifest,
+        Err(OfflineError::InUse(_)) => {
+            lectern_local::control::backup_through_server(&data_dir, file).await?
+        }
+        Err(OfflineError::Failed(e)) => return Err(e),
+    };
+    println!(
+        "wrote {}: {} files, {} database items (it holds the key rings: keep it private)",
+        file.display(),
+        manifest.files.len(),
+        manifest.tables.values().sum::<u64>()
+    );
+    for missing in &manifest.missing {
+        println!("  deleted while the backup ran, not included: {missing}");
+    }
+    Ok(())
+}
+
+fn restore(file: &std::path::Path, check: bool) -> anyhow::Result<()> {
+    use lectern_local::backup::{self, OfflineError};
+    if check {
+        let manifest = backup::verify(file)?;
+        println!(
+            "{} is intact: {} files checked, written {} by lectern {}",
+            file.display(),
+            manifest.files.len(),
+            manifest.created_at,
+            manifest.lectern_version
+        );
+        return Ok(());
+    }
+    let data_dir = embedded_data_dir()?;
+    match backup::restore(file, &data_dir) {
+        Ok(restored) => {
+            println!(
+                "restored {} (written {}) into {}",
+                file.display(),
+                restored.manifest.created_at,
+                data_dir.display()
+            );
+            if let Some(aside) = restored.replaced {
+                println!("  the data it replaced is in {}", aside.display());
+            }
+            Ok(())
+        }
+        Err(OfflineError::InUse(path)) => anyhow::bail!(
+            "a running server holds {}: stop it, then restore",
+            path.display()
+        ),
+        Err(OfflineError::Failed(e)) => Err(e),
     }
 }

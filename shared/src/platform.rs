@@ -40,6 +40,10 @@ pub struct Platform {
     /// The local blob folder, when embedded: the dev server mounts its signed-URL routes.
     #[cfg(feature = "embedded")]
     pub embedded_blobs: Option<Arc<crate::blobs::embedded::EmbeddedBlobs>>,
+    /// The embedded database (the table and the queue live in it), when embedded: the dev server takes
+    /// consistent backups of it while it serves (`lectern backup`).
+    #[cfg(feature = "embedded")]
+    pub embedded_database: Option<Arc<redb::Database>>,
     /// Rate limits on the table, keyed with the rate-limit key so stored keys reveal no IPs or emails.
     pub limiter: Arc<RateLimiter>,
     /// Seals the jobs waiting in the table's outbox (the outbox ring; none in a function that writes no outbox).
@@ -56,6 +60,8 @@ struct Ports {
     mailer: Arc<dyn Mailer>,
     #[cfg(feature = "embedded")]
     embedded_blobs: Option<Arc<crate::blobs::embedded::EmbeddedBlobs>>,
+    #[cfg(feature = "embedded")]
+    embedded_database: Option<Arc<redb::Database>>,
 }
 
 impl Platform {
@@ -105,6 +111,8 @@ impl Platform {
             clock,
             #[cfg(feature = "embedded")]
             embedded_blobs: ports.embedded_blobs,
+            #[cfg(feature = "embedded")]
+            embedded_database: ports.embedded_database,
             keys,
             config: Arc::new(config),
         }
@@ -165,12 +173,14 @@ fn embedded(config: &Config, clock: &SharedClock) -> anyhow::Result<(Ports, Keys
     );
     let mailer = EmbeddedMailer::new(dir.join("outbox"), &config.mail_from)
         .context("opening mail outbox")?;
+    let database = table.database();
     let ports = Ports {
         table: Arc::new(table),
         blobs: blobs.clone(),
         queue: Arc::new(queue),
         mailer: Arc::new(mailer),
         embedded_blobs: Some(blobs),
+        embedded_database: Some(database),
     };
     Ok((ports, keys))
 }
@@ -242,6 +252,8 @@ async fn aws(config: &Config, clock: &SharedClock) -> anyhow::Result<(Ports, Key
         mailer,
         #[cfg(feature = "embedded")]
         embedded_blobs: None,
+        #[cfg(feature = "embedded")]
+        embedded_database: None,
     };
     Ok((ports, keys))
 }

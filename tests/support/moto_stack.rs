@@ -184,6 +184,7 @@ impl MotoStack {
             mailer,
             clock: shared,
             embedded_blobs: None,
+            embedded_database: None,
         };
         let accounts_config =
             AccountsConfig::from_lookup(&platform.config, |_| None).expect("accounts config");
