@@ -77,6 +77,11 @@ pub async fn create(setup: &Setup) -> anyhow::Result<Created> {
     lectern_shared::table::dynamo::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &setup.table)
         .await
         .with_context(|| format!("creating table {}", setup.table))?;
+    crate::aws_backup::enable_point_in_time_recovery(
+        &aws_sdk_dynamodb::Client::new(&sdk),
+        &setup.table,
+    )
+    .await?;
     lectern_shared::queue::sqs::create_queues(
         &aws_sdk_sqs::Client::new(&sdk),
         &setup.queue_prefix,

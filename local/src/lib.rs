@@ -1,6 +1,7 @@
 //! The dev server: every function's router on one port, the queue workers and scheduled jobs in-process, and
 //! the signed blob URLs of the local store. Tests start it in-process through [`Server`].
 
+pub mod aws_backup;
 pub mod aws_resources;
 pub mod backup;
 pub mod control;

@@ -84,6 +84,20 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Export the deployment's table (DynamoDB's point-in-time export) and blob bucket to s3://BUCKET/PREFIX
+    /// (LECTERN_TABLE and LECTERN_BUCKET name the deployment; see the README's backup section).
+    AwsExport {
+        /// Where the backup goes, s3://bucket/prefix; a prefix per backup (e.g. the date).
+        #[arg(long, value_name = "S3_URL")]
+        to: String,
+    },
+    /// Restore a backup `aws-export` wrote into the (empty) table and bucket of a freshly deployed stack
+    /// (LECTERN_TABLE, LECTERN_BUCKET).
+    AwsRestore {
+        /// The backup, s3://bucket/prefix.
+        #[arg(long, value_name = "S3_URL")]
+        from: String,
+    },
     /// Create the table, bucket, queues and mail identity on a local AWS emulator (LECTERN_AWS_ENDPOINT, e.g.
     /// moto) and write the env file the functions need.
     AwsSetup {
@@ -178,6 +192,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             return Ok(());
         }
         Some(Command::Backup { file }) => return backup(file).await,
+        Some(Command::AwsExport { to }) => return aws_export(to).await,
+        Some(Command::AwsRestore { from }) => return aws_restore(from).await,
         Some(Command::Restore { file, check }) => return restore(file, *check),
         _ => {}
     }
@@ -268,6 +284,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Key { .. }
         | Command::AwsSetup { .. }
         | Command::Backup { .. }
+        | Command::AwsExport { .. }
+        | Command::AwsRestore { .. }
         | Command::Restore { .. } => {
             unreachable!("handled above")
         }
@@ -373,4 +391,60 @@ fn restore(file: &std::path::Path, check: bool) -> anyhow::Result<()> {
         ),
         Err(OfflineError::Failed(e)) => Err(e),
     }
+}
+
+/// The clients and names of the deployment the AWS backup commands work on.
+async fn aws_deployment() -> anyhow::Result<(lectern_local::aws_backup::Clients, Config)> {
+    let config = Config::from_env()?;
+    anyhow::ensure!(
+        config.backend == lectern_shared::config::Backend::Aws,
+        "aws-export and aws-restore work on a deployment: set LECTERN_TABLE and LECTERN_BUCKET (and \
+         LECTERN_AWS_ENDPOINT for an emulator) or LECTERN_BACKEND=aws ({})",
+        config.backend_reason
+    );
+    let sdk = lectern_shared::aws::load_sdk_config(config.aws.endpoint.as_deref()).await;
+    let clients = lectern_local::aws_backup::Clients::new(&sdk, config.aws.s3_path_style);
+    Ok((clients, config))
+}
+
+async fn aws_export(to: &str) -> anyhow::Result<()> {
+    use lectern_local::aws_backup;
+    let to = aws_backup::Location::parse(to)?;
+    let (clients, config) = aws_deployment().await?;
+    let manifest = aws_backup::export(
+        &clients,
+        &config.aws.table,
+        &config.aws.bucket,
+        &to,
+        std::time::Duration::from_secs(10),
+    )
+    .await?;
+    println!(
+        "exported table {} ({} items) and {} objects ({} bytes) to s3://{}/{}",
+        manifest.table,
+        manifest.items,
+        manifest.objects,
+        manifest.object_bytes,
+        to.bucket,
+        to.prefix
+    );
+    Ok(())
+}
+
+async fn aws_restore(from: &str) -> anyhow::Result<()> {
+    use lectern_local::aws_backup;
+    let from = aws_backup::Location::parse(from)?;
+    let (clients, config) = aws_deployment().await?;
+    let restored =
+        aws_backup::restore(&clients, &from, &config.aws.table, &config.aws.bucket).await?;
+    println!(
+        "restored {} items into {} and {} objects into {} (backup of {} taken {})",
+        restored.items,
+        config.aws.table,
+        restored.objects,
+        config.aws.bucket,
+        restored.manifest.table,
+        restored.manifest.created_at
+    );
+    Ok(())
 }

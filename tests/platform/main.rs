@@ -1,6 +1,7 @@
 //! The platform around the domains: health and readiness, the Lambda entry points fed the sample events of
 //! `events/`, the dev server as a user meets it, its backups, and the committed OpenAPI document.
 
+mod aws_backup;
 mod backup;
 mod dev_server;
 mod health;
