@@ -7,6 +7,7 @@ pub mod blobs;
 pub mod clock;
 pub mod config;
 pub mod erasure;
+pub mod export;
 pub mod http;
 pub mod ids;
 pub mod lambda;

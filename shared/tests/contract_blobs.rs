@@ -38,6 +38,7 @@ macro_rules! on_both {
 
 on_both!(
     put_get_head_delete,
+    put_file_streams_a_local_file,
     invalid_keys,
     list_pages,
     presigned_upload_and_confirm,

@@ -11,6 +11,7 @@ mod aws;
 mod delivery;
 mod erasure;
 mod every_route;
+mod exports;
 mod flow;
 mod login;
 mod profile;

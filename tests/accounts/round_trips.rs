@@ -19,6 +19,8 @@ enum Route {
     Sessions,
     ApiKeys,
     SecurityEvents,
+    Exports,
+    RequestExport,
     Logout,
 }
 
@@ -57,6 +59,16 @@ const BUDGETS: &[(Route, &str, Summary)] = &[
         "GET /v1/users/me/security-events",
         budget(2, 0, 0),
     ),
+    // The authenticator's batch get and one query (no export is ready yet: a ready one adds a signed link, which
+    // is computed, not fetched, but counted as a blob operation).
+    (Route::Exports, "GET /v1/users/me/exports", budget(2, 0, 0)),
+    // The authenticator's batch get, the account, the weekly allowance; the export's record, the allowance, the
+    // audit event and the job in one transaction; the job sent at once and its outbox entry removed.
+    (
+        Route::RequestExport,
+        "POST /v1/users/me/export",
+        budget(3, 2, 1),
+    ),
     // The authenticator's batch get; ending the session and its audit event in one transaction.
     (Route::Logout, "POST /v1/auth/logout", budget(1, 1, 0)),
 ];
@@ -79,6 +91,8 @@ async fn call(api: &Api, route: Route, user: &Signed) -> Reply {
         Route::Sessions => api.sessions(&user.access).await,
         Route::ApiKeys => api.api_keys(&user.access).await,
         Route::SecurityEvents => api.security_events(&user.access, "").await,
+        Route::Exports => api.exports(&user.access).await,
+        Route::RequestExport => api.request_export(&user.access).await,
         Route::Logout => api.logout(&user.access).await,
     }
 }

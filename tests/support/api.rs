@@ -579,7 +579,31 @@ impl Client {
         self.as_caller(Method::GET, &path, auth, Body::Empty).await
     }
 
+    /// `POST /v1/users/me/export`.
+    pub async fn request_export<'t>(&self, auth: impl Into<Auth<'t>>) -> Reply {
+        self.as_caller(Method::POST, "/v1/users/me/export", auth, Body::Empty)
+            .await
+    }
+
+    /// `GET /v1/users/me/exports`.
+    pub async fn exports<'t>(&self, auth: impl Into<Auth<'t>>) -> Reply {
+        self.as_caller(Method::GET, "/v1/users/me/exports", auth, Body::Empty)
+            .await
+    }
+
     // --- /v1/admin -----------------------------------------------------------------------------------------------
+
+    /// `POST /v1/admin/users/{user_id}/export`.
+    pub async fn admin_export_user<'t>(&self, auth: impl Into<Auth<'t>>, user_id: &str) -> Reply {
+        let path = format!("/v1/admin/users/{user_id}/export");
+        self.as_caller(Method::POST, &path, auth, Body::Empty).await
+    }
+
+    /// `GET /v1/admin/users/{user_id}/exports`.
+    pub async fn admin_user_exports<'t>(&self, auth: impl Into<Auth<'t>>, user_id: &str) -> Reply {
+        let path = format!("/v1/admin/users/{user_id}/exports");
+        self.as_caller(Method::GET, &path, auth, Body::Empty).await
+    }
 
     /// `GET /v1/admin/users?{query}`.
     pub async fn admin_users<'t>(&self, auth: impl Into<Auth<'t>>, query: &str) -> Reply {

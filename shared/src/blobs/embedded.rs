@@ -588,6 +588,32 @@ impl Blobs for EmbeddedBlobs {
         Ok(())
     }
 
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        content_type: &str,
+    ) -> BlobResult<()> {
+        let target = self.object_path(key)?;
+        if content_type.parse::<mime::Mime>().is_err() {
+            return Err(BlobError::Invalid("content type is not a MIME type".into()));
+        }
+        let temp_path = self.temp_path();
+        let mut temp = TempFile::create(temp_path.clone(), content_type)
+            .await
+            .map_err(|e| io_err(&temp_path, e))?;
+        let mut source = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| io_err(path, e))?;
+        tokio::io::copy(&mut source, &mut temp.file)
+            .await
+            .map_err(|e| io_err(&temp_path, e))?;
+        temp.finish().await.map_err(|e| io_err(&temp_path, e))?;
+        self.publish(&temp.path, &target).await?;
+        temp.keep();
+        Ok(())
+    }
+
     async fn get(&self, key: &str) -> BlobResult<Bytes> {
         let (mut file, _, size) = self.open_object(key).await?;
         let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));

@@ -80,6 +80,14 @@ pub trait Blobs: Send + Sync + 'static {
     /// Stores an object.
     async fn put(&self, key: &str, body: Bytes, content_type: &str) -> BlobResult<()>;
 
+    /// Stores a local file as an object, streaming it: large objects (exports) never sit in memory.
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        content_type: &str,
+    ) -> BlobResult<()>;
+
     /// Reads a whole object.
     async fn get(&self, key: &str) -> BlobResult<Bytes>;
 

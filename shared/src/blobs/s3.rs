@@ -152,6 +152,29 @@ impl Blobs for S3Blobs {
         Ok(())
     }
 
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        content_type: &str,
+    ) -> BlobResult<()> {
+        validate_key(key)?;
+        // Streamed from disk by the SDK (one PutObject, up to S3's 5 GB; exports are far below that).
+        let body = ByteStream::from_path(path)
+            .await
+            .map_err(|e| BlobError::Unavailable(format!("reading {}: {e}", path.display())))?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| map_err("PutObject", e))?;
+        Ok(())
+    }
+
     async fn get(&self, key: &str) -> BlobResult<Bytes> {
         validate_key(key)?;
         let out = self

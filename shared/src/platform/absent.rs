@@ -65,6 +65,9 @@ impl Blobs for Absent {
     async fn put(&self, _: &str, _: Bytes, _: &str) -> BlobResult<()> {
         Err(BlobError::Unavailable(self.why()))
     }
+    async fn put_file(&self, _: &str, _: &std::path::Path, _: &str) -> BlobResult<()> {
+        Err(BlobError::Unavailable(self.why()))
+    }
     async fn get(&self, _: &str) -> BlobResult<Bytes> {
         Err(BlobError::Unavailable(self.why()))
     }

@@ -48,6 +48,14 @@ impl Blobs for Lazy<dyn Blobs> {
     async fn put(&self, key: &str, body: Bytes, content_type: &str) -> BlobResult<()> {
         self.get().put(key, body, content_type).await
     }
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        content_type: &str,
+    ) -> BlobResult<()> {
+        self.get().put_file(key, path, content_type).await
+    }
     async fn get(&self, key: &str) -> BlobResult<Bytes> {
         Lazy::get(self).get(key).await
     }

@@ -309,7 +309,7 @@ impl fmt::Display for EntityInfo {
 }
 
 /// Attributes the item layout owns: a stored type's own fields must not use these names.
-const RESERVED: [&str; 8] = [PK, SK, "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", TTL, ENTITY];
+pub const RESERVED: [&str; 8] = [PK, SK, "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", TTL, ENTITY];
 
 /// A type stored as whole items (written with `put`). Its serde fields are the item's attributes; the item
 /// layout (keys, index keys, `ttl`, entity name) comes from here.

@@ -183,6 +183,15 @@ impl Blobs for CountingBlobs {
         self.log.record("blobs.put", 1);
         self.inner.put(key, body, content_type).await
     }
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        content_type: &str,
+    ) -> BlobResult<()> {
+        self.log.record("blobs.put", 1);
+        self.inner.put_file(key, path, content_type).await
+    }
     async fn get(&self, key: &str) -> BlobResult<Bytes> {
         self.log.record("blobs.get", 1);
         self.inner.get(key).await

@@ -34,6 +34,8 @@ pub fn routes() -> Routes<Arc<Accounts>> {
         .routes(routes!(users::suspend))
         .routes(routes!(users::activate))
         .routes(routes!(users::force_logout))
+        .routes(routes!(users::export_user))
+        .routes(routes!(users::user_exports))
         .routes(routes!(audit::audit_logs));
     Routes::new(ApiDoc::openapi()).limited(RouteClass::General, routes)
 }

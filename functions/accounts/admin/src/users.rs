@@ -1,6 +1,7 @@
 //! Accounts as an administrator sees them: search, roles, tiers, suspension, forced sign-out.
 
 use axum::extract::State;
+use lectern_accounts::data_exports::ExportView;
 use lectern_accounts::permissions::{Role, perm};
 use lectern_accounts::service::admin::{AdminUserView, UserFilter};
 use lectern_accounts::users::{Status, Tier};
@@ -198,4 +199,45 @@ pub(crate) async fn force_logout(
         .force_logout(&who.user_id, id.as_str(), &client)
         .await?;
     Ok(Json(SessionsEnded { sessions_ended }))
+}
+
+/// Run a personal-data export of an account for a support case (audited as yours; it does not use the
+/// account's weekly allowance). The link goes to the account's address and shows in the account's export list.
+/// Needs `users:manage`.
+#[utoipa::path(post, path = "/v1/admin/users/{user_id}/export", tag = "admin", security(("bearer" = [])),
+    params(("user_id" = inline(Id), Path)), responses(
+    (status = 202, body = ExportView, description = "Queued"),
+    (status = 403, description = "`forbidden`: needs `users:manage`"),
+    (status = 404, description = "No such account")))]
+pub(crate) async fn export_user(
+    State(accounts): Accts,
+    client: ClientInfo,
+    SessionIdentity(who): SessionIdentity,
+    Path(id): Path<Id>,
+) -> Result<(axum::http::StatusCode, Json<ExportView>)> {
+    who.require(perm::USERS_MANAGE)?;
+    let export = accounts
+        .request_export(id.as_str(), Some(&who.user_id), &client)
+        .await?;
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(ExportView::of(&accounts, export).await?),
+    ))
+}
+
+/// An account's exports of the last year, newest first (at most 50), with download links while they work.
+/// Needs `users:manage` (the links give the account's data).
+#[utoipa::path(get, path = "/v1/admin/users/{user_id}/exports", tag = "admin", security(("bearer" = [])),
+    params(("user_id" = inline(Id), Path)), responses(
+    (status = 200, body = Vec<ExportView>),
+    (status = 403, description = "`forbidden`: needs `users:manage`"),
+    (status = 404, description = "No such account")))]
+pub(crate) async fn user_exports(
+    State(accounts): Accts,
+    SessionIdentity(who): SessionIdentity,
+    Path(id): Path<Id>,
+) -> Result<Json<Vec<ExportView>>> {
+    who.require(perm::USERS_MANAGE)?;
+    accounts.user(id.as_str()).await?;
+    Ok(Json(ExportView::list(&accounts, id.as_str()).await?))
 }

@@ -61,6 +61,8 @@ pub enum Action {
     AccountRestored,
     /// The purge erased a deleted account after its grace period (the one event about it that stays).
     AccountErased,
+    /// A personal-data export was asked for (by the account, or by an admin for a support case: the actor).
+    DataExportRequested,
     /// An admin revoked an exam certificate of the account (`details`: the certificate and the reason).
     CertificateRevoked,
 }

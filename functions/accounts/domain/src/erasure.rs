@@ -42,7 +42,8 @@ pub const PURGE_BUDGET: Duration = Duration::from_secs(20);
 
 /// Every item in an account's partition, whatever its entity (sessions, API key listings, the lockout counter,
 /// and whatever this domain keeps there later).
-const ACCOUNT_PARTITION: KeyLayout = KeyLayout::new(USER_PARTITION, Shape::values(&["item"]));
+pub(crate) const ACCOUNT_PARTITION: KeyLayout =
+    KeyLayout::new(USER_PARTITION, Shape::values(&["item"]));
 
 /// Page size of the erasers' queries.
 const PAGE: usize = 100;
@@ -153,7 +154,12 @@ impl Eraser for AccountEraser {
                 return Ok(Erased::More);
             }
         }
-        Ok(erase_blobs(self.blobs.as_ref(), &avatar_prefix(user_id), budget).await?)
+        if erase_blobs(self.blobs.as_ref(), &avatar_prefix(user_id), budget).await? == Erased::More
+        {
+            return Ok(Erased::More);
+        }
+        let exports = crate::data_exports::export_prefix(user_id);
+        Ok(erase_blobs(self.blobs.as_ref(), &exports, budget).await?)
     }
 }
 

@@ -32,6 +32,9 @@ pub enum AccountError {
     /// Too many attempts (a parent PIN); retry after this many seconds.
     #[error("too many attempts")]
     TooManyAttempts(u64),
+    /// A data export was asked for within a week of the last one; the next is allowed after this many seconds.
+    #[error("an export was asked for less than a week ago")]
+    ExportTooSoon(u64),
     #[error("store: {0}")]
     Store(#[from] TableError),
     #[error("internal: {0}")]
@@ -65,6 +68,9 @@ impl From<AccountError> for Problem {
             AccountError::Conflict(d) => Problem::conflict(d),
             AccountError::Forbidden(d) => Problem::forbidden(d),
             AccountError::TooManyAttempts(secs) => Problem::rate_limited(secs),
+            AccountError::ExportTooSoon(secs) => Problem::new(StatusCode::TOO_MANY_REQUESTS, "export-too-soon", "One data export a week")
+                .detail(format!("the last export was asked for less than a week ago; the next can be asked for in {secs} s"))
+                .retry_after(secs),
             AccountError::Store(e) => e.into(),
             AccountError::Internal(e) => {
                 tracing::error!(error = %e, "internal failure");

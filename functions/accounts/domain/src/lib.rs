@@ -8,9 +8,11 @@ pub mod authenticator;
 pub mod change;
 pub mod config;
 pub mod crypto;
+pub mod data_exports;
 pub mod device_sessions;
 pub mod erasure;
 pub mod errors;
+pub mod export;
 pub mod lockout;
 pub mod notify;
 pub mod onetime;
@@ -43,4 +45,6 @@ pub const ENTITIES: &[EntityInfo] = &[
     twofactor::challenges::SpentChallenge::INFO,
     device_sessions::ParentPin::INFO,
     device_sessions::PIN_ATTEMPTS_COUNTER,
+    data_exports::DataExport::INFO,
+    data_exports::ExportAllowance::INFO,
 ];

@@ -305,3 +305,40 @@ async fn pin_attempts_counter() {
         .unwrap();
     assert_stored_item(&golden(), &PIN_ATTEMPTS_COUNTER, &item.expect("a counter"));
 }
+
+#[test]
+fn data_export() {
+    use lectern_accounts::data_exports::{DataExport, ExportStatus};
+    assert_stored(
+        &golden(),
+        &DataExport {
+            export_id: "01JEXP0RT00000000000000EEE".into(),
+            user_id: USER_ID.into(),
+            requested_by: USER_ID.into(),
+            status: ExportStatus::Ready,
+            requested_at: NOW,
+            completed_at: Some(NOW + 30),
+            link_expires_at: Some(NOW + 30 + 48 * 3600),
+            size_bytes: Some(48_213),
+            contents: [
+                ("accounts/user".to_string(), 1),
+                ("learning/game_result".to_string(), 12),
+            ]
+            .into_iter()
+            .collect(),
+        },
+    );
+}
+
+#[test]
+fn export_allowance() {
+    use lectern_accounts::data_exports::ExportAllowance;
+    assert_stored(
+        &golden(),
+        &ExportAllowance {
+            user_id: USER_ID.into(),
+            last_requested_at: NOW,
+            version: 3,
+        },
+    );
+}

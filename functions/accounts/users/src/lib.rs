@@ -4,6 +4,7 @@
 mod api_keys;
 mod credentials;
 mod events;
+pub mod exports;
 mod profile;
 mod sessions;
 
@@ -41,7 +42,9 @@ pub fn routes() -> Routes<Arc<Accounts>> {
         .routes(routes!(sessions::revoke_session))
         .routes(routes!(api_keys::api_keys, api_keys::create_api_key))
         .routes(routes!(api_keys::revoke_api_key))
-        .routes(routes!(events::security_events));
+        .routes(routes!(events::security_events))
+        .routes(routes!(exports::request_export))
+        .routes(routes!(exports::exports));
     Routes::new(ApiDoc::openapi()).limited(RouteClass::General, routes)
 }
 

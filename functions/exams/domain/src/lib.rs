@@ -54,6 +54,7 @@ pub mod disclosure;
 pub mod erasure;
 pub mod errors;
 pub mod exams;
+pub mod export;
 pub mod hierarchy;
 pub mod questions;
 pub mod schema;

@@ -39,12 +39,12 @@ const PAGE: usize = 100;
 const ATTEMPTS: usize = 5;
 
 /// Every item in a profile's partition, whatever its entity.
-const PROFILE_PARTITION: KeyLayout = KeyLayout::new(
+pub(crate) const PROFILE_PARTITION: KeyLayout = KeyLayout::new(
     Shape::new("LEARNER", &["profile_id"]),
     Shape::values(&["item"]),
 );
 /// Every item in a family's partition: the profile counter and the consent records.
-const FAMILY_PARTITION: KeyLayout = KeyLayout::new(
+pub(crate) const FAMILY_PARTITION: KeyLayout = KeyLayout::new(
     Shape::new("FAMILY", &["owner_id"]),
     Shape::values(&["item"]),
 );

@@ -42,6 +42,7 @@ pub mod controls;
 pub mod curriculum;
 pub mod erasure;
 pub mod errors;
+pub mod export;
 pub mod leaderboards;
 pub mod onboarding;
 pub mod profiles;

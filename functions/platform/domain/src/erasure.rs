@@ -26,7 +26,7 @@ impl InboxEraser {
 }
 
 /// The entities of the partition, each erased by a query of its own sort keys.
-const ERASED: [EntityInfo; 4] = [
+pub(crate) const ERASED: [EntityInfo; 4] = [
     Notification::INFO,
     Delivery::INFO,
     InboxCounter::INFO,

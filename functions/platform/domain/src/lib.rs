@@ -39,6 +39,7 @@ pub mod config;
 pub mod delivery;
 pub mod erasure;
 pub mod errors;
+pub mod export;
 pub mod inbox;
 pub mod preferences;
 pub mod quiet;

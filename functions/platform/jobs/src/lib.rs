@@ -4,6 +4,7 @@
 //! function allowed to use every domain library (see `docs/architecture.md`). It runs `account.purge`, the
 //! erasure of a deleted account, with every domain's [`Eraser`] (exams, learning, the notification centre, then
 //! accounts),
+//! `account.export`, a personal-data export, with every domain's [`Exporter`],
 //! `exams.exam-completed`, the exam statistics, and `exams.issue-certificate`, which needs the learner's display
 //! name from the accounts domain ([`AccountNames`]); a new domain adds its eraser to [`erasers`] and its job
 //! handlers to [`worker`].
@@ -11,11 +12,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use lectern_accounts::data_exports::ExportAccounts;
 use lectern_accounts::erasure::PurgeAccounts;
 use lectern_accounts::users::Users;
 use lectern_exams::certificates::LearnerNames;
 use lectern_shared::Platform;
 use lectern_shared::erasure::Eraser;
+use lectern_shared::export::Exporter;
 use lectern_shared::queue::worker::Worker;
 
 /// The erasers of every domain but accounts, run (in this order) before the accounts' own, which deletes the
@@ -28,10 +31,21 @@ pub fn erasers(platform: &Platform) -> Vec<Arc<dyn Eraser>> {
     ]
 }
 
+/// The exporters of every domain but accounts (which adds its own), for personal-data exports: the same domains
+/// as [`erasers`], so whatever is erased with an account is also what its owner can see.
+pub fn exporters(platform: &Platform) -> Vec<Arc<dyn Exporter>> {
+    vec![
+        Arc::new(lectern_exams::export::ExamsExporter::new(platform)),
+        Arc::new(lectern_learning::export::LearningExporter::new(platform)),
+        Arc::new(lectern_platform::export::InboxExporter::new(platform)),
+    ]
+}
+
 /// The worker for the `jobs` queue.
 pub fn worker(platform: &Platform) -> Worker {
     Worker::new(platform.table.clone(), platform.clock.clone())
         .with(Arc::new(PurgeAccounts::new(platform, erasers(platform))))
+        .with(Arc::new(ExportAccounts::new(platform, exporters(platform))))
         .with(Arc::new(
             lectern_exams::exams::jobs::ExamCompletedHandler::new(platform),
         ))

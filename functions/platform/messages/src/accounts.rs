@@ -22,6 +22,23 @@ impl JobKind for PurgeAccount {
     const QUEUE: &'static str = queues::JOBS;
 }
 
+/// Job: write the personal-data export `export_id` of an account (every domain's exporter), store it privately
+/// and email its owner a download link. The accounts domain writes it to its outbox with the export's record; the
+/// jobs worker runs it. Idempotent: an export already written is not written again.
+///
+/// On the wire: `{"user_id": "01J…", "export_id": "01J…"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportAccount {
+    pub user_id: String,
+    pub export_id: String,
+}
+
+impl JobKind for ExportAccount {
+    const KIND: &'static str = "account.export";
+    const QUEUE: &'static str = queues::JOBS;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

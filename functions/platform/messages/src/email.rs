@@ -152,6 +152,14 @@ pub enum Template {
         /// The key's label (never the key itself).
         name: String,
     },
+    /// The personal-data export the account asked for is ready to download until `expires_at`.
+    DataExportReady {
+        /// The download link (presigned; it holds its own authorisation).
+        link: String,
+        /// When the link stops working (RFC 3339 on the wire).
+        #[serde(with = "time::serde::rfc3339")]
+        expires_at: OffsetDateTime,
+    },
     /// Notice: the account was deleted; signing in before `restore_until` restores it.
     AccountDeleted {
         /// When the account is removed for good (RFC 3339 on the wire).
@@ -179,6 +187,7 @@ impl Template {
             Self::PasswordResetUnavailable { .. } => "password_reset_unavailable",
             Self::ApiKeyCreated { .. } => "api_key_created",
             Self::AccountDeleted { .. } => "account_deleted",
+            Self::DataExportReady { .. } => "data_export_ready",
         }
     }
 }

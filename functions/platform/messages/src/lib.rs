@@ -10,7 +10,7 @@ pub mod exams;
 pub mod learning;
 pub mod notify;
 
-pub use accounts::PurgeAccount;
+pub use accounts::{ExportAccount, PurgeAccount};
 pub use email::{NotifyEmail, SendEmail, Template};
 pub use learning::{AchievementEarned, EraseProfile, RecordedScore, ResultsRecorded};
 pub use notify::{NotificationContent, NotificationType, Notify};

@@ -60,6 +60,10 @@ fn samples() -> Vec<(Template, Vec<&'static str>)> {
         Template::AccountDeleted {
             restore_until: datetime!(2025-04-02 14:05 UTC),
         },
+        Template::DataExportReady {
+            link: LINK.into(),
+            expires_at: datetime!(2025-04-04 10:00 UTC),
+        },
     ];
     all.into_iter()
         .map(|t| {
@@ -88,6 +92,9 @@ fn samples() -> Vec<(Template, Vec<&'static str>)> {
                 }
                 Template::AccountDeleted { .. } => {
                     vec!["2 April 2025, 14:05 UTC", "restore"]
+                }
+                Template::DataExportReady { .. } => {
+                    vec![LINK, "4 April 2025, 10:00 UTC", "do not forward"]
                 }
             };
             (t, expected)

@@ -316,6 +316,23 @@ impl Catalog for English {
                     ),
                 )
             }
+            Template::DataExportReady { link, expires_at } => {
+                let href = Href::web(link, "link")?;
+                let until = when(*expires_at)?;
+                let mut blocks = vec![Block::text(format!(
+                    "The copy of your {product} data you asked for is ready: your account and, if you have a family, your children's profiles, in one zip file with a README explaining each file. The link works until {until}."
+                ))];
+                blocks.extend(action("Download your data", &href));
+                blocks.push(Block::Note(vec![Inline::text(
+                    "Anyone with this link can download the file until it expires: do not forward this email. If you did not ask for a copy of your data, change your password.",
+                )]));
+                email(
+                    format!("Your {product} data is ready to download"),
+                    format!("Download it before {until}."),
+                    "Your data export is ready",
+                    blocks,
+                )
+            }
             Template::AccountDeleted { restore_until } => {
                 let until = when(*restore_until)?;
                 // A deleted account cannot ask for a reset link: the way back is to sign in (which restores it).
