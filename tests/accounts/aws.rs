@@ -278,3 +278,84 @@ async fn concurrent_registrations_of_one_address_make_exactly_one_account() {
     };
     assert!(extra.is_empty(), "one verification email only: {extra:?}");
 }
+
+/// Everything `queue` holds now, each hidden from other receivers for ten minutes.
+async fn drain(platform: &Platform, queue: &str) -> Vec<Delivery> {
+    let mut all = Vec::new();
+    for _ in 0..20 {
+        let got = platform
+            .queue
+            .receive(queue, 10, Duration::from_secs(600))
+            .await
+            .expect("receive");
+        if got.is_empty() {
+            break;
+        }
+        all.extend(got);
+    }
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_export_is_queued_in_sqs_written_to_s3_once_and_announced_once() {
+    let Some(stack) = MotoStack::start().await else {
+        return;
+    };
+    let user = stack
+        .signed_in(
+            "cloud.export@example.com",
+            "Exporter",
+            lectern_accounts::permissions::Role::Learner,
+        )
+        .await;
+    stack
+        .api
+        .request_export(&user.access)
+        .await
+        .expect_status(202);
+    let jobs = drain(&stack.platform, queues::JOBS).await;
+    assert_eq!(
+        jobs.iter().map(|d| d.job.kind.as_str()).collect::<Vec<_>>(),
+        ["account.export"]
+    );
+    // Delivered twice (a redelivery): written once, announced once.
+    let worker = lectern_platform_jobs::worker(&stack.platform);
+    let twice: Vec<Delivery> = jobs.iter().chain(jobs.iter()).cloned().collect();
+    let outcome = worker.process_batch(twice).await;
+    let outcome = if outcome.failed.is_empty() {
+        outcome
+    } else {
+        worker.process_batch(jobs.clone()).await
+    };
+    assert!(outcome.failed.is_empty(), "{outcome:?}");
+    let mails: Vec<Delivery> = drain(&stack.platform, queues::NOTIFICATIONS)
+        .await
+        .into_iter()
+        .filter(|d| d.job.payload.to_string().contains("data_export_ready"))
+        .collect();
+    assert_eq!(mails.len(), 1, "one email: {mails:?}");
+
+    let listed = stack.api.exports(&user.access).await.expect_status(200);
+    let export = &listed.list()[0];
+    assert_eq!(export["status"], "ready", "{listed}");
+    let url = export["download_url"]
+        .as_str()
+        .expect("a presigned S3 link");
+    let bytes = reqwest::get(url)
+        .await
+        .expect("download")
+        .error_for_status()
+        .expect("the link works")
+        .bytes()
+        .await
+        .expect("archive");
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("a zip");
+    let mut account = String::new();
+    std::io::Read::read_to_string(
+        &mut zip.by_name("accounts/user.json").expect("the account"),
+        &mut account,
+    )
+    .expect("utf-8");
+    assert!(account.contains("cloud.export@example.com"), "{account}");
+    assert!(!account.contains("password_hash"), "{account}");
+}

@@ -105,7 +105,6 @@ pub async fn export_blobs(
     }
 }
 
-
 /// Whether a field holds a secret or a digest of one (passwords, PINs, tokens, codes, sealed seeds): never
 /// exported, at any depth. A digest reveals nothing useful to its owner and helps whoever intercepts the archive.
 fn is_secret(name: &str) -> bool {
