@@ -239,13 +239,8 @@ pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
-        .open(path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
+    crate::backup::private_file(path)?
+        .write_all(text.as_bytes())
         .with_context(|| format!("writing {}", path.display()))
 }
 

@@ -429,7 +429,7 @@ fn safe_relative(name: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// Creates (truncating) a file only its owner can read: backups and restored keys hold secrets.
-fn private_file(path: &Path) -> anyhow::Result<File> {
+pub(crate) fn private_file(path: &Path) -> anyhow::Result<File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]

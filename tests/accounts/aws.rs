@@ -320,14 +320,7 @@ async fn a_data_export_is_queued_in_sqs_written_to_s3_once_and_announced_once() 
     );
     // Delivered twice (a redelivery): written once, announced once.
     let worker = lectern_platform_jobs::worker(&stack.platform);
-    let twice: Vec<Delivery> = jobs.iter().chain(jobs.iter()).cloned().collect();
-    let outcome = worker.process_batch(twice).await;
-    let outcome = if outcome.failed.is_empty() {
-        outcome
-    } else {
-        worker.process_batch(jobs.clone()).await
-    };
-    assert!(outcome.failed.is_empty(), "{outcome:?}");
+    lectern_e2e::moto_stack::run_twice(&worker, &jobs).await;
     let mails: Vec<Delivery> = drain(&stack.platform, queues::NOTIFICATIONS)
         .await
         .into_iter()

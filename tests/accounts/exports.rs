@@ -58,15 +58,7 @@ async fn downloaded(api: &Api, to: &str) -> zip::ZipArchive<std::io::Cursor<Vec<
         .unwrap_or_else(|| panic!("no link in {mail}"))
         .trim_end_matches(['.', ')', '>'])
         .to_string();
-    let bytes = reqwest::get(&link)
-        .await
-        .expect("download")
-        .error_for_status()
-        .expect("the link works")
-        .bytes()
-        .await
-        .expect("archive");
-    zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("a zip")
+    lectern_e2e::uploads::download_zip(&link).await
 }
 
 fn text(zip: &mut zip::ZipArchive<std::io::Cursor<Vec<u8>>>, name: &str) -> String {

@@ -395,15 +395,7 @@ async fn jobs(stack: &MotoStack) -> Vec<Delivery> {
 async fn run_jobs(stack: &MotoStack) -> Vec<String> {
     let jobs = jobs(stack).await;
     let worker = lectern_platform_jobs::worker(&stack.platform);
-    let twice: Vec<Delivery> = jobs.iter().chain(jobs.iter()).cloned().collect();
-    let outcome = worker.process_batch(twice).await;
-    // At once, a duplicate may find its job running and be handed back (SQS would redeliver it): run it again.
-    let outcome = if outcome.failed.is_empty() {
-        outcome
-    } else {
-        worker.process_batch(jobs.clone()).await
-    };
-    assert!(outcome.failed.is_empty(), "{outcome:?}");
+    lectern_e2e::moto_stack::run_twice(&worker, &jobs).await;
     let mut kinds: Vec<String> = jobs.iter().map(|d| d.job.kind.clone()).collect();
     kinds.sort();
     kinds

@@ -208,3 +208,20 @@ impl MotoStack {
         })
     }
 }
+
+/// Runs `jobs` through `worker` as if each were delivered twice (a redelivery, or the outbox's fast path and its
+/// relay both sending), and fails the test unless every one ends done.
+pub async fn run_twice(
+    worker: &lectern_shared::queue::worker::Worker,
+    jobs: &[lectern_shared::queue::Delivery],
+) {
+    let twice: Vec<_> = jobs.iter().chain(jobs.iter()).cloned().collect();
+    let outcome = worker.process_batch(twice).await;
+    // At once, a duplicate may find its job running and be handed back (SQS would redeliver it): run it again.
+    let outcome = if outcome.failed.is_empty() {
+        outcome
+    } else {
+        worker.process_batch(jobs.to_vec()).await
+    };
+    assert!(outcome.failed.is_empty(), "{outcome:?}");
+}

@@ -30,3 +30,16 @@ pub async fn post_presigned_png(presigned: &Reply, bytes: Vec<u8>) -> String {
     assert!(status.is_success(), "upload: {status}");
     presigned.text("key")
 }
+
+/// Downloads a zip archive (an export) through a link.
+pub async fn download_zip(url: &str) -> zip::ZipArchive<std::io::Cursor<Vec<u8>>> {
+    let bytes = reqwest::get(url)
+        .await
+        .expect("download")
+        .error_for_status()
+        .unwrap_or_else(|e| panic!("the link {url} works: {e}"))
+        .bytes()
+        .await
+        .expect("archive");
+    zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("a zip")
+}

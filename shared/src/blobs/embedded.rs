@@ -175,6 +175,31 @@ impl EmbeddedBlobs {
         self.root.join("tmp").join(crate::ids::new_id())
     }
 
+    /// Writes an object from `source`: to a temp file first, then one rename into place, so nobody ever sees
+    /// half of it (the one way `put` and `put_file` store).
+    async fn store(
+        &self,
+        key: &str,
+        content_type: &str,
+        source: &mut (impl tokio::io::AsyncRead + Unpin),
+    ) -> BlobResult<()> {
+        let target = self.object_path(key)?;
+        if content_type.parse::<mime::Mime>().is_err() {
+            return Err(BlobError::Invalid("content type is not a MIME type".into()));
+        }
+        let temp_path = self.temp_path();
+        let mut temp = TempFile::create(temp_path.clone(), content_type)
+            .await
+            .map_err(|e| io_err(&temp_path, e))?;
+        tokio::io::copy(source, &mut temp.file)
+            .await
+            .map_err(|e| io_err(&temp_path, e))?;
+        temp.finish().await.map_err(|e| io_err(&temp_path, e))?;
+        self.publish(&temp.path, &target).await?;
+        temp.keep();
+        Ok(())
+    }
+
     /// Moves a finished temp file into place, creating the key's folders.
     async fn publish(&self, temp: &Path, target: &Path) -> BlobResult<()> {
         if let Some(parent) = target.parent() {
@@ -570,22 +595,7 @@ impl Blobs for EmbeddedBlobs {
     }
 
     async fn put(&self, key: &str, body: Bytes, content_type: &str) -> BlobResult<()> {
-        let target = self.object_path(key)?;
-        if content_type.parse::<mime::Mime>().is_err() {
-            return Err(BlobError::Invalid("content type is not a MIME type".into()));
-        }
-        let temp_path = self.temp_path();
-        let mut temp = TempFile::create(temp_path.clone(), content_type)
-            .await
-            .map_err(|e| io_err(&temp_path, e))?;
-        temp.file
-            .write_all(&body)
-            .await
-            .map_err(|e| io_err(&temp_path, e))?;
-        temp.finish().await.map_err(|e| io_err(&temp_path, e))?;
-        self.publish(&temp.path, &target).await?;
-        temp.keep();
-        Ok(())
+        self.store(key, content_type, &mut &body[..]).await
     }
 
     async fn put_file(
@@ -594,24 +604,10 @@ impl Blobs for EmbeddedBlobs {
         path: &std::path::Path,
         content_type: &str,
     ) -> BlobResult<()> {
-        let target = self.object_path(key)?;
-        if content_type.parse::<mime::Mime>().is_err() {
-            return Err(BlobError::Invalid("content type is not a MIME type".into()));
-        }
-        let temp_path = self.temp_path();
-        let mut temp = TempFile::create(temp_path.clone(), content_type)
-            .await
-            .map_err(|e| io_err(&temp_path, e))?;
         let mut source = tokio::fs::File::open(path)
             .await
             .map_err(|e| io_err(path, e))?;
-        tokio::io::copy(&mut source, &mut temp.file)
-            .await
-            .map_err(|e| io_err(&temp_path, e))?;
-        temp.finish().await.map_err(|e| io_err(&temp_path, e))?;
-        self.publish(&temp.path, &target).await?;
-        temp.keep();
-        Ok(())
+        self.store(key, content_type, &mut source).await
     }
 
     async fn get(&self, key: &str) -> BlobResult<Bytes> {
