@@ -93,7 +93,7 @@ pub fn app(platform: &Platform, accounts: Arc<Accounts>) -> Router {
         // Uploads carry their own signed size limit, so they sit outside the JSON body limit.
         app = app.merge(embedded::router(blobs.clone()));
     }
-    layers::common(app, &platform.config)
+    layers::common(app, platform)
 }
 
 /// The exams domain's routers. They run on the accounts' platform, which tests wrap in counting adapters.

@@ -9,6 +9,7 @@ pub mod config;
 pub mod erasure;
 pub mod http;
 pub mod ids;
+pub mod iprules;
 pub mod lambda;
 pub mod locale;
 pub mod mail;
@@ -36,4 +37,5 @@ pub const ENTITIES: &[EntityInfo] = &[
     queue::outbox::OutboxEntry::INFO,
     ratelimit::COUNTER,
     erasure::ErasureDue::INFO,
+    iprules::IpRules::INFO,
 ];

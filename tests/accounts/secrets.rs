@@ -99,7 +99,7 @@ async fn functions_that_only_verify_tokens_hold_public_keys_and_accept_the_issue
 
     let router = layers::api(
         lectern_accounts_users::router(users.clone()),
-        &platform.config,
+        &platform,
     );
     let request = axum::http::Request::get("/v1/users/me")
         .header("authorization", format!("Bearer {}", ada.access))

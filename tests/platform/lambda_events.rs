@@ -168,7 +168,7 @@ async fn schedule_event_parses_and_housekeeping_runs() {
 async fn register_event_answers_202_and_queues_the_verification_email() {
     let (platform, _, _dir) = embedded_platform().await;
     let accounts = lectern_e2e::test_accounts(platform.clone());
-    let router = layers::api(lectern_accounts_auth::router(accounts), &platform.config);
+    let router = layers::api(lectern_accounts_auth::router(accounts), &platform);
     let response = invoke_http(router, "auth-register-post.json").await;
     assert_eq!(response["statusCode"], 202, "{response}");
     assert_eq!(body_json(&response)["status"], "accepted");
@@ -194,7 +194,7 @@ async fn audit_records_keep_api_gateways_request_id_beside_the_clients() {
     let accounts = lectern_e2e::test_accounts(platform.clone());
     let router = layers::api(
         lectern_accounts_auth::router(accounts.clone()),
-        &platform.config,
+        &platform,
     );
     // A client that names its request after someone else's.
     let mut event: Value = serde_json::from_str(&event("auth-register-post.json")).unwrap();
@@ -271,7 +271,7 @@ fn function_router(
         ),
         other => panic!("{other} is not an HTTP function; teach this test its entry point"),
     };
-    layers::api(routes, &platform.config)
+    layers::api(routes, &platform)
 }
 
 /// The exams service a function's `main.rs` builds, on the accounts' platform.

@@ -13,6 +13,6 @@ use lectern_shared::http::layers;
 fn health_router(platform: &Platform) -> axum::Router {
     layers::api(
         lectern_platform_health::router(platform.clone()),
-        &platform.config,
+        &platform,
     )
 }
