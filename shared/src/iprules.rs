@@ -20,16 +20,17 @@
 //! When the list cannot be read, the last copy read keeps being used (none at all on a new instance) and the
 //! failure is logged: a store outage already fails every route that touches the store, and refusing everyone
 //! because the block list is unreadable would turn a blip into an outage. The read is retried after
-//! [`RETRY_AFTER_FAILURE`].
+//! [`crate::cache::RETRY_AFTER_FAILURE`].
 
 use std::net::IpAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::cache::Refreshing;
 use crate::clock::SharedClock;
 use crate::table::{
     Condition, Entity, EntityInfo, Key, KeyLayout, Shape, Table, TableResult,
@@ -37,8 +38,6 @@ use crate::table::{
 
 /// How long a function answers from its copy of the rules before reading them again.
 pub const CACHE_TTL: Duration = Duration::from_secs(30);
-/// After a failed read, how long the last copy is used before the next attempt.
-pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
 /// Most rules the list holds: one item stays far below the item size limit (~200 bytes a rule), and a linear
 /// scan of this many prefixes costs well under a microsecond.
 pub const MAX_RULES: usize = 500;
@@ -191,83 +190,39 @@ impl Compiled {
     }
 }
 
-/// The copy a function answers from, and when to read again.
-struct Snapshot {
-    rules: Arc<Compiled>,
-    fresh_until: i64,
-}
-
 /// The per-process guard: the cached rules and their check. One per [`crate::Platform`] (cloned platforms share
 /// it), so the function that changes the rules can drop its copy.
 pub struct IpGuard {
     table: Arc<dyn Table>,
     clock: SharedClock,
-    snapshot: RwLock<Option<Snapshot>>,
-    /// One reload at a time: the requests that find the copy stale while it is being read wait for that read
-    /// instead of each reading again.
-    loading: tokio::sync::Mutex<()>,
+    rules: Refreshing<Compiled>,
 }
 
 impl IpGuard {
     pub fn new(table: Arc<dyn Table>, clock: SharedClock) -> Self {
         Self {
             table,
+            rules: Refreshing::new(clock.clone(), CACHE_TTL),
             clock,
-            snapshot: RwLock::new(None),
-            loading: tokio::sync::Mutex::new(()),
         }
     }
 
     /// Whether requests from `ip` are refused. Reads the list only when this process's copy is older than
     /// [`CACHE_TTL`] (or was dropped by [`IpGuard::invalidate`]).
     pub async fn is_blocked(&self, ip: IpAddr) -> bool {
-        let now = self.clock.now().unix_timestamp();
-        if let Some(rules) = self.fresh(now) {
-            return rules.blocks(ip, now);
-        }
-        self.reload(now).await.blocks(ip, now)
+        let table = self.table.clone();
+        let rules = self
+            .rules
+            .get("ip rules", |now| async move {
+                IpRules::load(table.as_ref()).await.map(|list| list.compile(now))
+            })
+            .await;
+        rules.blocks(ip, self.clock.now().unix_timestamp())
     }
 
     /// Drops this process's copy: the next request reads the list again (after a change made here).
     pub fn invalidate(&self) {
-        if let Ok(mut snapshot) = self.snapshot.write() {
-            *snapshot = None;
-        }
-    }
-
-    fn fresh(&self, now: i64) -> Option<Arc<Compiled>> {
-        let snapshot = self.snapshot.read().ok()?;
-        snapshot
-            .as_ref()
-            .filter(|s| now < s.fresh_until)
-            .map(|s| s.rules.clone())
-    }
-
-    async fn reload(&self, now: i64) -> Arc<Compiled> {
-        let _one_at_a_time = self.loading.lock().await;
-        if let Some(rules) = self.fresh(now) {
-            return rules;
-        }
-        let (rules, valid_for) = match IpRules::load(self.table.as_ref()).await {
-            Ok(list) => (Arc::new(list.compile(now)), CACHE_TTL),
-            Err(e) => {
-                tracing::error!(error = %e, "the IP rules could not be read; the last copy stays in use");
-                let last = self
-                    .snapshot
-                    .read()
-                    .ok()
-                    .and_then(|s| s.as_ref().map(|s| s.rules.clone()))
-                    .unwrap_or_default();
-                (last, RETRY_AFTER_FAILURE)
-            }
-        };
-        if let Ok(mut snapshot) = self.snapshot.write() {
-            *snapshot = Some(Snapshot {
-                rules: rules.clone(),
-                fresh_until: now + valid_for.as_secs() as i64,
-            });
-        }
-        rules
+        self.rules.invalidate();
     }
 }
 

@@ -4,6 +4,7 @@
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod blobs;
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod erasure;
