@@ -33,7 +33,7 @@ use time::OffsetDateTime;
 use crate::cache::Refreshing;
 use crate::clock::SharedClock;
 use crate::table::{
-    Condition, Entity, EntityInfo, Key, KeyLayout, Shape, Table, TableResult,
+    Entity, EntityInfo, Key, KeyLayout, Shape, Table, TableResult,
 };
 
 /// How long a function answers from its copy of the rules before reading them again.
@@ -109,7 +109,8 @@ pub fn parse_cidr(text: &str) -> Option<IpNet> {
     Some(net.trunc())
 }
 
-/// The stored list: every rule and the version a conditional write checks.
+/// The stored list: every rule and the version a conditional write checks (the operations domain writes it at
+/// the version it read, `Condition::at_version`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IpRules {
     /// 0 while nothing was ever stored; each write adds one.
@@ -139,16 +140,6 @@ impl IpRules {
             Some(item) => Self::from_item(item),
             None => Ok(Self::default()),
         }
-    }
-
-    /// Stores the list as the next version of `read_version` (the version it was read at): a concurrent change
-    /// makes this fail with [`crate::table::TableError::ConditionFailed`] and writes nothing.
-    pub async fn store(mut self, table: &dyn Table, read_version: i64) -> TableResult<Self> {
-        self.version = read_version + 1;
-        table
-            .put(self.to_item()?, Condition::at_version(read_version))
-            .await?;
-        Ok(self)
     }
 
     /// What the guard checks: the live rules, their networks parsed once.
