@@ -50,6 +50,8 @@ pub enum Tier {
 }
 
 impl Tier {
+    pub const ALL: [Tier; 2] = [Tier::Free, Tier::Premium];
+
     /// The tier's name, as serialized (and as `Identity::tier` carries it).
     pub fn as_str(self) -> &'static str {
         match self {
