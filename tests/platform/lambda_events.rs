@@ -265,6 +265,10 @@ fn function_router(
             lectern_local::learning(accounts),
             accounts.clone(),
         ),
+        "settings" => lectern_operations_settings::router(
+            lectern_operations::Operations::new(accounts.platform.clone()),
+            accounts.clone(),
+        ),
         "inbox" => lectern_platform_inbox::router(
             lectern_local::notifications_on(&accounts.platform),
             accounts.clone(),
@@ -412,6 +416,7 @@ fn the_manifest_covers_every_event_file_and_every_deployed_function() {
         "achievements",
         "leaderboards",
         "inbox",
+        "settings",
     ] {
         let with_token = manifest
             .iter()
