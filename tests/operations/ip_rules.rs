@@ -11,6 +11,7 @@ use axum::body::Body as AxumBody;
 use axum::extract::ConnectInfo;
 use lectern_e2e::api::{Api, Auth, Body, assert_problem};
 use lectern_e2e::openapi::operations;
+use lectern_shared::clock::Clock;
 use lectern_shared::iprules::{CACHE_TTL, IpGuard};
 use lectern_shared::testing::counting::{CountingTable, OpLog};
 use serde_json::json;
