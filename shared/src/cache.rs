@@ -102,11 +102,10 @@ mod tests {
     #[tokio::test]
     async fn reads_once_per_period_and_again_after_it_or_after_invalidation() {
         let clock = ManualClock::starting_now();
-        let cache: Refreshing<usize> = Refreshing::new(Arc::new(clock.clone()), Duration::from_secs(30));
+        let cache: Refreshing<usize> =
+            Refreshing::new(Arc::new(clock.clone()), Duration::from_secs(30));
         let reads = AtomicUsize::new(0);
-        let load = |_| async {
-            Ok::<_, String>(reads.fetch_add(1, Ordering::SeqCst) + 1)
-        };
+        let load = |_| async { Ok::<_, String>(reads.fetch_add(1, Ordering::SeqCst) + 1) };
         for _ in 0..100 {
             assert_eq!(*cache.get("n", load).await, 1);
         }
@@ -122,10 +121,14 @@ mod tests {
     #[tokio::test]
     async fn a_failed_read_keeps_the_last_copy_and_retries_soon() {
         let clock = ManualClock::starting_now();
-        let cache: Refreshing<usize> = Refreshing::new(Arc::new(clock.clone()), Duration::from_secs(30));
+        let cache: Refreshing<usize> =
+            Refreshing::new(Arc::new(clock.clone()), Duration::from_secs(30));
         assert_eq!(*cache.get("n", |_| async { Ok::<_, String>(7) }).await, 7);
         clock.advance(Duration::from_secs(30));
-        assert_eq!(*cache.get("n", |_| async { Err::<usize, _>("down") }).await, 7);
+        assert_eq!(
+            *cache.get("n", |_| async { Err::<usize, _>("down") }).await,
+            7
+        );
         clock.advance(Duration::from_secs(5));
         assert_eq!(*cache.get("n", |_| async { Ok::<_, String>(8) }).await, 8);
     }

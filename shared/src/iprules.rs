@@ -32,9 +32,7 @@ use time::OffsetDateTime;
 
 use crate::cache::Refreshing;
 use crate::clock::SharedClock;
-use crate::table::{
-    Entity, EntityInfo, Key, KeyLayout, Shape, Table, TableResult,
-};
+use crate::table::{Entity, EntityInfo, Key, KeyLayout, Shape, Table, TableResult};
 
 /// How long a function answers from its copy of the rules before reading them again.
 pub const CACHE_TTL: Duration = Duration::from_secs(30);
@@ -205,7 +203,9 @@ impl IpGuard {
         let rules = self
             .rules
             .get("ip rules", |now| async move {
-                IpRules::load(table.as_ref()).await.map(|list| list.compile(now))
+                IpRules::load(table.as_ref())
+                    .await
+                    .map(|list| list.compile(now))
             })
             .await;
         rules.blocks(ip, self.clock.now().unix_timestamp())
@@ -249,7 +249,10 @@ mod tests {
     #[test]
     fn cidrs_are_normalised_and_bare_addresses_are_single_address_blocks() {
         assert_eq!(parse_cidr("10.1.2.3/8").unwrap().to_string(), "10.0.0.0/8");
-        assert_eq!(parse_cidr(" 192.0.2.7 ").unwrap().to_string(), "192.0.2.7/32");
+        assert_eq!(
+            parse_cidr(" 192.0.2.7 ").unwrap().to_string(),
+            "192.0.2.7/32"
+        );
         assert_eq!(
             parse_cidr("2001:db8::1/32").unwrap().to_string(),
             "2001:db8::/32"
@@ -283,7 +286,10 @@ mod tests {
         );
         assert!(rules.blocks(ip("10.1.2.4"), 0));
         assert!(!rules.blocks(ip("10.1.2.3"), 0));
-        assert!(!rules.blocks(ip("198.51.100.1"), 0), "allow-only is not a mode");
+        assert!(
+            !rules.blocks(ip("198.51.100.1"), 0),
+            "allow-only is not a mode"
+        );
     }
 
     #[test]
@@ -298,12 +304,14 @@ mod tests {
         );
         assert!(rules.blocks(ip("198.51.100.1"), at - 1));
         assert!(!rules.blocks(ip("198.51.100.1"), at));
-        assert!(compiled(
-            vec![rule("198.51.100.0/24", IpRuleAction::Block, Some(expiry))],
-            at
-        )
-        .block
-        .is_empty());
+        assert!(
+            compiled(
+                vec![rule("198.51.100.0/24", IpRuleAction::Block, Some(expiry))],
+                at
+            )
+            .block
+            .is_empty()
+        );
     }
 
     #[test]

@@ -21,5 +21,6 @@ mod round_trips;
 mod secrets;
 mod sessions;
 mod shared_networks;
+mod stats;
 mod tokens;
 mod two_factor;

@@ -25,7 +25,8 @@ async fn settings_flags_and_ip_rules_on_dynamodb() {
         .await
         .expect_status(200);
     assert_problem(
-        &api.put_settings(&admin.access, Some("\"0\""), settings).await,
+        &api.put_settings(&admin.access, Some("\"0\""), settings)
+            .await,
         412,
         "precondition-failed",
     );

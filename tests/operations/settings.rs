@@ -25,7 +25,8 @@ async fn anyone_reads_the_defaults_before_any_change() {
 }
 
 #[tokio::test]
-async fn an_admin_replaces_the_settings_against_the_version_read_and_everyone_sees_the_public_part() {
+async fn an_admin_replaces_the_settings_against_the_version_read_and_everyone_sees_the_public_part()
+{
     let api = Api::start().await;
     let admin = api.admin("settings.admin@example.com").await;
 
@@ -34,11 +35,18 @@ async fn an_admin_replaces_the_settings_against_the_version_read_and_everyone_se
     assert_eq!(read.body["version"], 0);
 
     let written = api
-        .put_settings(&admin.access, Some("\"0\""), settings("help@example.com", Some("Back at 10:00")))
+        .put_settings(
+            &admin.access,
+            Some("\"0\""),
+            settings("help@example.com", Some("Back at 10:00")),
+        )
         .await
         .expect_status(200);
     assert_eq!(written.header("etag"), "\"1\"");
-    assert_eq!(written.body["settings"]["internal_note"], "only for operators");
+    assert_eq!(
+        written.body["settings"]["internal_note"],
+        "only for operators"
+    );
     assert_eq!(written.body["updated_by"], admin.user_id.as_str());
 
     let public = api.public_settings().await.expect_status(200);
@@ -56,7 +64,11 @@ async fn an_admin_replaces_the_settings_against_the_version_read_and_everyone_se
 
     // A second admin who read version 0 writes too late: refused, nothing changes.
     let stale = api
-        .put_settings(&admin.access, Some("\"0\""), settings("other@example.com", None))
+        .put_settings(
+            &admin.access,
+            Some("\"0\""),
+            settings("other@example.com", None),
+        )
         .await;
     assert_problem(&stale, 412, "precondition-failed");
     let missing = api
@@ -64,7 +76,11 @@ async fn an_admin_replaces_the_settings_against_the_version_read_and_everyone_se
         .await;
     assert_problem(&missing, 428, "precondition-required");
     let garbled = api
-        .put_settings(&admin.access, Some("1"), settings("other@example.com", None))
+        .put_settings(
+            &admin.access,
+            Some("1"),
+            settings("other@example.com", None),
+        )
         .await;
     assert_problem(&garbled, 412, "precondition-failed");
     assert_eq!(
@@ -73,9 +89,13 @@ async fn an_admin_replaces_the_settings_against_the_version_read_and_everyone_se
     );
 
     // Clearing the maintenance message against the current version works; the audit log names what changed.
-    api.put_settings(&admin.access, Some("\"1\""), settings("help@example.com", None))
-        .await
-        .expect_status(200);
+    api.put_settings(
+        &admin.access,
+        Some("\"1\""),
+        settings("help@example.com", None),
+    )
+    .await
+    .expect_status(200);
     assert!(api.public_settings().await.body["maintenance_message"].is_null());
     let audit = api
         .audit_logs(&admin.access, "action=settings_changed")
@@ -85,7 +105,10 @@ async fn an_admin_replaces_the_settings_against_the_version_read_and_everyone_se
     assert_eq!(events.len(), 2, "{audit}");
     assert_eq!(events[0]["target_id"], "settings");
     assert_eq!(events[0]["actor_id"], admin.user_id.as_str());
-    assert_eq!(events[0]["details"]["changed"], json!(["maintenance_message"]));
+    assert_eq!(
+        events[0]["details"]["changed"],
+        json!(["maintenance_message"])
+    );
 }
 
 #[tokio::test]
@@ -116,7 +139,11 @@ async fn bad_settings_are_refused_field_by_field_and_change_nothing() {
         ]
     );
     let unknown = api
-        .put_settings(&admin.access, Some("\"0\""), json!({"default_locale": "en", "registration_open": true, "surprise": 1}))
+        .put_settings(
+            &admin.access,
+            Some("\"0\""),
+            json!({"default_locale": "en", "registration_open": true, "surprise": 1}),
+        )
         .await;
     assert_eq!(unknown.status.as_u16(), 400, "{unknown}");
     assert_eq!(
@@ -142,7 +169,10 @@ async fn only_settings_managers_with_a_session_read_or_change_the_admin_settings
         assert_problem(&write, 403, "forbidden");
     }
     let (key, _) = api
-        .new_key(&admin.access, json!({"name": "script", "scopes": ["settings:manage"]}))
+        .new_key(
+            &admin.access,
+            json!({"name": "script", "scopes": ["settings:manage"]}),
+        )
         .await;
     assert_problem(
         &api.admin_settings(lectern_e2e::api::Auth::Key(&key)).await,

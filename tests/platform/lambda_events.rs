@@ -192,10 +192,7 @@ async fn register_event_answers_202_and_queues_the_verification_email() {
 async fn audit_records_keep_api_gateways_request_id_beside_the_clients() {
     let (platform, _, _dir) = embedded_platform().await;
     let accounts = lectern_e2e::test_accounts(platform.clone());
-    let router = layers::api(
-        lectern_accounts_auth::router(accounts.clone()),
-        &platform,
-    );
+    let router = layers::api(lectern_accounts_auth::router(accounts.clone()), &platform);
     // A client that names its request after someone else's.
     let mut event: Value = serde_json::from_str(&event("auth-register-post.json")).unwrap();
     event["headers"]["x-request-id"] = "someone-elses-request".into();

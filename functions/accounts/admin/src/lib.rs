@@ -2,6 +2,7 @@
 //! (`users:read`, `users:manage`, `roles:assign`, `audit:read`), never a role name.
 
 mod audit;
+mod stats;
 mod users;
 
 use std::sync::Arc;
@@ -34,7 +35,8 @@ pub fn routes() -> Routes<Arc<Accounts>> {
         .routes(routes!(users::suspend))
         .routes(routes!(users::activate))
         .routes(routes!(users::force_logout))
-        .routes(routes!(audit::audit_logs));
+        .routes(routes!(audit::audit_logs))
+        .routes(routes!(stats::stats));
     Routes::new(ApiDoc::openapi()).limited(RouteClass::General, routes)
 }
 

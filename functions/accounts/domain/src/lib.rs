@@ -20,6 +20,7 @@ pub mod schema;
 pub mod service;
 pub mod sessions;
 pub mod signing_keys;
+pub mod stats;
 pub mod tokens;
 pub mod twofactor;
 pub mod users;
@@ -43,4 +44,7 @@ pub const ENTITIES: &[EntityInfo] = &[
     twofactor::challenges::SpentChallenge::INFO,
     device_sessions::ParentPin::INFO,
     device_sessions::PIN_ATTEMPTS_COUNTER,
+    stats::TOTALS,
+    stats::DAY,
+    stats::ActiveMark::INFO,
 ];

@@ -244,7 +244,7 @@ impl Users {
     /// The writes that create an account and claim its email: the claim first, so a cancelled transaction naming
     /// operation 0 means the address is taken.
     pub fn create_ops(user: &User) -> TableResult<Vec<TxOp>> {
-        Ok(vec![
+        let mut ops = vec![
             TxOp::Put {
                 item: user.email_claim().to_item()?,
                 condition: Condition::NotExists,
@@ -253,7 +253,10 @@ impl Users {
                 item: user.to_item()?,
                 condition: Condition::NotExists,
             },
-        ])
+        ];
+        // The account counts in the admin statistics from the moment it exists, and as a sign-up of its day.
+        ops.extend(crate::stats::created_ops(user));
+        Ok(ops)
     }
 
     /// Creates an account and claims its email in one transaction.

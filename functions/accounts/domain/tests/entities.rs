@@ -305,3 +305,41 @@ async fn pin_attempts_counter() {
         .unwrap();
     assert_stored_item(&golden(), &PIN_ATTEMPTS_COUNTER, &item.expect("a counter"));
 }
+
+#[tokio::test]
+async fn account_statistics() {
+    use lectern_accounts::stats::{DAY, TOTALS, day_of};
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Platform::with_clock(Config::for_tests(dir.path().into()), Arc::new(clock()))
+        .await
+        .unwrap();
+    let config = AccountsConfig::from_lookup(&platform.config, |_| None).unwrap();
+    let cheap = Argon2Params {
+        memory_kib: 256,
+        iterations: 1,
+        parallelism: 1,
+    };
+    let accounts = Accounts::new(platform.clone(), config, cheap).unwrap();
+    // Created as a learner, then promoted: the totals moved with the role change.
+    accounts
+        .provision("root@example.com", "Root", Role::Admin, "tqvm-8kzr2-wq")
+        .await
+        .unwrap();
+    let totals = platform.table.get(&TOTALS.key(&[], &[])).await.unwrap();
+    assert_stored_item(&golden(), &TOTALS, &totals.expect("the totals"));
+    let day = day_of(lectern_shared::clock::Clock::epoch_seconds(&clock()));
+    let day = platform.table.get(&DAY.key(&[], &[&day])).await.unwrap();
+    assert_stored_item(&golden(), &DAY, &day.expect("the day"));
+}
+
+#[test]
+fn active_day() {
+    assert_stored(
+        &golden(),
+        &lectern_accounts::stats::ActiveMark {
+            user_id: USER_ID.into(),
+            day: "2030-03-17".into(),
+            expires_at: NOW + 3 * 24 * 3600,
+        },
+    );
+}

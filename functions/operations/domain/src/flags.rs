@@ -219,7 +219,9 @@ impl Targeting {
                 .is_some_and(|band| self.age_bands.contains(band));
         let locales = self.locales.is_empty()
             || ctx.locale.as_deref().is_some_and(|locale| {
-                self.locales.iter().any(|target| locale_matches(target, locale))
+                self.locales
+                    .iter()
+                    .any(|target| locale_matches(target, locale))
             });
         roles && tiers && bands && locales
     }
@@ -248,14 +250,32 @@ impl FlagInput {
         }
         let targeting = &self.targeting;
         let lists: [(&str, &Vec<String>, &dyn Fn(&str) -> bool, &str); 4] = [
-            ("roles", &targeting.roles, &|r| known_roles.contains(&r), "a role name"),
-            ("tiers", &targeting.tiers, &|t| known_tiers.contains(&t), "a tier name"),
-            ("age_bands", &targeting.age_bands, &|b| AGE_BANDS.contains(&b), "an age band such as 6-7 or 18+"),
+            (
+                "roles",
+                &targeting.roles,
+                &|r| known_roles.contains(&r),
+                "a role name",
+            ),
+            (
+                "tiers",
+                &targeting.tiers,
+                &|t| known_tiers.contains(&t),
+                "a tier name",
+            ),
+            (
+                "age_bands",
+                &targeting.age_bands,
+                &|b| AGE_BANDS.contains(&b),
+                "an age band such as 6-7 or 18+",
+            ),
             ("locales", &targeting.locales, &valid_locale, LOCALE_PROBLEM),
         ];
         for (name, list, valid, expected) in lists {
             if list.len() > MAX_LIST {
-                problems.push((format!("body.targeting.{name}"), format!("at most {MAX_LIST}")));
+                problems.push((
+                    format!("body.targeting.{name}"),
+                    format!("at most {MAX_LIST}"),
+                ));
             }
             for (i, value) in list.iter().enumerate() {
                 if !valid(value) {
@@ -269,7 +289,10 @@ impl FlagInput {
         let mut seen = BTreeSet::new();
         for (i, variant) in self.variants.iter().enumerate() {
             if !valid_name(variant, 32) {
-                problems.push((format!("body.variants[{i}]"), format!("matching {VARIANT_PATTERN}")));
+                problems.push((
+                    format!("body.variants[{i}]"),
+                    format!("matching {VARIANT_PATTERN}"),
+                ));
             } else if !seen.insert(variant) {
                 problems.push((format!("body.variants[{i}]"), "named twice".into()));
             }
@@ -290,8 +313,7 @@ pub fn valid_key(key: &str) -> bool {
 fn valid_name(v: &str, max: usize) -> bool {
     (1..=max).contains(&v.len())
         && v.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-        && v
-            .bytes()
+        && v.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
 }
 
@@ -301,7 +323,10 @@ impl Operations {
         let table = self.platform.table.clone();
         let set = self
             .flag_cache
-            .get("feature flags", |_| async move { load(table.as_ref()).await })
+            .get(
+                "feature flags",
+                |_| async move { load(table.as_ref()).await },
+            )
             .await;
         set.flags
             .iter()
@@ -325,7 +350,10 @@ impl Operations {
         audit: impl Fn(Option<&Flag>, Option<&Flag>) -> OpsResult<Item>,
     ) -> OpsResult<Flag> {
         if !valid_key(key) {
-            return Err(OpsError::field("path.key", format!("matching {KEY_PATTERN}")));
+            return Err(OpsError::field(
+                "path.key",
+                format!("matching {KEY_PATTERN}"),
+            ));
         }
         let rule = input.validated(known.0, known.1)?;
         let flag = Flag {
@@ -446,8 +474,12 @@ mod tests {
         };
         assert_eq!(bucket("new-home", "user-1"), pinned);
         assert_ne!(
-            (0..50).map(|i| bucket("a", &i.to_string())).collect::<Vec<_>>(),
-            (0..50).map(|i| bucket("b", &i.to_string())).collect::<Vec<_>>(),
+            (0..50)
+                .map(|i| bucket("a", &i.to_string()))
+                .collect::<Vec<_>>(),
+            (0..50)
+                .map(|i| bucket("b", &i.to_string()))
+                .collect::<Vec<_>>(),
             "flags bucket independently"
         );
     }
@@ -520,7 +552,10 @@ mod tests {
         assert!(miss(|c| c.age_band = Some("8-10".into())), "age band");
         assert!(miss(|c| c.age_band = None), "no age band declared");
         assert!(miss(|c| c.locale = Some("en".into())), "locale");
-        assert!(miss(|c| c.locale = Some("ptx".into())), "a longer language is not a subtag");
+        assert!(
+            miss(|c| c.locale = Some("ptx".into())),
+            "a longer language is not a subtag"
+        );
         assert!(miss(|c| c.locale = None), "no locale declared");
     }
 
@@ -538,10 +573,18 @@ mod tests {
             profile_id: Some(format!("profile-{profile}")),
             ..learner("parent-account")
         };
-        let per_profile: BTreeSet<bool> = (0..40).map(|p| profiles.evaluate(&family(p)).enabled).collect();
+        let per_profile: BTreeSet<bool> = (0..40)
+            .map(|p| profiles.evaluate(&family(p)).enabled)
+            .collect();
         assert_eq!(per_profile.len(), 2, "profiles of one account differ");
-        let per_account: BTreeSet<bool> = (0..40).map(|p| accounts.evaluate(&family(p)).enabled).collect();
-        assert_eq!(per_account.len(), 1, "an account flag is the same on every profile");
+        let per_account: BTreeSet<bool> = (0..40)
+            .map(|p| accounts.evaluate(&family(p)).enabled)
+            .collect();
+        assert_eq!(
+            per_account.len(),
+            1,
+            "an account flag is the same on every profile"
+        );
     }
 
     #[test]
@@ -555,7 +598,10 @@ mod tests {
             .collect();
         let grid = picks.iter().filter(|v| *v == "grid").count();
         assert!((400..=600).contains(&grid), "{grid}");
-        assert_eq!(ab.evaluate(&learner("7")).variant.as_deref(), Some(picks[7].as_str()));
+        assert_eq!(
+            ab.evaluate(&learner("7")).variant.as_deref(),
+            Some(picks[7].as_str())
+        );
     }
 
     #[test]

@@ -46,7 +46,12 @@ impl Operations {
     ) -> OpsResult<IpRule> {
         let now = self.platform.clock.now();
         let mut problems = Vec::new();
-        let net = input.cidr.len().le(&64).then(|| parse_cidr(&input.cidr)).flatten();
+        let net = input
+            .cidr
+            .len()
+            .le(&64)
+            .then(|| parse_cidr(&input.cidr))
+            .flatten();
         if net.is_none() {
             problems.push((
                 "body.cidr".to_string(),
@@ -55,7 +60,10 @@ impl Operations {
         }
         let reason = input.reason.trim().to_string();
         if reason.is_empty() || reason.chars().count() > MAX_REASON {
-            problems.push(("body.reason".into(), format!("1 to {MAX_REASON} characters")));
+            problems.push((
+                "body.reason".into(),
+                format!("1 to {MAX_REASON} characters"),
+            ));
         }
         let expires_at = match input.expires_at.as_deref() {
             None => None,

@@ -96,10 +96,7 @@ impl Settings {
     /// Checks every field and answers all problems at once; trims text and drops empty optional text.
     pub fn validated(mut self) -> OpsResult<Self> {
         let mut problems = Vec::new();
-        let trim = |v: Option<String>| {
-            v.map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-        };
+        let trim = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
         self.support_email = trim(self.support_email);
         self.maintenance_message = trim(self.maintenance_message);
         self.internal_note = trim(self.internal_note);
@@ -126,7 +123,8 @@ impl Settings {
                 ));
             }
         }
-        let too_long = |v: &Option<String>, max: usize| v.as_ref().is_some_and(|s| s.chars().count() > max);
+        let too_long =
+            |v: &Option<String>, max: usize| v.as_ref().is_some_and(|s| s.chars().count() > max);
         if too_long(&self.maintenance_message, MAX_MAINTENANCE_MESSAGE) {
             problems.push((
                 "body.maintenance_message".into(),
@@ -187,7 +185,12 @@ impl Operations {
     /// The settings as stored now (one read), for the admin view and its ETag.
     pub async fn settings(&self) -> OpsResult<StoredSettings> {
         Ok(
-            match self.platform.table.get(&StoredSettings::INFO.key(&[], &[])).await? {
+            match self
+                .platform
+                .table
+                .get(&StoredSettings::INFO.key(&[], &[]))
+                .await?
+            {
                 Some(item) => StoredSettings::from_item(item)?,
                 None => StoredSettings::default(),
             },

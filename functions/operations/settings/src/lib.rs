@@ -172,9 +172,21 @@ pub(crate) async fn replace_settings(
         let (old, new) = (json!(old), json!(new));
         let changed: Vec<&String> = new
             .as_object()
-            .map(|n| n.iter().filter(|(k, v)| old.get(*k) != Some(*v)).map(|(k, _)| k).collect())
+            .map(|n| {
+                n.iter()
+                    .filter(|(k, v)| old.get(*k) != Some(*v))
+                    .map(|(k, _)| k)
+                    .collect()
+            })
             .unwrap_or_default();
-        audit(Action::SettingsChanged, &who, "settings", &client, &ops, json!({"changed": changed}))
+        audit(
+            Action::SettingsChanged,
+            &who,
+            "settings",
+            &client,
+            &ops,
+            json!({"changed": changed}),
+        )
     };
     let stored = ops
         .replace_settings(&who.user_id, input, if_match(&headers), record)
@@ -222,8 +234,14 @@ pub(crate) async fn my_flags(
     if q.locale.as_deref().is_some_and(|l| !valid_locale(l)) {
         problems.push(("query.locale".to_string(), LOCALE_PROBLEM.to_string()));
     }
-    if q.age_band.as_deref().is_some_and(|b| !flags::AGE_BANDS.contains(&b)) {
-        problems.push(("query.age_band".to_string(), "one of 0-3, 4-5, 6-7, 8-10, 11-13, 14-17, 18+".to_string()));
+    if q.age_band
+        .as_deref()
+        .is_some_and(|b| !flags::AGE_BANDS.contains(&b))
+    {
+        problems.push((
+            "query.age_band".to_string(),
+            "one of 0-3, 4-5, 6-7, 8-10, 11-13, 14-17, 18+".to_string(),
+        ));
     }
     if !problems.is_empty() {
         return Err(Problem::invalid_fields(problems));
@@ -307,9 +325,13 @@ pub(crate) async fn put_flag(
     who.require(perm::SETTINGS_MANAGE)?;
     let (roles, tiers) = known_names();
     let flag = ops
-        .put_flag(&who.user_id, &key, input, (&roles, &tiers), |before, after| {
-            flag_record(&who, &client, &ops, before, after)
-        })
+        .put_flag(
+            &who.user_id,
+            &key,
+            input,
+            (&roles, &tiers),
+            |before, after| flag_record(&who, &client, &ops, before, after),
+        )
         .await?;
     Ok(Json(flag))
 }

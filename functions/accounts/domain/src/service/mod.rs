@@ -59,6 +59,8 @@ pub struct Accounts {
     pub hasher: PasswordHasher,
     pub(crate) secrets: SecretBox,
     pub(crate) backup_codes: CodeHasher,
+    /// Whom this instance counted active today (`stats`).
+    pub(crate) active_today: crate::stats::ActiveToday,
 }
 
 impl Accounts {
@@ -121,6 +123,7 @@ impl Accounts {
             hasher: PasswordHasher::new(argon)?,
             secrets,
             backup_codes,
+            active_today: Default::default(),
             platform,
             config,
         }))
