@@ -118,3 +118,54 @@ async fn only_user_readers_see_the_stats_and_days_are_bounded() {
         "30 days by default"
     );
 }
+
+#[tokio::test]
+async fn the_one_time_recount_restores_totals_and_sign_ups_of_a_deployment_that_had_no_counters() {
+    use lectern_accounts::stats::{DAY, TOTALS, day_of};
+    use lectern_shared::clock::Clock;
+    use lectern_shared::table::Condition;
+    let api = Api::start().await;
+    let admin = api.admin("recount.admin@example.com").await;
+    let learner = api.signed_up("recount.learner@example.com").await;
+    api.admin_action(&admin.access, &learner.user_id, "suspend")
+        .await
+        .expect_status(200);
+    let counted = stats(&api, &admin.access, 1).await;
+
+    // As on a deployment upgraded from a version without counters: none stored.
+    let table = &api.server.platform.table;
+    let today = day_of(api.clock().epoch_seconds());
+    for key in [TOTALS.key(&[], &[]), DAY.key(&[], &[&today])] {
+        table.delete(&key, Condition::Always).await.unwrap();
+    }
+    assert_eq!(
+        stats(&api, &admin.access, 1).await["accounts"]["by_role"],
+        json!({})
+    );
+
+    let accounts = lectern_e2e::test_accounts(api.server.platform.clone());
+    let recounted = accounts.recount_stats().await.expect("recount");
+    let after = stats(&api, &admin.access, 1).await;
+    assert_eq!(after["accounts"], serde_json::to_value(&recounted).unwrap());
+    let mut expected = counted["accounts"].clone();
+    // The recount names every role, tier and status, with zeros.
+    for (group, name) in [
+        ("by_role", "parent"),
+        ("by_role", "instructor"),
+        ("by_role", "moderator"),
+        ("by_role", "learner"),
+        ("by_tier", "premium"),
+        ("by_status", "deleted"),
+    ] {
+        let entry = &mut expected[group][name];
+        if entry.is_null() {
+            *entry = json!(0);
+        }
+    }
+    assert_eq!(after["accounts"], expected);
+    assert_eq!(after["days"][0]["signups"], 2);
+    assert_eq!(
+        after["days"][0]["active"], 0,
+        "past activity cannot be recovered"
+    );
+}

@@ -14,8 +14,9 @@
 //!   made with an access token issued the day before, and API keys, do not count (cheaper than a write on the
 //!   first authenticated request: an active user refreshes every 15 minutes anyway).
 //!
-//! Counters start when this code is deployed: `lectern recount-account-stats` sets the totals from the accounts
-//! (run it once after upgrading; see the README). Days before the upgrade have no sign-ups or active counts.
+//! Counters start when this code is deployed: `lectern recount-account-stats` ([`Accounts::recount_stats`]) sets
+//! the totals and past sign-ups from the accounts (run it once after upgrading; see the README). Active accounts
+//! of days before the upgrade stay unknown.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
@@ -287,6 +288,75 @@ impl Accounts {
             })
             .collect();
         Ok(stats)
+    }
+}
+
+impl Accounts {
+    /// Sets the totals, and the sign-ups of every day an account still stored was created on, from the accounts
+    /// themselves: once after upgrading to a version that keeps the counters (`lectern recount-account-stats`),
+    /// since they start at zero. Reads every account (a paged query of the email index), so run it when admins are
+    /// not changing accounts: a change committed while it runs may be counted twice or not at all (run it again).
+    /// Active accounts of past days cannot be recovered. Answers the totals written.
+    pub async fn recount_stats(&self) -> Result<AccountCounts, AccountError> {
+        use crate::permissions::Role;
+        use crate::users::{BY_EMAIL, Status, Tier};
+        let mut totals: BTreeMap<String, i64> = Role::ALL
+            .iter()
+            .map(|r| format!("role_{}", r.as_str()))
+            .chain(Tier::ALL.iter().map(|t| format!("tier_{}", t.as_str())))
+            .chain(Status::ALL.iter().map(|s| format!("status_{}", s.as_str())))
+            .map(|name| (name, 0))
+            .collect();
+        let mut signups: BTreeMap<String, i64> = BTreeMap::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .platform
+                .table
+                .query(BY_EMAIL.query(&[]).limit(100).after(cursor))
+                .await?;
+            for item in page.items {
+                let Ok(user) = User::from_item(item) else {
+                    continue;
+                };
+                for name in counters(&user) {
+                    *totals.entry(name).or_default() += 1;
+                }
+                *signups.entry(day_of(user.created_at)).or_default() += 1;
+            }
+            match page.cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        let update = totals
+            .iter()
+            .fold(TOTALS.update(), |u, (name, n)| u.set(name.clone(), *n));
+        self.platform
+            .table
+            .update(&totals_key(), update, Condition::Always)
+            .await?;
+        for (day, n) in &signups {
+            self.platform
+                .table
+                .update(
+                    &DAY.key(&[], &[day]),
+                    DAY.update().set("signups", *n),
+                    Condition::Always,
+                )
+                .await?;
+        }
+        let mut counts = AccountCounts::default();
+        for (name, n) in totals {
+            if let Some(role) = name.strip_prefix("role_") {
+                counts.by_role.insert(role.into(), n);
+            } else if let Some(tier) = name.strip_prefix("tier_") {
+                counts.by_tier.insert(tier.into(), n);
+            } else if let Some(status) = name.strip_prefix("status_") {
+                counts.by_status.insert(status.into(), n);
+            }
+        }
+        Ok(counts)
     }
 }
 

@@ -73,6 +73,8 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 3] = [Status::Active, Status::Suspended, Status::Deleted];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Active => "active",
