@@ -8,6 +8,7 @@ mod api_keys;
 mod audit;
 mod avatar;
 mod aws;
+mod bulk;
 mod delivery;
 mod erasure;
 mod every_route;

@@ -7,10 +7,7 @@ use lectern_e2e::api::{Api, assert_problem};
 use serde_json::json;
 
 async fn stats(api: &Api, token: &str, days: u32) -> serde_json::Value {
-    api.get(&format!("/v1/admin/stats?days={days}"), Some(token))
-        .await
-        .expect_status(200)
-        .body
+    api.admin_stats(token, days).await.expect_status(200).body
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -625,6 +625,18 @@ impl Client {
         self.as_caller(Method::POST, &path, auth, Body::Empty).await
     }
 
+    /// `POST /v1/admin/users/bulk`.
+    pub async fn admin_bulk<'t>(&self, auth: impl Into<Auth<'t>>, body: Value) -> Reply {
+        self.as_caller(Method::POST, "/v1/admin/users/bulk", auth, Body::Json(body))
+            .await
+    }
+
+    /// `GET /v1/admin/stats?days=<days>`.
+    pub async fn admin_stats<'t>(&self, auth: impl Into<Auth<'t>>, days: u32) -> Reply {
+        let path = format!("/v1/admin/stats?days={days}");
+        self.as_caller(Method::GET, &path, auth, Body::Empty).await
+    }
+
     /// `GET /v1/admin/audit-logs?{query}`.
     pub async fn audit_logs<'t>(&self, auth: impl Into<Auth<'t>>, query: &str) -> Reply {
         let path = with_query("/v1/admin/audit-logs", query);

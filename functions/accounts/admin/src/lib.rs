@@ -2,6 +2,7 @@
 //! (`users:read`, `users:manage`, `roles:assign`, `audit:read`), never a role name.
 
 mod audit;
+mod bulk;
 mod stats;
 mod users;
 
@@ -36,7 +37,8 @@ pub fn routes() -> Routes<Arc<Accounts>> {
         .routes(routes!(users::activate))
         .routes(routes!(users::force_logout))
         .routes(routes!(audit::audit_logs))
-        .routes(routes!(stats::stats));
+        .routes(routes!(stats::stats))
+        .routes(routes!(bulk::bulk));
     Routes::new(ApiDoc::openapi()).limited(RouteClass::General, routes)
 }
 

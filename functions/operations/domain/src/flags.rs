@@ -386,6 +386,12 @@ impl Operations {
         key: &str,
         audit: impl Fn(Option<&Flag>, Option<&Flag>) -> OpsResult<Item>,
     ) -> OpsResult<()> {
+        if !valid_key(key) {
+            return Err(OpsError::field(
+                "path.key",
+                format!("matching {KEY_PATTERN}"),
+            ));
+        }
         self.change_flags(|flags| {
             let i = flags
                 .iter()

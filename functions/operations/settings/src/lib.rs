@@ -340,6 +340,7 @@ pub(crate) async fn put_flag(
 #[utoipa::path(delete, path = "/v1/admin/flags/{key}", tag = "operations", security(("bearer" = [])),
     params(("key" = String, Path)), responses(
     (status = 204, description = "Deleted"),
+    (status = 400, description = "`validation`: `path.key` is not a flag key"),
     (status = 403, description = "`forbidden`: needs `settings:manage`, or an API key was used"),
     (status = 404, description = "No such flag"),
     (status = 409, description = "`conflict`: the flags kept changing meanwhile")))]

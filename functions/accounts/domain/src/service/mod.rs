@@ -2,6 +2,7 @@
 //! around these methods.
 
 pub mod admin;
+pub mod bulk;
 pub mod profile;
 mod recovery;
 mod signin;
