@@ -58,22 +58,7 @@ async fn stats_follow_registrations_role_tier_and_status_changes_deletions_and_d
     assert_eq!(next["days"][1]["active"], 3);
 
     // Past the grace period the deleted account is erased, and leaves the totals with its erasure.
-    api.clock().advance(Duration::from_secs(31 * 24 * 3600));
-    let platform = &api.server.platform;
-    lectern_platform_housekeeping::run(platform)
-        .await
-        .expect("housekeeping runs");
-    let account = lectern_accounts::users::User::key_of(&leaving.user_id);
-    let erased = lectern_e2e::eventually(async || {
-        platform
-            .table
-            .get(&account)
-            .await
-            .expect("the table answers")
-            .is_none()
-    })
-    .await;
-    assert!(erased, "the account was erased");
+    api.purged_after_grace(&leaving.user_id).await;
     let admin = api.login("stats.admin@example.com").await;
     let after = stats(&api, &admin.access, 1).await;
     assert_eq!(

@@ -826,8 +826,14 @@ impl Api {
     /// Deletes `who`'s account, moves the clock past the deletion grace period (the default 30 days) and waits
     /// until the purge — found by the housekeeping run, run by the jobs worker — has erased it.
     pub async fn erased_after_grace(&self, who: &Signed) {
-        const GRACE: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
         self.delete_me(&who.access).await.expect_status(202);
+        self.purged_after_grace(&who.user_id).await;
+    }
+
+    /// Moves the clock past the deletion grace period of an account deleted now (the default 30 days) and waits
+    /// until the purge — found by the housekeeping run, run by the jobs worker — has erased it.
+    pub async fn purged_after_grace(&self, user_id: &str) {
+        const GRACE: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
         self.clock()
             .advance(GRACE + std::time::Duration::from_secs(3600));
         let platform = &self.server.platform;
@@ -835,7 +841,7 @@ impl Api {
             .await
             .expect("housekeeping runs");
         assert_eq!(report.purges_enqueued, 1, "the purge is due");
-        let account = lectern_accounts::users::User::key_of(&who.user_id);
+        let account = lectern_accounts::users::User::key_of(user_id);
         let purged = crate::eventually(async || {
             platform
                 .table

@@ -233,7 +233,7 @@ async fn lockout_counters() {
 }
 
 #[tokio::test]
-async fn admin_count() {
+async fn admin_count_and_account_statistics() {
     let dir = tempfile::tempdir().unwrap();
     let platform = Platform::with_clock(Config::for_tests(dir.path().into()), Arc::new(clock()))
         .await
@@ -251,6 +251,13 @@ async fn admin_count() {
         .unwrap();
     let item = platform.table.get(&admins_key()).await.unwrap();
     assert_stored_item(&golden(), &ADMIN_COUNT, &item.expect("a counter"));
+    // The statistics of the same account: created as a learner, then promoted (the totals moved with the role).
+    use lectern_accounts::stats::{DAY, TOTALS, day_of};
+    let totals = platform.table.get(&TOTALS.key(&[], &[])).await.unwrap();
+    assert_stored_item(&golden(), &TOTALS, &totals.expect("the totals"));
+    let day = day_of(lectern_shared::clock::Clock::epoch_seconds(&clock()));
+    let day = platform.table.get(&DAY.key(&[], &[&day])).await.unwrap();
+    assert_stored_item(&golden(), &DAY, &day.expect("the day"));
 }
 
 #[test]
@@ -304,32 +311,6 @@ async fn pin_attempts_counter() {
         .await
         .unwrap();
     assert_stored_item(&golden(), &PIN_ATTEMPTS_COUNTER, &item.expect("a counter"));
-}
-
-#[tokio::test]
-async fn account_statistics() {
-    use lectern_accounts::stats::{DAY, TOTALS, day_of};
-    let dir = tempfile::tempdir().unwrap();
-    let platform = Platform::with_clock(Config::for_tests(dir.path().into()), Arc::new(clock()))
-        .await
-        .unwrap();
-    let config = AccountsConfig::from_lookup(&platform.config, |_| None).unwrap();
-    let cheap = Argon2Params {
-        memory_kib: 256,
-        iterations: 1,
-        parallelism: 1,
-    };
-    let accounts = Accounts::new(platform.clone(), config, cheap).unwrap();
-    // Created as a learner, then promoted: the totals moved with the role change.
-    accounts
-        .provision("root@example.com", "Root", Role::Admin, "tqvm-8kzr2-wq")
-        .await
-        .unwrap();
-    let totals = platform.table.get(&TOTALS.key(&[], &[])).await.unwrap();
-    assert_stored_item(&golden(), &TOTALS, &totals.expect("the totals"));
-    let day = day_of(lectern_shared::clock::Clock::epoch_seconds(&clock()));
-    let day = platform.table.get(&DAY.key(&[], &[&day])).await.unwrap();
-    assert_stored_item(&golden(), &DAY, &day.expect("the day"));
 }
 
 #[test]

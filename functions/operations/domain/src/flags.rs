@@ -20,13 +20,13 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use lectern_shared::locale::{LOCALE_PROBLEM, valid_locale};
-use lectern_shared::table::{Condition, Entity, EntityInfo, Item, Key, KeyLayout, Shape, TxOp};
+use lectern_shared::table::{Entity, EntityInfo, Item, Key, KeyLayout, Shape};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::errors::{OpsError, OpsResult};
-use crate::{Operations, stamp, transact_with_audit};
+use crate::{Operations, change_versioned, load, stamp};
 
 /// How long a function evaluates from its copy of the flags.
 pub const CACHE_TTL: Duration = Duration::from_secs(30);
@@ -44,8 +44,6 @@ pub const MAX_DESCRIPTION: usize = 500;
 pub const AGE_BANDS: [&str; 7] = ["0-3", "4-5", "6-7", "8-10", "11-13", "14-17", "18+"];
 /// Buckets a rollout is measured in: a percentage maps to `percent * 100` of them.
 const BUCKETS: u64 = 10_000;
-/// How often a write that lost a race with another flag's change is retried before answering 409.
-const WRITE_ATTEMPTS: usize = 3;
 
 /// Whose id a rollout hashes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -323,10 +321,9 @@ impl Operations {
         let table = self.platform.table.clone();
         let set = self
             .flag_cache
-            .get(
-                "feature flags",
-                |_| async move { load(table.as_ref()).await },
-            )
+            .get("feature flags", |_| async move {
+                load::<FlagSet>(table.as_ref()).await
+            })
             .await;
         set.flags
             .iter()
@@ -336,7 +333,7 @@ impl Operations {
 
     /// Every flag as stored (one read), by key.
     pub async fn flags(&self) -> OpsResult<Vec<Flag>> {
-        Ok(load(self.platform.table.as_ref()).await?.flags)
+        Ok(load::<FlagSet>(self.platform.table.as_ref()).await?.flags)
     }
 
     /// Creates or replaces the flag `key`, with the audit record `audit` builds (from the flag before, if any, and
@@ -362,7 +359,8 @@ impl Operations {
             updated_at: stamp(self.platform.clock.now()),
             updated_by: actor_id.to_string(),
         };
-        self.change_flags(|flags| {
+        change_versioned(self, "flags", |set: &mut FlagSet| {
+            let flags = &mut set.flags;
             let before = flags.iter().position(|f| f.key == key);
             let old = match before {
                 Some(i) => Some(std::mem::replace(&mut flags[i], flag.clone())),
@@ -377,6 +375,7 @@ impl Operations {
             audit(old.as_ref(), Some(&flag))
         })
         .await?;
+        self.flag_cache.invalidate();
         Ok(flag)
     }
 
@@ -392,52 +391,19 @@ impl Operations {
                 format!("matching {KEY_PATTERN}"),
             ));
         }
-        self.change_flags(|flags| {
-            let i = flags
+        change_versioned(self, "flags", |set: &mut FlagSet| {
+            let i = set
+                .flags
                 .iter()
                 .position(|f| f.key == key)
                 .ok_or(OpsError::NotFound("flag"))?;
-            let old = flags.remove(i);
+            let old = set.flags.remove(i);
             audit(Some(&old), None)
         })
-        .await
+        .await?;
+        self.flag_cache.invalidate();
+        Ok(())
     }
-
-    /// Reads the set, applies `change` (which answers the audit record), writes it back at the version read,
-    /// retrying a few times when another change won the race.
-    async fn change_flags(
-        &self,
-        change: impl Fn(&mut Vec<Flag>) -> OpsResult<Item>,
-    ) -> OpsResult<()> {
-        for _ in 0..WRITE_ATTEMPTS {
-            let mut set = load(self.platform.table.as_ref()).await?;
-            let read_version = set.version;
-            let record = change(&mut set.flags)?;
-            set.version = read_version + 1;
-            let write = TxOp::Put {
-                item: set.to_item()?,
-                condition: Condition::at_version(read_version),
-            };
-            match transact_with_audit(self, write, record).await {
-                Ok(()) => {
-                    self.flag_cache.invalidate();
-                    return Ok(());
-                }
-                Err(OpsError::Conflict(_)) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(OpsError::Conflict(
-            "the flags changed too often meanwhile; try again".into(),
-        ))
-    }
-}
-
-async fn load(table: &dyn lectern_shared::table::Table) -> OpsResult<FlagSet> {
-    Ok(match table.get(&FlagSet::INFO.key(&[], &[])).await? {
-        Some(item) => FlagSet::from_item(item)?,
-        None => FlagSet::default(),
-    })
 }
 
 #[cfg(test)]

@@ -4,16 +4,13 @@
 //! once (elsewhere within `lectern_shared::iprules::CACHE_TTL`).
 
 use lectern_shared::iprules::{IpRule, IpRuleAction, IpRules, MAX_REASON, MAX_RULES, parse_cidr};
-use lectern_shared::table::{Condition, Entity, Item, TxOp};
+use lectern_shared::table::Item;
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 
 use crate::errors::{OpsError, OpsResult};
-use crate::{Operations, stamp, transact_with_audit};
-
-/// How often a write that lost a race with another rule's change is retried before answering 409.
-const WRITE_ATTEMPTS: usize = 3;
+use crate::{Operations, change_versioned, load, stamp};
 
 /// A new rule (`POST /v1/admin/ip-rules`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -34,7 +31,7 @@ pub struct NewIpRule {
 impl Operations {
     /// Every rule, expired ones included (one read).
     pub async fn ip_rules(&self) -> OpsResult<IpRules> {
-        Ok(IpRules::load(self.platform.table.as_ref()).await?)
+        load(self.platform.table.as_ref()).await
     }
 
     /// Adds a rule, with the audit record `audit` builds for it.
@@ -121,31 +118,19 @@ impl Operations {
         .await
     }
 
+    /// Applies `change` to the list with its audit record (see [`change_versioned`]), then drops this process's
+    /// copy so the change applies here at once.
     async fn change_ip_rules(
         &self,
         change: impl Fn(&mut Vec<IpRule>) -> OpsResult<Item>,
     ) -> OpsResult<()> {
-        for _ in 0..WRITE_ATTEMPTS {
-            let mut list = self.ip_rules().await?;
-            let read_version = list.version;
-            let record = change(&mut list.rules)?;
-            list.version = read_version + 1;
-            list.updated_at = Some(stamp(self.platform.clock.now()));
-            let write = TxOp::Put {
-                item: list.to_item()?,
-                condition: Condition::at_version(read_version),
-            };
-            match transact_with_audit(self, write, record).await {
-                Ok(()) => {
-                    self.platform.ip_rules.invalidate();
-                    return Ok(());
-                }
-                Err(OpsError::Conflict(_)) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(OpsError::Conflict(
-            "the IP rules changed too often meanwhile; try again".into(),
-        ))
+        let now = stamp(self.platform.clock.now());
+        change_versioned(self, "IP rules", |list: &mut IpRules| {
+            list.updated_at = Some(now.clone());
+            change(&mut list.rules)
+        })
+        .await?;
+        self.platform.ip_rules.invalidate();
+        Ok(())
     }
 }

@@ -16,17 +16,14 @@ use std::sync::Arc;
 
 use lectern_shared::Platform;
 use lectern_shared::cache::Refreshing;
-use lectern_shared::table::{Condition, EntityInfo, Item, TableError, TxOp};
+use lectern_shared::table::{Condition, Entity, EntityInfo, Item, Table, TableError, TxOp};
 
 use crate::errors::{OpsError, OpsResult};
 use crate::flags::FlagSet;
 use crate::settings::StoredSettings;
 
 /// Every entity this crate stores (the IP rules are `lectern-shared`'s).
-pub const ENTITIES: &[EntityInfo] = &[
-    <StoredSettings as lectern_shared::table::Entity>::INFO,
-    <FlagSet as lectern_shared::table::Entity>::INFO,
-];
+pub const ENTITIES: &[EntityInfo] = &[StoredSettings::INFO, FlagSet::INFO];
 
 /// The operations service: the platform and this process's copies of the flags and the public settings.
 pub struct Operations {
@@ -52,6 +49,79 @@ pub(crate) fn stamp(at: time::OffsetDateTime) -> String {
     at.to_offset(time::UtcOffset::UTC)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+/// One item holding a whole versioned document (the settings, the flag set, the IP rules): read whole, changed
+/// whole, written only at the version read.
+pub(crate) trait Versioned: Entity + Default {
+    fn version(&self) -> i64;
+    fn set_version(&mut self, version: i64);
+}
+
+impl Versioned for StoredSettings {
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn set_version(&mut self, version: i64) {
+        self.version = version;
+    }
+}
+
+impl Versioned for FlagSet {
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn set_version(&mut self, version: i64) {
+        self.version = version;
+    }
+}
+
+impl Versioned for lectern_shared::iprules::IpRules {
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn set_version(&mut self, version: i64) {
+        self.version = version;
+    }
+}
+
+/// Reads a versioned document (its defaults, at version 0, when it was never stored).
+pub(crate) async fn load<T: Versioned>(table: &dyn Table) -> OpsResult<T> {
+    Ok(match table.get(&T::INFO.key(&[], &[])).await? {
+        Some(item) => T::from_item(item)?,
+        None => T::default(),
+    })
+}
+
+/// How often a change that lost a race with another change of the same document is retried before answering 409.
+const WRITE_ATTEMPTS: usize = 3;
+
+/// Reads the document, applies `change` (which answers the audit record), and writes it back at the version read
+/// together with the record, reading again and retrying when another change won the race (two admins editing
+/// different flags or rules do not conflict). Answers the document as written.
+pub(crate) async fn change_versioned<T: Versioned>(
+    ops: &Operations,
+    what: &str,
+    change: impl Fn(&mut T) -> OpsResult<Item>,
+) -> OpsResult<T> {
+    for _ in 0..WRITE_ATTEMPTS {
+        let mut doc: T = load(ops.platform.table.as_ref()).await?;
+        let read_version = doc.version();
+        let record = change(&mut doc)?;
+        doc.set_version(read_version + 1);
+        let write = TxOp::Put {
+            item: doc.to_item()?,
+            condition: Condition::at_version(read_version),
+        };
+        match transact_with_audit(ops, write, record).await {
+            Ok(()) => return Ok(doc),
+            Err(OpsError::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(OpsError::Conflict(format!(
+        "the {what} changed too often meanwhile; try again"
+    )))
 }
 
 /// Commits a versioned write and its audit record together. A failed condition on the write (someone else wrote

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::errors::{OpsError, OpsResult};
-use crate::{Operations, stamp, transact_with_audit};
+use crate::{Operations, load, stamp, transact_with_audit};
 
 /// Longest maintenance message (characters).
 pub const MAX_MAINTENANCE_MESSAGE: usize = 500;
@@ -184,17 +184,7 @@ impl Entity for StoredSettings {
 impl Operations {
     /// The settings as stored now (one read), for the admin view and its ETag.
     pub async fn settings(&self) -> OpsResult<StoredSettings> {
-        Ok(
-            match self
-                .platform
-                .table
-                .get(&StoredSettings::INFO.key(&[], &[]))
-                .await?
-            {
-                Some(item) => StoredSettings::from_item(item)?,
-                None => StoredSettings::default(),
-            },
-        )
+        load(self.platform.table.as_ref()).await
     }
 
     /// The public subset, from this process's copy (read at most once per cache period).
@@ -202,10 +192,7 @@ impl Operations {
         let table = self.platform.table.clone();
         self.settings_cache
             .get("settings", |_| async move {
-                match table.get(&StoredSettings::INFO.key(&[], &[])).await? {
-                    Some(item) => StoredSettings::from_item(item),
-                    None => Ok(StoredSettings::default()),
-                }
+                load::<StoredSettings>(table.as_ref()).await
             })
             .await
             .settings
