@@ -179,6 +179,23 @@ pub struct AccountCounts {
     pub by_status: BTreeMap<String, i64>,
 }
 
+impl AccountCounts {
+    /// The counts from counter names (`role_<role>`, `tier_<tier>`, `status_<status>`) and values.
+    fn from_counters<'a>(counters: impl Iterator<Item = (&'a str, i64)>) -> Self {
+        let mut counts = Self::default();
+        for (name, n) in counters {
+            if let Some(role) = name.strip_prefix("role_") {
+                counts.by_role.insert(role.into(), n);
+            } else if let Some(tier) = name.strip_prefix("tier_") {
+                counts.by_tier.insert(tier.into(), n);
+            } else if let Some(status) = name.strip_prefix("status_") {
+                counts.by_status.insert(status.into(), n);
+            }
+        }
+        counts
+    }
+}
+
 /// One UTC day.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DayStats {
@@ -251,35 +268,23 @@ impl Accounts {
         keys.extend(names.iter().map(|d| DAY.key(&[], &[d])));
         let items = self.platform.table.batch_get(&keys).await?;
         let mut stats = AccountStats::default();
-        let mut by_day: BTreeMap<String, &Item> = BTreeMap::new();
+        let mut by_key: BTreeMap<Key, &Item> = BTreeMap::new();
         for item in &items {
-            let Some(Value::String(sk)) = item.get("sk") else {
-                continue;
-            };
-            if sk == "TOTALS" {
-                for (name, value) in item {
-                    let Some(n) = value.as_i64() else { continue };
-                    if let Some(role) = name.strip_prefix("role_") {
-                        stats.accounts.by_role.insert(role.into(), n);
-                    } else if let Some(tier) = name.strip_prefix("tier_") {
-                        stats.accounts.by_tier.insert(tier.into(), n);
-                    } else if let Some(status) = name.strip_prefix("status_") {
-                        stats.accounts.by_status.insert(status.into(), n);
-                    }
-                }
-            } else if let Some(day) = DAY
-                .primary
-                .sk
-                .parse(sk)
-                .and_then(|p| p.first().map(|(_, d)| d.to_string()))
-            {
-                by_day.insert(day, item);
+            if let Some(key) = Key::of(item) {
+                by_key.insert(key, item);
             }
+        }
+        if let Some(totals) = by_key.get(&totals_key()) {
+            stats.accounts = AccountCounts::from_counters(
+                totals
+                    .iter()
+                    .filter_map(|(name, value)| Some((name.as_str(), value.as_i64()?))),
+            );
         }
         stats.days = names
             .into_iter()
             .map(|day| {
-                let item = by_day.get(&day);
+                let item = by_key.get(&DAY.key(&[], &[&day]));
                 DayStats {
                     signups: item.map(|i| number(i, "signups")).unwrap_or(0),
                     active: item.map(|i| number(i, "active")).unwrap_or(0),
@@ -346,17 +351,9 @@ impl Accounts {
                 )
                 .await?;
         }
-        let mut counts = AccountCounts::default();
-        for (name, n) in totals {
-            if let Some(role) = name.strip_prefix("role_") {
-                counts.by_role.insert(role.into(), n);
-            } else if let Some(tier) = name.strip_prefix("tier_") {
-                counts.by_tier.insert(tier.into(), n);
-            } else if let Some(status) = name.strip_prefix("status_") {
-                counts.by_status.insert(status.into(), n);
-            }
-        }
-        Ok(counts)
+        Ok(AccountCounts::from_counters(
+            totals.iter().map(|(name, n)| (name.as_str(), *n)),
+        ))
     }
 }
 
