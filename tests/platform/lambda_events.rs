@@ -272,7 +272,7 @@ fn function_router(
         ),
         other => panic!("{other} is not an HTTP function; teach this test its entry point"),
     };
-    layers::api(routes, &platform)
+    layers::api(routes, platform)
 }
 
 /// The exams service a function's `main.rs` builds, on the accounts' platform.

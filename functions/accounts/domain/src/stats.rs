@@ -257,7 +257,7 @@ impl Accounts {
         if !(1..=MAX_DAYS).contains(&days) {
             return Err(AccountError::field(
                 "query.days",
-                &format!("1 to {MAX_DAYS}"),
+                format!("1 to {MAX_DAYS}"),
             ));
         }
         let now = self.epoch();

@@ -231,6 +231,9 @@ fn locale_matches(target: &str, locale: &str) -> bool {
     locale == target || locale.starts_with(&format!("{target}-"))
 }
 
+/// One targeting list to check: its name, its values, which values are valid, and what a valid one looks like.
+type TargetList<'a> = (&'a str, &'a Vec<String>, &'a dyn Fn(&str) -> bool, &'a str);
+
 impl FlagInput {
     /// Checks every field; `known_roles` and `known_tiers` are the accounts' names (the function passes them, as
     /// this domain does not know accounts).
@@ -247,7 +250,7 @@ impl FlagInput {
             problems.push(("body.rollout_percent".into(), "0 to 100".into()));
         }
         let targeting = &self.targeting;
-        let lists: [(&str, &Vec<String>, &dyn Fn(&str) -> bool, &str); 4] = [
+        let lists: [TargetList; 4] = [
             (
                 "roles",
                 &targeting.roles,

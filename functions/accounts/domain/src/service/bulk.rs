@@ -68,7 +68,7 @@ impl Accounts {
         if user_ids.len() > MAX_BULK {
             return Err(AccountError::field(
                 "body.user_ids",
-                &format!("at most {MAX_BULK}"),
+                format!("at most {MAX_BULK}"),
             ));
         }
         let tier = match (action, tier) {
