@@ -90,13 +90,17 @@ pub fn app(platform: &Platform, accounts: Arc<Accounts>) -> Router {
             notifications_on(&accounts.platform),
             accounts.clone(),
         ))
-        .merge(exams_routers(accounts));
+        .merge(exams_routers(accounts.clone()))
+        .merge(lectern_operations_settings::router(
+            lectern_operations::Operations::new(accounts.platform.clone()),
+            accounts,
+        ));
     let mut app = layers::with_body_limit(functions, &platform.config);
     if let Some(blobs) = &platform.embedded_blobs {
         // Uploads carry their own signed size limit, so they sit outside the JSON body limit.
         app = app.merge(embedded::router(blobs.clone()));
     }
-    layers::common(app, &platform.config)
+    layers::common(app, platform)
 }
 
 /// The exams domain's routers. They run on the accounts' platform, which tests wrap in counting adapters.

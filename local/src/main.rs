@@ -59,6 +59,9 @@ enum Command {
     /// Upgrade every account's stored backup codes from unkeyed SHA-256 hashes to keyed ones (idempotent; the
     /// codes themselves keep working). Run once after upgrading from a version that stored them unkeyed.
     MigrateBackupCodes,
+    /// Set the admin statistics' account totals and past daily sign-ups from the stored accounts. Run once after
+    /// upgrading to a version that keeps them (they start at zero), while admins are not changing accounts.
+    RecountAccountStats,
     /// Print an event from `events/` with its `{{token:<role>}}` placeholders replaced by fresh access tokens of
     /// demo accounts, minted in the store the function will read (its own folder under a Lambda emulator, or AWS
     /// when configured). Run it before the function's first invoke: the embedded store admits one process.
@@ -269,6 +272,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let accounts = Accounts::from_env(platform)?;
             let migrated = accounts.migrate_backup_codes().await?;
             println!("upgraded the backup codes of {migrated} account(s)");
+        }
+        Command::RecountAccountStats => {
+            let accounts = Accounts::from_env(platform)?;
+            let counts = accounts.recount_stats().await?;
+            println!("{}", serde_json::to_string_pretty(&counts)?);
         }
         Command::Event { file, .. } => {
             let accounts = Accounts::from_env(platform)?;

@@ -4,12 +4,14 @@
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod blobs;
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod erasure;
 pub mod export;
 pub mod http;
 pub mod ids;
+pub mod iprules;
 pub mod lambda;
 pub mod locale;
 pub mod mail;
@@ -37,4 +39,5 @@ pub const ENTITIES: &[EntityInfo] = &[
     queue::outbox::OutboxEntry::INFO,
     ratelimit::COUNTER,
     erasure::ErasureDue::INFO,
+    iprules::IpRules::INFO,
 ];

@@ -20,6 +20,7 @@ use crate::blobs::Blobs;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Backend, Config};
 use crate::http::pagination::CursorCodec;
+use crate::iprules::IpGuard;
 use crate::mail::Mailer;
 use crate::queue::Queue;
 use crate::queue::outbox::OutboxKey;
@@ -50,6 +51,9 @@ pub struct Platform {
     pub outbox_key: OutboxKey,
     /// The key rings this function was given (embedded: all but the access-token keys, generated as needed).
     pub keys: Keys,
+    /// The IP block and allow lists, cached in this process; every function's stack checks them first
+    /// (`http::layers`). Clones of the platform share it, so a change made here drops the copy everywhere here.
+    pub ip_rules: Arc<IpGuard>,
 }
 
 /// The adapters of one backend, before they are assembled into a [`Platform`].
@@ -104,6 +108,7 @@ impl Platform {
             cursors: cursors(&keys),
             outbox_key: outbox_key(&keys),
             limiter: limiter(&ports.table, &clock, &config, &keys),
+            ip_rules: Arc::new(IpGuard::new(ports.table.clone(), clock.clone())),
             table: ports.table,
             blobs: ports.blobs,
             queue: ports.queue,

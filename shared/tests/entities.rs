@@ -72,3 +72,24 @@ fn outbox_entry() {
     };
     assert_stored(&golden(), &entry);
 }
+
+#[test]
+fn ip_rules() {
+    use lectern_shared::iprules::{IpRule, IpRuleAction, IpRules};
+    assert_stored(
+        &golden(),
+        &IpRules {
+            version: 2,
+            rules: vec![IpRule {
+                rule_id: "01J9ZQ7K3M8N2P4R6T8V0W2X4Y".into(),
+                cidr: "203.0.113.0/24".into(),
+                action: IpRuleAction::Block,
+                reason: "credential stuffing".into(),
+                expires_at: Some("2030-03-18T17:46:40Z".into()),
+                created_at: "2030-03-17T17:46:40Z".into(),
+                created_by: "01JAD4LOVELACE0000000000AA".into(),
+            }],
+            updated_at: Some("2030-03-17T17:46:40Z".into()),
+        },
+    );
+}

@@ -87,7 +87,7 @@ fn app() -> Router {
             get(|| async { if true { panic!("boom") } else { "never" } }),
         )
         .route("/v1/me", get(|who: Identity| async move { who.user_id }));
-    layers::api(routes, &config())
+    layers::without_ip_rules(layers::with_body_limit(routes, &config()), &config())
 }
 
 async fn send(req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {

@@ -72,7 +72,8 @@ fn app() -> Router {
             get(|who: Identity| async move { who.user_id }),
         )
         .layer(auth::layer(Arc::new(OneKey)));
-    layers::api(routes, &Config::for_tests(std::env::temp_dir()))
+    let config = Config::for_tests(std::env::temp_dir());
+    layers::without_ip_rules(layers::with_body_limit(routes, &config), &config)
 }
 
 /// The `served` line of each request, as the JSON logs of every function print it.

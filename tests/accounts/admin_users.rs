@@ -81,9 +81,11 @@ async fn moderators_read_users_but_cannot_suspend_change_roles_or_read_the_audit
     assert_eq!(one.body["email"], "target@example.com");
     assert!(one.body.get("password_hash").is_none(), "no secrets: {one}");
 
-    // Every other admin route (anything but reading users) is refused — but the question review queue, which is
-    // the moderators' own work (tests/exams/moderation.rs).
-    let reads_users = |op: &Operation| op.method == Method::GET && op.under("/v1/admin/users");
+    // Every other admin route (anything but reading users and their statistics) is refused — but the question
+    // review queue, which is the moderators' own work (tests/exams/moderation.rs).
+    let reads_users = |op: &Operation| {
+        op.method == Method::GET && (op.under("/v1/admin/users") || op.path == "/v1/admin/stats")
+    };
     let reviews = |op: &Operation| op.under("/v1/admin/questions");
     for op in admin_routes()
         .iter()

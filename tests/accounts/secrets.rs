@@ -97,10 +97,7 @@ async fn functions_that_only_verify_tokens_hold_public_keys_and_accept_the_issue
     config.jwt_public_keys = Some(public);
     let users = Accounts::new(platform.clone(), config, lectern_e2e::test_argon()).unwrap();
 
-    let router = layers::api(
-        lectern_accounts_users::router(users.clone()),
-        &platform.config,
-    );
+    let router = layers::api(lectern_accounts_users::router(users.clone()), &platform);
     let request = axum::http::Request::get("/v1/users/me")
         .header("authorization", format!("Bearer {}", ada.access))
         .body(Body::empty())

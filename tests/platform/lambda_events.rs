@@ -168,7 +168,7 @@ async fn schedule_event_parses_and_housekeeping_runs() {
 async fn register_event_answers_202_and_queues_the_verification_email() {
     let (platform, _, _dir) = embedded_platform().await;
     let accounts = lectern_e2e::test_accounts(platform.clone());
-    let router = layers::api(lectern_accounts_auth::router(accounts), &platform.config);
+    let router = layers::api(lectern_accounts_auth::router(accounts), &platform);
     let response = invoke_http(router, "auth-register-post.json").await;
     assert_eq!(response["statusCode"], 202, "{response}");
     assert_eq!(body_json(&response)["status"], "accepted");
@@ -192,10 +192,7 @@ async fn register_event_answers_202_and_queues_the_verification_email() {
 async fn audit_records_keep_api_gateways_request_id_beside_the_clients() {
     let (platform, _, _dir) = embedded_platform().await;
     let accounts = lectern_e2e::test_accounts(platform.clone());
-    let router = layers::api(
-        lectern_accounts_auth::router(accounts.clone()),
-        &platform.config,
-    );
+    let router = layers::api(lectern_accounts_auth::router(accounts.clone()), &platform);
     // A client that names its request after someone else's.
     let mut event: Value = serde_json::from_str(&event("auth-register-post.json")).unwrap();
     event["headers"]["x-request-id"] = "someone-elses-request".into();
@@ -265,13 +262,17 @@ fn function_router(
             lectern_local::learning(accounts),
             accounts.clone(),
         ),
+        "settings" => lectern_operations_settings::router(
+            lectern_operations::Operations::new(accounts.platform.clone()),
+            accounts.clone(),
+        ),
         "inbox" => lectern_platform_inbox::router(
             lectern_local::notifications_on(&accounts.platform),
             accounts.clone(),
         ),
         other => panic!("{other} is not an HTTP function; teach this test its entry point"),
     };
-    layers::api(routes, &platform.config)
+    layers::api(routes, platform)
 }
 
 /// The exams service a function's `main.rs` builds, on the accounts' platform.
@@ -412,6 +413,7 @@ fn the_manifest_covers_every_event_file_and_every_deployed_function() {
         "achievements",
         "leaderboards",
         "inbox",
+        "settings",
     ] {
         let with_token = manifest
             .iter()

@@ -13,8 +13,5 @@ use lectern_shared::http::layers;
 
 /// The health function's router with the API layers, as its Lambda serves it.
 fn health_router(platform: &Platform) -> axum::Router {
-    layers::api(
-        lectern_platform_health::router(platform.clone()),
-        &platform.config,
-    )
+    layers::api(lectern_platform_health::router(platform.clone()), platform)
 }

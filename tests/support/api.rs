@@ -649,6 +649,18 @@ impl Client {
         self.as_caller(Method::POST, &path, auth, Body::Empty).await
     }
 
+    /// `POST /v1/admin/users/bulk`.
+    pub async fn admin_bulk<'t>(&self, auth: impl Into<Auth<'t>>, body: Value) -> Reply {
+        self.as_caller(Method::POST, "/v1/admin/users/bulk", auth, Body::Json(body))
+            .await
+    }
+
+    /// `GET /v1/admin/stats?days=<days>`.
+    pub async fn admin_stats<'t>(&self, auth: impl Into<Auth<'t>>, days: u32) -> Reply {
+        let path = format!("/v1/admin/stats?days={days}");
+        self.as_caller(Method::GET, &path, auth, Body::Empty).await
+    }
+
     /// `GET /v1/admin/audit-logs?{query}`.
     pub async fn audit_logs<'t>(&self, auth: impl Into<Auth<'t>>, query: &str) -> Reply {
         let path = with_query("/v1/admin/audit-logs", query);
@@ -838,8 +850,14 @@ impl Api {
     /// Deletes `who`'s account, moves the clock past the deletion grace period (the default 30 days) and waits
     /// until the purge — found by the housekeeping run, run by the jobs worker — has erased it.
     pub async fn erased_after_grace(&self, who: &Signed) {
-        const GRACE: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
         self.delete_me(&who.access).await.expect_status(202);
+        self.purged_after_grace(&who.user_id).await;
+    }
+
+    /// Moves the clock past the deletion grace period of an account deleted now (the default 30 days) and waits
+    /// until the purge — found by the housekeeping run, run by the jobs worker — has erased it.
+    pub async fn purged_after_grace(&self, user_id: &str) {
+        const GRACE: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
         self.clock()
             .advance(GRACE + std::time::Duration::from_secs(3600));
         let platform = &self.server.platform;
@@ -847,7 +865,7 @@ impl Api {
             .await
             .expect("housekeeping runs");
         assert_eq!(report.purges_enqueued, 1, "the purge is due");
-        let account = lectern_accounts::users::User::key_of(&who.user_id);
+        let account = lectern_accounts::users::User::key_of(user_id);
         let purged = crate::eventually(async || {
             platform
                 .table

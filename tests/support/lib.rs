@@ -11,6 +11,7 @@ pub mod mail;
 pub mod moto_stack;
 pub mod notifications;
 pub mod openapi;
+pub mod operations;
 pub mod two_factor;
 pub mod uploads;
 

@@ -178,6 +178,10 @@ impl MotoStack {
             )),
             keys,
             config: Arc::new(config),
+            ip_rules: Arc::new(lectern_shared::iprules::IpGuard::new(
+                table.clone(),
+                shared.clone(),
+            )),
             table,
             blobs,
             queue,

@@ -1,8 +1,12 @@
 //! The middleware stack, applied the same way on Lambda and in the dev server.
 //!
 //! Order (outermost first): request id → error shaping (every 4xx/5xx becomes problem+json) → panic catcher →
-//! security headers → CORS → compression → body limit → routes.
+//! security headers → IP block list → CORS → compression → body limit → routes (and inside them authentication and
+//! rate limits). The IP check comes before anything that does work for the caller (reading the body, checking a
+//! token, counting a rate limit) and inside only what makes its 403 a well-formed answer (request id, problem
+//! shape, security headers).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -16,13 +20,28 @@ use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use super::client::client_ip;
 use super::problem::{self, Problem};
 use super::request_id;
+use crate::Platform;
 use crate::config::Config;
+use crate::iprules::IpGuard;
 
-/// Applies the body limit and the common stack: what every function's `main.rs` serves.
-pub fn api(routes: Router, config: &Config) -> Router {
-    common(with_body_limit(routes, config), config)
+/// Applies the body limit and the common stack, with the platform's IP rules: what every function's `main.rs`
+/// serves.
+pub fn api(routes: Router, platform: &Platform) -> Router {
+    common(with_body_limit(routes, &platform.config), platform)
+}
+
+/// The common stack with the platform's IP block and allow lists checked first (see [`crate::iprules`]).
+pub fn common(routes: Router, platform: &Platform) -> Router {
+    stack(routes, &platform.config, Some(platform.ip_rules.clone()))
+}
+
+/// The common stack without IP rules, for in-process tests of the HTTP conventions that have no platform (no
+/// function serves this: [`api`] and [`common`] always check the rules).
+pub fn without_ip_rules(routes: Router, config: &Config) -> Router {
+    stack(routes, config, None)
 }
 
 /// Limits request bodies to the configured size (413 problem beyond it).
@@ -122,7 +141,7 @@ async fn drain(mut body: axum::body::Body, max: usize) {
 }
 
 /// The stack every response passes through, plus problem answers for unknown routes and methods.
-pub fn common(routes: Router, config: &Config) -> Router {
+fn stack(routes: Router, config: &Config, ip_rules: Option<Arc<IpGuard>>) -> Router {
     let min = config.compression_min_bytes;
     let compression = CompressionLayer::new().compress_when(
         SizeAbove::new(min)
@@ -135,6 +154,11 @@ pub fn common(routes: Router, config: &Config) -> Router {
         .layer(compression);
     if let Some(cors) = cors(&config.cors_origins) {
         router = router.layer(cors);
+    }
+    if let Some(guard) = ip_rules {
+        router = router.layer(middleware::from_fn(move |request: Request, next: Next| {
+            refuse_blocked(guard.clone(), request, next)
+        }));
     }
     router
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -171,6 +195,24 @@ pub fn common(routes: Router, config: &Config) -> Router {
         .layer(middleware::from_fn(problem_shape))
         .layer(middleware::from_fn(request_id::middleware))
 }
+
+/// 403 `ip-blocked` for a caller inside a live block rule and no allow rule. The address is the one the platform
+/// observed (`client_ip`), never a header; the rules come from this process's copy (one read lock; a storage read
+/// only once per cache period).
+async fn refuse_blocked(guard: Arc<IpGuard>, request: Request, next: Next) -> Response {
+    if let Some(ip) = client_ip(request.extensions())
+        && guard.is_blocked(ip).await
+    {
+        tracing::info!(%ip, "request refused by an IP block rule");
+        return Problem::new(StatusCode::FORBIDDEN, IP_BLOCKED, "Network blocked")
+            .detail("requests from this network are not accepted")
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// The problem type of a request refused by the IP block list.
+pub const IP_BLOCKED: &str = "ip-blocked";
 
 fn cors(origins: &[String]) -> Option<CorsLayer> {
     if origins.is_empty() {

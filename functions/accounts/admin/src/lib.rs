@@ -2,6 +2,8 @@
 //! (`users:read`, `users:manage`, `roles:assign`, `audit:read`), never a role name.
 
 mod audit;
+mod bulk;
+mod stats;
 mod users;
 
 use std::sync::Arc;
@@ -36,7 +38,9 @@ pub fn routes() -> Routes<Arc<Accounts>> {
         .routes(routes!(users::force_logout))
         .routes(routes!(users::export_user))
         .routes(routes!(users::user_exports))
-        .routes(routes!(audit::audit_logs));
+        .routes(routes!(audit::audit_logs))
+        .routes(routes!(stats::stats))
+        .routes(routes!(bulk::bulk));
     Routes::new(ApiDoc::openapi()).limited(RouteClass::General, routes)
 }
 

@@ -8,8 +8,8 @@ use lectern_shared::{Config, Platform, http, lambda, telemetry};
 async fn main() -> Result<(), lambda::Error> {
     telemetry::init();
     let config = Config::from_env()?;
-    let platform = Platform::for_function(config.clone()).await?;
-    let accounts = Accounts::for_account_routes(platform)?;
+    let platform = Platform::for_function(config).await?;
+    let accounts = Accounts::for_account_routes(platform.clone())?;
     // The first admin on AWS: LECTERN_BOOTSTRAP_ADMIN_EMAIL names a registered account whose address was verified
     // through the emailed link; it is promoted (and audited) only while no active admin exists.
     if let Some(email) = accounts.config.bootstrap_admin_email.clone() {
@@ -24,7 +24,7 @@ async fn main() -> Result<(), lambda::Error> {
     }
     lambda::run_http(http::layers::api(
         lectern_accounts_admin::router(accounts),
-        &config,
+        &platform,
     ))
     .await
 }

@@ -65,6 +65,12 @@ pub enum Action {
     DataExportRequested,
     /// An admin revoked an exam certificate of the account (`details`: the certificate and the reason).
     CertificateRevoked,
+    /// An admin changed the app settings (target `settings`; `details`: the names of the changed settings).
+    SettingsChanged,
+    /// An admin created, changed or deleted a feature flag (target `flags`; `details`: the key, before and after).
+    FlagChanged,
+    /// An admin added or deleted an IP rule (target `ip-rules`; `details`: the rule).
+    IpRuleChanged,
 }
 
 impl Action {

@@ -293,6 +293,8 @@ impl PurgeAccounts {
                     condition: Condition::equals("user_id", user.user_id.clone()),
                 });
             }
+            // It leaves the admin statistics with its erasure.
+            ops.push(crate::stats::erased_op(user));
         }
         let mut details = serde_json::Map::new();
         details.insert(

@@ -22,6 +22,7 @@ pub mod schema;
 pub mod service;
 pub mod sessions;
 pub mod signing_keys;
+pub mod stats;
 pub mod tokens;
 pub mod twofactor;
 pub mod users;
@@ -47,4 +48,7 @@ pub const ENTITIES: &[EntityInfo] = &[
     device_sessions::PIN_ATTEMPTS_COUNTER,
     data_exports::DataExport::INFO,
     data_exports::ExportAllowance::INFO,
+    stats::TOTALS,
+    stats::DAY,
+    stats::ActiveMark::INFO,
 ];

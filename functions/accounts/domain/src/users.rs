@@ -50,6 +50,8 @@ pub enum Tier {
 }
 
 impl Tier {
+    pub const ALL: [Tier; 2] = [Tier::Free, Tier::Premium];
+
     /// The tier's name, as serialized (and as `Identity::tier` carries it).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -71,6 +73,8 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 3] = [Status::Active, Status::Suspended, Status::Deleted];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Active => "active",
@@ -242,7 +246,7 @@ impl Users {
     /// The writes that create an account and claim its email: the claim first, so a cancelled transaction naming
     /// operation 0 means the address is taken.
     pub fn create_ops(user: &User) -> TableResult<Vec<TxOp>> {
-        Ok(vec![
+        let mut ops = vec![
             TxOp::Put {
                 item: user.email_claim().to_item()?,
                 condition: Condition::NotExists,
@@ -251,7 +255,10 @@ impl Users {
                 item: user.to_item()?,
                 condition: Condition::NotExists,
             },
-        ])
+        ];
+        // The account counts in the admin statistics from the moment it exists, and as a sign-up of its day.
+        ops.extend(crate::stats::created_ops(user));
+        Ok(ops)
     }
 
     /// Creates an account and claims its email in one transaction.

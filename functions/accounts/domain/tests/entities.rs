@@ -233,7 +233,7 @@ async fn lockout_counters() {
 }
 
 #[tokio::test]
-async fn admin_count() {
+async fn admin_count_and_account_statistics() {
     let dir = tempfile::tempdir().unwrap();
     let platform = Platform::with_clock(Config::for_tests(dir.path().into()), Arc::new(clock()))
         .await
@@ -251,6 +251,13 @@ async fn admin_count() {
         .unwrap();
     let item = platform.table.get(&admins_key()).await.unwrap();
     assert_stored_item(&golden(), &ADMIN_COUNT, &item.expect("a counter"));
+    // The statistics of the same account: created as a learner, then promoted (the totals moved with the role).
+    use lectern_accounts::stats::{DAY, TOTALS, day_of};
+    let totals = platform.table.get(&TOTALS.key(&[], &[])).await.unwrap();
+    assert_stored_item(&golden(), &TOTALS, &totals.expect("the totals"));
+    let day = day_of(lectern_shared::clock::Clock::epoch_seconds(&clock()));
+    let day = platform.table.get(&DAY.key(&[], &[&day])).await.unwrap();
+    assert_stored_item(&golden(), &DAY, &day.expect("the day"));
 }
 
 #[test]
@@ -339,6 +346,18 @@ fn export_allowance() {
             user_id: USER_ID.into(),
             last_requested_at: NOW,
             version: 3,
+        },
+    );
+}
+
+#[test]
+fn active_day() {
+    assert_stored(
+        &golden(),
+        &lectern_accounts::stats::ActiveMark {
+            user_id: USER_ID.into(),
+            day: "2030-03-17".into(),
+            expires_at: NOW + 3 * 24 * 3600,
         },
     );
 }

@@ -8,11 +8,11 @@ use lectern_shared::{Config, Platform, http, lambda, telemetry};
 async fn main() -> Result<(), lambda::Error> {
     telemetry::init();
     let config = Config::from_env()?;
-    let platform = Platform::for_function(config.clone()).await?;
-    let accounts = Accounts::for_account_routes(platform)?;
+    let platform = Platform::for_function(config).await?;
+    let accounts = Accounts::for_account_routes(platform.clone())?;
     lambda::run_http(http::layers::api(
         lectern_accounts_users::router(accounts),
-        &config,
+        &platform,
     ))
     .await
 }

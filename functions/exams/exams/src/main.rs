@@ -9,8 +9,8 @@ use lectern_shared::{Config, Platform, http, lambda, telemetry};
 async fn main() -> Result<(), lambda::Error> {
     telemetry::init();
     let config = Config::from_env()?;
-    let platform = Platform::for_function(config.clone()).await?;
+    let platform = Platform::for_function(config).await?;
     let accounts = Accounts::from_env(platform.clone())?;
-    let router = lectern_exams_exams::router(Exams::new(platform), accounts);
-    lambda::run_http(http::layers::api(router, &config)).await
+    let router = lectern_exams_exams::router(Exams::new(platform.clone()), accounts);
+    lambda::run_http(http::layers::api(router, &platform)).await
 }

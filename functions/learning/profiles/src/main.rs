@@ -9,12 +9,12 @@ use lectern_shared::{Config, Platform, http, lambda, telemetry};
 async fn main() -> Result<(), lambda::Error> {
     telemetry::init();
     let config = Config::from_env()?;
-    let platform = Platform::for_function(config.clone()).await?;
+    let platform = Platform::for_function(config).await?;
     let accounts = Accounts::from_env(platform.clone())?;
-    let learning = Learning::from_env(platform)?;
+    let learning = Learning::from_env(platform.clone())?;
     lambda::run_http(http::layers::api(
         lectern_learning_profiles::router(learning, accounts),
-        &config,
+        &platform,
     ))
     .await
 }

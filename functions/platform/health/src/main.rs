@@ -7,10 +7,10 @@ use lectern_shared::{Config, Platform, http, lambda, telemetry};
 async fn main() -> Result<(), lambda::Error> {
     telemetry::init();
     let config = Config::from_env()?;
-    let platform = Platform::for_function(config.clone()).await?;
+    let platform = Platform::for_function(config).await?;
     lambda::run_http(http::layers::api(
-        lectern_platform_health::router(platform),
-        &config,
+        lectern_platform_health::router(platform.clone()),
+        &platform,
     ))
     .await
 }

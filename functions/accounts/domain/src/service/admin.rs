@@ -174,6 +174,8 @@ impl Accounts {
         }
         // Soft-deleting lists the account for erasure; restoring takes it off the list.
         change.ops(crate::erasure::due_ops(before, &after)?);
+        // Every role, tier and status change passes here: the statistics move with it (`stats`).
+        change.ops(crate::stats::changed_op(before, &after));
         Ok(after)
     }
 
@@ -364,6 +366,7 @@ impl Accounts {
             update: ADMIN_COUNT.update().set("n", 1),
             condition: no_admin,
         });
+        change.ops(crate::stats::changed_op(&before, &after));
         change.audit(self.event_with(
             Action::RoleChanged,
             None,

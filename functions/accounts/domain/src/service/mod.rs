@@ -2,6 +2,7 @@
 //! around these methods.
 
 pub mod admin;
+pub mod bulk;
 pub mod profile;
 mod recovery;
 mod signin;
@@ -59,6 +60,8 @@ pub struct Accounts {
     pub hasher: PasswordHasher,
     pub(crate) secrets: SecretBox,
     pub(crate) backup_codes: CodeHasher,
+    /// Whom this instance counted active today (`stats`).
+    pub(crate) active_today: crate::stats::ActiveToday,
 }
 
 impl Accounts {
@@ -121,6 +124,7 @@ impl Accounts {
             hasher: PasswordHasher::new(argon)?,
             secrets,
             backup_codes,
+            active_today: Default::default(),
             platform,
             config,
         }))

@@ -351,6 +351,18 @@ impl Accounts {
         user_id: &str,
         client: &ClientInfo,
     ) -> Result<i64, AccountError> {
+        self.delete_account_by(user_id, user_id, client).await
+    }
+
+    /// [`Accounts::delete_account`] done by `actor` (the owner, or an admin in a bulk operation; the audit record
+    /// names who). The owner is emailed either way and can restore the account by signing in within the grace
+    /// period.
+    pub async fn delete_account_by(
+        &self,
+        actor: &str,
+        user_id: &str,
+        client: &ClientInfo,
+    ) -> Result<i64, AccountError> {
         let before: User = self.user(user_id).await?;
         let now = self.epoch();
         let purge_after = now + self.config.deletion_grace_secs;
@@ -363,7 +375,7 @@ impl Accounts {
         let mut change = Change::new();
         let after = self.guarded(&mut change, &before, after).await?;
         change.end_sessions(self.sessions.keys(user_id, None).await?);
-        change.audit(self.event(Action::AccountDeleted, Some(user_id), user_id, client));
+        change.audit(self.event(Action::AccountDeleted, Some(actor), user_id, client));
         let restore_until = time::OffsetDateTime::from_unix_timestamp(purge_after)
             .map_err(|e| AccountError::Internal(format!("purge time out of range: {e}")))?;
         change.send(self.notice(&after, Template::AccountDeleted { restore_until })?);

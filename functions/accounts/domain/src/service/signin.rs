@@ -131,6 +131,7 @@ impl Accounts {
         if verified.needs_rehash {
             self.rehash(&user, password).await;
         }
+        self.mark_active(&user.user_id).await;
         Ok(LoginOutcome::Authenticated(self.pair(&session, refresh)?))
     }
 
@@ -385,6 +386,7 @@ impl Accounts {
                         .await?;
                     return Err(AccountError::InvalidToken);
                 }
+                self.mark_active(&session.user_id).await;
                 self.pair(&session, refresh)
             }
             Err(RefreshError::Invalid) => {

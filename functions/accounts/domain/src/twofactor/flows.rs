@@ -239,7 +239,10 @@ impl Accounts {
         }
         let (session, refresh) = self.start_session(&mut change, &user, client).await?;
         match self.commit(change).await {
-            Ok(()) => self.pair(&session, refresh),
+            Ok(()) => {
+                self.mark_active(&session.user_id).await;
+                self.pair(&session, refresh)
+            }
             Err(TableError::TransactionCancelled { index: Some(0), .. }) => {
                 Err(AccountError::InvalidToken)
             }

@@ -1,0 +1,20 @@
+//! Lambda entry of the settings function (app settings, feature flags, IP rules).
+
+use lectern_accounts::service::Accounts;
+use lectern_operations::Operations;
+use lectern_shared::{Config, Platform, http, lambda, telemetry};
+
+// Lambda hands an environment one event at a time: worker threads would only cost start-up time and memory.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda::Error> {
+    telemetry::init();
+    let config = Config::from_env()?;
+    let platform = Platform::for_function(config).await?;
+    let accounts = Accounts::from_env(platform.clone())?;
+    let operations = Operations::new(platform.clone());
+    lambda::run_http(http::layers::api(
+        lectern_operations_settings::router(operations, accounts),
+        &platform,
+    ))
+    .await
+}
