@@ -12,6 +12,7 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_family_plays_learns_earns_and_is_limited_and_nobody_else_sees_it() {
     let api = Api::start().await;
+    lectern_e2e::clear_of_midnight(api.clock());
     let admin = api.admin("admin@example.com").await;
     let letters = api
         .published_game(

@@ -62,6 +62,18 @@ async fn open_platform(config: Config, clock: &ManualClock) -> Platform {
     panic!("the embedded database stayed locked by the previous server");
 }
 
+/// Moves `clock` to 03:00 UTC when it is earlier in a UTC day, so a test that records results up to an hour or two
+/// back and expects them on today's streak, limit or board never straddles midnight (run at 00:01, they would
+/// land on yesterday). Call it before anything is signed in or recorded.
+pub fn clear_of_midnight(clock: &ManualClock) {
+    use lectern_shared::clock::Clock;
+    let now = clock.now();
+    if now.hour() < 3 {
+        let three = now.replace_time(time::Time::from_hms(3, 0, 0).expect("03:00"));
+        clock.advance((three - now).unsigned_abs());
+    }
+}
+
 /// Argon2 parameters cheap enough for tests (production uses OWASP's; see the benchmark for their cost).
 pub fn test_argon() -> lectern_accounts::password::Argon2Params {
     lectern_accounts::password::Argon2Params {
