@@ -309,7 +309,7 @@ fn flag_record(
 /// Create or replace a feature flag. Audited (`flag_changed`, the flag before and after). Needs
 /// `settings:manage`. Seen by every function within 30 s.
 #[utoipa::path(put, path = "/v1/admin/flags/{key}", tag = "operations", security(("bearer" = [])),
-    params(("key" = String, Path, description = "Lowercase letters, digits, `.`, `_`, `-`, starting with a letter, at most 64 characters (`^[a-z][a-z0-9._-]{0,63}$`)")),
+    params(("key" = String, Path, pattern = "^[a-z][a-z0-9._-]{0,63}$", description = "Lowercase letters, digits, `.`, `_`, `-`, starting with a letter, at most 64 characters")),
     request_body = FlagInput, responses(
     (status = 200, body = Flag),
     (status = 400, description = "`validation`: the key, a percentage over 100, an unknown role, tier, age band or locale, a bad or repeated variant, lists over 20"),
@@ -338,7 +338,7 @@ pub(crate) async fn put_flag(
 
 /// Delete a feature flag (callers get it no more). Audited. Needs `settings:manage`.
 #[utoipa::path(delete, path = "/v1/admin/flags/{key}", tag = "operations", security(("bearer" = [])),
-    params(("key" = String, Path)), responses(
+    params(("key" = String, Path, pattern = "^[a-z][a-z0-9._-]{0,63}$")), responses(
     (status = 204, description = "Deleted"),
     (status = 400, description = "`validation`: `path.key` is not a flag key"),
     (status = 403, description = "`forbidden`: needs `settings:manage`, or an API key was used"),
