@@ -153,13 +153,12 @@ fn if_match(headers: &HeaderMap) -> Option<i64> {
 /// Replace every setting, against the version read (`If-Match: "<version>"`, from `GET /v1/admin/settings`).
 /// Audited (`settings_changed`, with the names of the settings that changed). Needs `settings:manage`.
 #[utoipa::path(put, path = "/v1/admin/settings", tag = "operations", security(("bearer" = [])),
-    params(("If-Match" = String, Header, description = "The ETag of the version read, e.g. \"3\"")),
+    params(("If-Match" = String, Header, pattern = "^\"[0-9]{1,18}\"$", description = "The ETag of the version read, e.g. \"3\"")),
     request_body = Settings, responses(
     (status = 200, body = SettingsView, headers(("ETag" = String, description = "The new version, quoted"))),
-    (status = 400, description = "`validation`: a setting out of shape (each named in `errors`)"),
+    (status = 400, description = "`validation`: a setting out of shape (each named in `errors`), or no `If-Match` (`header.if-match`)"),
     (status = 403, description = "`forbidden`: needs `settings:manage`, or an API key was used"),
-    (status = 412, description = "`precondition-failed`: the settings changed since that version was read"),
-    (status = 428, description = "`precondition-required`: no `If-Match`")))]
+    (status = 412, description = "`precondition-failed`: the settings changed since that version was read")))]
 pub(crate) async fn replace_settings(
     State(ops): Ops,
     client: ClientInfo,
