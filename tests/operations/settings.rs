@@ -83,7 +83,8 @@ async fn an_admin_replaces_the_settings_against_the_version_read_and_everyone_se
             settings("other@example.com", None),
         )
         .await;
-    assert_problem(&garbled, 412, "precondition-failed");
+    assert_problem(&garbled, 400, "validation");
+    assert_eq!(garbled.fields(), ["header.if-match"]);
     assert_eq!(
         api.public_settings().await.body["support_email"],
         "help@example.com"

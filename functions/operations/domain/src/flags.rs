@@ -88,7 +88,7 @@ pub struct FlagInput {
     /// Off: nobody gets it, whatever the rest says.
     pub enabled: bool,
     /// Share of the targeted subjects that get it, 0–100.
-    #[serde(default = "all")]
+    #[serde(default = "all", deserialize_with = "whole_percent")]
     #[schema(minimum = 0, maximum = 100)]
     pub rollout_percent: u8,
     #[serde(default)]
@@ -103,6 +103,12 @@ pub struct FlagInput {
 
 fn all() -> u8 {
     100
+}
+
+/// A percentage written as any whole JSON number (`50` or `50.0`, which JSON Schema counts as the same integer).
+fn whole_percent<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u8, D::Error> {
+    lectern_shared::http::extract::whole_number(deserializer)?
+        .ok_or_else(|| serde::de::Error::custom("a whole number from 0 to 100"))
 }
 
 /// A stored flag.
