@@ -77,6 +77,38 @@ NOT_A_SHAPE = {
         ("query.cursor", "invalid or tampered cursor"),
         ("query.action", "not with user_id"),
     },
+    # The operations routes: what a schema cannot state (a CIDR block, an expiry in the future, role and tier names
+    # the accounts define, variant names, repeated variants), and the bulk request's rules across fields.
+    ("POST", "/v1/admin/ip-rules"): {
+        ("cidr", "a CIDR block"),
+        ("reason", "characters"),
+        ("expires_at", "in the future"),
+        ("expires_at", "an RFC 3339 time"),
+    },
+    ("PUT", "/v1/admin/flags/{key}"): {
+        ("rollout_percent", "0 to 100"),
+        ("targeting.roles[*]", "a role name"),
+        ("targeting.tiers[*]", "a tier name"),
+        ("targeting.age_bands[*]", "an age band"),
+        ("targeting.locales[*]", "language tag"),
+        ("variants[*]", "matching"),
+        ("variants[*]", "named twice"),
+    },
+    ("PUT", "/v1/admin/settings"): {
+        ("support_email", "an email address"),
+        ("min_client_version.ios", "dot-separated numbers"),
+        ("min_client_version.android", "dot-separated numbers"),
+        ("min_client_version.web", "dot-separated numbers"),
+        ("default_locale", "language tag"),
+    },
+    ("POST", "/v1/admin/users/bulk"): {
+        ("user_ids", "either user_ids or filter"),
+        ("tier", "needed to set the tier"),
+        ("tier", "only with set_tier"),
+        ("cursor", "only with a filter"),
+        ("query.cursor", "invalid or tampered cursor"),
+        ("cursor", "invalid or tampered cursor"),
+    },
     # The exams domain: a parent, topic or question that does not exist (or is of another kind), rules across
     # fields (a level only on courses, a parent for every kind but institutions, right answers among the options),
     # and cursors of other lists.
@@ -235,9 +267,16 @@ PARENT_PREFIXES = ("/v1/profiles", "/v1/family")
 DEVICE_OPERATIONS = {"/v1/family/pin/switch"}
 
 
+# Conditional writes (`If-Match`) that answer 412 when the version named is no longer the current one.
+STALE_VERSION_WRITES = {("PUT", "/v1/admin/settings")}
+
+
 def refused_for_state_not_shape(method: str, path: str, status: int, body) -> bool:
     """Whether a 400 names only fields refused for one of the reasons in [`NOT_A_SHAPE`]."""
     allowed = NOT_A_SHAPE.get((method.upper(), path))
+    # A write against a version another write replaced meanwhile: the server's state, not the request's shape.
+    if status == 412 and (method.upper(), path) in STALE_VERSION_WRITES:
+        return True
     if status != 400 or not allowed or not isinstance(body, dict):
         return False
     errors = body.get("errors")

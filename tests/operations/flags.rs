@@ -211,10 +211,10 @@ async fn bad_flags_are_refused_field_by_field_and_learners_cannot_write_them() {
     assert_eq!(
         bad.fields(),
         [
-            "body.rollout_percent",
-            "body.targeting.roles[0]",
-            "body.targeting.tiers[0]",
-            "body.variants[1]"
+            "rollout_percent",
+            "targeting.roles[0]",
+            "targeting.tiers[0]",
+            "variants[1]"
         ]
     );
     let bad_key = api

@@ -74,7 +74,8 @@ async fn an_admin_replaces_the_settings_against_the_version_read_and_everyone_se
     let missing = api
         .put_settings(&admin.access, None, settings("other@example.com", None))
         .await;
-    assert_problem(&missing, 428, "precondition-required");
+    assert_problem(&missing, 400, "validation");
+    assert_eq!(missing.fields(), ["header.if-match"]);
     let garbled = api
         .put_settings(
             &admin.access,
@@ -82,7 +83,8 @@ async fn an_admin_replaces_the_settings_against_the_version_read_and_everyone_se
             settings("other@example.com", None),
         )
         .await;
-    assert_problem(&garbled, 412, "precondition-failed");
+    assert_problem(&garbled, 400, "validation");
+    assert_eq!(garbled.fields(), ["header.if-match"]);
     assert_eq!(
         api.public_settings().await.body["support_email"],
         "help@example.com"
@@ -132,10 +134,10 @@ async fn bad_settings_are_refused_field_by_field_and_change_nothing() {
     assert_eq!(
         reply.fields(),
         [
-            "body.support_email",
-            "body.min_client_version.ios",
-            "body.maintenance_message",
-            "body.default_locale"
+            "support_email",
+            "min_client_version.ios",
+            "maintenance_message",
+            "default_locale"
         ]
     );
     let unknown = api

@@ -66,13 +66,13 @@ pub(crate) async fn bulk(
         (Some(ids), None) => {
             if ids.is_empty() || ids.len() > MAX_BULK {
                 return Err(Problem::invalid_fields(vec![(
-                    "body.user_ids".into(),
+                    "user_ids".into(),
                     format!("1 to {MAX_BULK} ids"),
                 )]));
             }
             if input.cursor.is_some() {
                 return Err(Problem::invalid_fields(vec![(
-                    "body.cursor".into(),
+                    "cursor".into(),
                     "only with a filter".into(),
                 )]));
             }
@@ -94,7 +94,7 @@ pub(crate) async fn bulk(
         }
         _ => {
             return Err(Problem::invalid_fields(vec![(
-                "body".into(),
+                "user_ids".into(),
                 "either user_ids or filter".into(),
             )]));
         }

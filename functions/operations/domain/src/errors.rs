@@ -13,9 +13,6 @@ pub enum OpsError {
     /// No such flag or rule.
     #[error("not found: {0}")]
     NotFound(&'static str),
-    /// A conditional write without the version it must be made against (`If-Match`).
-    #[error("precondition required")]
-    PreconditionRequired,
     /// A write made against a version that is no longer current: read again, then write.
     #[error("precondition failed")]
     PreconditionFailed,
@@ -34,8 +31,6 @@ impl OpsError {
 
 pub type OpsResult<T> = Result<T, OpsError>;
 
-/// The problem type of a conditional write without `If-Match`.
-pub const PRECONDITION_REQUIRED: &str = "precondition-required";
 /// The problem type of a conditional write against a stale version.
 pub const PRECONDITION_FAILED: &str = "precondition-failed";
 
@@ -44,12 +39,6 @@ impl From<OpsError> for Problem {
         match e {
             OpsError::Invalid(fields) => Problem::invalid_fields(fields),
             OpsError::NotFound(what) => Problem::not_found(format!("no such {what}")),
-            OpsError::PreconditionRequired => Problem::new(
-                StatusCode::PRECONDITION_REQUIRED,
-                PRECONDITION_REQUIRED,
-                "Precondition required",
-            )
-            .detail("send If-Match with the ETag of the version you read"),
             OpsError::PreconditionFailed => Problem::new(
                 StatusCode::PRECONDITION_FAILED,
                 PRECONDITION_FAILED,

@@ -88,7 +88,7 @@ pub struct FlagInput {
     /// Off: nobody gets it, whatever the rest says.
     pub enabled: bool,
     /// Share of the targeted subjects that get it, 0–100.
-    #[serde(default = "all")]
+    #[serde(default = "all", deserialize_with = "whole_percent")]
     #[schema(minimum = 0, maximum = 100)]
     pub rollout_percent: u8,
     #[serde(default)]
@@ -103,6 +103,12 @@ pub struct FlagInput {
 
 fn all() -> u8 {
     100
+}
+
+/// A percentage written as any whole JSON number (`50` or `50.0`, which JSON Schema counts as the same integer).
+fn whole_percent<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u8, D::Error> {
+    lectern_shared::http::extract::whole_number(deserializer)?
+        .ok_or_else(|| serde::de::Error::custom("a whole number from 0 to 100"))
 }
 
 /// A stored flag.
@@ -242,12 +248,12 @@ impl FlagInput {
         self.description = self.description.trim().to_string();
         if self.description.chars().count() > MAX_DESCRIPTION {
             problems.push((
-                "body.description".into(),
+                "description".into(),
                 format!("at most {MAX_DESCRIPTION} characters"),
             ));
         }
         if self.rollout_percent > 100 {
-            problems.push(("body.rollout_percent".into(), "0 to 100".into()));
+            problems.push(("rollout_percent".into(), "0 to 100".into()));
         }
         let targeting = &self.targeting;
         let lists: [TargetList; 4] = [
@@ -273,29 +279,26 @@ impl FlagInput {
         ];
         for (name, list, valid, expected) in lists {
             if list.len() > MAX_LIST {
-                problems.push((
-                    format!("body.targeting.{name}"),
-                    format!("at most {MAX_LIST}"),
-                ));
+                problems.push((format!("targeting.{name}"), format!("at most {MAX_LIST}")));
             }
             for (i, value) in list.iter().enumerate() {
                 if !valid(value) {
-                    problems.push((format!("body.targeting.{name}[{i}]"), expected.into()));
+                    problems.push((format!("targeting.{name}[{i}]"), expected.into()));
                 }
             }
         }
         if self.variants.len() > MAX_LIST {
-            problems.push(("body.variants".into(), format!("at most {MAX_LIST}")));
+            problems.push(("variants".into(), format!("at most {MAX_LIST}")));
         }
         let mut seen = BTreeSet::new();
         for (i, variant) in self.variants.iter().enumerate() {
             if !valid_name(variant, 32) {
                 problems.push((
-                    format!("body.variants[{i}]"),
+                    format!("variants[{i}]"),
                     format!("matching {VARIANT_PATTERN}"),
                 ));
             } else if !seen.insert(variant) {
-                problems.push((format!("body.variants[{i}]"), "named twice".into()));
+                problems.push((format!("variants[{i}]"), "named twice".into()));
             }
         }
         if problems.is_empty() {
@@ -601,14 +604,14 @@ mod tests {
         assert_eq!(
             names,
             [
-                "body.description",
-                "body.rollout_percent",
-                "body.targeting.roles[0]",
-                "body.targeting.tiers[0]",
-                "body.targeting.age_bands[0]",
-                "body.targeting.locales[0]",
-                "body.variants[0]",
-                "body.variants[2]"
+                "description",
+                "rollout_percent",
+                "targeting.roles[0]",
+                "targeting.tiers[0]",
+                "targeting.age_bands[0]",
+                "targeting.locales[0]",
+                "variants[0]",
+                "variants[2]"
             ]
         );
         for key in ["new-home", "a", "checkout.v2_beta"] {

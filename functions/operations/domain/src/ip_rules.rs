@@ -51,27 +51,24 @@ impl Operations {
             .flatten();
         if net.is_none() {
             problems.push((
-                "body.cidr".to_string(),
+                "cidr".to_string(),
                 "a CIDR block such as 203.0.113.0/24 or 2001:db8::/32, or one address".to_string(),
             ));
         }
         let reason = input.reason.trim().to_string();
         if reason.is_empty() || reason.chars().count() > MAX_REASON {
-            problems.push((
-                "body.reason".into(),
-                format!("1 to {MAX_REASON} characters"),
-            ));
+            problems.push(("reason".into(), format!("1 to {MAX_REASON} characters")));
         }
         let expires_at = match input.expires_at.as_deref() {
             None => None,
             Some(at) => match time::OffsetDateTime::parse(at, &Rfc3339) {
                 Ok(at) if at > now => Some(stamp(at)),
                 Ok(_) => {
-                    problems.push(("body.expires_at".into(), "in the future".into()));
+                    problems.push(("expires_at".into(), "in the future".into()));
                     None
                 }
                 Err(_) => {
-                    problems.push(("body.expires_at".into(), "an RFC 3339 time".into()));
+                    problems.push(("expires_at".into(), "an RFC 3339 time".into()));
                     None
                 }
             },

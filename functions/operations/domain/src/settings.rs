@@ -107,7 +107,7 @@ impl Settings {
                 })
                 && !email.chars().any(|c| c.is_whitespace() || c.is_control());
             if !plausible {
-                problems.push(("body.support_email".into(), "an email address".into()));
+                problems.push(("support_email".into(), "an email address".into()));
             }
         }
         let versions = &self.min_client_version;
@@ -118,7 +118,7 @@ impl Settings {
         ] {
             if version.as_deref().is_some_and(|v| !valid_version(v)) {
                 problems.push((
-                    format!("body.min_client_version.{name}"),
+                    format!("min_client_version.{name}"),
                     "one to three dot-separated numbers, e.g. 3.2.1".into(),
                 ));
             }
@@ -127,18 +127,18 @@ impl Settings {
             |v: &Option<String>, max: usize| v.as_ref().is_some_and(|s| s.chars().count() > max);
         if too_long(&self.maintenance_message, MAX_MAINTENANCE_MESSAGE) {
             problems.push((
-                "body.maintenance_message".into(),
+                "maintenance_message".into(),
                 format!("at most {MAX_MAINTENANCE_MESSAGE} characters"),
             ));
         }
         if too_long(&self.internal_note, MAX_INTERNAL_NOTE) {
             problems.push((
-                "body.internal_note".into(),
+                "internal_note".into(),
                 format!("at most {MAX_INTERNAL_NOTE} characters"),
             ));
         }
         if !valid_locale(&self.default_locale) {
-            problems.push(("body.default_locale".into(), LOCALE_PROBLEM.into()));
+            problems.push(("default_locale".into(), LOCALE_PROBLEM.into()));
         }
         if problems.is_empty() {
             Ok(self)
@@ -209,7 +209,13 @@ impl Operations {
         audit: impl Fn(&Settings, &Settings) -> OpsResult<Item>,
     ) -> OpsResult<StoredSettings> {
         let settings = input.validated()?;
-        let read_version = if_match.ok_or(OpsError::PreconditionRequired)?;
+        // Without the version read, a write could silently undo a change the admin never saw.
+        let read_version = if_match.ok_or_else(|| {
+            OpsError::field(
+                "header.if-match",
+                "the ETag of the version you read, e.g. \"3\"",
+            )
+        })?;
         let current = self.settings().await?;
         if current.version != read_version {
             return Err(OpsError::PreconditionFailed);
@@ -273,11 +279,11 @@ mod tests {
         assert_eq!(
             names,
             [
-                "body.support_email",
-                "body.min_client_version.ios",
-                "body.min_client_version.android",
-                "body.maintenance_message",
-                "body.default_locale"
+                "support_email",
+                "min_client_version.ios",
+                "min_client_version.android",
+                "maintenance_message",
+                "default_locale"
             ]
         );
     }

@@ -138,28 +138,33 @@ pub(crate) async fn admin_settings(
     Ok(settings_answer(ops.settings().await?))
 }
 
-/// The version an `If-Match` names (`"3"`); `None` when absent. A value that names no version matches none.
-fn if_match(headers: &HeaderMap) -> Option<i64> {
-    let value = headers.get(header::IF_MATCH)?;
-    Some(
-        value
-            .to_str()
-            .ok()
-            .and_then(|v| v.trim().strip_prefix('"')?.strip_suffix('"')?.parse().ok())
-            .unwrap_or(-1),
-    )
+/// The version an `If-Match` names (`"3"`); `None` when absent, a 400 naming the header when it names no version.
+fn if_match(headers: &HeaderMap) -> Result<Option<i64>> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().strip_prefix('"')?.strip_suffix('"')?.parse().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            Problem::invalid_fields(vec![(
+                "header.if-match".into(),
+                "the ETag of the version you read, e.g. \"3\"".into(),
+            )])
+        })
 }
 
 /// Replace every setting, against the version read (`If-Match: "<version>"`, from `GET /v1/admin/settings`).
 /// Audited (`settings_changed`, with the names of the settings that changed). Needs `settings:manage`.
 #[utoipa::path(put, path = "/v1/admin/settings", tag = "operations", security(("bearer" = [])),
-    params(("If-Match" = String, Header, description = "The ETag of the version read, e.g. \"3\"")),
+    params(("If-Match" = String, Header, pattern = "^\"[0-9]{1,18}\"$", description = "The ETag of the version read, e.g. \"3\"")),
     request_body = Settings, responses(
     (status = 200, body = SettingsView, headers(("ETag" = String, description = "The new version, quoted"))),
-    (status = 400, description = "`validation`: a setting out of shape (each named in `errors`)"),
+    (status = 400, description = "`validation`: a setting out of shape (each named in `errors`), or no or a malformed `If-Match` (`header.if-match`)"),
     (status = 403, description = "`forbidden`: needs `settings:manage`, or an API key was used"),
-    (status = 412, description = "`precondition-failed`: the settings changed since that version was read"),
-    (status = 428, description = "`precondition-required`: no `If-Match`")))]
+    (status = 412, description = "`precondition-failed`: the settings changed since that version was read")))]
 pub(crate) async fn replace_settings(
     State(ops): Ops,
     client: ClientInfo,
@@ -189,7 +194,7 @@ pub(crate) async fn replace_settings(
         )
     };
     let stored = ops
-        .replace_settings(&who.user_id, input, if_match(&headers), record)
+        .replace_settings(&who.user_id, input, if_match(&headers)?, record)
         .await?;
     Ok(settings_answer(stored))
 }
@@ -309,7 +314,7 @@ fn flag_record(
 /// Create or replace a feature flag. Audited (`flag_changed`, the flag before and after). Needs
 /// `settings:manage`. Seen by every function within 30 s.
 #[utoipa::path(put, path = "/v1/admin/flags/{key}", tag = "operations", security(("bearer" = [])),
-    params(("key" = String, Path, description = "Lowercase letters, digits, `.`, `_`, `-`, starting with a letter, at most 64 characters (`^[a-z][a-z0-9._-]{0,63}$`)")),
+    params(("key" = String, Path, pattern = "^[a-z][a-z0-9._-]{0,63}$", description = "Lowercase letters, digits, `.`, `_`, `-`, starting with a letter, at most 64 characters")),
     request_body = FlagInput, responses(
     (status = 200, body = Flag),
     (status = 400, description = "`validation`: the key, a percentage over 100, an unknown role, tier, age band or locale, a bad or repeated variant, lists over 20"),
@@ -338,7 +343,7 @@ pub(crate) async fn put_flag(
 
 /// Delete a feature flag (callers get it no more). Audited. Needs `settings:manage`.
 #[utoipa::path(delete, path = "/v1/admin/flags/{key}", tag = "operations", security(("bearer" = [])),
-    params(("key" = String, Path)), responses(
+    params(("key" = String, Path, pattern = "^[a-z][a-z0-9._-]{0,63}$")), responses(
     (status = 204, description = "Deleted"),
     (status = 400, description = "`validation`: `path.key` is not a flag key"),
     (status = 403, description = "`forbidden`: needs `settings:manage`, or an API key was used"),
@@ -455,12 +460,12 @@ mod tests {
         let with = |v: &'static str| {
             let mut h = HeaderMap::new();
             h.insert(header::IF_MATCH, HeaderValue::from_static(v));
-            if_match(&h)
+            if_match(&h).ok()
         };
-        assert_eq!(if_match(&HeaderMap::new()), None);
-        assert_eq!(with("\"3\""), Some(3));
-        assert_eq!(with("3"), Some(-1));
-        assert_eq!(with("W/\"3\""), Some(-1));
-        assert_eq!(with("*"), Some(-1));
+        assert_eq!(if_match(&HeaderMap::new()).ok(), Some(None));
+        assert_eq!(with("\"3\""), Some(Some(3)));
+        for bad in ["3", "W/\"3\"", "*", "", "\"x\""] {
+            assert_eq!(with(bad), None, "{bad}");
+        }
     }
 }

@@ -67,17 +67,17 @@ impl Accounts {
     ) -> Result<Vec<BulkResult>, AccountError> {
         if user_ids.len() > MAX_BULK {
             return Err(AccountError::field(
-                "body.user_ids",
+                "user_ids",
                 format!("at most {MAX_BULK}"),
             ));
         }
         let tier = match (action, tier) {
             (BulkAction::SetTier, None) => {
-                return Err(AccountError::field("body.tier", "needed to set the tier"));
+                return Err(AccountError::field("tier", "needed to set the tier"));
             }
             (BulkAction::SetTier, Some(t)) => Some(t),
             (_, Some(_)) => {
-                return Err(AccountError::field("body.tier", "only with set_tier"));
+                return Err(AccountError::field("tier", "only with set_tier"));
             }
             (_, None) => None,
         };
