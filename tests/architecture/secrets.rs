@@ -179,6 +179,7 @@ fn each_function_is_given_the_secrets_its_start_up_requires() {
         "Outbox" => "OutboxKeys",
         "RateLimit" => "RateLimitKeys",
         "Certificates" => "CertificateKeys",
+        "Webhooks" => "WebhookKeys",
         "Totp" => "TotpKeys",
         "Jwt" => "JwtSigningSecretArn",
         other => panic!("no template secret known for Purpose::{other}"),
