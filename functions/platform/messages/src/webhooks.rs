@@ -46,8 +46,9 @@ pub struct WebhookEvent {
 }
 
 impl WebhookEvent {
-    /// An event whose message id is derived from `event_type` and `key` (what makes it one): `msg_` and the
-    /// first 26 characters of the hex SHA-256, stable across a producer's retries.
+    /// An event whose message id is derived from `event_type` and `key` (what makes it one): `msg_` and a ULID
+    /// whose time is `timestamp` and whose random part is a SHA-256 of the two, so it is stable across a
+    /// producer's retries and message ids sort by the time of their events (the delivery history's order).
     pub fn new(event_type: &str, key: &str, timestamp: i64, data: serde_json::Value) -> Self {
         use sha2::{Digest, Sha256};
         let digest = Sha256::new()
@@ -55,9 +56,14 @@ impl WebhookEvent {
             .chain_update(b"\n")
             .chain_update(key.as_bytes())
             .finalize();
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let mut random = [0u8; 16];
+        random.copy_from_slice(&digest[..16]);
+        let millis = u64::try_from(timestamp).unwrap_or(0).saturating_mul(1000);
         Self {
-            id: format!("msg_{}", &hex[..26]),
+            id: format!(
+                "msg_{}",
+                ulid::Ulid::from_parts(millis, u128::from_be_bytes(random))
+            ),
             event_type: event_type.to_string(),
             timestamp,
             data,
@@ -120,9 +126,10 @@ mod tests {
             serde_json::json!({"user_id": "U1"}),
         );
         assert!(event.id.starts_with("msg_") && event.id.len() == 30);
+        assert!(event.id < WebhookEvent::new(USER_REGISTERED, "U0", 8, serde_json::json!({})).id);
         assert_eq!(
             event.id,
-            WebhookEvent::new(USER_REGISTERED, "U1", 9, serde_json::json!({})).id
+            WebhookEvent::new(USER_REGISTERED, "U1", 7, serde_json::json!({})).id
         );
         assert_ne!(
             event.id,
