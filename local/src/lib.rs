@@ -87,7 +87,11 @@ pub fn app(platform: &Platform, accounts: Arc<Accounts>) -> Router {
             notifications_on(&accounts.platform),
             accounts.clone(),
         ))
-        .merge(exams_routers(accounts));
+        .merge(exams_routers(accounts.clone()))
+        .merge(lectern_webhooks_endpoints::router(
+            lectern_webhooks::Webhooks::new(accounts.platform.clone()),
+            accounts,
+        ));
     let mut app = layers::with_body_limit(functions, &platform.config);
     if let Some(blobs) = &platform.embedded_blobs {
         // Uploads carry their own signed size limit, so they sit outside the JSON body limit.

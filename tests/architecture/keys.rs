@@ -25,6 +25,7 @@ fn registered() -> Vec<EntityInfo> {
         lectern_learning::ENTITIES,
         lectern_platform::ENTITIES,
         lectern_local::ENTITIES,
+        lectern_webhooks::ENTITIES,
     ]
     .concat()
 }

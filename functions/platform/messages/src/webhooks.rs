@@ -28,6 +28,54 @@ pub const EVENT_TYPES: [&str; 5] = [
     QUESTION_APPROVED,
 ];
 
+/// `user.registered`'s data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UserRegisteredData {
+    pub user_id: String,
+    /// `learner` or `parent` (the roles one registers with).
+    pub role: String,
+}
+
+/// `progress.recorded`'s data: one recorded result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ProgressRecordedData {
+    pub profile_id: String,
+    pub result_id: String,
+    pub game_id: String,
+    pub score: i64,
+    /// When it was played (epoch seconds).
+    pub played_at: i64,
+}
+
+/// `achievement.earned`'s data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AchievementEarnedData {
+    pub profile_id: String,
+    pub achievement_id: String,
+    /// The achievement's name.
+    pub name: String,
+}
+
+/// `exam.submitted`'s data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ExamSubmittedData {
+    pub exam_id: String,
+    /// The learner who took it.
+    pub user_id: String,
+}
+
+/// `question.approved`'s data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct QuestionApprovedData {
+    pub question_id: String,
+}
+
+/// `webhook.test`'s data (the test message an owner sends with `POST /v1/webhooks/{id}/test`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WebhookTestData {
+    pub endpoint_id: String,
+}
+
 /// Job: something happened that integrators may subscribe to.
 ///
 /// On the wire: `{"id": "msg_01J…", "type": "user.registered", "timestamp": 1764000000, "data": {...}}`. `id` is
@@ -46,6 +94,12 @@ pub struct WebhookEvent {
 }
 
 impl WebhookEvent {
+    /// An event of typed data (one of the `*Data` types of the catalogue).
+    pub fn of<D: Serialize>(event_type: &str, key: &str, timestamp: i64, data: &D) -> Self {
+        let data = serde_json::to_value(data).unwrap_or(serde_json::Value::Null);
+        Self::new(event_type, key, timestamp, data)
+    }
+
     /// An event whose message id is derived from `event_type` and `key` (what makes it one): `msg_` and a ULID
     /// whose time is `timestamp` and whose random part is a SHA-256 of the two, so it is stable across a
     /// producer's retries and message ids sort by the time of their events (the delivery history's order).
