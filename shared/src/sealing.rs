@@ -106,10 +106,7 @@ impl Sealer {
             return Err(SealError::Malformed);
         }
         cipher
-            .decrypt(
-                Nonce::from_slice(&nonce),
-                Payload { msg: &body, aad },
-            )
+            .decrypt(Nonce::from_slice(&nonce), Payload { msg: &body, aad })
             .map_err(|_| SealError::Rejected)
     }
 }

@@ -13,6 +13,7 @@ pub mod notifications;
 pub mod openapi;
 pub mod two_factor;
 pub mod uploads;
+pub mod webhooks;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -31,8 +31,8 @@
 use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
-use lectern_messages::webhooks::{self, WebhookEvent};
 use lectern_messages::AchievementEarned;
+use lectern_messages::webhooks::{self, WebhookEvent};
 use lectern_shared::queue::NewJob;
 use lectern_shared::queue::outbox::{self, OutboxEntry};
 use lectern_shared::table::{
@@ -513,7 +513,9 @@ impl Learning {
         );
         let event = event
             .job()
-            .and_then(|job| OutboxEntry::new::<WebhookEvent>(job, self.now(), &self.platform.outbox_key))
+            .and_then(|job| {
+                OutboxEntry::new::<WebhookEvent>(job, self.now(), &self.platform.outbox_key)
+            })
             .map_err(|e| LearningError::Internal(e.to_string()))?;
         let ops = vec![
             TxOp::Put {

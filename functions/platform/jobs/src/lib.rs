@@ -38,7 +38,9 @@ pub fn worker(platform: &Platform) -> Worker {
 pub fn worker_with(platform: &Platform, webhooks: Arc<lectern_webhooks::Webhooks>) -> Worker {
     Worker::new(platform.table.clone(), platform.clock.clone())
         // Webhooks: an event's fan-out to its endpoints, and each delivery attempt.
-        .with(Arc::new(lectern_webhooks::deliveries::FanOut(webhooks.clone())))
+        .with(Arc::new(lectern_webhooks::deliveries::FanOut(
+            webhooks.clone(),
+        )))
         .with(Arc::new(lectern_webhooks::deliveries::Deliver(webhooks)))
         .with(Arc::new(PurgeAccounts::new(platform, erasers(platform))))
         .with(Arc::new(

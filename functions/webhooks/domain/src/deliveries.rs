@@ -188,7 +188,10 @@ impl From<Delivery> for DeliveryView {
 pub fn body(event_type: &str, timestamp: i64, data: &serde_json::Value) -> String {
     let at = time::OffsetDateTime::from_unix_timestamp(timestamp)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default();
     serde_json::json!({"type": event_type, "timestamp": at, "data": data}).to_string()
 }
@@ -231,7 +234,11 @@ impl Webhooks {
 
     /// Sends a test message (`webhook.test`) to the owner's endpoint, whether or not it is enabled for events:
     /// the delivery and its first job in one transaction (the outbox), sent at once.
-    pub async fn send_test(&self, owner_id: &str, endpoint_id: &str) -> WebhookResult<DeliveryView> {
+    pub async fn send_test(
+        &self,
+        owner_id: &str,
+        endpoint_id: &str,
+    ) -> WebhookResult<DeliveryView> {
         let endpoint = self.owned(owner_id, endpoint_id).await?;
         if !endpoint.enabled {
             return Err(WebhookError::Conflict(
@@ -241,7 +248,13 @@ impl Webhooks {
         let now = self.now();
         let message_id = format!("msg_{}", lectern_shared::ids::new_id());
         let data = serde_json::json!({"endpoint_id": endpoint_id});
-        let delivery = Delivery::new(endpoint_id, &message_id, TEST_EVENT, body(TEST_EVENT, now, &data), now);
+        let delivery = Delivery::new(
+            endpoint_id,
+            &message_id,
+            TEST_EVENT,
+            body(TEST_EVENT, now, &data),
+            now,
+        );
         let job = delivery
             .first_job(now)
             .job()
@@ -283,8 +296,13 @@ impl Webhooks {
             let page = self.platform.table.query(query).await.map_err(retry)?;
             for item in page.items {
                 let sub = Subscription::from_item(item).map_err(retry)?;
-                let delivery =
-                    Delivery::new(&sub.endpoint_id, &event.id, &event.event_type, body.clone(), now);
+                let delivery = Delivery::new(
+                    &sub.endpoint_id,
+                    &event.id,
+                    &event.event_type,
+                    body.clone(),
+                    now,
+                );
                 match self
                     .platform
                     .table
@@ -327,7 +345,12 @@ impl Webhooks {
 
     /// The next attempt's job, sent so that it arrives at `due_at` or, when that is over 15 minutes away, as the
     /// first hop of a chain.
-    async fn schedule(&self, delivery: &Delivery, attempt: u32, due_at: i64) -> Result<(), JobError> {
+    async fn schedule(
+        &self,
+        delivery: &Delivery,
+        attempt: u32,
+        due_at: i64,
+    ) -> Result<(), JobError> {
         let wait = u64::try_from(due_at - self.now()).unwrap_or(0);
         self.resend(
             WebhookDelivery {
@@ -353,7 +376,9 @@ impl Webhooks {
         let mut delivery = None;
         for item in items {
             match Key::of(&item) {
-                Some(key) if key == keys[0] => endpoint = Some(Endpoint::from_item(item).map_err(retry)?),
+                Some(key) if key == keys[0] => {
+                    endpoint = Some(Endpoint::from_item(item).map_err(retry)?)
+                }
                 Some(_) => delivery = Some(Delivery::from_item(item).map_err(retry)?),
                 None => {}
             }
@@ -391,7 +416,10 @@ impl Webhooks {
                 ..job.clone()
             };
             return self
-                .resend(next, Duration::from_secs(u64::try_from(job.due_at - now).unwrap_or(0)))
+                .resend(
+                    next,
+                    Duration::from_secs(u64::try_from(job.due_at - now).unwrap_or(0)),
+                )
                 .await;
         }
         let keys = endpoint.signing_keys(self, now);
@@ -417,11 +445,17 @@ impl Webhooks {
             Outcome::NoAnswer(why) => (false, false, None, Some(why.clone())),
             Outcome::Refused(why) => (false, false, None, Some(why.to_string())),
         };
-        tracing::info!(attempt = job.attempt, ?code, succeeded, "webhook attempt made");
+        tracing::info!(
+            attempt = job.attempt,
+            ?code,
+            succeeded,
+            "webhook attempt made"
+        );
         let next_at = if succeeded || gone {
             None
         } else {
-            retry_after(job.attempt).map(|wait| now + i64::try_from(wait.as_secs()).unwrap_or(i64::MAX / 2))
+            retry_after(job.attempt)
+                .map(|wait| now + i64::try_from(wait.as_secs()).unwrap_or(i64::MAX / 2))
         };
         let status = match (succeeded, next_at) {
             (true, _) => SUCCEEDED,
@@ -440,7 +474,8 @@ impl Webhooks {
         if !self.record(&delivery, after.clone()).await? {
             return Ok(());
         }
-        self.endpoint_health(&endpoint, succeeded, gone, now).await?;
+        self.endpoint_health(&endpoint, succeeded, gone, now)
+            .await?;
         if let Some(next) = next_at {
             self.schedule(&after, job.attempt + 1, next).await?;
         }
@@ -518,11 +553,13 @@ impl Webhooks {
                     }
                     return Ok(());
                 }
-                Err(WebhookError::Conflict(_)) => match self.endpoint(&endpoint.endpoint_id).await {
-                    Ok(Some(fresh)) => current = fresh,
-                    Ok(None) => return Ok(()),
-                    Err(e) => return Err(retry(e)),
-                },
+                Err(WebhookError::Conflict(_)) => {
+                    match self.endpoint(&endpoint.endpoint_id).await {
+                        Ok(Some(fresh)) => current = fresh,
+                        Ok(None) => return Ok(()),
+                        Err(e) => return Err(retry(e)),
+                    }
+                }
                 Err(e) => return Err(retry(e)),
             }
         }
@@ -531,7 +568,12 @@ impl Webhooks {
 
     /// The owner's notification that an endpoint was disabled, for the outbox. Sent as a security notification:
     /// an integration that stopped silently is what an owner must hear, and that type cannot be switched off.
-    fn disabled_notice(&self, endpoint: &Endpoint, reason: &str, now: i64) -> Result<OutboxEntry, JobError> {
+    fn disabled_notice(
+        &self,
+        endpoint: &Endpoint,
+        reason: &str,
+        now: i64,
+    ) -> Result<OutboxEntry, JobError> {
         let why = if reason == DISABLED_GONE {
             "it answered 410 Gone"
         } else {
@@ -548,7 +590,11 @@ impl Webhooks {
                 ),
                 link: None,
             },
-            key: format!("webhook-disabled:{}:{}", endpoint.endpoint_id, endpoint.version + 1),
+            key: format!(
+                "webhook-disabled:{}:{}",
+                endpoint.endpoint_id,
+                endpoint.version + 1
+            ),
         };
         let job: NewJob = notify.job().map_err(retry)?;
         OutboxEntry::new::<Notify>(job, now, &self.platform.outbox_key).map_err(retry)
@@ -598,7 +644,11 @@ mod tests {
         let expected = [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400];
         for (i, base) in expected.iter().enumerate() {
             let wait = retry_after(i as u32 + 1).unwrap().as_secs_f64();
-            assert!(wait >= *base as f64 && wait <= *base as f64 * 1.1, "attempt {}", i + 1);
+            assert!(
+                wait >= *base as f64 && wait <= *base as f64 * 1.1,
+                "attempt {}",
+                i + 1
+            );
         }
         assert_eq!(retry_after(MAX_ATTEMPTS), None);
         assert_eq!(retry_after(0), None);

@@ -318,7 +318,11 @@ impl Webhooks {
 
     /// Creates an endpoint of `owner_id`, enabled, with a new secret (answered once). One transaction: the
     /// endpoint and its subscriptions.
-    pub async fn create(&self, owner_id: &str, input: NewEndpoint) -> WebhookResult<EndpointWithSecret> {
+    pub async fn create(
+        &self,
+        owner_id: &str,
+        input: NewEndpoint,
+    ) -> WebhookResult<EndpointWithSecret> {
         let mut errors = Vec::new();
         check_url_field(self, &input.url, &mut errors);
         let description = input.description.unwrap_or_default().trim().to_string();
@@ -359,7 +363,12 @@ impl Webhooks {
 
     /// The endpoint if it exists (whoever owns it).
     pub async fn endpoint(&self, endpoint_id: &str) -> WebhookResult<Option<Endpoint>> {
-        match self.platform.table.get(&Endpoint::key_of(endpoint_id)).await? {
+        match self
+            .platform
+            .table
+            .get(&Endpoint::key_of(endpoint_id))
+            .await?
+        {
             Some(item) => Ok(Some(Endpoint::from_item(item)?)),
             None => Ok(None),
         }
@@ -470,10 +479,15 @@ impl Webhooks {
             key: endpoint.key(),
             condition: Condition::at_version(endpoint.version),
         }];
-        ops.extend(endpoint.stored_subscriptions().iter().map(|s| TxOp::Delete {
-            key: s.key(),
-            condition: Condition::Always,
-        }));
+        ops.extend(
+            endpoint
+                .stored_subscriptions()
+                .iter()
+                .map(|s| TxOp::Delete {
+                    key: s.key(),
+                    condition: Condition::Always,
+                }),
+        );
         match self.platform.table.transact(ops).await {
             Ok(()) => Ok(()),
             Err(lectern_shared::table::TableError::ConditionFailed) => Err(WebhookError::Conflict(
@@ -485,7 +499,11 @@ impl Webhooks {
 
     /// A new signing secret (answered once). The previous one keeps signing beside it for
     /// [`ROTATION_OVERLAP_SECS`]; secrets whose overlap ended are dropped.
-    pub async fn rotate(&self, owner_id: &str, endpoint_id: &str) -> WebhookResult<EndpointWithSecret> {
+    pub async fn rotate(
+        &self,
+        owner_id: &str,
+        endpoint_id: &str,
+    ) -> WebhookResult<EndpointWithSecret> {
         let before = self.owned(owner_id, endpoint_id).await?;
         let now = self.now();
         let (secret, stored) = self.new_secret(endpoint_id)?;

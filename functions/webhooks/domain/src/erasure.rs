@@ -41,9 +41,9 @@ impl Eraser for WebhooksEraser {
             for item in page.items {
                 let endpoint = Endpoint::from_item(item).map_err(EraseError::from)?;
                 // History first, the endpoint last: a rerun finds the endpoint until everything of it is gone.
-                let history = Delivery::INFO.query(&[&endpoint.endpoint_id]).sk(
-                    Delivery::INFO.primary.sk.begins_with(&[]),
-                );
+                let history = Delivery::INFO
+                    .query(&[&endpoint.endpoint_id])
+                    .sk(Delivery::INFO.primary.sk.begins_with(&[]));
                 if erase_items(table, history, |_| false, budget).await? == Erased::More {
                     return Ok(Erased::More);
                 }

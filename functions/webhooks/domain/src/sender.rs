@@ -218,7 +218,10 @@ impl Sender {
             }
         }
         Ok(Target {
-            addrs: ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect(),
+            addrs: ips
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, port))
+                .collect(),
             url,
         })
     }
@@ -318,7 +321,10 @@ mod tests {
             refused(&s, "http://hooks.example.com/in").await,
             Refused::Scheme
         );
-        assert_eq!(refused(&s, "ftp://hooks.example.com/").await, Refused::Scheme);
+        assert_eq!(
+            refused(&s, "ftp://hooks.example.com/").await,
+            Refused::Scheme
+        );
         let dev = Sender::new(s.resolver.clone(), true);
         assert!(dev.vet("http://hooks.example.com/in").await.is_ok());
     }
@@ -349,7 +355,10 @@ mod tests {
             ("https://10.1.2.3/", "private"),
             ("https://172.16.0.1/", "private"),
             ("https://192.168.1.1/", "private"),
-            ("https://169.254.169.254/latest/meta-data/", "cloud metadata"),
+            (
+                "https://169.254.169.254/latest/meta-data/",
+                "cloud metadata",
+            ),
             ("https://[fd00:ec2::254]/", "cloud metadata"),
             ("https://169.254.10.10/", "link-local"),
             ("https://[fe80::1]/", "link-local"),
@@ -390,15 +399,13 @@ mod tests {
             ("v6local.example.com", &["fd00:ec2::254"]),
             // One public and one private answer: refused, or a race could pick the private one.
             ("mixed.example.com", &["93.184.216.34", "127.0.0.1"]),
-            ("public.example.com", &["93.184.216.34", "2606:2800:220:1::1"]),
+            (
+                "public.example.com",
+                &["93.184.216.34", "2606:2800:220:1::1"],
+            ),
         ]);
         for host in [
-            "internal",
-            "metadata",
-            "cgnat",
-            "mapped",
-            "v6local",
-            "mixed",
+            "internal", "metadata", "cgnat", "mapped", "v6local", "mixed",
         ] {
             let url = format!("https://{host}.example.com/hook");
             assert!(

@@ -69,7 +69,10 @@ mod tests {
         assert_eq!(secret_key(&a).unwrap().len(), 32);
         assert_ne!(a, generate_secret());
         assert_eq!(secret_key("sk_nothing"), None);
-        let keys = vec![secret_key(&a).unwrap(), secret_key(&generate_secret()).unwrap()];
+        let keys = vec![
+            secret_key(&a).unwrap(),
+            secret_key(&generate_secret()).unwrap(),
+        ];
         let header = signature_header(&keys, "msg_1", 5, "{}");
         let entries: Vec<&str> = header.split(' ').collect();
         assert_eq!(entries.len(), 2);

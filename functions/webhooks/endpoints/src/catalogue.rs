@@ -17,12 +17,36 @@ use utoipa::{PartialSchema, ToSchema};
 /// Every event type with its summary and the name of its data schema (the catalogue, in order), and the test
 /// message.
 pub const EVENTS: [(&str, &str, &str); 6] = [
-    (USER_REGISTERED, "An account registered", "UserRegisteredData"),
-    (PROGRESS_RECORDED, "A learner profile recorded a result", "ProgressRecordedData"),
-    (ACHIEVEMENT_EARNED, "A learner profile earned an achievement", "AchievementEarnedData"),
-    (EXAM_SUBMITTED, "A learner submitted an exam", "ExamSubmittedData"),
-    (QUESTION_APPROVED, "A reviewer approved a question", "QuestionApprovedData"),
-    ("webhook.test", "A test message its owner sent (POST /v1/webhooks/{endpoint_id}/test)", "WebhookTestData"),
+    (
+        USER_REGISTERED,
+        "An account registered",
+        "UserRegisteredData",
+    ),
+    (
+        PROGRESS_RECORDED,
+        "A learner profile recorded a result",
+        "ProgressRecordedData",
+    ),
+    (
+        ACHIEVEMENT_EARNED,
+        "A learner profile earned an achievement",
+        "AchievementEarnedData",
+    ),
+    (
+        EXAM_SUBMITTED,
+        "A learner submitted an exam",
+        "ExamSubmittedData",
+    ),
+    (
+        QUESTION_APPROVED,
+        "A reviewer approved a question",
+        "QuestionApprovedData",
+    ),
+    (
+        "webhook.test",
+        "A test message its owner sent (POST /v1/webhooks/{endpoint_id}/test)",
+        "WebhookTestData",
+    ),
 ];
 
 fn header(name: &str, description: &str) -> Value {
@@ -66,9 +90,7 @@ pub fn webhooks() -> Value {
 
 /// The data schemas, as components of the function's own fragment (merged like any other).
 pub fn components() -> utoipa::openapi::Components {
-    fn named<T: ToSchema + PartialSchema>(
-        builder: ComponentsBuilder,
-    ) -> ComponentsBuilder {
+    fn named<T: ToSchema + PartialSchema>(builder: ComponentsBuilder) -> ComponentsBuilder {
         builder.schema(T::name(), T::schema())
     }
     let mut builder = ComponentsBuilder::new();
@@ -98,10 +120,11 @@ mod tests {
         let components = components();
         for event_type in lectern_messages::webhooks::EVENT_TYPES {
             let entry = &doc[event_type]["post"];
-            let reference = entry["requestBody"]["content"]["application/json"]["schema"]["properties"]
-                ["data"]["$ref"]
-                .as_str()
-                .unwrap();
+            let reference =
+                entry["requestBody"]["content"]["application/json"]["schema"]["properties"]["data"]
+                    ["$ref"]
+                    .as_str()
+                    .unwrap();
             let name = reference.trim_start_matches("#/components/schemas/");
             assert!(components.schemas.contains_key(name), "{event_type}");
         }

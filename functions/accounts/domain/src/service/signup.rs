@@ -1,7 +1,7 @@
 //! Registration and email verification.
 
-use lectern_messages::webhooks::{self, WebhookEvent};
 use lectern_messages::Template;
+use lectern_messages::webhooks::{self, WebhookEvent};
 use lectern_shared::http::client::ClientInfo;
 use serde::Deserialize;
 

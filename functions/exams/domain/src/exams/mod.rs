@@ -812,7 +812,9 @@ impl Exams {
         );
         event
             .job()
-            .and_then(|job| OutboxEntry::new::<WebhookEvent>(job, self.epoch(), &self.platform.outbox_key))
+            .and_then(|job| {
+                OutboxEntry::new::<WebhookEvent>(job, self.epoch(), &self.platform.outbox_key)
+            })
             .map_err(|e| ExamError::Internal(e.to_string()))
     }
 
