@@ -145,7 +145,8 @@ fn each_function_reads_exactly_the_secrets_it_uses_and_only_auth_the_private_one
             "LeaderboardsFunction",
             "ProgressFunction",
             "QuestionsFunction",
-            "UsersFunction"
+            "UsersFunction",
+            "WebhooksFunction"
         ]
     );
 }
