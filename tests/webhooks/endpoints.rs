@@ -162,3 +162,44 @@ async fn urls_the_ssrf_guard_refuses_and_bad_input_answer_400_on_their_field() {
     );
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erased_account_leaves_no_endpoint_subscription_or_history_behind() {
+    use lectern_shared::table::Entity;
+    use lectern_webhooks::endpoints::{Endpoint, Subscription};
+    let api = crate::insecure_api().await;
+    let first = api.admin("first@example.com").await;
+    let leaving = api.with_role(&first, "leaving@example.com", "admin").await;
+    let leaving = api.login(&leaving.email).await;
+    let receiver = lectern_e2e::webhooks::Receiver::start(&[], 200).await;
+    let id = api
+        .create_webhook(
+            &leaving.access,
+            json!({"url": receiver.url, "event_types": ["user.registered", "exam.submitted"]}),
+        )
+        .await
+        .expect_status(201)
+        .text("id");
+    api.test_webhook(&leaving.access, &id)
+        .await
+        .expect_status(202);
+    receiver.await_requests(1).await;
+    let history = lectern_webhooks::deliveries::Delivery::INFO.query(&[&id]);
+    let table = api.server.platform.table.clone();
+    assert!(
+        lectern_e2e::eventually(async || !table.query(history.clone()).await.unwrap().items.is_empty())
+            .await
+    );
+
+    api.erased_after_grace(&leaving).await;
+    assert!(table.get(&Endpoint::key_of(&id)).await.unwrap().is_none());
+    for event_type in ["user.registered", "exam.submitted"] {
+        let subs = table
+            .query(Subscription::INFO.query(&[event_type]))
+            .await
+            .unwrap();
+        assert!(subs.items.is_empty(), "{event_type}: {:?}", subs.items);
+    }
+    assert!(table.query(history).await.unwrap().items.is_empty(), "the history is erased");
+    api.stop().await;
+}

@@ -4,6 +4,7 @@
 //! The servers that deliver run with the development switch on (the receiver is on 127.0.0.1); the SSRF guard's
 //! refusals are proven with it off (here at the routes, and per range in `lectern-webhooks`' sender tests).
 
+mod aws;
 mod delivery;
 mod endpoints;
 mod round_trips;

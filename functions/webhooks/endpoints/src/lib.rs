@@ -79,7 +79,7 @@ pub struct PageQuery {
 }
 
 /// Create an endpoint. Its signing secret is in this answer only.
-#[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/webhooks", tag = "webhooks", security(("bearer" = []), ("api_key" = [])),
     request_body = NewEndpoint, responses(
     (status = 201, body = EndpointWithSecret),
     (status = 400, description = "`validation` on `url` (not https, a user name or password, over 2000 characters, an IP literal that is not public), `description` (over 200 characters, control characters) or `event_types` (empty, or not in the catalogue)"),
@@ -96,7 +96,7 @@ pub(crate) async fn create(
 }
 
 /// The caller's endpoints, oldest first.
-#[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks", security(("bearer" = []), ("api_key" = [])),
     params(PageQuery), responses(
     (status = 200, body = Paginated<EndpointView>),
     (status = 400, description = "`validation` on `limit` or `cursor`"),
@@ -121,7 +121,7 @@ pub(crate) async fn list(
 }
 
 /// One of the caller's endpoints.
-#[utoipa::path(get, path = "/v1/webhooks/{endpoint_id}", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/webhooks/{endpoint_id}", tag = "webhooks", security(("bearer" = []), ("api_key" = [])),
     params(("endpoint_id" = inline(Id), Path)), responses(
     (status = 200, body = EndpointView),
     (status = 400, description = "`validation` on `path.endpoint_id`: not an id"),
@@ -140,7 +140,7 @@ pub(crate) async fn get(
 
 /// Change an endpoint: its URL, description, event types, or whether it is enabled (enabling it again forgets
 /// its failures).
-#[utoipa::path(patch, path = "/v1/webhooks/{endpoint_id}", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/v1/webhooks/{endpoint_id}", tag = "webhooks", security(("bearer" = []), ("api_key" = [])),
     params(("endpoint_id" = inline(Id), Path)), request_body = EndpointChanges, responses(
     (status = 200, body = EndpointView),
     (status = 400, description = "`validation` on `path.endpoint_id`, `url`, `description` or `event_types` (as for creation)"),
@@ -163,7 +163,7 @@ pub(crate) async fn update(
 }
 
 /// Delete an endpoint (its history goes with it; queued deliveries stop).
-#[utoipa::path(delete, path = "/v1/webhooks/{endpoint_id}", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/v1/webhooks/{endpoint_id}", tag = "webhooks", security(("bearer" = []), ("api_key" = [])),
     params(("endpoint_id" = inline(Id), Path)), responses(
     (status = 204, description = "Deleted"),
     (status = 400, description = "`validation` on `path.endpoint_id`: not an id"),
@@ -183,7 +183,7 @@ pub(crate) async fn delete(
 
 /// Rotate the signing secret: the new one is in this answer only; the previous one keeps signing beside it
 /// (two `v1,` entries in `webhook-signature`) for 24 hours, so the receiver can switch over.
-#[utoipa::path(post, path = "/v1/webhooks/{endpoint_id}/rotate-secret", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/webhooks/{endpoint_id}/rotate-secret", tag = "webhooks", security(("bearer" = []), ("api_key" = [])),
     params(("endpoint_id" = inline(Id), Path)), responses(
     (status = 200, body = EndpointWithSecret),
     (status = 400, description = "`validation` on `path.endpoint_id`: not an id"),
@@ -202,7 +202,7 @@ pub(crate) async fn rotate_secret(
 
 /// Send a test message (`webhook.test`, data `{"endpoint_id"}`) to an enabled endpoint, signed and retried like
 /// any other; its outcome shows in the history.
-#[utoipa::path(post, path = "/v1/webhooks/{endpoint_id}/test", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/webhooks/{endpoint_id}/test", tag = "webhooks", security(("bearer" = []), ("api_key" = [])),
     params(("endpoint_id" = inline(Id), Path)), responses(
     (status = 202, body = DeliveryView, description = "Queued: the first attempt follows at once"),
     (status = 400, description = "`validation` on `path.endpoint_id`: not an id"),
@@ -222,7 +222,7 @@ pub(crate) async fn send_test(
 }
 
 /// An endpoint's deliveries, newest first: each message's status, attempts and last response code. Kept 30 days.
-#[utoipa::path(get, path = "/v1/webhooks/{endpoint_id}/deliveries", tag = "webhooks", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/webhooks/{endpoint_id}/deliveries", tag = "webhooks", security(("bearer" = []), ("api_key" = [])),
     params(("endpoint_id" = inline(Id), Path), PageQuery), responses(
     (status = 200, body = Paginated<DeliveryView>),
     (status = 400, description = "`validation` on `path.endpoint_id`, `limit` or `cursor`"),
