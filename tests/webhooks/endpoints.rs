@@ -187,8 +187,13 @@ async fn an_erased_account_leaves_no_endpoint_subscription_or_history_behind() {
     let history = lectern_webhooks::deliveries::Delivery::INFO.query(&[&id]);
     let table = api.server.platform.table.clone();
     assert!(
-        lectern_e2e::eventually(async || !table.query(history.clone()).await.unwrap().items.is_empty())
+        lectern_e2e::eventually(async || !table
+            .query(history.clone())
             .await
+            .unwrap()
+            .items
+            .is_empty())
+        .await
     );
 
     api.erased_after_grace(&leaving).await;
@@ -200,6 +205,9 @@ async fn an_erased_account_leaves_no_endpoint_subscription_or_history_behind() {
             .unwrap();
         assert!(subs.items.is_empty(), "{event_type}: {:?}", subs.items);
     }
-    assert!(table.query(history).await.unwrap().items.is_empty(), "the history is erased");
+    assert!(
+        table.query(history).await.unwrap().items.is_empty(),
+        "the history is erased"
+    );
     api.stop().await;
 }
