@@ -1,9 +1,10 @@
 //! Secrets kept at rest that must be read back (a webhook endpoint's signing secret): AES-256-GCM under keys
 //! derived from one [`KeyRing`] and a purpose label, bound to the row that holds them.
 //!
-//! The same envelope as the outbox's sealed jobs and the accounts' TOTP seeds (`v1.<kid>.<nonce>.<ciphertext>`,
-//! the active key seals, every key of the ring opens, so rotating the ring breaks nothing sealed before), as one
-//! reusable type for any domain: a domain library cannot use the accounts' `SecretBox`.
+//! The envelope of the outbox's sealed jobs (`v1.<kid>.<nonce>.<ciphertext>`: the active key seals, every key of the
+//! ring opens, so rotating the ring breaks nothing sealed before), as one reusable type: the outbox seals with it, and
+//! so does any domain library that keeps a secret it must read back (webhook signing secrets), which cannot use the
+//! accounts' `SecretBox` (TOTP seeds, with its legacy `v1` format of its own).
 
 use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
@@ -56,6 +57,16 @@ impl Sealer {
                     )
                 })
                 .collect(),
+        }
+    }
+
+    /// One key, `kid`, derived from `material` with `label` (tests and tools).
+    pub fn derive(kid: &str, material: &[u8], label: &str) -> Self {
+        Self {
+            keys: vec![(
+                kid.to_string(),
+                Aes256Gcm::new(&secrets::derive(material, label).into()),
+            )],
         }
     }
 
