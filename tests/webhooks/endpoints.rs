@@ -211,3 +211,43 @@ async fn an_erased_account_leaves_no_endpoint_subscription_or_history_behind() {
     );
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_holds_at_most_20_endpoints() {
+    let api = Api::start().await;
+    let owner = api.admin("many@example.com").await;
+    let body = |n: usize| json!({"url": format!("https://hooks{n}.example.com/"), "event_types": ["user.registered"]});
+    let mut last = String::new();
+    for n in 0..20 {
+        last = api
+            .create_webhook(&owner.access, body(n))
+            .await
+            .expect_status(201)
+            .text("id");
+    }
+    assert_problem(
+        &api.create_webhook(&owner.access, body(20)).await,
+        409,
+        "conflict",
+    );
+    let page = api
+        .webhooks(&owner.access, "limit=15")
+        .await
+        .expect_status(200);
+    assert_eq!(page.items().len(), 15);
+    let rest = api
+        .webhooks(
+            &owner.access,
+            &format!("limit=15&cursor={}", page.text("next_cursor")),
+        )
+        .await
+        .expect_status(200);
+    assert_eq!(rest.items().len(), 5, "the list pages");
+    api.delete_webhook(&owner.access, &last)
+        .await
+        .expect_status(204);
+    api.create_webhook(&owner.access, body(21))
+        .await
+        .expect_status(201);
+    api.stop().await;
+}

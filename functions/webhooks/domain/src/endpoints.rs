@@ -21,8 +21,9 @@ use crate::signing;
 pub const ROTATION_OVERLAP_SECS: i64 = 24 * 3600;
 /// Longest description.
 pub const MAX_DESCRIPTION_CHARS: usize = 200;
-/// Most endpoints listed per page of the owner's list.
-pub const MAX_ENDPOINTS_LISTED: usize = 100;
+/// Most endpoints an account may have: every event is sent once per endpoint, so endpoints multiply deliveries
+/// (a soft limit: two creations racing at the limit may both pass).
+pub const MAX_ENDPOINTS_PER_OWNER: usize = 20;
 /// Why an endpoint was disabled: its owner did, it answered 410 Gone, it failed for five days.
 pub const DISABLED_BY_OWNER: &str = "owner";
 pub const DISABLED_GONE: &str = "gone";
@@ -316,8 +317,8 @@ impl Webhooks {
         ))
     }
 
-    /// Creates an endpoint of `owner_id`, enabled, with a new secret (answered once). One transaction: the
-    /// endpoint and its subscriptions.
+    /// Creates an endpoint of `owner_id`, enabled, with a new secret (answered once): one query (the owner's
+    /// count) and one transaction (the endpoint and its subscriptions).
     pub async fn create(
         &self,
         owner_id: &str,
@@ -330,6 +331,16 @@ impl Webhooks {
         let event_types = check_event_types(&input.event_types, &mut errors);
         if !errors.is_empty() {
             return Err(WebhookError::Invalid(errors));
+        }
+        let existing = self
+            .platform
+            .table
+            .query(BY_OWNER.query(&[owner_id]).limit(MAX_ENDPOINTS_PER_OWNER))
+            .await?;
+        if existing.items.len() >= MAX_ENDPOINTS_PER_OWNER {
+            return Err(WebhookError::Conflict(format!(
+                "an account has at most {MAX_ENDPOINTS_PER_OWNER} webhook endpoints; delete one first"
+            )));
         }
         let now = self.now();
         let endpoint_id = lectern_shared::ids::new_id();

@@ -84,7 +84,8 @@ pub struct PageQuery {
     (status = 201, body = EndpointWithSecret),
     (status = 400, description = "`validation` on `url` (not https, a user name or password, over 2000 characters, an IP literal that is not public), `description` (over 200 characters, control characters) or `event_types` (empty, or not in the catalogue)"),
     (status = 401, description = "Not signed in"),
-    (status = 403, description = "`forbidden`: no `webhooks:manage`")))]
+    (status = 403, description = "`forbidden`: no `webhooks:manage`"),
+    (status = 409, description = "`conflict`: the account has 20 endpoints already")))]
 pub(crate) async fn create(
     State(webhooks): St,
     who: Identity,
