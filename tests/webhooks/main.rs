@@ -7,6 +7,7 @@
 mod aws;
 mod delivery;
 mod endpoints;
+mod events;
 mod round_trips;
 
 use lectern_e2e::DevServer;
