@@ -81,3 +81,47 @@ async fn a_recorded_result_and_the_achievement_it_earns_reach_their_subscribers(
     );
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approved_questions_and_a_submitted_exam_reach_their_subscribers() {
+    use lectern_e2e::exams::{Cast, approved_questions, course, pass_certifying_exam};
+    let api = insecure_api().await;
+    let cast = Cast::on(&api).await;
+    let receiver = Receiver::start(&[], 200).await;
+    let secret = api
+        .create_webhook(
+            &cast.admin.access,
+            json!({"url": receiver.url, "event_types": ["question.approved", "exam.submitted"]}),
+        )
+        .await
+        .expect_status(201)
+        .text("secret");
+    let built = course(&api, &cast.instructor, 100, 1).await;
+    let ids = approved_questions(&api, &cast, &built.topics[0], &[("easy", 2)]).await;
+    let approved = receiver.await_requests(2).await;
+    let mut announced: Vec<String> = approved
+        .iter()
+        .inspect(|r| assert!(r.verifies_with(&secret)))
+        .map(|r| {
+            assert_eq!(r.json()["type"], "question.approved");
+            r.json()["data"]["question_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    announced.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(announced, expected, "one event per approved question");
+
+    let exam_id = pass_certifying_exam(&api, &cast.learner, &built.course, 2).await;
+    let submitted = receiver.await_requests(3).await.remove(2);
+    assert!(submitted.verifies_with(&secret));
+    assert_eq!(
+        submitted.json()["data"],
+        json!({"exam_id": exam_id, "user_id": cast.learner.user_id})
+    );
+    assert_eq!(submitted.json()["type"], "exam.submitted");
+    api.stop().await;
+}
