@@ -298,6 +298,27 @@ mod tests {
     }
 
     #[test]
+    fn the_webhooks_development_switch_is_off_by_default_and_refused_on_real_aws() {
+        assert!(!with(&[]).unwrap().webhooks_allow_insecure);
+        let on = [("LECTERN_WEBHOOKS_ALLOW_INSECURE", "true")];
+        assert!(with(&on).unwrap().webhooks_allow_insecure);
+        let real_aws = [
+            ("LECTERN_WEBHOOKS_ALLOW_INSECURE", "true"),
+            ("LECTERN_BACKEND", "aws"),
+        ];
+        assert_eq!(
+            with(&real_aws).unwrap_err().var,
+            "LECTERN_WEBHOOKS_ALLOW_INSECURE"
+        );
+        let emulated = [
+            ("LECTERN_WEBHOOKS_ALLOW_INSECURE", "true"),
+            ("LECTERN_AWS_ENDPOINT", "http://127.0.0.1:5000"),
+        ];
+        assert!(with(&emulated).unwrap().webhooks_allow_insecure);
+        assert!(with(&[("LECTERN_WEBHOOKS_ALLOW_INSECURE", "maybe")]).is_err());
+    }
+
+    #[test]
     fn a_lambda_runtime_alone_does_not_pick_aws_but_configured_resources_do() {
         assert_eq!(with(&[]).unwrap().backend, Backend::Embedded);
         // `cargo lambda watch` sets the Lambda variables; without AWS resources the embedded store answers, in a

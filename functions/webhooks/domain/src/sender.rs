@@ -64,7 +64,9 @@ pub enum Refused {
     TooLong,
     #[error("the host could not be resolved")]
     Unresolvable,
-    #[error("the host resolves to a {1} address ({0}), which webhooks never reach")]
+    /// The address is kept for tests and logs; the message (shown to the endpoint's owner in its history) names
+    /// only the kind of address, so the history cannot be used to read what internal names resolve to.
+    #[error("the host resolves to a {1} address, which webhooks never reach")]
     Address(IpAddr, &'static str),
 }
 
