@@ -33,13 +33,14 @@ pub struct Created {
 }
 
 /// The key rings a deployment keeps in Secrets Manager (blob URLs are signed by S3 itself on AWS).
-pub const SECRET_PURPOSES: [Purpose; 6] = [
+pub const SECRET_PURPOSES: [Purpose; 7] = [
     Purpose::Cursor,
     Purpose::RateLimit,
     Purpose::Totp,
     Purpose::Outbox,
     Purpose::Jwt,
     Purpose::Certificates,
+    Purpose::Webhooks,
 ];
 
 impl Setup {

@@ -93,6 +93,10 @@ pub fn app(platform: &Platform, accounts: Arc<Accounts>) -> Router {
         .merge(exams_routers(accounts.clone()))
         .merge(lectern_operations_settings::router(
             lectern_operations::Operations::new(accounts.platform.clone()),
+            accounts.clone(),
+        ))
+        .merge(lectern_webhooks_endpoints::router(
+            lectern_webhooks::Webhooks::new(accounts.platform.clone()),
             accounts,
         ));
     let mut app = layers::with_body_limit(functions, &platform.config);

@@ -4,7 +4,7 @@
 use utoipa::openapi::{InfoBuilder, LicenseBuilder, OpenApi, ServerBuilder};
 
 /// Every HTTP function's OpenAPI fragment, each built from the routes it serves.
-fn functions() -> [OpenApi; 14] {
+fn functions() -> [OpenApi; 15] {
     [
         lectern_platform_health::routes().openapi(),
         lectern_accounts_auth::routes().openapi(),
@@ -20,6 +20,7 @@ fn functions() -> [OpenApi; 14] {
         lectern_learning_leaderboards::routes().openapi(),
         lectern_platform_inbox::routes().openapi(),
         lectern_operations_settings::routes().openapi(),
+        lectern_webhooks_endpoints::routes().openapi(),
     ]
 }
 
@@ -42,6 +43,8 @@ pub fn document() -> OpenApi {
             .build(),
     ]);
     lectern_shared::http::openapi::add_shared_components(&mut doc);
+    // The event catalogue: OpenAPI 3.1's `webhooks` object, which fragments cannot carry through a merge.
+    lectern_webhooks_endpoints::catalogue::add_to(&mut doc);
     doc
 }
 

@@ -58,6 +58,11 @@ pub struct Config {
     pub queue_visibility: Duration,
     /// Rate limits per IP and per account by route class (`LECTERN_RATE_*`).
     pub rate_limits: crate::ratelimit::RateLimitConfig,
+    /// Development only (`LECTERN_WEBHOOKS_ALLOW_INSECURE`, default false): webhooks may be delivered over plain
+    /// http and to loopback and private addresses, so a receiver on the developer's machine can be tested. Off,
+    /// every delivery is https to a public address (the SSRF guard). Refused on the aws backend without an
+    /// emulator endpoint: a deployment must never reach into its own network.
+    pub webhooks_allow_insecure: bool,
 }
 
 /// A configuration value that could not be understood.
@@ -161,6 +166,7 @@ impl Config {
                 5,
             )?,
             queue_visibility: visibility(var("LECTERN_QUEUE_VISIBILITY_SECS"))?,
+            webhooks_allow_insecure: webhooks_allow_insecure(&var, backend)?,
             rate_limits: crate::ratelimit::RateLimitConfig::from_lookup(var)?,
         })
     }
@@ -171,6 +177,26 @@ impl Config {
         config.data_dir = data_dir;
         config
     }
+}
+
+/// `LECTERN_WEBHOOKS_ALLOW_INSECURE`: a development switch, refused on real AWS (the aws backend without an
+/// emulator endpoint), where it would let anyone with `webhooks:manage` make Lectern call into its VPC.
+fn webhooks_allow_insecure(
+    var: &impl Fn(&str) -> Option<String>,
+    backend: Backend,
+) -> Result<bool, ConfigError> {
+    let on = parse(
+        "LECTERN_WEBHOOKS_ALLOW_INSECURE",
+        var("LECTERN_WEBHOOKS_ALLOW_INSECURE"),
+        false,
+    )?;
+    if on && backend == Backend::Aws && var("LECTERN_AWS_ENDPOINT").is_none() {
+        return Err(ConfigError {
+            var: "LECTERN_WEBHOOKS_ALLOW_INSECURE",
+            problem: "is for development only and refused on aws".into(),
+        });
+    }
+    Ok(on)
 }
 
 /// Picks the adapters. An explicit `LECTERN_BACKEND` wins; otherwise the AWS adapters are used only when AWS
@@ -269,6 +295,27 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn the_webhooks_development_switch_is_off_by_default_and_refused_on_real_aws() {
+        assert!(!with(&[]).unwrap().webhooks_allow_insecure);
+        let on = [("LECTERN_WEBHOOKS_ALLOW_INSECURE", "true")];
+        assert!(with(&on).unwrap().webhooks_allow_insecure);
+        let real_aws = [
+            ("LECTERN_WEBHOOKS_ALLOW_INSECURE", "true"),
+            ("LECTERN_BACKEND", "aws"),
+        ];
+        assert_eq!(
+            with(&real_aws).unwrap_err().var,
+            "LECTERN_WEBHOOKS_ALLOW_INSECURE"
+        );
+        let emulated = [
+            ("LECTERN_WEBHOOKS_ALLOW_INSECURE", "true"),
+            ("LECTERN_AWS_ENDPOINT", "http://127.0.0.1:5000"),
+        ];
+        assert!(with(&emulated).unwrap().webhooks_allow_insecure);
+        assert!(with(&[("LECTERN_WEBHOOKS_ALLOW_INSECURE", "maybe")]).is_err());
     }
 
     #[test]

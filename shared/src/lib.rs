@@ -21,6 +21,7 @@ pub mod pdf;
 pub mod platform;
 pub mod queue;
 pub mod ratelimit;
+pub mod sealing;
 pub mod secrets;
 pub mod table;
 pub mod telemetry;

@@ -45,10 +45,12 @@ pub enum Purpose {
     /// Signs exam certificates: each key's Ed25519 key pair is derived from its material, so the ring is
     /// generated and rotated like the symmetric ones, and the public halves are published for offline checks.
     Certificates,
+    /// Encrypts webhook endpoints' signing secrets at rest (they must be read back to sign each delivery).
+    Webhooks,
 }
 
 impl Purpose {
-    pub const ALL: [Purpose; 7] = [
+    pub const ALL: [Purpose; 8] = [
         Purpose::Cursor,
         Purpose::RateLimit,
         Purpose::BlobUrls,
@@ -56,6 +58,7 @@ impl Purpose {
         Purpose::Outbox,
         Purpose::Jwt,
         Purpose::Certificates,
+        Purpose::Webhooks,
     ];
 
     /// The name in file names and messages.
@@ -68,6 +71,7 @@ impl Purpose {
             Purpose::Outbox => "outbox",
             Purpose::Jwt => "jwt",
             Purpose::Certificates => "certificates",
+            Purpose::Webhooks => "webhooks",
         }
     }
 
@@ -82,6 +86,7 @@ impl Purpose {
             // Kept from before key rings, where it already held `kid:base64,...`.
             Purpose::Jwt => "LECTERN_JWT_KEYS",
             Purpose::Certificates => "LECTERN_KEYS_CERTIFICATES",
+            Purpose::Webhooks => "LECTERN_KEYS_WEBHOOKS",
         }
     }
 
@@ -95,6 +100,7 @@ impl Purpose {
             Purpose::Outbox => "LECTERN_SECRET_OUTBOX",
             Purpose::Jwt => "LECTERN_SECRET_JWT",
             Purpose::Certificates => "LECTERN_SECRET_CERTIFICATES",
+            Purpose::Webhooks => "LECTERN_SECRET_WEBHOOKS",
         }
     }
 

@@ -26,6 +26,7 @@ fn registered() -> Vec<EntityInfo> {
         lectern_platform::ENTITIES,
         lectern_local::ENTITIES,
         lectern_operations::ENTITIES,
+        lectern_webhooks::ENTITIES,
     ]
     .concat()
 }

@@ -146,7 +146,8 @@ fn each_function_reads_exactly_the_secrets_it_uses_and_only_auth_the_private_one
             "ProgressFunction",
             "QuestionsFunction",
             "SettingsFunction",
-            "UsersFunction"
+            "UsersFunction",
+            "WebhooksFunction"
         ]
     );
 }
@@ -180,6 +181,7 @@ fn each_function_is_given_the_secrets_its_start_up_requires() {
         "Outbox" => "OutboxKeys",
         "RateLimit" => "RateLimitKeys",
         "Certificates" => "CertificateKeys",
+        "Webhooks" => "WebhookKeys",
         "Totp" => "TotpKeys",
         "Jwt" => "JwtSigningSecretArn",
         other => panic!("no template secret known for Purpose::{other}"),

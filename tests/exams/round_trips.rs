@@ -157,8 +157,17 @@ async fn exam_routes_stay_within_their_round_trip_budget() {
         ("POST /v1/exams/{id}/answer", budget(4, 1)),
         // The exam, its answers, the versions it serves.
         ("GET /v1/exams/{id}", budget(4, 0)),
-        // The same, and the result written conditioned on the revision read (an essay waits: no job).
-        ("POST /v1/exams/{id}/submit (essay ungraded)", budget(4, 1)),
+        // The same, and the result written conditioned on the revision read (an essay waits: no statistics job),
+        // with its `exam.submitted` webhook event in the outbox; then the event sent and its entry removed.
+        (
+            "POST /v1/exams/{id}/submit (essay ungraded)",
+            Summary {
+                reads: 4,
+                writes: 2,
+                sends: 1,
+                blobs: 0,
+            },
+        ),
         ("GET /v1/exams/{id}/summary", budget(4, 0)),
         ("GET /v1/exams/history", budget(2, 0)),
         // An instructor: authentication, one query of the queue's partition.

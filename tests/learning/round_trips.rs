@@ -114,8 +114,9 @@ async fn recording_a_result_is_one_read_and_one_transaction() {
             .await
             .expect_status(201);
         let expected = if n == 0 {
+            // One send per queue: the worker's job (learning) and the `progress.recorded` webhook event (jobs).
             Summary {
-                sends: 1,
+                sends: 2,
                 ..budget(2, 2, 0)
             }
         } else {
@@ -124,8 +125,8 @@ async fn recording_a_result_is_one_read_and_one_transaction() {
         assert_eq!(
             api.server.ops.take().summary(),
             expected,
-            "{what}: auth, one batch read, one transaction (with the worker's job in the outbox), the job sent and \
-             its outbox entry removed (a replay writes and sends nothing)"
+            "{what}: auth, one batch read, one transaction (with the worker's job and the webhook event in the \
+             outbox), the jobs sent and their outbox entries removed (a replay writes and sends nothing)"
         );
     }
     api.server.ops.reset();
@@ -212,11 +213,11 @@ async fn an_offline_batch_costs_one_read_and_one_transaction_per_result_and_one_
     assert_eq!(
         api.server.ops.take().summary(),
         Summary {
-            sends: 1,
+            sends: 2,
             ..budget(2 + 10, 10 + 1, 0)
         },
-        "auth, the profile, then per result one batch read and one transaction (with its job in the outbox); the \
-         jobs sent together and their outbox entries removed together"
+        "auth, the profile, then per result one batch read and one transaction (with its job and webhook event in \
+         the outbox); the jobs sent together, one send per queue, and their outbox entries removed together"
     );
     api.server.ops.reset();
     api.record_batch(&device.access, &kid, body)

@@ -270,6 +270,10 @@ fn function_router(
             lectern_local::notifications_on(&accounts.platform),
             accounts.clone(),
         ),
+        "webhooks" => lectern_webhooks_endpoints::router(
+            lectern_webhooks::Webhooks::new(accounts.platform.clone()),
+            accounts.clone(),
+        ),
         other => panic!("{other} is not an HTTP function; teach this test its entry point"),
     };
     layers::api(routes, platform)
@@ -414,6 +418,7 @@ fn the_manifest_covers_every_event_file_and_every_deployed_function() {
         "leaderboards",
         "inbox",
         "settings",
+        "webhooks",
     ] {
         let with_token = manifest
             .iter()

@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod operations;
 pub mod two_factor;
 pub mod uploads;
+pub mod webhooks;
 
 use std::path::PathBuf;
 use std::sync::Arc;

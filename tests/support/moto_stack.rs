@@ -160,6 +160,7 @@ impl MotoStack {
             KeyRing::generate(Purpose::RateLimit),
             KeyRing::generate(Purpose::Totp),
             KeyRing::generate(Purpose::Outbox),
+            KeyRing::generate(Purpose::Webhooks),
             // As a deployment has it: certificates are signed with keys derived from what the template generates.
             template_ring(Purpose::Certificates).await?,
             jwt,

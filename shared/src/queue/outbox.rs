@@ -26,16 +26,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aes_gcm::aead::{Aead, Payload};
-use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 use super::worker::DONE_RETENTION;
 use super::{Job, JobKind, NewJob, Queue, QueueError, QueueResult, validate};
-use crate::secrets::{self, KeyRing};
+use crate::sealing::{SealError, Sealer};
+use crate::secrets::KeyRing;
 use crate::table::{
     Condition, Entity, EntityInfo, Key, KeyLayout, MAX_TRANSACTION_OPS, Shape, SortKey, Table,
     TableError, TableResult, TxOp,
@@ -54,100 +50,46 @@ pub const RELAY_BATCH_PER_SHARD: usize = 500;
 const PAGE: usize = 100;
 
 /// The keys that seal waiting jobs: AES-256-GCM under keys derived from the outbox key ring (every function that
-/// writes to the outbox, and the relay, are given that ring). New seals use the active key and name it; a seal under
-/// an older key of the ring still opens, so a rotation loses no waiting job. `Debug` hides the keys.
-#[derive(Clone)]
-pub struct OutboxKey {
-    /// (key id, cipher); the first is active. Empty in a function given no outbox ring: nothing seals or opens.
-    keys: Vec<(String, Aes256Gcm)>,
-}
+/// writes to the outbox, and the relay, are given that ring), through the workspace's one [`Sealer`]. New seals use
+/// the active key and name it (`v1.<key id>.<nonce>.<ciphertext>`); a seal under an older key of the ring still
+/// opens, so a rotation loses no waiting job. `Debug` hides the keys.
+#[derive(Clone, Debug)]
+pub struct OutboxKey(Sealer);
 
-impl std::fmt::Debug for OutboxKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kids: Vec<&str> = self.keys.iter().map(|(kid, _)| kid.as_str()).collect();
-        write!(f, "OutboxKey({kids:?})")
-    }
-}
-
-/// The version tag of a sealed job, so the format can change without ambiguity.
-const SEALED_V1: &str = "v1";
-const NONCE_LEN: usize = 12;
 /// Separates the outbox's keys from any other use of the same material.
 const LABEL: &str = "lectern/outbox/v1";
 
 impl OutboxKey {
     /// The keys of the outbox ring.
     pub fn from_ring(ring: &KeyRing) -> Self {
-        Self {
-            keys: ring
-                .iter()
-                .map(|(kid, material)| (kid.to_string(), cipher(material)))
-                .collect(),
-        }
+        Self(Sealer::from_ring(ring, LABEL))
     }
 
     /// For a function given no outbox ring: sealing fails (with an error that says so) and nothing opens.
     pub fn none() -> Self {
-        Self { keys: Vec::new() }
+        Self(Sealer::none())
     }
 
     /// One key (id `k0`) derived from `material`, for tests and tools.
     pub fn derive(material: &[u8]) -> Self {
-        Self {
-            keys: vec![("k0".to_string(), cipher(material))],
-        }
+        Self(Sealer::derive("k0", material, LABEL))
     }
 
-    /// `v1.<key id>.<nonce>.<ciphertext>`, bound to `entry_id` (a sealed job cannot be moved to another entry).
+    /// Sealed and bound to `entry_id` (a sealed job cannot be moved to another entry).
     fn seal(&self, plaintext: &[u8], entry_id: &str) -> QueueResult<String> {
-        let (kid, cipher) = self.keys.first().ok_or_else(|| {
-            QueueError::Invalid(
-                "no outbox keys: this function was given no outbox key ring (LECTERN_SECRET_OUTBOX)".into(),
-            )
-        })?;
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::rng().fill_bytes(&mut nonce);
-        let payload = Payload {
-            msg: plaintext,
-            aad: entry_id.as_bytes(),
-        };
-        let sealed = cipher
-            .encrypt(Nonce::from_slice(&nonce), payload)
-            .map_err(|_| QueueError::Invalid("the job could not be sealed".into()))?;
-        Ok(format!(
-            "{SEALED_V1}.{kid}.{}.{}",
-            URL_SAFE_NO_PAD.encode(nonce),
-            URL_SAFE_NO_PAD.encode(sealed)
-        ))
+        self.0
+            .seal(plaintext, entry_id.as_bytes())
+            .map_err(|e| match e {
+                SealError::NoKeys => QueueError::Invalid(
+                    "no outbox keys: this function was given no outbox key ring (LECTERN_SECRET_OUTBOX)".into(),
+                ),
+                _ => QueueError::Invalid("the job could not be sealed".into()),
+            })
     }
 
     fn open(&self, sealed: &str, entry_id: &str) -> Option<Vec<u8>> {
-        let mut parts = sealed.split('.');
-        let (Some(SEALED_V1), Some(kid), Some(nonce), Some(body), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return None;
-        };
-        let (_, cipher) = self.keys.iter().find(|(k, _)| k == kid)?;
-        let nonce = URL_SAFE_NO_PAD.decode(nonce).ok()?;
-        let body = URL_SAFE_NO_PAD.decode(body).ok()?;
-        if nonce.len() != NONCE_LEN {
-            return None;
-        }
-        let payload = Payload {
-            msg: &body,
-            aad: entry_id.as_bytes(),
-        };
-        cipher.decrypt(Nonce::from_slice(&nonce), payload).ok()
+        self.0.open(sealed, entry_id.as_bytes()).ok()
     }
-}
-
-fn cipher(material: &[u8]) -> Aes256Gcm {
-    Aes256Gcm::new(&secrets::derive(material, LABEL).into())
 }
 
 /// One job waiting to be sent.

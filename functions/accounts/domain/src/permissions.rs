@@ -40,12 +40,14 @@ pub mod perm {
     pub const SETTINGS_MANAGE: &str = "settings:manage";
     /// Revoke an exam certificate (admins).
     pub const CERTIFICATES_REVOKE: &str = "certificates:revoke";
+    /// Create and manage one's own webhook endpoints (integrators; admins).
+    pub const WEBHOOKS_MANAGE: &str = "webhooks:manage";
 
     /// What a profile (device) session may do, at most: act as its one profile and read content.
     pub const PROFILE_SESSION: [&str; 2] = [CONTENT_READ, LEARNING_PLAY];
 
     /// Every permission (API key scopes are drawn from these).
-    pub const ALL: [&str; 17] = [
+    pub const ALL: [&str; 18] = [
         SELF_MANAGE,
         CONTENT_READ,
         CHILDREN_READ,
@@ -63,6 +65,7 @@ pub mod perm {
         ACHIEVEMENTS_MANAGE,
         SETTINGS_MANAGE,
         CERTIFICATES_REVOKE,
+        WEBHOOKS_MANAGE,
     ];
 }
 

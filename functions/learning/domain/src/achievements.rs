@@ -32,6 +32,7 @@ use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
 use lectern_messages::AchievementEarned;
+use lectern_messages::webhooks::{self, WebhookEvent};
 use lectern_shared::queue::NewJob;
 use lectern_shared::queue::outbox::{self, OutboxEntry};
 use lectern_shared::table::{
@@ -499,12 +500,30 @@ impl Learning {
         let entry =
             OutboxEntry::new::<AchievementEarned>(job, self.now(), &self.platform.outbox_key)
                 .map_err(|e| LearningError::Internal(e.to_string()))?;
+        // Integrators' `achievement.earned` webhook event, committed with the achievement.
+        let event = WebhookEvent::of(
+            webhooks::ACHIEVEMENT_EARNED,
+            &format!("{}:{}", profile.profile_id, earned.achievement_id),
+            self.now(),
+            &webhooks::AchievementEarnedData {
+                profile_id: profile.profile_id.clone(),
+                achievement_id: earned.achievement_id.clone(),
+                name: earned.name.clone(),
+            },
+        );
+        let event = event
+            .job()
+            .and_then(|job| {
+                OutboxEntry::new::<WebhookEvent>(job, self.now(), &self.platform.outbox_key)
+            })
+            .map_err(|e| LearningError::Internal(e.to_string()))?;
         let ops = vec![
             TxOp::Put {
                 item: earned.to_item()?,
                 condition: Condition::NotExists,
             },
             entry.put()?,
+            event.put()?,
             // Only while the profile exists, so nothing is earned after its eraser ran.
             TxOp::Check {
                 key: profile.key(),
@@ -514,7 +533,7 @@ impl Learning {
         match self.platform.table.transact(ops).await {
             Ok(()) => {}
             Err(TableError::TransactionCancelled { index: Some(0), .. }) => return Ok(false),
-            Err(TableError::TransactionCancelled { index: Some(2), .. }) => {
+            Err(TableError::TransactionCancelled { index: Some(3), .. }) => {
                 return Err(LearningError::NotFound);
             }
             Err(e) => return Err(e.into()),
@@ -523,7 +542,7 @@ impl Learning {
             self.platform.table.as_ref(),
             self.platform.queue.as_ref(),
             &self.platform.outbox_key,
-            &[entry],
+            &[entry, event],
             self.now(),
         )
         .await;

@@ -31,6 +31,7 @@ use lectern_shared::table::{
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
+use lectern_messages::webhooks::{self, WebhookEvent};
 use lectern_messages::{RecordedScore, ResultsRecorded};
 use lectern_shared::queue::NewJob;
 use lectern_shared::queue::outbox::{self, OutboxEntry};
@@ -377,8 +378,9 @@ pub struct Recorded {
     pub result: GameResult,
     /// The key had been used for this very body before: this is the first answer again.
     pub replayed: bool,
-    /// The worker's job, committed with the result in the outbox, to send (`None` for a replay).
-    pub announcement: Option<OutboxEntry>,
+    /// The worker's job and the `progress.recorded` webhook event, committed with the result in the outbox, to
+    /// send (none for a replay).
+    pub announcements: Vec<OutboxEntry>,
 }
 
 /// The canonical hash of a request body.
@@ -416,7 +418,7 @@ impl Learning {
         let recorded = self
             .record_result_only(viewer, profile_id, key, input)
             .await?;
-        self.send_announcements(recorded.announcement.iter().cloned().collect())
+        self.send_announcements(recorded.announcements.clone())
             .await;
         Ok(recorded)
     }
@@ -438,7 +440,7 @@ impl Learning {
     }
 
     /// Records one result; its worker job is written to the outbox in the same transaction and answered in
-    /// [`Recorded::announcement`] for the caller to send (an offline batch sends its results' jobs together).
+    /// [`Recorded::announcements`] for the caller to send (an offline batch sends its results' jobs together).
     pub async fn record_result_only(
         &self,
         viewer: &Viewer,
@@ -513,6 +515,25 @@ impl Learning {
             let announcement =
                 OutboxEntry::new::<ResultsRecorded>(job, self.now(), &self.platform.outbox_key)
                     .map_err(|e| LearningError::Internal(e.to_string()))?;
+            // Integrators' `progress.recorded` webhook event, committed with the result.
+            let event = WebhookEvent::of(
+                webhooks::PROGRESS_RECORDED,
+                &result.result_id,
+                self.now(),
+                &webhooks::ProgressRecordedData {
+                    profile_id: profile_id.to_string(),
+                    result_id: result.result_id.clone(),
+                    game_id: result.game_id.clone(),
+                    score: result.score,
+                    played_at: result.played_at,
+                },
+            );
+            let event = event
+                .job()
+                .and_then(|job| {
+                    OutboxEntry::new::<WebhookEvent>(job, self.now(), &self.platform.outbox_key)
+                })
+                .map_err(|e| LearningError::Internal(e.to_string()))?;
             let record = ProgressKey {
                 profile_id: profile_id.to_string(),
                 key: key.to_string(),
@@ -537,6 +558,7 @@ impl Learning {
                     },
                 },
                 announcement.put()?,
+                event.put()?,
                 // Only while the profile exists: nothing is recorded under a profile once its eraser ran.
                 TxOp::Check {
                     key: profile.key(),
@@ -548,7 +570,7 @@ impl Learning {
                     return Ok(Recorded {
                         result,
                         replayed: false,
-                        announcement: Some(announcement),
+                        announcements: vec![announcement, event],
                     });
                 }
                 // The key was taken meanwhile, or the statistics moved: read again (a taken key then replays).
@@ -765,7 +787,7 @@ fn replay(seen: ProgressKey, hash: &str) -> LearningResult<Recorded> {
         Ok(Recorded {
             result: seen.result,
             replayed: true,
-            announcement: None,
+            announcements: Vec::new(),
         })
     } else {
         Err(LearningError::KeyReused)

@@ -143,7 +143,7 @@ pub(crate) async fn record_batch(
             .await
         {
             Ok(recorded) => {
-                new.extend(recorded.announcement);
+                new.extend(recorded.announcements);
                 BatchAnswer {
                     idempotency_key: key,
                     status: 201,

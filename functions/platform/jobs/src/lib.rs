@@ -28,6 +28,7 @@ pub fn erasers(platform: &Platform) -> Vec<Arc<dyn Eraser>> {
         Arc::new(lectern_exams::erasure::ExamsEraser::new(platform)),
         Arc::new(lectern_learning::erasure::LearningEraser::new(platform)),
         Arc::new(lectern_platform::erasure::InboxEraser::new(platform)),
+        Arc::new(lectern_webhooks::erasure::WebhooksEraser::new(platform)),
     ]
 }
 
@@ -43,7 +44,17 @@ pub fn exporters(platform: &Platform) -> Vec<Arc<dyn Exporter>> {
 
 /// The worker for the `jobs` queue.
 pub fn worker(platform: &Platform) -> Worker {
+    worker_with(platform, lectern_webhooks::Webhooks::new(platform.clone()))
+}
+
+/// The worker for the `jobs` queue with the given webhooks service (tests give it a resolver of their own).
+pub fn worker_with(platform: &Platform, webhooks: Arc<lectern_webhooks::Webhooks>) -> Worker {
     Worker::new(platform.table.clone(), platform.clock.clone())
+        // Webhooks: an event's fan-out to its endpoints, and each delivery attempt.
+        .with(Arc::new(lectern_webhooks::deliveries::FanOut(
+            webhooks.clone(),
+        )))
+        .with(Arc::new(lectern_webhooks::deliveries::Deliver(webhooks)))
         .with(Arc::new(PurgeAccounts::new(platform, erasers(platform))))
         .with(Arc::new(ExportAccounts::new(platform, exporters(platform))))
         .with(Arc::new(

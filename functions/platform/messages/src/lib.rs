@@ -9,8 +9,10 @@ pub mod email;
 pub mod exams;
 pub mod learning;
 pub mod notify;
+pub mod webhooks;
 
 pub use accounts::{ExportAccount, PurgeAccount};
 pub use email::{NotifyEmail, SendEmail, Template};
 pub use learning::{AchievementEarned, EraseProfile, RecordedScore, ResultsRecorded};
 pub use notify::{NotificationContent, NotificationType, Notify};
+pub use webhooks::{WebhookDelivery, WebhookEvent};

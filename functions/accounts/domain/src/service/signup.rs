@@ -1,6 +1,7 @@
 //! Registration and email verification.
 
 use lectern_messages::Template;
+use lectern_messages::webhooks::{self, WebhookEvent};
 use lectern_shared::http::client::ClientInfo;
 use serde::Deserialize;
 
@@ -146,6 +147,20 @@ impl Accounts {
         let mut change = Change::new();
         change.ops(Users::create_ops(&user)?);
         self.send_verification(&mut change, &user, &user.email)?;
+        // Integrators' `user.registered` webhook event, committed with the account (never after it).
+        let event = WebhookEvent::of(
+            webhooks::USER_REGISTERED,
+            &user.user_id,
+            self.epoch(),
+            &webhooks::UserRegisteredData {
+                user_id: user.user_id.clone(),
+                role: role.as_str().to_string(),
+            },
+        );
+        let job = event
+            .job()
+            .map_err(|e| AccountError::Internal(e.to_string()))?;
+        change.send(self.outbox_entry::<WebhookEvent>(job)?);
         change.audit(self.event(Action::Register, Some(&user.user_id), &user.user_id, client));
         match self.commit(change).await {
             Ok(()) => Ok(()),

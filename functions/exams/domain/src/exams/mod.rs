@@ -28,6 +28,7 @@ pub mod views;
 use std::collections::{BTreeMap, HashMap};
 
 use lectern_messages::exams::ExamCompleted;
+use lectern_messages::webhooks::{self, WebhookEvent};
 use lectern_shared::queue::NewJob;
 use lectern_shared::queue::outbox::{self, OutboxEntry};
 use lectern_shared::table::{Condition, Entity, SortKey, TableError, TxOp};
@@ -556,7 +557,8 @@ impl Exams {
             }];
             // Essays to grade: the exam joins the grading queue in the same transaction.
             ops.extend(queue::GradingEntry::change_for(&closed)?);
-            let completion = self.completion(&closed)?;
+            let mut completion = self.completion(&closed)?;
+            completion.push(self.submitted_event(&closed, submitted_at)?);
             ops.extend(
                 completion
                     .iter()
@@ -795,6 +797,25 @@ impl Exams {
         let mut entries = vec![entry];
         entries.extend(self.certificate_due(exam)?);
         Ok(entries)
+    }
+
+    /// Integrators' `exam.submitted` webhook event, for the outbox of the submitting transaction.
+    fn submitted_event(&self, exam: &Exam, submitted_at: i64) -> Result<OutboxEntry> {
+        let event = WebhookEvent::of(
+            webhooks::EXAM_SUBMITTED,
+            &exam.exam_id,
+            submitted_at,
+            &webhooks::ExamSubmittedData {
+                exam_id: exam.exam_id.clone(),
+                user_id: exam.user_id.clone(),
+            },
+        );
+        event
+            .job()
+            .and_then(|job| {
+                OutboxEntry::new::<WebhookEvent>(job, self.epoch(), &self.platform.outbox_key)
+            })
+            .map_err(|e| ExamError::Internal(e.to_string()))
     }
 
     /// Sends committed outbox entries now (what this does not finish, the relay sends).

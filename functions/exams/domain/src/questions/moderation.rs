@@ -1,5 +1,7 @@
 //! Review: the queue of pending questions, and batch approval and rejection answered per id.
 
+use lectern_messages::webhooks::{self, WebhookEvent};
+use lectern_shared::queue::outbox::{self, OutboxEntry};
 use lectern_shared::table::Entity;
 use serde::{Deserialize, Serialize};
 
@@ -147,12 +149,33 @@ impl Exams {
                         rejection_reason: reason.clone(),
                         ..old.clone()
                     };
-                    match self.replace(&old, &new, Vec::new()).await {
-                        Ok(()) => BatchResult {
-                            question_id,
-                            outcome,
-                            status: Some(status),
-                        },
+                    // An approval publishes integrators' `question.approved` webhook event, committed with it.
+                    let event = match status {
+                        Status::Approved => Some(self.approved_event(&new)?),
+                        _ => None,
+                    };
+                    let extra = match &event {
+                        Some(entry) => vec![entry.put()?],
+                        None => Vec::new(),
+                    };
+                    match self.replace(&old, &new, extra).await {
+                        Ok(()) => {
+                            if let Some(entry) = event {
+                                outbox::deliver(
+                                    self.table(),
+                                    self.platform.queue.as_ref(),
+                                    &self.platform.outbox_key,
+                                    &[entry],
+                                    self.epoch(),
+                                )
+                                .await;
+                            }
+                            BatchResult {
+                                question_id,
+                                outcome,
+                                status: Some(status),
+                            }
+                        }
                         Err(ExamError::StaleVersion { .. }) => {
                             let now = self.question(&question_id).await.ok().map(|q| q.status);
                             BatchResult {
@@ -168,5 +191,25 @@ impl Exams {
             results.push(result);
         }
         Ok(BatchAnswer { results })
+    }
+}
+
+impl Exams {
+    /// The `question.approved` webhook event of an approved question, for the outbox of the approving transaction.
+    fn approved_event(&self, question: &Question) -> Result<OutboxEntry> {
+        let event = WebhookEvent::of(
+            webhooks::QUESTION_APPROVED,
+            &format!("{}:{}", question.question_id, question.version),
+            self.epoch(),
+            &webhooks::QuestionApprovedData {
+                question_id: question.question_id.clone(),
+            },
+        );
+        event
+            .job()
+            .and_then(|job| {
+                OutboxEntry::new::<WebhookEvent>(job, self.epoch(), &self.platform.outbox_key)
+            })
+            .map_err(|e| ExamError::Internal(e.to_string()))
     }
 }
