@@ -87,6 +87,10 @@ pub fn app(platform: &Platform, accounts: Arc<Accounts>) -> Router {
             notifications_on(&accounts.platform),
             accounts.clone(),
         ))
+        .merge(lectern_platform_console::router(
+            accounts.platform.clone(),
+            accounts.clone(),
+        ))
         .merge(exams_routers(accounts));
     let mut app = layers::with_body_limit(functions, &platform.config);
     if let Some(blobs) = &platform.embedded_blobs {

@@ -4,7 +4,7 @@
 use utoipa::openapi::{InfoBuilder, LicenseBuilder, OpenApi, ServerBuilder};
 
 /// Every HTTP function's OpenAPI fragment, each built from the routes it serves.
-fn functions() -> [OpenApi; 13] {
+fn functions() -> [OpenApi; 14] {
     [
         lectern_platform_health::routes().openapi(),
         lectern_accounts_auth::routes().openapi(),
@@ -19,6 +19,7 @@ fn functions() -> [OpenApi; 13] {
         lectern_learning_achievements::routes().openapi(),
         lectern_learning_leaderboards::routes().openapi(),
         lectern_platform_inbox::routes().openapi(),
+        lectern_platform_console::routes().openapi(),
     ]
 }
 

@@ -18,6 +18,7 @@ pub mod pdf;
 pub mod platform;
 pub mod queue;
 pub mod ratelimit;
+pub mod schedule;
 pub mod secrets;
 pub mod table;
 pub mod telemetry;
@@ -36,4 +37,6 @@ pub const ENTITIES: &[EntityInfo] = &[
     queue::outbox::OutboxEntry::INFO,
     ratelimit::COUNTER,
     erasure::ErasureDue::INFO,
+    schedule::JobState::INFO,
+    schedule::ScheduleZone::INFO,
 ];

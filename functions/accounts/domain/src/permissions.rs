@@ -40,12 +40,16 @@ pub mod perm {
     pub const SETTINGS_MANAGE: &str = "settings:manage";
     /// Revoke an exam certificate (admins).
     pub const CERTIFICATES_REVOKE: &str = "certificates:revoke";
+    /// See the scheduled jobs' runs and the dead-letter queues (operators).
+    pub const OPERATIONS_READ: &str = "operations:read";
+    /// Send dead letters back to their queue (operators).
+    pub const OPERATIONS_MANAGE: &str = "operations:manage";
 
     /// What a profile (device) session may do, at most: act as its one profile and read content.
     pub const PROFILE_SESSION: [&str; 2] = [CONTENT_READ, LEARNING_PLAY];
 
     /// Every permission (API key scopes are drawn from these).
-    pub const ALL: [&str; 17] = [
+    pub const ALL: [&str; 19] = [
         SELF_MANAGE,
         CONTENT_READ,
         CHILDREN_READ,
@@ -63,6 +67,8 @@ pub mod perm {
         ACHIEVEMENTS_MANAGE,
         SETTINGS_MANAGE,
         CERTIFICATES_REVOKE,
+        OPERATIONS_READ,
+        OPERATIONS_MANAGE,
     ];
 }
 

@@ -42,6 +42,7 @@ pub mod errors;
 pub mod inbox;
 pub mod preferences;
 pub mod quiet;
+pub mod reminders;
 pub mod service;
 
 pub use errors::{NotifyError, NotifyResult};

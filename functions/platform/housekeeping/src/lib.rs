@@ -10,6 +10,8 @@
 //! `lectern-messages`.
 
 use lectern_messages::PurgeAccount;
+use lectern_messages::schedules;
+use lectern_shared::schedule::{Ran, run_exclusive};
 use lectern_shared::Platform;
 use lectern_shared::erasure::ErasureDue;
 use lectern_shared::queue::{JobKind, MAX_BATCH, NewJob};
@@ -27,7 +29,19 @@ pub struct Report {
     pub purges_enqueued: usize,
 }
 
-/// One housekeeping run; called by the scheduled Lambda and by the dev server's scheduler.
+/// The scheduled run: [`run`] as the `housekeeping` job, refused while another run holds it
+/// (`lectern_shared::schedule`); called by the scheduled Lambda and by the dev server's scheduler.
+pub async fn scheduled(platform: &Platform) -> anyhow::Result<Ran<Report>> {
+    run_exclusive(
+        platform.table.as_ref(),
+        platform.clock.as_ref(),
+        &schedules::HOUSEKEEPING,
+        || run(platform),
+    )
+    .await
+}
+
+/// One housekeeping run.
 #[tracing::instrument(skip_all)]
 pub async fn run(platform: &Platform) -> anyhow::Result<Report> {
     let removed = platform.table.sweep_expired(SWEEP_BATCH).await?;
