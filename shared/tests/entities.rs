@@ -72,3 +72,36 @@ fn outbox_entry() {
     };
     assert_stored(&golden(), &entry);
 }
+
+#[test]
+fn scheduled_job() {
+    use lectern_shared::schedule::{JobState, LastRun, Outcome};
+    assert_stored(
+        &golden(),
+        &JobState {
+            name: "housekeeping".into(),
+            version: 4,
+            lease_until: None,
+            running_since: None,
+            last_run: Some(LastRun {
+                started_at: 1_900_000_000,
+                finished_at: 1_900_000_012,
+                outcome: Outcome::Succeeded,
+                counts: [("expired_items_removed".to_string(), 3)].into(),
+                error: None,
+            }),
+        },
+    );
+}
+
+#[test]
+fn schedule_zone() {
+    use lectern_shared::schedule::ScheduleZone;
+    assert_stored(
+        &golden(),
+        &ScheduleZone {
+            purpose: "reminders".into(),
+            zone: "Europe/Paris".into(),
+        },
+    );
+}
