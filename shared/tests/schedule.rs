@@ -51,8 +51,7 @@ async fn an_overlapping_run_is_refused_and_the_first_records_its_counts() {
         tx.send(()).unwrap();
         refused
     };
-    let (first, second): (anyhow::Result<Ran<Report>>, Ran<Report>) =
-        tokio::join!(first, second);
+    let (first, second): (anyhow::Result<Ran<Report>>, Ran<Report>) = tokio::join!(first, second);
     assert_eq!(first.unwrap(), Ran::Finished(Report { sent: 3 }));
     // Refused either by the lease it read or by the version it lost the race for.
     assert!(matches!(second, Ran::Refused { .. }));
@@ -75,9 +74,11 @@ async fn a_failed_run_records_its_error_and_the_next_run_goes_ahead() {
     let last = state(table.as_ref()).await.last_run.unwrap();
     assert_eq!(last.outcome, Outcome::Failed);
     assert_eq!(last.error.as_deref(), Some("the queue is down"));
-    let next = run_exclusive(table.as_ref(), &clock, &JOB, || async { Ok(Report { sent: 1 }) })
-        .await
-        .unwrap();
+    let next = run_exclusive(table.as_ref(), &clock, &JOB, || async {
+        Ok(Report { sent: 1 })
+    })
+    .await
+    .unwrap();
     assert_eq!(next, Ran::Finished(Report { sent: 1 }));
 }
 
@@ -98,13 +99,17 @@ async fn a_crashed_runs_lease_lapses() {
         .put(crashed.to_item().unwrap(), Condition::NotExists)
         .await
         .unwrap();
-    let refused = run_exclusive(table.as_ref(), &clock, &JOB, || async { Ok(Report { sent: 0 }) })
-        .await
-        .unwrap();
+    let refused = run_exclusive(table.as_ref(), &clock, &JOB, || async {
+        Ok(Report { sent: 0 })
+    })
+    .await
+    .unwrap();
     assert!(matches!(refused, Ran::Refused { .. }));
     clock.advance(Duration::from_secs(JOB.lease_secs as u64));
-    let after = run_exclusive(table.as_ref(), &clock, &JOB, || async { Ok(Report { sent: 2 }) })
-        .await
-        .unwrap();
+    let after = run_exclusive(table.as_ref(), &clock, &JOB, || async {
+        Ok(Report { sent: 2 })
+    })
+    .await
+    .unwrap();
     assert_eq!(after, Ran::Finished(Report { sent: 2 }));
 }

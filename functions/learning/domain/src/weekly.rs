@@ -97,7 +97,10 @@ pub fn last_monday(zone: &jiff::tz::TimeZone, now: i64) -> LearningResult<jiff::
 
 impl Learning {
     /// Reports on the families of one page of a zone's bucket and enqueues the next page (see the module doc).
-    pub async fn weekly_reports_page(&self, page: &WeeklyReportsPage) -> LearningResult<PageReport> {
+    pub async fn weekly_reports_page(
+        &self,
+        page: &WeeklyReportsPage,
+    ) -> LearningResult<PageReport> {
         let week: jiff::civil::Date = page
             .week
             .parse()
@@ -135,7 +138,10 @@ impl Learning {
             };
             self.platform
                 .queue
-                .send(WeeklyReportsPage::QUEUE, vec![next.job().map_err(internal)?])
+                .send(
+                    WeeklyReportsPage::QUEUE,
+                    vec![next.job().map_err(internal)?],
+                )
                 .await
                 .map_err(internal)?;
         }

@@ -286,7 +286,9 @@ impl Entity for StoredPreferences {
     fn index_keys(&self) -> Vec<IndexKey> {
         self.reminder
             .as_ref()
-            .and_then(|r| Some(REMINDER_SLOT.key(&[&r.timezone, &hour_key(r.hour()?)], &[&self.user_id])))
+            .and_then(|r| {
+                Some(REMINDER_SLOT.key(&[&r.timezone, &hour_key(r.hour()?)], &[&self.user_id]))
+            })
             .into_iter()
             .collect()
     }

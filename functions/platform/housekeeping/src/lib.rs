@@ -11,10 +11,10 @@
 
 use lectern_messages::PurgeAccount;
 use lectern_messages::schedules;
-use lectern_shared::schedule::{Ran, run_exclusive};
 use lectern_shared::Platform;
 use lectern_shared::erasure::ErasureDue;
 use lectern_shared::queue::{JobKind, MAX_BATCH, NewJob};
+use lectern_shared::schedule::{Ran, run_exclusive};
 use serde::Serialize;
 
 /// Most expired items removed in one run, so one run stays short; the next run continues.

@@ -77,5 +77,7 @@ pub fn worker_for(
             notifications.clone(),
             ports,
         )))
-        .with(Arc::new(reminders::RemindersPageHandler::new(notifications)))
+        .with(Arc::new(reminders::RemindersPageHandler::new(
+            notifications,
+        )))
 }

@@ -29,8 +29,7 @@ impl JobHandler for RemindersPageHandler {
 
     async fn handle(&self, job: &Job) -> Result<(), JobError> {
         let page: RemindersPage = decode(job)?;
-        if lectern_shared::locale::timezone(&page.zone).is_none() || !(0..24).contains(&page.hour)
-        {
+        if lectern_shared::locale::timezone(&page.zone).is_none() || !(0..24).contains(&page.hour) {
             return Err(JobError::Permanent("not a zone and hour".into()));
         }
         let report = self

@@ -5,8 +5,8 @@
 
 use lectern_messages::schedules;
 use lectern_shared::Platform;
-use lectern_shared::schedule::{Ran, run_exclusive};
 use lectern_shared::queue::outbox::{self, RELAY_GRACE, RelayReport};
+use lectern_shared::schedule::{Ran, run_exclusive};
 use lectern_shared::secrets::Purpose;
 
 /// The scheduled run: [`run`] as the `outbox-relay` job, refused while another run holds it

@@ -11,9 +11,7 @@
 //! per recipient and period, so an overlapping or repeated run sends nothing twice.
 
 use lectern_messages::WeeklyReportsPage;
-use lectern_messages::schedules::{
-    self, WEEKLY_REPORT_HOUR, WEEKLY_REPORT_ZONES,
-};
+use lectern_messages::schedules::{self, WEEKLY_REPORT_HOUR, WEEKLY_REPORT_ZONES};
 use lectern_platform::Notifications;
 use lectern_platform::reminders::TickReport;
 use lectern_shared::Platform;

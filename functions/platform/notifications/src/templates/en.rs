@@ -380,7 +380,11 @@ impl Catalog for English {
                     })
                     .collect();
                 InAppText {
-                    title: format!("Your family's week: {} to {}", clean(from, 10), clean(to, 10)),
+                    title: format!(
+                        "Your family's week: {} to {}",
+                        clean(from, 10),
+                        clean(to, 10)
+                    ),
                     body: clean(&lines.join(". "), MAX_BODY_CHARS),
                     link: None,
                 }
@@ -549,7 +553,10 @@ fn week_facts(child: &lectern_messages::ChildWeek) -> Vec<(String, String)> {
             listed(child.games.iter().map(|g| &g.title)),
         ),
         ("New achievements".into(), listed(child.achievements.iter())),
-        ("Skills mastered".into(), listed(child.skills_mastered.iter())),
+        (
+            "Skills mastered".into(),
+            listed(child.skills_mastered.iter()),
+        ),
     ]
 }
 
