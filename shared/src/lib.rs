@@ -39,4 +39,5 @@ pub const ENTITIES: &[EntityInfo] = &[
     erasure::ErasureDue::INFO,
     schedule::JobState::INFO,
     schedule::ScheduleZone::INFO,
+    blobs::pending::PendingUpload::INFO,
 ];

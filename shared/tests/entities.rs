@@ -105,3 +105,16 @@ fn schedule_zone() {
         },
     );
 }
+
+#[test]
+fn pending_upload() {
+    use lectern_shared::blobs::pending::PendingUpload;
+    assert_stored(
+        &golden(),
+        &PendingUpload {
+            blob_key: "avatars/01J9ZQ7K3MX4T8V2B6N1C5D0EF/01J9ZQ8AB7Q1W9XKX2M4V6T3RC".into(),
+            due_at: 1_900_004_200,
+            expires_at: 1_902_596_200,
+        },
+    );
+}

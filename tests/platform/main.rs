@@ -1,6 +1,7 @@
 //! The platform around the domains: health and readiness, the Lambda entry points fed the sample events of
 //! `events/`, the dev server as a user meets it, and the committed OpenAPI document.
 
+mod cleanup;
 mod console;
 mod dev_server;
 mod health;

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use lectern_messages::EraseProfile;
 use lectern_shared::blobs::confirm::confirm_upload;
+use lectern_shared::blobs::pending::PendingUpload;
 use lectern_shared::blobs::{PresignedUpload, UploadRules};
 use lectern_shared::locale;
 use lectern_shared::queue::NewJob;
@@ -794,11 +795,22 @@ impl Learning {
             avatar_prefix(&profile.profile_id),
             lectern_shared::ids::new_id()
         );
-        self.platform
+        let rules = avatar_rules(content_type);
+        let form = self
+            .platform
             .blobs
-            .presign_upload(&key, &avatar_rules(content_type))
+            .presign_upload(&key, &rules)
             .await
-            .map_err(|e| LearningError::Internal(e.to_string()))
+            .map_err(|e| LearningError::Internal(e.to_string()))?;
+        // Removed by housekeeping unless confirmed (lectern_shared::blobs::pending).
+        PendingUpload::record(
+            self.platform.table.as_ref(),
+            &key,
+            rules.expires_in,
+            self.now(),
+        )
+        .await?;
+        Ok(form)
     }
 
     /// Accepts an uploaded avatar after checking its size and magic bytes.
@@ -834,6 +846,8 @@ impl Learning {
                 });
             }
         }
+        // Kept from now on (before the save: a crash in between leaks the object, never deletes one in use).
+        PendingUpload::settle(self.platform.table.as_ref(), key).await?;
         let mut after = before.clone();
         let previous = after.avatar_key.replace(key.to_string());
         let view = self.save(&before, after).await?;
