@@ -35,6 +35,7 @@ use table::{Entity, EntityInfo};
 pub const ENTITIES: &[EntityInfo] = &[
     queue::claims::JobClaim::INFO,
     queue::outbox::OutboxEntry::INFO,
+    queue::failures::JobFailure::INFO,
     ratelimit::COUNTER,
     erasure::ErasureDue::INFO,
     schedule::JobState::INFO,

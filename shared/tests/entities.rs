@@ -118,3 +118,18 @@ fn pending_upload() {
         },
     );
 }
+
+#[test]
+fn job_failure() {
+    use lectern_shared::queue::failures::JobFailure;
+    assert_stored(
+        &golden(),
+        &JobFailure::new(
+            "01J9ZQ8AB7Q1W9XKX2M4V6T3RC",
+            "platform.notify",
+            "store unavailable: timed out",
+            3,
+            1_900_000_000,
+        ),
+    );
+}
