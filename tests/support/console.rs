@@ -19,6 +19,32 @@ impl Client {
         self.send(Method::GET, "/v1/admin/jobs", auth.into(), Body::Empty)
             .await
     }
+
+    // --- /v1/admin/dead-letters ------------------------------------------------------------------------------
+
+    pub async fn dead_letters<'t>(&self, auth: impl Into<Auth<'t>>, query: &str) -> Reply {
+        let path = if query.is_empty() {
+            "/v1/admin/dead-letters".to_string()
+        } else {
+            format!("/v1/admin/dead-letters?{query}")
+        };
+        self.send(Method::GET, &path, auth.into(), Body::Empty)
+            .await
+    }
+
+    pub async fn redrive_dead_letters<'t>(
+        &self,
+        auth: impl Into<Auth<'t>>,
+        body: serde_json::Value,
+    ) -> Reply {
+        self.send(
+            Method::POST,
+            "/v1/admin/dead-letters/redrive",
+            auth.into(),
+            Body::Json(body),
+        )
+        .await
+    }
 }
 
 impl Api {

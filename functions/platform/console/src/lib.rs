@@ -6,6 +6,7 @@
 //! Every route checks a permission (`operations:read`, `operations:manage`; admins hold both) and takes a
 //! signed-in session or an API key with that scope.
 
+mod dead_letters;
 mod jobs;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use dead_letters::{DeadLetterView, DeadLettersView, QueueDeadLetters, RedriveView};
 pub use jobs::{JobView, JobsView};
 
 type St = State<Platform>;
@@ -33,7 +35,10 @@ struct ApiDoc;
 
 /// The console's routes and their OpenAPI description, all in the General rate-limit class.
 pub fn routes() -> Routes<Platform> {
-    let routes = OpenApiRouter::new().routes(routes!(jobs::list_jobs));
+    let routes = OpenApiRouter::new()
+        .routes(routes!(jobs::list_jobs))
+        .routes(routes!(dead_letters::list_dead_letters))
+        .routes(routes!(dead_letters::redrive));
     Routes::new(ApiDoc::openapi()).limited(RouteClass::General, routes)
 }
 
