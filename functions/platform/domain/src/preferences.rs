@@ -207,7 +207,7 @@ impl ReminderTime {
     /// The local hour (0–23), when `at` is a whole hour.
     pub fn hour(&self) -> Option<i8> {
         let minutes = minutes_of(&self.at)?;
-        (minutes % 60 == 0).then(|| (minutes / 60) as i8)
+        (minutes % 60 == 0).then_some((minutes / 60) as i8)
     }
 }
 
