@@ -4,7 +4,7 @@
 //! child's name).
 
 use lectern_accounts::permissions::perm;
-use lectern_shared::http::auth::Identity;
+use lectern_shared::http::auth::SessionIdentity;
 use lectern_shared::http::{Json, Problem, Query};
 use lectern_shared::queue::failures::JobFailure;
 use lectern_shared::queue::{QueueError, queues};
@@ -117,11 +117,11 @@ fn unavailable(e: QueueError) -> Problem {
     (status = 200, body = DeadLettersView),
     (status = 400, description = "`validation`: an unknown queue, a limit outside 1–100, or an unknown parameter"),
     (status = 401, description = "`unauthorized`: no valid session or API key"),
-    (status = 403, description = "`forbidden`: needs `operations:read`"),
+    (status = 403, description = "`forbidden`: needs `operations:read`; or an API key was sent: this route needs a signed-in session"),
     (status = 503, description = "`unavailable`: the queue did not answer")))]
 pub(crate) async fn list_dead_letters(
     axum::extract::State(platform): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Query(query): Query<DeadLetterQuery>,
 ) -> Result<Json<DeadLettersView>> {
     who.require(perm::OPERATIONS_READ)?;
@@ -178,11 +178,11 @@ pub(crate) async fn list_dead_letters(
     (status = 200, body = RedriveView),
     (status = 400, description = "`validation`: an unknown queue, `max` outside 1–100, or an unknown field"),
     (status = 401, description = "`unauthorized`: no valid session or API key"),
-    (status = 403, description = "`forbidden`: needs `operations:manage`"),
+    (status = 403, description = "`forbidden`: needs `operations:manage`; or an API key was sent: this route needs a signed-in session"),
     (status = 503, description = "`unavailable`: the queue did not answer")))]
 pub(crate) async fn redrive(
     axum::extract::State(platform): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
     Json(request): Json<RedriveRequest>,
 ) -> Result<Json<RedriveView>> {
     who.require(perm::OPERATIONS_MANAGE)?;

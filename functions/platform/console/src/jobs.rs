@@ -3,7 +3,7 @@
 use lectern_accounts::permissions::perm;
 use lectern_messages::schedules;
 use lectern_shared::http::Json;
-use lectern_shared::http::auth::Identity;
+use lectern_shared::http::auth::SessionIdentity;
 use lectern_shared::schedule::{JobState, LastRun};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -34,10 +34,10 @@ pub struct JobsView {
 #[utoipa::path(get, path = "/v1/admin/jobs", tag = "operations", security(("bearer" = [])), responses(
     (status = 200, body = JobsView),
     (status = 401, description = "`unauthorized`: no valid session or API key"),
-    (status = 403, description = "`forbidden`: needs `operations:read`")))]
+    (status = 403, description = "`forbidden`: needs `operations:read`; or an API key was sent: this route needs a signed-in session")))]
 pub(crate) async fn list_jobs(
     axum::extract::State(platform): St,
-    who: Identity,
+    SessionIdentity(who): SessionIdentity,
 ) -> Result<Json<JobsView>> {
     who.require(perm::OPERATIONS_READ)?;
     let names: Vec<&str> = schedules::ALL.iter().map(|j| j.name).collect();

@@ -4,7 +4,7 @@
 //! the catalog in `lectern_messages::schedules`, never through another domain.
 //!
 //! Every route checks a permission (`operations:read`, `operations:manage`; admins hold both) and takes a
-//! signed-in session or an API key with that scope.
+//! signed-in session only (403 for an API key), like the accounts' admin routes: operators act as people.
 
 mod dead_letters;
 mod jobs;
