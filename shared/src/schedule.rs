@@ -239,6 +239,20 @@ where
     }
 }
 
+/// [`run_exclusive`] on a platform's table and clock: what every scheduled function calls.
+pub async fn run_scheduled<T, F, Fut>(
+    platform: &crate::Platform,
+    job: &ScheduledJob,
+    work: F,
+) -> anyhow::Result<Ran<T>>
+where
+    T: Serialize,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
+    run_exclusive(platform.table.as_ref(), platform.clock.as_ref(), job, work).await
+}
+
 /// A zone in use by a scheduled purpose: `SCHEDULE_ZONES#<purpose>` / `<zone>` (see the module doc).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduleZone {

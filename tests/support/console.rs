@@ -4,8 +4,8 @@
 use lectern_messages::{Notify, RemindersPage, WeeklyReportsPage};
 use lectern_platform::reminders::TickReport;
 use lectern_platform_scheduler::WeeklyTick;
-use lectern_shared::queue::JobKind;
 use lectern_shared::queue::claims::JobClaim;
+use lectern_shared::queue::{JobKind, NewJob, QueueError};
 use lectern_shared::schedule::Ran;
 use lectern_shared::table::Entity;
 use reqwest::Method;
@@ -104,14 +104,8 @@ impl Api {
             hour,
             date: date.into(),
             cursor: None,
-        }
-        .job()
-        .expect("a job");
-        let key = page.job.idempotency_key.expect("keyed");
-        assert!(
-            self.await_job_done(RemindersPage::KIND, &key).await,
-            "the page {key} was handled"
-        );
+        };
+        self.await_page(RemindersPage::KIND, page.job()).await;
     }
 
     /// Waits until the first page of the weekly reports of `zone` for the week of `week` was worked through.
@@ -120,12 +114,14 @@ impl Api {
             zone: zone.into(),
             week: week.into(),
             cursor: None,
-        }
-        .job()
-        .expect("a job");
-        let key = page.job.idempotency_key.expect("keyed");
+        };
+        self.await_page(WeeklyReportsPage::KIND, page.job()).await;
+    }
+
+    async fn await_page(&self, kind: &str, job: Result<NewJob, QueueError>) {
+        let key = job.expect("a job").job.idempotency_key.expect("keyed");
         assert!(
-            self.await_job_done(WeeklyReportsPage::KIND, &key).await,
+            self.await_job_done(kind, &key).await,
             "the page {key} was handled"
         );
     }

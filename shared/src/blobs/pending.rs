@@ -102,6 +102,19 @@ impl Entity for PendingUpload {
     }
 }
 
+/// A presigned upload form for `blob_key`, recorded as pending: the one way a domain hands out an upload form.
+pub async fn presign_pending(
+    blobs: &dyn Blobs,
+    table: &dyn Table,
+    blob_key: &str,
+    rules: &super::UploadRules,
+    now: i64,
+) -> anyhow::Result<super::PresignedUpload> {
+    let form = blobs.presign_upload(blob_key, rules).await?;
+    PendingUpload::record(table, blob_key, rules.expires_in, now).await?;
+    Ok(form)
+}
+
 /// Deletes the objects of at most `limit` uploads that came due unconfirmed by `now`, and their records; answers
 /// how many. Idempotent: deleting an absent object succeeds, so a sweep that stopped halfway is simply run again.
 pub async fn sweep_abandoned(

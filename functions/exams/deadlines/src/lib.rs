@@ -6,7 +6,7 @@
 use lectern_exams::Exams;
 use lectern_messages::schedules;
 use lectern_shared::Platform;
-use lectern_shared::schedule::{Ran, run_exclusive};
+use lectern_shared::schedule::{Ran, run_scheduled};
 
 /// Most exams one run submits; the rest wait for the next run (oldest deadlines first).
 pub const PER_RUN: usize = 200;
@@ -20,16 +20,11 @@ pub struct Report {
 /// The scheduled run: [`run`] as the `exam-deadlines` job, refused while another run holds it
 /// (`lectern_shared::schedule`); called by the scheduled Lambda and by the dev server's scheduler.
 pub async fn scheduled(platform: &Platform) -> anyhow::Result<Ran<Report>> {
-    run_exclusive(
-        platform.table.as_ref(),
-        platform.clock.as_ref(),
-        &schedules::EXAM_DEADLINES,
-        || async {
-            Ok(Report {
-                submitted: run(platform).await?,
-            })
-        },
-    )
+    run_scheduled(platform, &schedules::EXAM_DEADLINES, || async {
+        Ok(Report {
+            submitted: run(platform).await?,
+        })
+    })
     .await
 }
 

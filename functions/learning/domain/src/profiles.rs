@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use lectern_messages::EraseProfile;
 use lectern_shared::blobs::confirm::confirm_upload;
-use lectern_shared::blobs::pending::PendingUpload;
+use lectern_shared::blobs::pending::{PendingUpload, presign_pending};
 use lectern_shared::blobs::{PresignedUpload, UploadRules};
 use lectern_shared::locale;
 use lectern_shared::queue::NewJob;
@@ -795,22 +795,16 @@ impl Learning {
             avatar_prefix(&profile.profile_id),
             lectern_shared::ids::new_id()
         );
-        let rules = avatar_rules(content_type);
-        let form = self
-            .platform
-            .blobs
-            .presign_upload(&key, &rules)
-            .await
-            .map_err(|e| LearningError::Internal(e.to_string()))?;
         // Removed by housekeeping unless confirmed (lectern_shared::blobs::pending).
-        PendingUpload::record(
+        presign_pending(
+            self.platform.blobs.as_ref(),
             self.platform.table.as_ref(),
             &key,
-            rules.expires_in,
+            &avatar_rules(content_type),
             self.now(),
         )
-        .await?;
-        Ok(form)
+        .await
+        .map_err(|e| LearningError::Internal(e.to_string()))
     }
 
     /// Accepts an uploaded avatar after checking its size and magic bytes.

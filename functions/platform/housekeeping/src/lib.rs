@@ -17,7 +17,7 @@ use lectern_shared::Platform;
 use lectern_shared::blobs::pending::sweep_abandoned;
 use lectern_shared::erasure::ErasureDue;
 use lectern_shared::queue::{JobKind, MAX_BATCH, NewJob};
-use lectern_shared::schedule::{Ran, run_exclusive};
+use lectern_shared::schedule::{Ran, run_scheduled};
 use serde::Serialize;
 
 /// Most expired items removed in one run, so one run stays short; the next run continues.
@@ -39,13 +39,7 @@ pub struct Report {
 /// The scheduled run: [`run`] as the `housekeeping` job, refused while another run holds it
 /// (`lectern_shared::schedule`); called by the scheduled Lambda and by the dev server's scheduler.
 pub async fn scheduled(platform: &Platform) -> anyhow::Result<Ran<Report>> {
-    run_exclusive(
-        platform.table.as_ref(),
-        platform.clock.as_ref(),
-        &schedules::HOUSEKEEPING,
-        || run(platform),
-    )
-    .await
+    run_scheduled(platform, &schedules::HOUSEKEEPING, || run(platform)).await
 }
 
 /// One housekeeping run.

@@ -6,19 +6,13 @@
 use lectern_messages::schedules;
 use lectern_shared::Platform;
 use lectern_shared::queue::outbox::{self, RELAY_GRACE, RelayReport};
-use lectern_shared::schedule::{Ran, run_exclusive};
+use lectern_shared::schedule::{Ran, run_scheduled};
 use lectern_shared::secrets::Purpose;
 
 /// The scheduled run: [`run`] as the `outbox-relay` job, refused while another run holds it
 /// (`lectern_shared::schedule`); called by the scheduled Lambda and by the dev server's scheduler.
 pub async fn scheduled(platform: &Platform) -> anyhow::Result<Ran<RelayReport>> {
-    run_exclusive(
-        platform.table.as_ref(),
-        platform.clock.as_ref(),
-        &schedules::OUTBOX_RELAY,
-        || run(platform),
-    )
-    .await
+    run_scheduled(platform, &schedules::OUTBOX_RELAY, || run(platform)).await
 }
 
 /// One relay run.

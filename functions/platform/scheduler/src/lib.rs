@@ -16,7 +16,7 @@ use lectern_platform::Notifications;
 use lectern_platform::reminders::TickReport;
 use lectern_shared::Platform;
 use lectern_shared::queue::{JobKind, MAX_BATCH};
-use lectern_shared::schedule::{Ran, ScheduleZone, run_exclusive};
+use lectern_shared::schedule::{Ran, ScheduleZone, run_scheduled};
 use serde::Serialize;
 
 /// What one run of the function did, per job.
@@ -50,23 +50,17 @@ pub async fn reminders(
     platform: &Platform,
     notifications: &Notifications,
 ) -> anyhow::Result<Ran<TickReport>> {
-    run_exclusive(
-        platform.table.as_ref(),
-        platform.clock.as_ref(),
-        &schedules::REMINDERS,
-        || notifications.reminders_tick(),
-    )
+    run_scheduled(platform, &schedules::REMINDERS, || {
+        notifications.reminders_tick()
+    })
     .await
 }
 
 /// The `weekly-parent-reports` job.
 pub async fn weekly_parent_reports(platform: &Platform) -> anyhow::Result<Ran<WeeklyTick>> {
-    run_exclusive(
-        platform.table.as_ref(),
-        platform.clock.as_ref(),
-        &schedules::WEEKLY_PARENT_REPORTS,
-        || weekly_tick(platform),
-    )
+    run_scheduled(platform, &schedules::WEEKLY_PARENT_REPORTS, || {
+        weekly_tick(platform)
+    })
     .await
 }
 

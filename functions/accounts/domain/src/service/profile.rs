@@ -5,7 +5,7 @@ use std::time::Duration;
 use lectern_messages::Template;
 use lectern_shared::blobs::UploadRules;
 use lectern_shared::blobs::confirm::confirm_upload;
-use lectern_shared::blobs::pending::PendingUpload;
+use lectern_shared::blobs::pending::{PendingUpload, presign_pending};
 use lectern_shared::http::client::ClientInfo;
 use lectern_shared::locale;
 use serde::{Deserialize, Serialize};
@@ -289,23 +289,16 @@ impl Accounts {
             avatar_prefix(user_id),
             lectern_shared::ids::new_id()
         );
-        let rules = avatar_rules(content_type);
-        let form = self
-            .platform
-            .blobs
-            .presign_upload(&key, &rules)
-            .await
-            .map_err(|e| AccountError::Internal(e.to_string()))?;
         // Removed by housekeeping unless confirmed (lectern_shared::blobs::pending).
-        PendingUpload::record(
+        presign_pending(
+            self.platform.blobs.as_ref(),
             self.platform.table.as_ref(),
             &key,
-            rules.expires_in,
+            &avatar_rules(content_type),
             self.epoch(),
         )
         .await
-        .map_err(|e| AccountError::Internal(e.to_string()))?;
-        Ok(form)
+        .map_err(|e| AccountError::Internal(e.to_string()))
     }
 
     /// Accepts an uploaded avatar after checking its size and magic bytes; the key must be one of the caller's.
