@@ -90,6 +90,10 @@ pub fn app(platform: &Platform, accounts: Arc<Accounts>) -> Router {
             notifications_on(&accounts.platform),
             accounts.clone(),
         ))
+        .merge(lectern_platform_console::router(
+            accounts.platform.clone(),
+            accounts.clone(),
+        ))
         .merge(exams_routers(accounts.clone()))
         .merge(lectern_operations_settings::router(
             lectern_operations::Operations::new(accounts.platform.clone()),

@@ -4,7 +4,7 @@
 use utoipa::openapi::{InfoBuilder, LicenseBuilder, OpenApi, ServerBuilder};
 
 /// Every HTTP function's OpenAPI fragment, each built from the routes it serves.
-fn functions() -> [OpenApi; 15] {
+fn functions() -> [OpenApi; 16] {
     [
         lectern_platform_health::routes().openapi(),
         lectern_accounts_auth::routes().openapi(),
@@ -21,6 +21,7 @@ fn functions() -> [OpenApi; 15] {
         lectern_platform_inbox::routes().openapi(),
         lectern_operations_settings::routes().openapi(),
         lectern_webhooks_endpoints::routes().openapi(),
+        lectern_platform_console::routes().openapi(),
     ]
 }
 

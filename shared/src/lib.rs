@@ -21,6 +21,7 @@ pub mod pdf;
 pub mod platform;
 pub mod queue;
 pub mod ratelimit;
+pub mod schedule;
 pub mod sealing;
 pub mod secrets;
 pub mod table;
@@ -38,7 +39,11 @@ use table::{Entity, EntityInfo};
 pub const ENTITIES: &[EntityInfo] = &[
     queue::claims::JobClaim::INFO,
     queue::outbox::OutboxEntry::INFO,
+    queue::failures::JobFailure::INFO,
     ratelimit::COUNTER,
     erasure::ErasureDue::INFO,
     iprules::IpRules::INFO,
+    schedule::JobState::INFO,
+    schedule::ScheduleZone::INFO,
+    blobs::pending::PendingUpload::INFO,
 ];

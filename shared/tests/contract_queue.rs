@@ -42,6 +42,7 @@ on_both!(
     delayed_send,
     retry_later_delays,
     dead_letter_after_max_receives,
+    dead_letters_counted_and_redriven,
     batches_over_ten,
     unknown_queue,
 );

@@ -93,3 +93,64 @@ fn ip_rules() {
         },
     );
 }
+
+#[test]
+fn scheduled_job() {
+    use lectern_shared::schedule::{JobState, LastRun, Outcome};
+    assert_stored(
+        &golden(),
+        &JobState {
+            name: "housekeeping".into(),
+            version: 4,
+            lease_until: None,
+            running_since: None,
+            last_run: Some(LastRun {
+                started_at: 1_900_000_000,
+                finished_at: 1_900_000_012,
+                outcome: Outcome::Succeeded,
+                counts: [("expired_items_removed".to_string(), 3)].into(),
+                error: None,
+            }),
+        },
+    );
+}
+
+#[test]
+fn schedule_zone() {
+    use lectern_shared::schedule::ScheduleZone;
+    assert_stored(
+        &golden(),
+        &ScheduleZone {
+            purpose: "reminders".into(),
+            zone: "Europe/Paris".into(),
+        },
+    );
+}
+
+#[test]
+fn pending_upload() {
+    use lectern_shared::blobs::pending::PendingUpload;
+    assert_stored(
+        &golden(),
+        &PendingUpload {
+            blob_key: "avatars/01J9ZQ7K3MX4T8V2B6N1C5D0EF/01J9ZQ8AB7Q1W9XKX2M4V6T3RC".into(),
+            due_at: 1_900_004_200,
+            expires_at: 1_902_596_200,
+        },
+    );
+}
+
+#[test]
+fn job_failure() {
+    use lectern_shared::queue::failures::JobFailure;
+    assert_stored(
+        &golden(),
+        &JobFailure::new(
+            "01J9ZQ8AB7Q1W9XKX2M4V6T3RC",
+            "platform.notify",
+            "store unavailable: timed out",
+            3,
+            1_900_000_000,
+        ),
+    );
+}

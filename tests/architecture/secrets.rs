@@ -139,6 +139,7 @@ fn each_function_reads_exactly_the_secrets_it_uses_and_only_auth_the_private_one
             "AchievementsFunction",
             "AdminFunction",
             "CatalogFunction",
+            "ConsoleFunction",
             "ExamsFunction",
             "HierarchyFunction",
             "InboxFunction",

@@ -140,3 +140,78 @@ async fn core_notification_path_on_dynamodb_sqs_and_ses() {
         .expect_status(204);
     assert_eq!(api.notifications(&parent.access, "").await.items().len(), 1);
 }
+
+/// Hands every message now on the notifications queue to its worker, until none is left.
+async fn drain_notifications(stack: &MotoStack) {
+    let worker = lectern_platform_notifications::worker(&stack.platform);
+    loop {
+        let deliveries = stack
+            .platform
+            .queue
+            .receive(queues::NOTIFICATIONS, 10, Duration::from_secs(600))
+            .await
+            .expect("receive");
+        if deliveries.is_empty() {
+            return;
+        }
+        let outcome = worker.process_batch(deliveries).await;
+        assert!(outcome.failed.is_empty(), "{outcome:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reminders_on_dynamodb_and_sqs_reach_the_due_bucket_once() {
+    use lectern_shared::clock::Clock;
+    let Some(stack) = MotoStack::start().await else {
+        return;
+    };
+    let api = &stack.api;
+    // 08:00:10 UTC tomorrow: 17:00 in Tokyo.
+    let now = stack.clock.now();
+    stack.clock.set(
+        (now.date() + time::Duration::days(1))
+            .with_hms(8, 0, 10)
+            .unwrap()
+            .assume_utc(),
+    );
+    let due = stack
+        .signed_in("cloud.reminded@example.com", "Due", Role::Learner)
+        .await;
+    let later = stack
+        .signed_in("cloud.later@example.com", "Later", Role::Learner)
+        .await;
+    for (user, at) in [(&due, "17:00"), (&later, "18:00")] {
+        api.put_notification_preferences(
+            &user.access,
+            json!({"channels": {}, "reminder": {"at": at, "timezone": "Asia/Tokyo"}}),
+        )
+        .await
+        .expect_status(200);
+    }
+    let notifications = lectern_local::notifications_on(&stack.platform);
+    for _ in 0..2 {
+        let ran = lectern_platform_scheduler::reminders(&stack.platform, &notifications)
+            .await
+            .expect("the job runs");
+        assert!(
+            matches!(ran, lectern_shared::schedule::Ran::Finished(ref t) if t.pages_enqueued == 1),
+            "{ran:?}"
+        );
+        drain_notifications(&stack).await;
+    }
+    let reminders = |body: &serde_json::Value| {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["type"] == "reminders")
+            .count()
+    };
+    let mine = api.notifications(&due.access, "").await.expect_status(200);
+    assert_eq!(reminders(&mine.body), 1, "{}", mine.body);
+    let theirs = api
+        .notifications(&later.access, "")
+        .await
+        .expect_status(200);
+    assert_eq!(reminders(&theirs.body), 0, "{}", theirs.body);
+}

@@ -9,3 +9,4 @@ mod delivery;
 mod inbox;
 mod preferences;
 mod round_trips;
+mod scheduled;

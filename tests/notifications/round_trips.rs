@@ -65,6 +65,10 @@ async fn inbox_routes_stay_within_their_budget_however_many_notifications() {
             "PUT /v1/users/me/notification-preferences: one put",
             budget(1, 1),
         ),
+        (
+            "PUT /v1/users/me/notification-preferences with a reminder: one transaction (the zone with it)",
+            budget(1, 1),
+        ),
     ];
     for (what, expected) in cases {
         api.server.ops.reset();
@@ -81,6 +85,13 @@ async fn inbox_routes_stay_within_their_budget_however_many_notifications() {
             "POST /v1/notifications/read-all" => api.read_all_notifications(&user.access).await,
             "GET /v1/users/me/notification-preferences" => {
                 api.notification_preferences(&user.access).await
+            }
+            "PUT /v1/users/me/notification-preferences with a reminder" => {
+                api.put_notification_preferences(
+                    &user.access,
+                    json!({"channels": {}, "reminder": {"at": "17:00", "timezone": "Europe/Paris"}}),
+                )
+                .await
             }
             _ => {
                 api.put_notification_preferences(&user.access, json!({"channels": {}}))

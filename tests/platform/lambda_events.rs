@@ -274,6 +274,7 @@ fn function_router(
             lectern_webhooks::Webhooks::new(accounts.platform.clone()),
             accounts.clone(),
         ),
+        "console" => lectern_platform_console::router(accounts.platform.clone(), accounts.clone()),
         other => panic!("{other} is not an HTTP function; teach this test its entry point"),
     };
     layers::api(routes, platform)
@@ -312,6 +313,15 @@ async fn answer(
             let worker = lectern_platform_jobs::worker(platform);
             let response = lectern_shared::lambda::handle_sqs_batch(&worker, batch).await;
             serde_json::to_value(response).expect("answer serializes")
+        }
+        "scheduler" => {
+            let _: EventBridgeEvent<Value> =
+                serde_json::from_str(&filled).expect("schedule parses");
+            let notifications = lectern_local::notifications_on(platform);
+            let report = lectern_platform_scheduler::run(platform, &notifications)
+                .await
+                .expect("the scheduled job runs");
+            serde_json::to_value(report).expect("report serializes")
         }
         schedule @ ("housekeeping" | "outbox" | "exam-deadlines") => {
             let _: EventBridgeEvent<Value> =
@@ -389,7 +399,8 @@ fn the_manifest_covers_every_event_file_and_every_deployed_function() {
         assert!(
             e.status.is_some()
                 || e.batch_item_failures.is_some()
-                || ["housekeeping", "outbox", "exam-deadlines"].contains(&e.function.as_str()),
+                || ["housekeeping", "outbox", "exam-deadlines", "scheduler"]
+                    .contains(&e.function.as_str()),
             "{} documents no answer",
             e.event
         );
@@ -419,6 +430,7 @@ fn the_manifest_covers_every_event_file_and_every_deployed_function() {
         "inbox",
         "settings",
         "webhooks",
+        "console",
     ] {
         let with_token = manifest
             .iter()

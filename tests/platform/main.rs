@@ -3,6 +3,8 @@
 
 mod aws_backup;
 mod backup;
+mod cleanup;
+mod console;
 mod dev_server;
 mod health;
 mod lambda_events;

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod bench;
+pub mod console;
 pub mod encoding;
 pub mod exams;
 pub mod learning;

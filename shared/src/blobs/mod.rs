@@ -5,6 +5,7 @@
 pub mod confirm;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+pub mod pending;
 #[cfg(feature = "aws-s3")]
 pub mod post_policy;
 #[cfg(feature = "aws-s3")]

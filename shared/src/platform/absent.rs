@@ -110,6 +110,12 @@ impl Queue for Absent {
     async fn dead_letters(&self, _: &str, _: usize) -> QueueResult<Vec<Delivery>> {
         Err(QueueError::Unavailable(self.why()))
     }
+    async fn dead_letter_count(&self, _: &str) -> QueueResult<u64> {
+        Err(QueueError::Unavailable(self.why()))
+    }
+    async fn redrive(&self, _: &str, _: usize) -> QueueResult<usize> {
+        Err(QueueError::Unavailable(self.why()))
+    }
     async fn ping(&self) -> QueueResult<()> {
         Err(QueueError::Unavailable(self.why()))
     }

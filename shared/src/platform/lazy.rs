@@ -103,6 +103,12 @@ impl Queue for Lazy<dyn Queue> {
     async fn dead_letters(&self, queue: &str, max: usize) -> QueueResult<Vec<Delivery>> {
         self.get().dead_letters(queue, max).await
     }
+    async fn dead_letter_count(&self, queue: &str) -> QueueResult<u64> {
+        self.get().dead_letter_count(queue).await
+    }
+    async fn redrive(&self, queue: &str, max: usize) -> QueueResult<usize> {
+        self.get().redrive(queue, max).await
+    }
     async fn ping(&self) -> QueueResult<()> {
         self.get().ping().await
     }

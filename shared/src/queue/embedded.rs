@@ -155,6 +155,16 @@ fn ready_prefix(queue: &str) -> Vec<u8> {
     k
 }
 
+/// The bounds of one queue's dead letters (keys `queue 00 id`; `queue 01` sorts after all of them).
+fn dead_range(queue: &str) -> (Vec<u8>, Vec<u8>) {
+    let start = ready_prefix(queue);
+    let mut end = start.clone();
+    if let Some(last) = end.last_mut() {
+        *last = 1;
+    }
+    (start, end)
+}
+
 fn ready_key(queue: &str, visible_at: i64, id: &str) -> Vec<u8> {
     let mut k = ready_prefix(queue);
     k.extend_from_slice(&time_bytes(visible_at));
@@ -421,6 +431,72 @@ impl Queue for EmbeddedQueue {
             out.push(delivery(&decode_message(value.value())?));
         }
         Ok(out)
+    }
+
+    async fn dead_letter_count(&self, queue: &str) -> QueueResult<u64> {
+        known(queue)?;
+        let queue = queue.to_string();
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(store_err)?;
+            let dead = txn.open_table(DEAD).map_err(store_err)?;
+            let (start, end) = dead_range(&queue);
+            let range = dead
+                .range::<&[u8]>((
+                    Bound::Included(start.as_slice()),
+                    Bound::Excluded(end.as_slice()),
+                ))
+                .map_err(store_err)?;
+            Ok(range.count() as u64)
+        })
+        .await
+    }
+
+    async fn redrive(&self, queue: &str, max: usize) -> QueueResult<usize> {
+        known(queue)?;
+        let now = self.now_ms();
+        let queue = queue.to_string();
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(store_err)?;
+            let moved;
+            {
+                let mut messages = txn.open_table(MESSAGES).map_err(store_err)?;
+                let mut ready = txn.open_table(READY).map_err(store_err)?;
+                let mut dead = txn.open_table(DEAD).map_err(store_err)?;
+                let (start, end) = dead_range(&queue);
+                let entries: Vec<(Vec<u8>, Message)> = dead
+                    .range::<&[u8]>((
+                        Bound::Included(start.as_slice()),
+                        Bound::Excluded(end.as_slice()),
+                    ))
+                    .map_err(store_err)?
+                    .take(max)
+                    .map(|e| {
+                        let (k, v) = e.map_err(store_err)?;
+                        Ok((k.value().to_vec(), decode_message(v.value())?))
+                    })
+                    .collect::<QueueResult<_>>()?;
+                moved = entries.len();
+                for (key, mut message) in entries {
+                    dead.remove(key.as_slice()).map_err(store_err)?;
+                    // Back as a fresh message: a new count of receives, visible now.
+                    message.receive_count = 0;
+                    message.receipt = None;
+                    message.visible_at = now;
+                    messages
+                        .insert(key.as_slice(), encode_message(&message)?.as_slice())
+                        .map_err(store_err)?;
+                    ready
+                        .insert(
+                            ready_key(&queue, now, &message.id).as_slice(),
+                            [].as_slice(),
+                        )
+                        .map_err(store_err)?;
+                }
+            }
+            txn.commit().map_err(store_err)?;
+            Ok(moved)
+        })
+        .await
     }
 
     async fn ping(&self) -> QueueResult<()> {

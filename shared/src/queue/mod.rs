@@ -8,6 +8,7 @@
 pub mod claims;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+pub mod failures;
 pub mod outbox;
 #[cfg(feature = "aws-sqs")]
 pub mod sqs;
@@ -141,6 +142,14 @@ pub trait Queue: Send + Sync + 'static {
 
     /// Lists messages in the queue's dead-letter store (oldest first, at most `max`).
     async fn dead_letters(&self, queue: &str, max: usize) -> QueueResult<Vec<Delivery>>;
+
+    /// How many messages the queue's dead-letter store holds (SQS: its approximate count).
+    async fn dead_letter_count(&self, queue: &str) -> QueueResult<u64>;
+
+    /// Moves up to `max` dead letters (oldest first) back onto the queue, as new messages with their jobs
+    /// unchanged (same job id and idempotency key, so a job that did finish meanwhile is skipped by its worker);
+    /// answers how many moved.
+    async fn redrive(&self, queue: &str, max: usize) -> QueueResult<usize>;
 
     /// Checks that the queue is reachable (for readiness probes).
     async fn ping(&self) -> QueueResult<()>;

@@ -353,6 +353,70 @@ impl Queue for SqsQueue {
         Ok(found.into_iter().map(|(_, d)| d).collect())
     }
 
+    async fn dead_letter_count(&self, queue: &str) -> QueueResult<u64> {
+        let url = self.dlq_url(queue).await?;
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .map_err(|e| map_err("GetQueueAttributes", e))?;
+        let attributes = out.attributes();
+        let count = |name: QueueAttributeName| {
+            attributes
+                .and_then(|a| a.get(&name))
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        Ok(count(QueueAttributeName::ApproximateNumberOfMessages)
+            + count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible))
+    }
+
+    async fn redrive(&self, queue: &str, max: usize) -> QueueResult<usize> {
+        let dlq = self.dlq_url(queue).await?;
+        let mut moved = 0;
+        while moved < max {
+            // Hidden while being moved; a failure before the delete leaves it in the dead-letter queue, visible
+            // again after a minute, and sent at most twice (the job's idempotency key makes that harmless).
+            let messages = self.receive_from(&dlq, max - moved, 60).await?;
+            if messages.is_empty() {
+                break;
+            }
+            let mut jobs = Vec::with_capacity(messages.len());
+            let mut receipts = Vec::with_capacity(messages.len());
+            for message in messages {
+                let receipt = message.receipt_handle().map(str::to_string);
+                match decode(queue, message) {
+                    Some(delivery) => jobs.push(NewJob {
+                        job: delivery.job,
+                        delay: Duration::ZERO,
+                    }),
+                    // Not a job: it stays where someone can look at it.
+                    None => continue,
+                }
+                receipts.extend(receipt);
+            }
+            if jobs.is_empty() {
+                break;
+            }
+            self.send(queue, jobs).await?;
+            for receipt in receipts {
+                self.client
+                    .delete_message()
+                    .queue_url(&dlq)
+                    .receipt_handle(receipt)
+                    .send()
+                    .await
+                    .map_err(|e| map_err("DeleteMessage", e))?;
+                moved += 1;
+            }
+        }
+        Ok(moved)
+    }
+
     async fn ping(&self) -> QueueResult<()> {
         for queue in queues::ALL {
             lookup_url(&self.client, &format!("{}{queue}", self.prefix)).await?;

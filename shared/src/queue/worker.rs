@@ -147,6 +147,8 @@ impl Worker {
         let Some(handler) = self.handlers.get(job.kind.as_str()) else {
             // Retrying lets a newer deployment that knows the kind pick it up; otherwise it dead-letters.
             tracing::error!("no handler for this job kind");
+            self.record_failure(delivery, "no handler for this job kind")
+                .await;
             return backoff;
         };
         let Some(idempotency_key) = job.idempotency_key.as_deref() else {
@@ -155,7 +157,7 @@ impl Worker {
                     tracing::info!("job done");
                     Settled::Ack
                 }
-                Err(e) => self.failed(e, backoff),
+                Err(e) => self.failed(delivery, e, backoff).await,
             };
         };
         // One token per attempt: the claim is this attempt's, not this process's, so two deliveries of one job in
@@ -198,7 +200,8 @@ impl Worker {
             }
             Err(JobError::Permanent(reason)) => {
                 self.finish(&claim, &owner, "failed").await;
-                self.failed(JobError::Permanent(reason), backoff)
+                self.failed(delivery, JobError::Permanent(reason), backoff)
+                    .await
             }
             Err(JobError::Retry(reason)) => {
                 // Release the claim so the retry does not wait for the lease to lapse; only our own claim.
@@ -207,12 +210,13 @@ impl Worker {
                 {
                     tracing::warn!(error = %e, "could not release job claim");
                 }
-                self.failed(JobError::Retry(reason), backoff)
+                self.failed(delivery, JobError::Retry(reason), backoff)
+                    .await
             }
         }
     }
 
-    fn failed(&self, error: JobError, backoff: Settled) -> Settled {
+    async fn failed(&self, delivery: &Delivery, error: JobError, backoff: Settled) -> Settled {
         match error {
             JobError::Permanent(reason) => {
                 tracing::error!(%reason, "job failed permanently; not retried");
@@ -220,8 +224,23 @@ impl Worker {
             }
             JobError::Retry(reason) => {
                 tracing::warn!(%reason, "job failed; will retry");
+                self.record_failure(delivery, &reason).await;
                 backoff
             }
+        }
+    }
+
+    /// Keeps the job's last error for the dead-letter view (`failures`); losing it only loses that detail.
+    async fn record_failure(&self, delivery: &Delivery, reason: &str) {
+        let failure = super::failures::JobFailure::new(
+            &delivery.job.id,
+            &delivery.job.kind,
+            reason,
+            delivery.receive_count,
+            self.clock.epoch_seconds(),
+        );
+        if let Err(e) = failure.record(self.table.as_ref()).await {
+            tracing::warn!(error = %e, "could not record the job's failure");
         }
     }
 

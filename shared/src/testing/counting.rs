@@ -251,7 +251,16 @@ impl Queue for CountingQueue {
         self.inner.retry_later(queue, receipt, delay).await
     }
     async fn dead_letters(&self, queue: &str, max: usize) -> QueueResult<Vec<Delivery>> {
+        self.log.record("queue.dead_letters", 1);
         self.inner.dead_letters(queue, max).await
+    }
+    async fn dead_letter_count(&self, queue: &str) -> QueueResult<u64> {
+        self.log.record("queue.dead_letter_count", 1);
+        self.inner.dead_letter_count(queue).await
+    }
+    async fn redrive(&self, queue: &str, max: usize) -> QueueResult<usize> {
+        self.log.record("queue.redrive", 1);
+        self.inner.redrive(queue, max).await
     }
     async fn ping(&self) -> QueueResult<()> {
         self.log.record("queue.ping", 1);

@@ -63,6 +63,14 @@ impl Queue for FaultyQueue {
         self.inner.dead_letters(queue, max).await
     }
 
+    async fn dead_letter_count(&self, queue: &str) -> QueueResult<u64> {
+        self.inner.dead_letter_count(queue).await
+    }
+
+    async fn redrive(&self, queue: &str, max: usize) -> QueueResult<usize> {
+        self.inner.redrive(queue, max).await
+    }
+
     async fn ping(&self) -> QueueResult<()> {
         self.inner.ping().await
     }

@@ -42,12 +42,16 @@ pub mod perm {
     pub const CERTIFICATES_REVOKE: &str = "certificates:revoke";
     /// Create and manage one's own webhook endpoints (integrators; admins).
     pub const WEBHOOKS_MANAGE: &str = "webhooks:manage";
+    /// See the scheduled jobs' runs and the dead-letter queues (operators).
+    pub const OPERATIONS_READ: &str = "operations:read";
+    /// Send dead letters back to their queue (operators).
+    pub const OPERATIONS_MANAGE: &str = "operations:manage";
 
     /// What a profile (device) session may do, at most: act as its one profile and read content.
     pub const PROFILE_SESSION: [&str; 2] = [CONTENT_READ, LEARNING_PLAY];
 
     /// Every permission (API key scopes are drawn from these).
-    pub const ALL: [&str; 18] = [
+    pub const ALL: [&str; 20] = [
         SELF_MANAGE,
         CONTENT_READ,
         CHILDREN_READ,
@@ -66,6 +70,8 @@ pub mod perm {
         SETTINGS_MANAGE,
         CERTIFICATES_REVOKE,
         WEBHOOKS_MANAGE,
+        OPERATIONS_READ,
+        OPERATIONS_MANAGE,
     ];
 }
 

@@ -9,7 +9,7 @@ async fn main() -> Result<(), lambda::Error> {
     let platform = Platform::for_function(Config::from_env()?).await?;
     lambda::run_scheduled(move || {
         let platform = platform.clone();
-        async move { lectern_exams_deadlines::run(&platform).await }
+        async move { lectern_exams_deadlines::scheduled(&platform).await }
     })
     .await
 }

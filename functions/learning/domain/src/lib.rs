@@ -52,6 +52,7 @@ pub mod reports;
 pub mod schema;
 pub mod service;
 pub mod validate;
+pub mod weekly;
 
 pub use access::Viewer;
 pub use errors::{LearningError, LearningResult};

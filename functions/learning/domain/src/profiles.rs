@@ -12,10 +12,12 @@ use std::time::Duration;
 
 use lectern_messages::EraseProfile;
 use lectern_shared::blobs::confirm::confirm_upload;
+use lectern_shared::blobs::pending::{PendingUpload, presign_pending};
 use lectern_shared::blobs::{PresignedUpload, UploadRules};
 use lectern_shared::locale;
 use lectern_shared::queue::NewJob;
 use lectern_shared::queue::outbox::{self, OutboxEntry};
+use lectern_shared::schedule::ScheduleZone;
 use lectern_shared::table::{
     Condition, Entity, EntityInfo, Index, IndexKey, IndexLayout, Key, KeyLayout, Shape, TableError,
     TxOp,
@@ -55,6 +57,25 @@ pub const BY_FAMILY: IndexLayout = IndexLayout::new(
     Index::Gsi1,
     KeyLayout::new(FAMILY, Shape::new("PROFILE", &["profile_id"])),
 );
+
+/// gsi2: the child profiles living in one zone, for the weekly parent report
+/// (`WEEKLY_REPORT#<timezone>` / `<owner_id>#<profile_id>`; see [`crate::weekly`]). Carried by the profile item, so
+/// it changes in the very write that creates, moves or deletes the profile.
+pub const WEEKLY_REPORT_BUCKET: IndexLayout = IndexLayout::new(
+    Index::Gsi2,
+    KeyLayout::new(
+        Shape::new("WEEKLY_REPORT", &["timezone"]),
+        Shape::values(&["owner_id", "profile_id"]),
+    ),
+);
+
+/// The write recording a child's zone among the weekly report's zones, in the transaction that sets it.
+fn weekly_zone(timezone: &str) -> LearningResult<TxOp> {
+    Ok(ScheduleZone::record(
+        lectern_messages::schedules::WEEKLY_REPORT_ZONES,
+        timezone,
+    )?)
+}
 
 /// Where a profile's avatars are stored (every upload under it; the eraser deletes the whole prefix).
 pub fn avatar_prefix(profile_id: &str) -> String {
@@ -261,14 +282,21 @@ impl Entity for Profile {
         "learner_profile",
         KeyLayout::new(LEARNER, Shape::fixed("PROFILE")),
     )
-    .indexed(&[BY_FAMILY]);
+    .indexed(&[BY_FAMILY, WEEKLY_REPORT_BUCKET]);
 
     fn key(&self) -> Key {
         Self::key_of(&self.profile_id)
     }
 
     fn index_keys(&self) -> Vec<IndexKey> {
-        vec![BY_FAMILY.key(&[&self.owner_id], &[&self.profile_id])]
+        let mut keys = vec![BY_FAMILY.key(&[&self.owner_id], &[&self.profile_id])];
+        // Only children are reported on to their parents.
+        if self.kind == ProfileKind::Child {
+            keys.push(
+                WEEKLY_REPORT_BUCKET.key(&[&self.timezone], &[&self.owner_id, &self.profile_id]),
+            );
+        }
+        keys
     }
 }
 
@@ -579,6 +607,7 @@ impl Learning {
                 item: consent.to_item()?,
                 condition: Condition::NotExists,
             });
+            ops.push(weekly_zone(&profile.timezone)?);
         }
         self.platform
             .table
@@ -659,14 +688,21 @@ impl Learning {
     ) -> LearningResult<ProfileView> {
         after.version = before.version + 1;
         after.updated_at = self.now();
-        self.platform
-            .table
-            .put(
-                after.to_item()?,
-                Condition::equals("version", before.version),
-            )
-            .await
-            .map_err(|e| raced(e, "the profile changed meanwhile; read it again and retry"))?;
+        let item = after.to_item()?;
+        let condition = Condition::equals("version", before.version);
+        let written = if after.kind == ProfileKind::Child && after.timezone != before.timezone {
+            // A child moving zone moves its weekly report bucket: the new zone is recorded in the same write.
+            self.platform
+                .table
+                .transact(vec![
+                    TxOp::Put { item, condition },
+                    weekly_zone(&after.timezone)?,
+                ])
+                .await
+        } else {
+            self.platform.table.put(item, condition).await
+        };
+        written.map_err(|e| raced(e, "the profile changed meanwhile; read it again and retry"))?;
         self.view(&after).await
     }
 
@@ -759,11 +795,16 @@ impl Learning {
             avatar_prefix(&profile.profile_id),
             lectern_shared::ids::new_id()
         );
-        self.platform
-            .blobs
-            .presign_upload(&key, &avatar_rules(content_type))
-            .await
-            .map_err(|e| LearningError::Internal(e.to_string()))
+        // Removed by housekeeping unless confirmed (lectern_shared::blobs::pending).
+        presign_pending(
+            self.platform.blobs.as_ref(),
+            self.platform.table.as_ref(),
+            &key,
+            &avatar_rules(content_type),
+            self.now(),
+        )
+        .await
+        .map_err(|e| LearningError::Internal(e.to_string()))
     }
 
     /// Accepts an uploaded avatar after checking its size and magic bytes.
@@ -799,6 +840,8 @@ impl Learning {
                 });
             }
         }
+        // Kept from now on (before the save: a crash in between leaks the object, never deletes one in use).
+        PendingUpload::settle(self.platform.table.as_ref(), key).await?;
         let mut after = before.clone();
         let previous = after.avatar_key.replace(key.to_string());
         let view = self.save(&before, after).await?;

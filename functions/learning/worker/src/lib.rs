@@ -12,7 +12,7 @@ use lectern_learning::leaderboards::Score;
 use lectern_learning::profiles::Profile;
 use lectern_learning::recommendations::Played;
 use lectern_learning::{Learning, LearningError};
-use lectern_messages::{EraseProfile, ResultsRecorded};
+use lectern_messages::{EraseProfile, ResultsRecorded, WeeklyReportsPage};
 use lectern_shared::Platform;
 use lectern_shared::erasure::{Budget, Erased};
 use lectern_shared::queue::worker::{JobError, JobHandler, Worker};
@@ -24,7 +24,47 @@ pub fn worker(platform: &Platform, learning: Arc<Learning>) -> Worker {
         .with(Arc::new(ResultsRecordedHandler {
             learning: learning.clone(),
         }))
-        .with(Arc::new(EraseProfileHandler { learning }))
+        .with(Arc::new(EraseProfileHandler {
+            learning: learning.clone(),
+        }))
+        .with(Arc::new(WeeklyReportsPageHandler { learning }))
+}
+
+/// Sends one page of weekly parent reports (see `lectern_learning::weekly`).
+pub struct WeeklyReportsPageHandler {
+    learning: Arc<Learning>,
+}
+
+#[async_trait]
+impl JobHandler for WeeklyReportsPageHandler {
+    fn kind(&self) -> &'static str {
+        WeeklyReportsPage::KIND
+    }
+
+    async fn handle(&self, job: &Job) -> Result<(), JobError> {
+        let page: WeeklyReportsPage = serde_json::from_value(job.payload.clone())
+            .map_err(|e| JobError::Permanent(format!("not a weekly reports page: {e}")))?;
+        if lectern_shared::locale::timezone(&page.zone).is_none() {
+            return Err(JobError::Permanent("not a known zone".into()));
+        }
+        match self.learning.weekly_reports_page(&page).await {
+            Ok(report) => {
+                tracing::info!(
+                    zone = %page.zone,
+                    week = %page.week,
+                    families = report.families,
+                    elsewhere = report.elsewhere,
+                    more = report.more,
+                    "weekly reports page done"
+                );
+                Ok(())
+            }
+            Err(LearningError::Invalid(fields)) => {
+                Err(JobError::Permanent(format!("invalid page: {fields:?}")))
+            }
+            Err(e) => Err(JobError::Retry(e.to_string())),
+        }
+    }
 }
 
 /// How long one erase run works before it hands the rest to a continuation job: well within the worker's Lambda

@@ -43,6 +43,7 @@ pub mod export;
 pub mod inbox;
 pub mod preferences;
 pub mod quiet;
+pub mod reminders;
 pub mod service;
 
 pub use errors::{NotifyError, NotifyResult};

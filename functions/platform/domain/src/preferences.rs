@@ -19,7 +19,10 @@
 
 use lectern_messages::NotificationType;
 use lectern_shared::locale::timezone_problem;
-use lectern_shared::table::{Entity, EntityInfo, Key, KeyLayout, Shape};
+use lectern_shared::schedule::ScheduleZone;
+use lectern_shared::table::{
+    Condition, Entity, EntityInfo, Index, IndexKey, IndexLayout, Key, KeyLayout, Shape, TxOp,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -182,6 +185,48 @@ pub fn minutes_of(t: &str) -> Option<i32> {
     ((0..24).contains(&h) && (0..60).contains(&m)).then_some(h * 60 + m)
 }
 
+/// The shape of a reminder's time: a whole hour (`17:00`), since the reminders job runs at the top of each hour.
+pub const HOUR_PATTERN: &str = "^([01][0-9]|2[0-3]):00$";
+
+/// When the account is reminded to play and study: every day at `at` (a whole hour) in `timezone`. Reminders
+/// are delivered as `reminders` notifications, so their channels and quiet hours apply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReminderTime {
+    #[schema(pattern = "^([01][0-9]|2[0-3]):00$", example = "17:00")]
+    pub at: String,
+    #[schema(schema_with = reminder_timezone_schema)]
+    pub timezone: String,
+}
+
+fn reminder_timezone_schema() -> utoipa::openapi::Object {
+    lectern_shared::locale::timezone_schema(": the reminder's hour is counted in it")
+}
+
+impl ReminderTime {
+    /// The local hour (0–23), when `at` is a whole hour.
+    pub fn hour(&self) -> Option<i8> {
+        let minutes = minutes_of(&self.at)?;
+        (minutes % 60 == 0).then_some((minutes / 60) as i8)
+    }
+}
+
+/// The bucket of the accounts reminded at one local hour of one zone: `REMINDERS#<zone>#<hour>` / `<user_id>` on
+/// gsi2, carried by the preferences item itself, so the bucket changes in the very write that changes the setting
+/// and the hourly job reads only the buckets whose hour begins (`lectern_shared::schedule`).
+pub const REMINDER_SLOT: IndexLayout = IndexLayout::new(
+    Index::Gsi2,
+    KeyLayout::new(
+        Shape::new("REMINDERS", &["zone", "hour"]),
+        Shape::values(&["user_id"]),
+    ),
+);
+
+/// The two-digit form of a bucket's hour.
+pub fn hour_key(hour: i8) -> String {
+    format!("{hour:02}")
+}
+
 /// An account's preferences, as `GET` answers them and `PUT` takes them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -191,6 +236,9 @@ pub struct NotificationPreferences {
     /// When email is held; `null`: never.
     #[serde(default)]
     pub quiet_hours: Option<QuietHours>,
+    /// A daily play and study reminder; `null` (the default): none.
+    #[serde(default)]
+    pub reminder: Option<ReminderTime>,
 }
 
 /// The stored preferences of one account (`INBOX#<user_id>` / `PREFERENCES`); absent: the defaults.
@@ -202,6 +250,8 @@ pub struct StoredPreferences {
     pub channels: ChannelTable,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quiet_hours: Option<QuietHours>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminder: Option<ReminderTime>,
     pub updated_at: i64,
 }
 
@@ -217,6 +267,7 @@ impl StoredPreferences {
         NotificationPreferences {
             channels: self.channels,
             quiet_hours: self.quiet_hours.clone(),
+            reminder: self.reminder.clone(),
         }
     }
 }
@@ -225,10 +276,21 @@ impl Entity for StoredPreferences {
     const INFO: EntityInfo = EntityInfo::new(
         "notification_preferences",
         KeyLayout::new(INBOX, Shape::fixed("PREFERENCES")),
-    );
+    )
+    .indexed(&[REMINDER_SLOT]);
 
     fn key(&self) -> Key {
         Self::key_of(&self.user_id)
+    }
+
+    fn index_keys(&self) -> Vec<IndexKey> {
+        self.reminder
+            .as_ref()
+            .and_then(|r| {
+                Some(REMINDER_SLOT.key(&[&r.timezone, &hour_key(r.hour()?)], &[&self.user_id]))
+            })
+            .into_iter()
+            .collect()
     }
 }
 
@@ -264,6 +326,17 @@ pub fn validate(input: &NotificationPreferences) -> NotifyResult<()> {
             errors.push(("quiet_hours.timezone".to_string(), problem.to_string()));
         }
     }
+    if let Some(reminder) = &input.reminder {
+        if reminder.hour().is_none() {
+            errors.push((
+                "reminder.at".to_string(),
+                "a whole hour as HH:00 (24-hour)".to_string(),
+            ));
+        }
+        if let Some(problem) = timezone_problem(&reminder.timezone) {
+            errors.push(("reminder.timezone".to_string(), problem.to_string()));
+        }
+    }
     if errors.is_empty() {
         Ok(())
     } else {
@@ -296,12 +369,34 @@ impl Notifications {
             user_id: user_id.to_string(),
             channels: input.channels,
             quiet_hours: input.quiet_hours,
+            reminder: input.reminder,
             updated_at: self.now(),
         };
-        self.platform
-            .table
-            .put(stored.to_item()?, lectern_shared::table::Condition::Always)
-            .await?;
+        let put = TxOp::Put {
+            item: stored.to_item()?,
+            condition: Condition::Always,
+        };
+        match &stored.reminder {
+            // The reminder's zone is recorded in the same write, so the hourly job knows to look at its buckets.
+            Some(reminder) => {
+                self.platform
+                    .table
+                    .transact(vec![
+                        put,
+                        ScheduleZone::record(
+                            lectern_messages::schedules::REMINDER_ZONES,
+                            &reminder.timezone,
+                        )?,
+                    ])
+                    .await?
+            }
+            None => {
+                self.platform
+                    .table
+                    .put(stored.to_item()?, Condition::Always)
+                    .await?
+            }
+        }
         Ok(stored.preferences())
     }
 }

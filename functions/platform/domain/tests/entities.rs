@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use lectern_messages::NotificationType;
 use lectern_platform::delivery::{ChannelState, ChannelStatus, Delivery, key_hash};
 use lectern_platform::inbox::{InboxCounter, Notification};
-use lectern_platform::preferences::{ChannelTable, QuietHours, StoredPreferences};
+use lectern_platform::preferences::{ChannelTable, QuietHours, ReminderTime, StoredPreferences};
 use lectern_shared::testing::golden::assert_stored;
 use serde_json::json;
 
@@ -68,6 +68,10 @@ fn preferences_are_stored_whole() {
             quiet_hours: Some(QuietHours {
                 start: "21:30".into(),
                 end: "07:00".into(),
+                timezone: "Europe/Paris".into(),
+            }),
+            reminder: Some(ReminderTime {
+                at: "17:00".into(),
                 timezone: "Europe/Paris".into(),
             }),
             updated_at: NOW,

@@ -9,10 +9,12 @@ pub mod email;
 pub mod exams;
 pub mod learning;
 pub mod notify;
+pub mod schedules;
 pub mod webhooks;
 
 pub use accounts::{ExportAccount, PurgeAccount};
 pub use email::{NotifyEmail, SendEmail, Template};
 pub use learning::{AchievementEarned, EraseProfile, RecordedScore, ResultsRecorded};
-pub use notify::{NotificationContent, NotificationType, Notify};
+pub use notify::{ChildWeek, GameWeek, NotificationContent, NotificationType, Notify};
+pub use schedules::{RemindersPage, WeeklyReportsPage};
 pub use webhooks::{WebhookDelivery, WebhookEvent};

@@ -77,6 +77,16 @@ pub enum NotificationContent {
         achievement_id: String,
         achievement_name: String,
     },
+    /// A play and study reminder, at the hour the account chose (`reminders`).
+    Reminder {},
+    /// The weekly report on a parent's children: each child's week (`weekly_report`). Only what the report shows
+    /// travels: display names, numbers, game titles, achievement and skill names — never a profile id.
+    WeeklyReport {
+        /// The week's first and last day (`YYYY-MM-DD`, in the family's zone).
+        from: String,
+        to: String,
+        children: Vec<ChildWeek>,
+    },
     /// A title and a body the producer wrote (one language), and optionally an absolute http(s) link into the app.
     Message {
         title: String,
@@ -92,8 +102,39 @@ impl NotificationContent {
         match self {
             Self::AchievementEarned { .. } => "achievement_earned",
             Self::Message { .. } => "message",
+            Self::Reminder {} => "reminder",
+            Self::WeeklyReport { .. } => "weekly_report",
         }
     }
+}
+
+/// One child's week in a [`NotificationContent::WeeklyReport`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildWeek {
+    /// The child's display name.
+    pub name: String,
+    pub seconds: i64,
+    pub results: i64,
+    pub completed: i64,
+    pub stars: i64,
+    pub days_played: i64,
+    /// The games played most (at most five).
+    #[serde(default)]
+    pub games: Vec<GameWeek>,
+    /// The achievements earned in the week, by name.
+    #[serde(default)]
+    pub achievements: Vec<String>,
+    /// The skills mastered in the week (mastery at least two thirds), by name.
+    #[serde(default)]
+    pub skills_mastered: Vec<String>,
+}
+
+/// One game in a child's week.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GameWeek {
+    pub title: String,
+    pub plays: i64,
+    pub best_stars: i32,
 }
 
 /// Job: notify one account.

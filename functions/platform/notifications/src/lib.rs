@@ -13,6 +13,7 @@ mod branding;
 mod delivery;
 pub mod notify;
 mod notify_email;
+pub mod reminders;
 mod send_email;
 pub mod templates;
 
@@ -73,7 +74,10 @@ pub fn worker_for(
             ports.clone(),
         )))
         .with(Arc::new(AchievementEarnedHandler::new(
-            notifications,
+            notifications.clone(),
             ports,
+        )))
+        .with(Arc::new(reminders::RemindersPageHandler::new(
+            notifications,
         )))
 }

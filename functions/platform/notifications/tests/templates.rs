@@ -414,3 +414,63 @@ fn notifications_render_in_app_and_by_email_with_the_childs_name_escaped() {
         Err(RenderError::UnsafeLink { field: "link" })
     );
 }
+
+#[test]
+fn the_weekly_report_shows_every_child_escaped_and_a_reminder_renders() {
+    use lectern_messages::{ChildWeek, GameWeek, NotificationContent, NotificationType};
+    use lectern_platform_notifications::{in_app_text, render_notification};
+    let child = |name: &str, seconds: i64| ChildWeek {
+        name: name.into(),
+        seconds,
+        results: 4,
+        completed: 3,
+        stars: 9,
+        days_played: 2,
+        games: vec![GameWeek {
+            title: "Letters".into(),
+            plays: 4,
+            best_stars: 3,
+        }],
+        achievements: vec!["First win".into()],
+        skills_mastered: vec!["phonics".into()],
+    };
+    let report = NotificationContent::WeeklyReport {
+        from: "2026-11-23".into(),
+        to: "2026-11-29".into(),
+        children: vec![child("<i>Ada</i>", 3_900), child("Bo", 40)],
+    };
+    let text = in_app_text(None, &report).unwrap();
+    assert_eq!(text.title, "Your family's week: 2026-11-23 to 2026-11-29");
+    assert!(text.body.contains("1 h 05 min played"), "{}", text.body);
+    assert!(text.body.contains("Bo: 40 s played"), "{}", text.body);
+    let email = render_notification(
+        &branding(),
+        TO,
+        Some("Parent"),
+        None,
+        NotificationType::WeeklyReport,
+        &report,
+    )
+    .unwrap();
+    assert!(!email.html.contains("<i>Ada"), "escaped in HTML");
+    assert!(email.html.contains("&lt;i&gt;Ada"), "{}", email.html);
+    for expected in [
+        "Bo",
+        "Letters",
+        "First win",
+        "phonics",
+        "weekly report notifications are on by email",
+    ] {
+        assert!(email.text.contains(expected), "{expected}: {}", email.text);
+    }
+    let reminder = render_notification(
+        &branding(),
+        TO,
+        None,
+        None,
+        NotificationType::Reminders,
+        &NotificationContent::Reminder {},
+    )
+    .unwrap();
+    assert_eq!(reminder.subject, "Time to play and learn");
+}

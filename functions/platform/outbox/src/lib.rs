@@ -3,11 +3,19 @@
 //! process died, the queue was down — once it is older than the grace period, every minute on AWS (EventBridge)
 //! and every few seconds in the dev server. See `lectern_shared::queue::outbox` for the design.
 
+use lectern_messages::schedules;
 use lectern_shared::Platform;
 use lectern_shared::queue::outbox::{self, RELAY_GRACE, RelayReport};
+use lectern_shared::schedule::{Ran, run_scheduled};
 use lectern_shared::secrets::Purpose;
 
-/// One relay run; called by the scheduled Lambda and by the dev server's scheduler.
+/// The scheduled run: [`run`] as the `outbox-relay` job, refused while another run holds it
+/// (`lectern_shared::schedule`); called by the scheduled Lambda and by the dev server's scheduler.
+pub async fn scheduled(platform: &Platform) -> anyhow::Result<Ran<RelayReport>> {
+    run_scheduled(platform, &schedules::OUTBOX_RELAY, || run(platform)).await
+}
+
+/// One relay run.
 #[tracing::instrument(skip_all)]
 pub async fn run(platform: &Platform) -> anyhow::Result<RelayReport> {
     // Without its keys the relay could open no entry: fail loudly rather than drop every waiting job.

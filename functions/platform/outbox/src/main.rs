@@ -9,7 +9,7 @@ async fn main() -> Result<(), lambda::Error> {
     let platform = Platform::for_function(Config::from_env()?).await?;
     lambda::run_scheduled(move || {
         let platform = platform.clone();
-        async move { lectern_platform_outbox::run(&platform).await }
+        async move { lectern_platform_outbox::scheduled(&platform).await }
     })
     .await
 }

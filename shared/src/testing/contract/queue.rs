@@ -171,6 +171,51 @@ pub async fn dead_letter_after_max_receives(q: &dyn Queue, time: &Time) {
     assert!(q.receive(Q, 10, LONG).await.unwrap().is_empty());
 }
 
+/// Dead letters are counted and can be sent back to their queue, where they arrive as new messages with the
+/// same job; other queues' dead letters are not touched.
+pub async fn dead_letters_counted_and_redriven(q: &dyn Queue, time: &Time) {
+    assert_eq!(q.dead_letter_count(Q).await.unwrap(), 0);
+    let poison = job("poison", 2);
+    q.send(Q, vec![poison.clone()]).await.unwrap();
+    for attempt in 1..=3u32 {
+        let got = receive_n(q, Q, 1, LONG, time).await;
+        assert_eq!(got.len(), 1, "attempt {attempt}");
+        q.retry_later(Q, &got[0].receipt, Duration::ZERO)
+            .await
+            .unwrap();
+    }
+    assert!(q.receive(Q, 10, LONG).await.unwrap().is_empty());
+    assert_eq!(dead_letters_n(q, Q, 1, time).await.len(), 1);
+    let mut counted = 0;
+    for _ in 0..30 {
+        counted = q.dead_letter_count(Q).await.unwrap();
+        if counted == 1 {
+            break;
+        }
+        time.poll_pause().await;
+    }
+    assert_eq!(counted, 1);
+    assert_eq!(q.dead_letter_count(queues::NOTIFICATIONS).await.unwrap(), 0);
+    assert_eq!(q.redrive(queues::NOTIFICATIONS, 10).await.unwrap(), 0);
+
+    assert_eq!(q.redrive(Q, 10).await.unwrap(), 1);
+    let back = receive_n(q, Q, 1, LONG, time).await;
+    assert_eq!(back.len(), 1, "the dead letter is back on its queue");
+    assert_eq!(back[0].job, poison.job);
+    assert_eq!(back[0].receive_count, 1, "with a fresh count of receives");
+    q.ack(Q, &back[0].receipt).await.unwrap();
+    for _ in 0..30 {
+        counted = q.dead_letter_count(Q).await.unwrap();
+        if counted == 0 {
+            break;
+        }
+        time.poll_pause().await;
+    }
+    assert_eq!(counted, 0);
+    assert!(q.dead_letters(Q, 10).await.unwrap().is_empty());
+    assert_eq!(q.redrive(Q, 10).await.unwrap(), 0, "nothing left to move");
+}
+
 pub async fn batches_over_ten(q: &dyn Queue, time: &Time) {
     let jobs: Vec<NewJob> = (0..25).map(|n| job("bulk", n)).collect();
     let ids = q.send(Q, jobs.clone()).await.unwrap();

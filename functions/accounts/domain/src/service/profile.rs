@@ -5,6 +5,7 @@ use std::time::Duration;
 use lectern_messages::Template;
 use lectern_shared::blobs::UploadRules;
 use lectern_shared::blobs::confirm::confirm_upload;
+use lectern_shared::blobs::pending::{PendingUpload, presign_pending};
 use lectern_shared::http::client::ClientInfo;
 use lectern_shared::locale;
 use serde::{Deserialize, Serialize};
@@ -288,12 +289,16 @@ impl Accounts {
             avatar_prefix(user_id),
             lectern_shared::ids::new_id()
         );
-        let rules = avatar_rules(content_type);
-        self.platform
-            .blobs
-            .presign_upload(&key, &rules)
-            .await
-            .map_err(|e| AccountError::Internal(e.to_string()))
+        // Removed by housekeeping unless confirmed (lectern_shared::blobs::pending).
+        presign_pending(
+            self.platform.blobs.as_ref(),
+            self.platform.table.as_ref(),
+            &key,
+            &avatar_rules(content_type),
+            self.epoch(),
+        )
+        .await
+        .map_err(|e| AccountError::Internal(e.to_string()))
     }
 
     /// Accepts an uploaded avatar after checking its size and magic bytes; the key must be one of the caller's.
@@ -329,6 +334,10 @@ impl Accounts {
                 });
             }
         }
+        // Kept from now on (before the save: a crash in between leaks the object, never deletes one in use).
+        PendingUpload::settle(self.platform.table.as_ref(), key)
+            .await
+            .map_err(|e| AccountError::Internal(e.to_string()))?;
         let mut user = self.user(user_id).await?;
         let previous = user.preferences.avatar_key.replace(key.to_string());
         self.users

@@ -377,6 +377,35 @@ impl Catalog for English {
                     link: link.map(|l| l.target().to_string()),
                 }
             }
+            NotificationContent::Reminder {} => InAppText {
+                title: "Time to play and learn".to_string(),
+                body: "A few minutes of practice today keeps the streak going.".to_string(),
+                link: None,
+            },
+            NotificationContent::WeeklyReport { from, to, children } => {
+                let lines: Vec<String> = children
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{}: {} played, {} games, {} stars, {} new achievements",
+                            clean(&c.name, MAX_NAME_CHARS),
+                            played(c.seconds),
+                            c.results,
+                            c.stars,
+                            c.achievements.len()
+                        )
+                    })
+                    .collect();
+                InAppText {
+                    title: format!(
+                        "Your family's week: {} to {}",
+                        clean(from, 10),
+                        clean(to, 10)
+                    ),
+                    body: clean(&lines.join(". "), MAX_BODY_CHARS),
+                    link: None,
+                }
+            }
         })
     }
 
@@ -423,6 +452,44 @@ impl Catalog for English {
                 }
                 (title.clone(), title, blocks)
             }
+            NotificationContent::Reminder {} => (
+                "Time to play and learn".to_string(),
+                "Your daily reminder".to_string(),
+                vec![
+                    Block::text(format!(
+                        "A few minutes on {product} today keeps the streak going."
+                    )),
+                    Block::Button {
+                        label: format!("Open {product}"),
+                        href: cx.app.clone(),
+                    },
+                ],
+            ),
+            NotificationContent::WeeklyReport { from, to, children } => {
+                let (from, to) = (clean(from, 10), clean(to, 10));
+                let mut blocks = vec![Block::text(format!(
+                    "Here is how the week from {from} to {to} went."
+                ))];
+                for child in children {
+                    blocks.push(Block::Paragraph(vec![Inline::Strong(clean(
+                        &child.name,
+                        MAX_NAME_CHARS,
+                    ))]));
+                    blocks.push(Block::Facts(week_facts(child)));
+                }
+                if children.is_empty() {
+                    blocks.push(Block::text("Nobody played this week."));
+                }
+                blocks.push(Block::Button {
+                    label: format!("Open {product}"),
+                    href: cx.app.clone(),
+                });
+                (
+                    format!("Your family's week on {product}"),
+                    format!("The week from {from} to {to}"),
+                    blocks,
+                )
+            }
         };
         // Why this mail came, and where it stops (security mail cannot be switched off).
         let why = match category {
@@ -465,6 +532,49 @@ impl Catalog for English {
         ]);
         lines
     }
+}
+
+/// "1 h 05 min", "12 min", "40 s".
+fn played(seconds: i64) -> String {
+    match seconds.max(0) {
+        s if s >= 3600 => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
+        s if s >= 60 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
+/// Names joined for one fact line ("—" when there are none).
+fn listed<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let names: Vec<String> = names.map(|n| clean(n, MAX_NAME_CHARS)).collect();
+    if names.is_empty() {
+        "—".to_string()
+    } else {
+        clean(&names.join(", "), MAX_BODY_CHARS / 4)
+    }
+}
+
+/// One child's week as label/value pairs.
+fn week_facts(child: &lectern_messages::ChildWeek) -> Vec<(String, String)> {
+    vec![
+        ("Time played".into(), played(child.seconds)),
+        (
+            "Games".into(),
+            format!(
+                "{} played, {} completed, on {} days",
+                child.results, child.completed, child.days_played
+            ),
+        ),
+        ("Stars".into(), child.stars.to_string()),
+        (
+            "Played most".into(),
+            listed(child.games.iter().map(|g| &g.title)),
+        ),
+        ("New achievements".into(), listed(child.achievements.iter())),
+        (
+            "Skills mastered".into(),
+            listed(child.skills_mastered.iter()),
+        ),
+    ]
 }
 
 /// A learner's and an achievement's names, one line each; neither may be empty.
