@@ -287,3 +287,33 @@ async fn no_item_naming_the_account_or_its_children_is_left_out_of_the_export() 
         "entities naming the account or its child but in no export: {missing:?} (exported: {exported:?})"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_integrators_webhook_endpoints_are_in_its_export_without_their_secret() {
+    let api = Api::start().await;
+    let owner = api.admin("integrator@example.com").await;
+    let created = api
+        .create_webhook(
+            &owner.access,
+            json!({"url": "https://hooks.example.com/lectern", "description": "CRM",
+                "event_types": ["user.registered"]}),
+        )
+        .await
+        .expect_status(201);
+    let secret = created.text("secret");
+    api.request_export(&owner.access).await.expect_status(202);
+    let mut zip = downloaded(&api, "integrator@example.com").await;
+    let files = records(&mut zip);
+    let endpoints = &files["webhooks/webhook_endpoint"];
+    assert_eq!(endpoints.len(), 1);
+    assert_eq!(endpoints[0]["url"], "https://hooks.example.com/lectern");
+    let everything: String = files
+        .values()
+        .map(|r| Value::from(r.clone()).to_string())
+        .collect();
+    let sealed = secret.trim_start_matches("whsec_");
+    assert!(
+        !everything.contains(sealed) && !everything.contains("sealed"),
+        "no secret exported"
+    );
+}

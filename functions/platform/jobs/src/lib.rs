@@ -39,6 +39,7 @@ pub fn exporters(platform: &Platform) -> Vec<Arc<dyn Exporter>> {
         Arc::new(lectern_exams::export::ExamsExporter::new(platform)),
         Arc::new(lectern_learning::export::LearningExporter::new(platform)),
         Arc::new(lectern_platform::export::InboxExporter::new(platform)),
+        Arc::new(lectern_webhooks::export::WebhooksExporter::new(platform)),
     ]
 }
 

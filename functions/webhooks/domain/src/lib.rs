@@ -23,6 +23,7 @@ pub mod deliveries;
 pub mod endpoints;
 pub mod erasure;
 pub mod errors;
+pub mod export;
 pub mod sender;
 pub mod service;
 pub mod signing;
