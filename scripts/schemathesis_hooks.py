@@ -252,13 +252,25 @@ NOT_A_SHAPE = {
     ("PUT", "/v1/users/me/notification-preferences"): {
         ("quiet_hours.end", "start and end to differ"),
         ("quiet_hours.timezone", "not a known IANA time zone"),
+        ("reminder.timezone", "not a known IANA time zone"),
     },
+    # Webhooks: an https URL whose host does not resolve or resolves to an address webhooks never reach (the SSRF
+    # guard: loopback, private, link-local, metadata...), which depends on DNS, not on the URL's shape; cursors
+    # of another list.
+    ("POST", "/v1/webhooks"): {("url", "could not be resolved"), ("url", "which webhooks never reach")},
+    ("PATCH", "/v1/webhooks/{endpoint_id}"): {
+        ("url", "could not be resolved"),
+        ("url", "which webhooks never reach"),
+    },
+    ("GET", "/v1/webhooks"): {("query.cursor", "invalid or tampered cursor")},
+    ("GET", "/v1/webhooks/{endpoint_id}/deliveries"): {("query.cursor", "invalid or tampered cursor")},
 }
 
 
 # Operations that act as the admin: the admin routes, and the exams domain's authoring routes (the admin holds
 # every permission, so they run past the permission check instead of answering 403 to a learner every time).
-ADMIN_PATHS = ("/v1/admin/", "/v1/hierarchy/", "/v1/questions")
+# Webhooks need `webhooks:manage`, which admins hold.
+ADMIN_PATHS = ("/v1/admin/", "/v1/hierarchy/", "/v1/questions", "/v1/webhooks")
 # Single operations that act as the admin for the same reason: grading needs `exams:grade`.
 ADMIN_OPERATIONS = {"/v1/exams/{exam_id}/grade"}
 

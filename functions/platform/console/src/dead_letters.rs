@@ -73,6 +73,10 @@ pub struct RedriveRequest {
     pub queue: String,
     /// How many to move at most, oldest first, 1–100 (default 100).
     #[schema(minimum = 1, maximum = 100)]
+    #[serde(
+        default,
+        deserialize_with = "lectern_shared::http::extract::whole_number"
+    )]
     pub max: Option<usize>,
 }
 

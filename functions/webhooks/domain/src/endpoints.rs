@@ -240,20 +240,70 @@ pub struct EndpointWithSecret {
 pub struct NewEndpoint {
     /// `https://` (a public host: private, loopback, link-local and metadata addresses are refused), at most 2000
     /// characters, no user name or password.
+    #[schema(schema_with = url_schema)]
     pub url: String,
     /// At most 200 characters.
     #[serde(default)]
+    #[schema(schema_with = description_schema)]
     pub description: Option<String>,
     /// One or more event types of the catalogue.
+    #[schema(schema_with = event_types_schema)]
     pub event_types: Vec<String>,
+}
+
+/// The schema of an endpoint URL: https, an ASCII host name or address, an optional port, then anything
+/// printable. Whether the host resolves to an address webhooks may reach depends on DNS, not on the URL.
+fn url_schema() -> utoipa::openapi::Object {
+    lectern_shared::http::constraints::string()
+        .max_length(Some(crate::sender::MAX_URL_CHARS))
+        .pattern(Some(
+            r"^https://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[1-9][0-9]{0,3})?(?:[/?#][^\x00-\x20\x7f]*)?$",
+        ))
+        .description(Some(
+            "`https://` and a public host (private, loopback, link-local and metadata addresses are refused), \
+             no user name or password.",
+        ))
+        .build()
+}
+
+/// The schema of a description: up to 200 characters, none of them a control character; `null` for none.
+fn description_schema() -> utoipa::openapi::Object {
+    lectern_shared::http::constraints::or_null(
+        lectern_shared::http::constraints::string()
+            .max_length(Some(MAX_DESCRIPTION_CHARS))
+            .pattern(Some(format!(
+                "^[^{}]*$",
+                lectern_shared::http::constraints::CONTROL
+            )))
+            .build(),
+    )
+}
+
+/// The schema of a list of event types: one or more names of the catalogue.
+fn event_types_schema() -> utoipa::openapi::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::String))
+                .enum_values(Some(EVENT_TYPES)),
+        )
+        .min_items(Some(1))
+        .description(Some(
+            "One or more event types of the catalogue (duplicates count once).",
+        ))
+        .build()
 }
 
 /// Changes to an endpoint; what is left out stays.
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointChanges {
+    #[schema(schema_with = url_schema)]
     pub url: Option<String>,
+    #[schema(schema_with = description_schema)]
     pub description: Option<String>,
+    #[schema(schema_with = event_types_schema)]
     pub event_types: Option<Vec<String>>,
     /// `true` enables it again (and forgets its failures); `false` stops deliveries.
     pub enabled: Option<bool>,
