@@ -62,12 +62,12 @@ const BUDGETS: &[(Route, &str, Summary)] = &[
     // The authenticator's batch get and one query (no export is ready yet: a ready one adds a signed link, which
     // is computed, not fetched, but counted as a blob operation).
     (Route::Exports, "GET /v1/users/me/exports", budget(2, 0, 0)),
-    // The authenticator's batch get, the account, the weekly allowance; the export's record, the allowance, the
-    // audit event and the job in one transaction; the job sent at once and its outbox entry removed.
+    // The authenticator's batch get (it proves the account exists), the weekly allowance; the export's record, the
+    // allowance, the audit event and the job in one transaction; the job sent at once and its outbox entry removed.
     (
         Route::RequestExport,
         "POST /v1/users/me/export",
-        budget(3, 2, 1),
+        budget(2, 2, 1),
     ),
     // The authenticator's batch get; ending the session and its audit event in one transaction.
     (Route::Logout, "POST /v1/auth/logout", budget(1, 1, 0)),

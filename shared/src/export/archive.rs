@@ -36,14 +36,10 @@ pub struct ExportArchive {
 }
 
 impl ExportArchive {
-    /// A new, empty archive spooling under `dir` (the system's temp folder when `None`).
-    pub fn new(dir: Option<&Path>) -> Result<Self, ExportError> {
-        let spool = match dir {
-            Some(dir) => tempfile::tempdir_in(dir)?,
-            None => tempfile::tempdir()?,
-        };
+    /// A new, empty archive spooling in the system's temp folder (Lambda's `/tmp`).
+    pub fn new() -> Result<Self, ExportError> {
         Ok(Self {
-            spool,
+            spool: tempfile::tempdir()?,
             open: BTreeMap::new(),
             contents: Contents::default(),
             files: Vec::new(),
@@ -235,7 +231,7 @@ mod tests {
 
     #[test]
     fn items_become_a_json_file_per_entity_with_a_csv_copy_when_flat() {
-        let mut archive = ExportArchive::new(None).unwrap();
+        let mut archive = ExportArchive::new().unwrap();
         archive
             .items(
                 "learning",

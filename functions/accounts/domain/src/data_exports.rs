@@ -164,8 +164,10 @@ impl Accounts {
         admin: Option<&str>,
         client: &ClientInfo,
     ) -> Result<DataExport, AccountError> {
-        // The account must exist (an admin may name any id; the owner's always does).
-        self.user(user_id).await?;
+        // An admin may name any id, so the account must exist; the owner's was read by the authenticator already.
+        if admin.is_some() {
+            self.user(user_id).await?;
+        }
         let now = self.epoch();
         let export = DataExport {
             export_id: new_id(),
@@ -318,8 +320,6 @@ pub struct ExportAccounts {
     platform: Platform,
     users: crate::users::Users,
     exporters: Vec<Arc<dyn Exporter>>,
-    /// Where archives are spooled (the system's temp folder when `None`; Lambda's `/tmp`).
-    spool: Option<std::path::PathBuf>,
 }
 
 #[cfg(feature = "export")]
@@ -339,7 +339,6 @@ impl ExportAccounts {
             platform: platform.clone(),
             users: crate::users::Users::new(platform.table.clone()),
             exporters,
-            spool: None,
         }
     }
 
@@ -371,7 +370,7 @@ impl ExportAccounts {
             .get(&job.user_id)
             .await?
             .ok_or(AccountError::NotFound)?;
-        let mut archive = ExportArchive::new(self.spool.as_deref()).map_err(internal)?;
+        let mut archive = ExportArchive::new().map_err(internal)?;
         for exporter in &self.exporters {
             exporter
                 .export(&job.user_id, &mut archive)
